@@ -1,0 +1,247 @@
+package org.tinker.config;
+
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import java.lang.reflect.RecordComponent;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Binds name → value maps (from config files, --set flags or saved JSON) onto the params records, and
+ * flattens records back to maps. This is the only place that reads params by string key.
+ */
+public final class Params {
+    private Params() {}
+
+    public enum Section {
+        DATA("DataParams", "dp", DataParams.class, DataParams.DEFAULTS),
+        TRAIN("TrainParams", "tp", TrainParams.class, TrainParams.DEFAULTS),
+        MODEL("ModelParams", "mp", ModelParams.class, ModelParams.DEFAULTS);
+
+        public final String title;
+        public final String prefix;
+        public final Class<? extends Record> type;
+        public final Record defaults;
+
+        Section(String title, String prefix, Class<? extends Record> type, Record defaults) {
+            this.title = title;
+            this.prefix = prefix;
+            this.type = type;
+            this.defaults = defaults;
+        }
+
+        public List<String> keys() {
+            List<String> out = new ArrayList<>();
+            for (RecordComponent c : type.getRecordComponents()) out.add(c.getName());
+            return out;
+        }
+
+        public boolean has(String key) {
+            return keys().contains(key);
+        }
+
+        public RecordComponent component(String key) {
+            for (RecordComponent c : type.getRecordComponents()) if (c.getName().equals(key)) return c;
+            return null;
+        }
+
+        /** Accepts "DataParams", "dp", "data" (any case). */
+        public static Section named(String name) {
+            for (Section s : values())
+                if (s.title.equalsIgnoreCase(name) || s.prefix.equalsIgnoreCase(name) || s.name().equalsIgnoreCase(name))
+                    return s;
+            return null;
+        }
+    }
+
+    /** Where a value came from, so that a bad value is reported at its file and line. */
+    public interface Where {
+        /** Location of the key, e.g. {@code configs/x.txt:7} or {@code --set mp.dim=64}. */
+        String locate(String key);
+
+        String sectionTitle();
+
+        default void fail(String key, String expected, Object got) {
+            throw new ConfigError(locate(key) + ": " + key + "=" + PyLiteral.repr(got) + " in [" + sectionTitle()
+                    + "]: expected " + expected);
+        }
+    }
+
+    /** A value with its location. */
+    public record Located(Object value, String where) {}
+
+    /** Builds the record of a section from the values given (others keep their defaults). */
+    @SuppressWarnings("unchecked")
+    public static <R extends Record> R bind(Section section, Map<String, Located> values, String fallbackWhere) {
+        RecordComponent[] comps = section.type.getRecordComponents();
+        Object[] args = new Object[comps.length];
+        Class<?>[] types = new Class<?>[comps.length];
+        for (int k = 0; k < comps.length; k++) {
+            RecordComponent c = comps[k];
+            types[k] = c.getType();
+            Located given = values.get(c.getName());
+            try {
+                args[k] = given == null ? c.getAccessor().invoke(section.defaults) : convert(given.value(), c.getType());
+            } catch (IllegalArgumentException e) {
+                throw new ConfigError(given.where() + ": " + c.getName() + "=" + PyLiteral.repr(given.value()) + " in ["
+                        + section.title + "]: expected " + e.getMessage());
+            } catch (ReflectiveOperationException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        for (String key : values.keySet())
+            if (!section.has(key))
+                throw new ConfigError(values.get(key).where() + ": unknown key '" + key + "' in [" + section.title + "]"
+                        + suggest(key, section));
+        R r;
+        try {
+            r = (R) section.type.getDeclaredConstructor(types).newInstance(args);
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException(e);
+        }
+        Where where = new Where() {
+            public String locate(String key) {
+                Located l = values.get(key);
+                return l != null ? l.where() : fallbackWhere + " (default of " + key + ")";
+            }
+
+            public String sectionTitle() {
+                return section.title;
+            }
+        };
+        validate(r, where);
+        return r;
+    }
+
+    public static void validate(Record r, Where where) {
+        if (r instanceof DataParams d) d.validate(where);
+        else if (r instanceof TrainParams t) t.validate(where);
+        else if (r instanceof ModelParams m) m.validate(where);
+    }
+
+    static Object convert(Object v, Class<?> type) {
+        if (v instanceof List<?>) throw new IllegalArgumentException(typeName(type) + ", not a list");
+        if (type == int.class || type == Integer.class) {
+            if (v == PyLiteral.NONE || v == null) {
+                if (type == Integer.class) return null;
+                throw new IllegalArgumentException("an integer, not None");
+            }
+            if (v instanceof Double d && d == Math.rint(d) && Math.abs(d) < Integer.MAX_VALUE) return (int) (double) d;
+            if (!(v instanceof Long l)) throw new IllegalArgumentException("an integer");
+            if (l > Integer.MAX_VALUE || l < Integer.MIN_VALUE) throw new IllegalArgumentException("an integer that fits in 32 bits");
+            return (int) (long) l;
+        }
+        if (type == long.class) {
+            if (v instanceof Double d && d == Math.rint(d)) return (long) (double) d;
+            if (!(v instanceof Long l)) throw new IllegalArgumentException("an integer");
+            return l;
+        }
+        if (type == double.class) {
+            if (v instanceof Long l) return (double) l;
+            if (!(v instanceof Double d)) throw new IllegalArgumentException("a number");
+            return d;
+        }
+        if (type == Number.class) {
+            if (v instanceof Long l) return (int) (long) l;
+            if (!(v instanceof Double d)) throw new IllegalArgumentException("a number");
+            return d;
+        }
+        if (type == boolean.class) {
+            if (!(v instanceof Boolean b)) throw new IllegalArgumentException("True or False");
+            return b;
+        }
+        if (type == String.class) {
+            if (v == PyLiteral.NONE) return "";
+            if (!(v instanceof String s)) throw new IllegalArgumentException("a quoted string");
+            return s;
+        }
+        if (type == PyLiteral.Tuple.class || type == Object.class) return v;
+        throw new IllegalStateException("unsupported params field type " + type);
+    }
+
+    private static String typeName(Class<?> type) {
+        if (type == int.class || type == long.class || type == Integer.class) return "an integer";
+        if (type == double.class || type == Number.class) return "a number";
+        if (type == boolean.class) return "True or False";
+        if (type == String.class) return "a quoted string";
+        return "a single value";
+    }
+
+    /** " (did you mean 'dim'?)" or " (it belongs in [TrainParams])", or "" when nothing is close. */
+    public static String suggest(String key, Section section) {
+        for (Section other : Section.values())
+            if (other != section && other.has(key)) return " (it belongs in [" + other.title + "])";
+        String best = null;
+        int bestD = Integer.MAX_VALUE;
+        for (String k : section.keys()) {
+            int d = editDistance(key, k);
+            if (d < bestD) {
+                bestD = d;
+                best = k;
+            }
+        }
+        return best != null && bestD <= Math.max(2, key.length() / 3) ? " (did you mean '" + best + "'?)" : "";
+    }
+
+    static int editDistance(String a, String b) {
+        int[] prev = new int[b.length() + 1], cur = new int[b.length() + 1];
+        for (int j = 0; j <= b.length(); j++) prev[j] = j;
+        for (int i = 1; i <= a.length(); i++) {
+            cur[0] = i;
+            for (int j = 1; j <= b.length(); j++)
+                cur[j] = Math.min(Math.min(cur[j - 1], prev[j]) + 1, prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1));
+            int[] t = prev;
+            prev = cur;
+            cur = t;
+        }
+        return prev[b.length()];
+    }
+
+    /** Record → ordered map of its fields (as JSON or a config would hold them). */
+    public static LinkedHashMap<String, Object> toMap(Record r) {
+        LinkedHashMap<String, Object> m = new LinkedHashMap<>();
+        for (RecordComponent c : r.getClass().getRecordComponents()) {
+            try {
+                m.put(c.getName(), c.getAccessor().invoke(r));
+            } catch (ReflectiveOperationException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        return m;
+    }
+
+    /** The flattened config: {@code dp.x, tp.y, mp.z}; this is what W&B receives and what is printed. */
+    public static LinkedHashMap<String, Object> flatten(DataParams dp, TrainParams tp, ModelParams mp) {
+        LinkedHashMap<String, Object> m = new LinkedHashMap<>();
+        toMap(dp).forEach((k, v) -> m.put("dp." + k, v));
+        toMap(tp).forEach((k, v) -> m.put("tp." + k, v));
+        toMap(mp).forEach((k, v) -> m.put("mp." + k, v));
+        return m;
+    }
+
+    private static final Gson GSON = new GsonBuilder().setPrettyPrinting().serializeNulls().serializeSpecialFloatingPointValues().create();
+
+    public static String toJson(Record r) {
+        return GSON.toJson(toMap(r));
+    }
+
+    /** Reads a params JSON file written by {@link #toJson}; unknown keys are an error naming the file. */
+    public static <R extends Record> R fromJson(Section section, String json, String path) {
+        JsonObject o = com.google.gson.JsonParser.parseString(json).getAsJsonObject();
+        Map<String, Located> values = new LinkedHashMap<>();
+        for (Map.Entry<String, JsonElement> e : o.entrySet()) {
+            JsonElement el = e.getValue();
+            Object v;
+            if (el.isJsonNull()) v = PyLiteral.NONE;
+            else if (el.isJsonPrimitive() && el.getAsJsonPrimitive().isString()) v = el.getAsString();
+            else v = PyLiteral.parse(el.isJsonPrimitive() && el.getAsJsonPrimitive().isBoolean()
+                    ? (el.getAsBoolean() ? "True" : "False") : el.toString());
+            values.put(e.getKey(), new Located(v, path));
+        }
+        return bind(section, values, path);
+    }
+}

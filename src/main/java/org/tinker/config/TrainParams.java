@@ -1,0 +1,64 @@
+package org.tinker.config;
+
+/** How to train. Field names and defaults follow lm-springboard (seed era), plus a few tinker additions. */
+public record TrainParams(
+        @Doc("train and validation batch size") int batch_size,
+        @Doc("step the optimizer every N batches") int accumulate_grad_batches,
+        @Doc("passes over the training data") int epochs,
+        @Doc("optimizer-step budget; stops training early when reached (-1 = no budget, epochs decide)") int max_steps,
+        @Doc("dropout inside the transformer layers") double dropout,
+        @Doc("clip the global gradient norm to this (0 = no clipping)") double gradient_clip_val,
+        @Doc("validate every this fraction of an epoch (float) or every N batches (int)") Number val_check_epoch_frac,
+        @Doc("length in tokens of the sample printed after each validation") int max_sample_tokens,
+        @Doc("temperature of that sample (0 = argmax)") double sample_temperature,
+        @Doc("turn off W&B for this run (also set by --no-wandb)") boolean no_wandb,
+        @Doc("log n_active_params and process_time every N optimizer steps") int hyperparams_log_freq,
+        @Doc("peak learning rate") double lr,
+        @Doc("linear warm-up from 0 to lr over N optimizer steps") int lr_warm_steps,
+        @Doc("after warm-up: Cosine | Cyclic | Plateau | Linear | Constant") String lr_scheduler_type,
+        @Doc("learning-rate floor of the schedules") double min_lr,
+        @Doc("Plateau: factor by which lr shrinks (also Cyclic's gamma)") double scheduler_factor,
+        @Doc("Plateau: steps without improvement before shrinking") int patience,
+        @Doc("Cosine: steps from lr to min_lr; Cyclic: full period; Linear: steps to min_lr") int lr_cycle_steps,
+        @Doc("AdamW decoupled weight decay (0 = plain Adam)") double weight_decay,
+        @Doc("Adam beta1") double adam_beta1,
+        @Doc("Adam beta2") double adam_beta2,
+        @Doc("LoRA rank on every parameter (0 = off; arrives with the GPT-2 issue)") int lora_rank,
+        @Doc("init std of the LoRA matrices") double lora_std,
+        @Doc("0 never; -1 after every validation; n>0 each time n_train_samples crosses a multiple of n") int checkpoint_every,
+        @Doc("seed of weights, data order, dropout and sampling") long random_seed) {
+
+    public static final TrainParams DEFAULTS = new TrainParams(8, 1, 5, -1, 0.1, 0.5, 0.1, 30, 0.5, false, 100,
+            1e-3, 50, "Cosine", 1e-7, 0.995, 10, 500, 0.0, 0.9, 0.999, 0, 0.02, 0, 0L);
+
+    public static final java.util.List<String> SCHEDULERS = java.util.List.of("Cosine", "Cyclic", "Plateau", "Linear", "Constant");
+
+    public void validate(Params.Where where) {
+        if (batch_size <= 0) where.fail("batch_size", "a positive integer", batch_size);
+        if (accumulate_grad_batches <= 0) where.fail("accumulate_grad_batches", "a positive integer", accumulate_grad_batches);
+        if (epochs <= 0) where.fail("epochs", "a positive integer", epochs);
+        if (max_steps == 0 || max_steps < -1) where.fail("max_steps", "a positive number of steps or -1", max_steps);
+        if (dropout < 0 || dropout >= 1) where.fail("dropout", "a probability in [0, 1)", dropout);
+        if (gradient_clip_val < 0) where.fail("gradient_clip_val", "a non-negative norm", gradient_clip_val);
+        if (val_check_epoch_frac instanceof Double d && (d <= 0 || d > 1))
+            where.fail("val_check_epoch_frac", "a fraction in (0, 1] or a positive number of batches", d);
+        if (val_check_epoch_frac instanceof Integer i && i <= 0)
+            where.fail("val_check_epoch_frac", "a fraction in (0, 1] or a positive number of batches", i);
+        if (max_sample_tokens < 0) where.fail("max_sample_tokens", "a non-negative number of tokens", max_sample_tokens);
+        if (sample_temperature < 0) where.fail("sample_temperature", "a non-negative temperature", sample_temperature);
+        if (hyperparams_log_freq <= 0) where.fail("hyperparams_log_freq", "a positive integer", hyperparams_log_freq);
+        if (!(lr > 0)) where.fail("lr", "a positive learning rate", lr);
+        if (lr_warm_steps < 0) where.fail("lr_warm_steps", "a non-negative number of steps", lr_warm_steps);
+        if (!SCHEDULERS.contains(lr_scheduler_type))
+            where.fail("lr_scheduler_type", "one of " + SCHEDULERS, lr_scheduler_type);
+        if (min_lr < 0 || min_lr > lr) where.fail("min_lr", "a floor in [0, lr]", min_lr);
+        if (scheduler_factor <= 0 || scheduler_factor > 1) where.fail("scheduler_factor", "a factor in (0, 1]", scheduler_factor);
+        if (patience < 0) where.fail("patience", "a non-negative number of steps", patience);
+        if (lr_cycle_steps <= 0) where.fail("lr_cycle_steps", "a positive number of steps", lr_cycle_steps);
+        if (weight_decay < 0) where.fail("weight_decay", "a non-negative decay", weight_decay);
+        if (adam_beta1 < 0 || adam_beta1 >= 1) where.fail("adam_beta1", "a value in [0, 1)", adam_beta1);
+        if (adam_beta2 < 0 || adam_beta2 >= 1) where.fail("adam_beta2", "a value in [0, 1)", adam_beta2);
+        if (lora_rank < 0) where.fail("lora_rank", "a non-negative rank", lora_rank);
+        if (checkpoint_every < -1) where.fail("checkpoint_every", "0, -1 or a positive number of samples", checkpoint_every);
+    }
+}
