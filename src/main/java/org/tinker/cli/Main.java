@@ -1,0 +1,257 @@
+package org.tinker.cli;
+
+import ai.djl.Device;
+import ai.djl.engine.Engine;
+import com.google.gson.Gson;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.tinker.config.ConfigError;
+import org.tinker.config.DataParams;
+import org.tinker.config.Doc;
+import org.tinker.config.Grid;
+import org.tinker.config.Params;
+import org.tinker.config.PyLiteral;
+import org.tinker.config.RunSpec;
+import org.tinker.data.DataModule;
+import org.tinker.data.LoadedTask;
+import org.tinker.data.Tasks;
+import org.tinker.data.Tokenizer;
+import org.tinker.data.Tokenizers;
+import org.tinker.explore.Runs;
+import org.tinker.explore.Verify;
+import org.tinker.train.Checkpoint;
+import org.tinker.train.Experiment;
+import org.tinker.train.RunStore;
+import org.tinker.train.TrainStats;
+import org.tinker.train.Trainer;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code runner}: trains every run of a config grid, and the subcommands that work on saved runs.
+ * User mistakes print one line and exit 2; bugs print a stack trace and exit 1.
+ */
+@Command(name = "runner", mixinStandardHelpOptions = true, version = "tinker 0.1.0", sortOptions = false,
+        description = {"Train transformer LMs from configs/NAME.txt (and every configs/NAME-*.txt).",
+                "Every list value in a config (dim=[128,256]) is a grid axis: one run per combination."},
+        subcommands = {Main.ListCmd.class, Main.VerifyCmd.class, Main.ResumeCmd.class, Main.TokenizeCmd.class, Main.ParamsCmd.class},
+        footer = {"", "Examples:", "  runner --config=test-nlp --task=ptb --no-wandb --save",
+                "  runner --config=test-synth --set mp.dim=64 --set tp.lr=[0.001,0.003]", "  runner list",
+                "  runner verify --timestamp=2026-11-23--13-40-01"})
+public final class Main implements Callable<Integer> {
+    @Option(names = "--config", paramLabel = "NAME", description = "run configs/NAME.txt and every configs/NAME-*.txt, sorted")
+    String config;
+
+    @Option(names = "--task", paramLabel = "T", description = "override dataset_name (ptb, wikitext-2, tinyshakespeare, copy, sort, ... or a folder under data-path.txt)")
+    String task;
+
+    @Option(names = "--save", description = "save every run (checkpoints, stats, tokenizer, log.txt) under saved-models/")
+    boolean save;
+
+    @Option(names = "--no-wandb", description = "do not log to Weights & Biases")
+    boolean noWandb;
+
+    @Option(names = "--wandb-proj-name", paramLabel = "P", description = "W&B project name part instead of the config name")
+    String wandbProjName;
+
+    @Option(names = "--ablate", description = "also run each ablation of org.tinker.config.Ablations for every grid point")
+    boolean ablate;
+
+    @Option(names = "--gpu-id", paramLabel = "N", description = "train on CUDA device N (default: CPU)")
+    Integer gpuId;
+
+    @Option(names = "--set", paramLabel = "SECTION.KEY=VALUE", description = "override a parameter, e.g. --set mp.dim=64 --set tp.lr=[0.001,0.003] (a list joins the grid)")
+    List<String> sets = new ArrayList<>();
+
+    @Option(names = "--configs-dir", paramLabel = "DIR", description = "folder of config files (default: configs)", hidden = true)
+    Path configsDir = Path.of("configs");
+
+    @Option(names = "--saved-models", paramLabel = "DIR", description = "where runs are saved (default: saved-models)")
+    Path savedModels = Path.of("saved-models");
+
+    @Option(names = "--dry-run", description = "print the runs of the grid and exit")
+    boolean dryRun;
+
+    @Override
+    public Integer call() {
+        if (config == null) throw new ConfigError("--config: expected a config name, e.g. --config=test-nlp (see --help)");
+        List<Grid.Override> overrides = new ArrayList<>();
+        for (String s : sets) overrides.add(Grid.Override.parse(s));
+        List<RunSpec> runs = Grid.expand(Grid.filesFor(configsDir, config), overrides, task, ablate);
+        PrintStream out = System.out;
+        out.println(runs.size() + (runs.size() == 1 ? " run" : " runs") + " from configs/" + config + "*.txt");
+        if (dryRun) {
+            for (RunSpec r : runs) out.println("  " + r.header());
+            return 0;
+        }
+        Device device = device(gpuId);
+        if (!noWandb) out.println("W&B: this build logs to train_stats only (the W&B client arrives with its own issue); continuing as --no-wandb");
+        Experiment.Setup setup = new Experiment.Setup(Path.of("."), savedModels, save, device, out, List.of(), true);
+        for (RunSpec r : runs) Experiment.run(r, setup);
+        return 0;
+    }
+
+    static Device device(Integer gpuId) {
+        if (gpuId == null) return Device.cpu();
+        int n = Engine.getInstance().getGpuCount();
+        if (n == 0) throw new ConfigError("--gpu-id=" + gpuId + ": no CUDA device is visible (the bundled natives are CPU-only; drop --gpu-id to train on the CPU)");
+        if (gpuId < 0 || gpuId >= n) throw new ConfigError("--gpu-id=" + gpuId + ": expected 0.." + (n - 1) + " (" + n + " CUDA devices)");
+        return Device.gpu(gpuId);
+    }
+
+    @Command(name = "list", description = "List saved runs: timestamp, config, task, key params, final val loss.")
+    static final class ListCmd implements Callable<Integer> {
+        @Option(names = "--saved-models", paramLabel = "DIR") Path savedModels = Path.of("saved-models");
+
+        @Override
+        public Integer call() {
+            List<RunStore.Run> runs = new RunStore(savedModels).list();
+            if (runs.isEmpty()) {
+                System.out.println("no saved runs under " + savedModels + " (train with --save)");
+                return 0;
+            }
+            System.out.printf("%-24s %-18s %-16s %-40s %10s  %s%n", "timestamp", "config", "task", "model", "val_loss", "checkpoints");
+            for (RunStore.Run r : runs) {
+                List<String> cks = r.checkpoints();
+                String model = "?", val = "-";
+                if (!cks.isEmpty()) {
+                    Path ck = r.checkpoint(cks.get(cks.size() - 1));
+                    try {
+                        RunSpec s = Experiment.specOf(ck, r.config());
+                        model = String.format("%s L%d H%d D%d T%d %s", s.mp().layer_architecture().replace("-transformer", ""),
+                                s.mp().n_layers(), s.mp().n_heads(), s.mp().dim(), s.mp().max_seq_len(), s.mp().tokenizer_source_name());
+                        double v = TrainStats.fromJson(Checkpoint.readString(ck.resolve(Checkpoint.STATS_FILE))).last("stat/val_loss:main");
+                        if (!Double.isNaN(v)) val = String.format("%.4f", v);
+                    } catch (ConfigError e) {
+                        model = "(unreadable: " + e.getMessage() + ")";
+                    }
+                }
+                System.out.printf("%-24s %-18s %-16s %-40s %10s  %s%s%n", r.timestamp(), r.config(), r.task(), model, val,
+                        cks.isEmpty() ? "(none)" : String.join(",", cks), r.finished() ? "" : "  [unfinished: runner resume]");
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "verify", description = "Check a saved run reloads exactly: identical weights and logits over two loads, val loss reproduced within 1e-4.")
+    static final class VerifyCmd implements Callable<Integer> {
+        @Option(names = "--timestamp", required = true, paramLabel = "T") String timestamp;
+        @Option(names = "--checkpoint", paramLabel = "C", description = "checkpoint to check (default: final)") String checkpoint = Checkpoint.FINAL;
+        @Option(names = "--saved-models", paramLabel = "DIR") Path savedModels = Path.of("saved-models");
+
+        @Override
+        public Integer call() {
+            Verify.Report r = Verify.verify(new Runs(savedModels, Path.of("."), Device.cpu()), timestamp, checkpoint);
+            System.out.println(r);
+            return r.ok() ? 0 : 1;
+        }
+    }
+
+    @Command(name = "resume", description = "Continue an interrupted run from its last checkpoint.")
+    static final class ResumeCmd implements Callable<Integer> {
+        @Option(names = "--timestamp", required = true, paramLabel = "T") String timestamp;
+        @Option(names = "--saved-models", paramLabel = "DIR") Path savedModels = Path.of("saved-models");
+        @Option(names = "--gpu-id", paramLabel = "N") Integer gpuId;
+
+        @Override
+        public Integer call() {
+            RunStore.Run run = new RunStore(savedModels).find(timestamp);
+            Experiment.resume(run, new Experiment.Setup(Path.of("."), savedModels, true, device(gpuId), System.out, List.of(), true));
+            return 0;
+        }
+    }
+
+    @Command(name = "tokenize", description = {"Read JSON lines {\"text\": ...} on stdin, write {\"text\": ..., \"ids\": [...]} per line.",
+            "gpt2 without --task is the full GPT-2 vocabulary; with --task, tokenizers are built from that task's data as in training."})
+    static final class TokenizeCmd implements Callable<Integer> {
+        @Option(names = "--tokenizer", required = true, paramLabel = "NAME", description = "char | word | gpt2 | custom") String name;
+        @Option(names = "--task", paramLabel = "T") String task;
+        @Option(names = "--custom-ntokens", paramLabel = "N") int ntokens = 20000;
+
+        @Override
+        public Integer call() throws Exception {
+            Tokenizer tok;
+            if (task == null) {
+                tok = Tokenizers.named(name);
+            } else {
+                LoadedTask t = Tasks.load(DataParams.DEFAULTS.withDatasetName(task), Path.of("."));
+                tok = Tokenizers.build(name, ntokens, DataModule.allTexts(t.splits()));
+            }
+            Gson gson = new Gson();
+            BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+            PrintStream out = new PrintStream(System.out, false, StandardCharsets.UTF_8);
+            String line;
+            int n = 0;
+            while ((line = in.readLine()) != null) {
+                n++;
+                if (line.isBlank()) continue;
+                JsonObject o;
+                try {
+                    o = JsonParser.parseString(line).getAsJsonObject();
+                } catch (RuntimeException e) {
+                    throw new ConfigError("stdin:" + n + ": expected a JSON object {\"text\": ...}");
+                }
+                if (!o.has("text") || !o.get("text").isJsonPrimitive())
+                    throw new ConfigError("stdin:" + n + ": expected a \"text\" string field");
+                JsonObject r = new JsonObject();
+                r.addProperty("text", o.get("text").getAsString());
+                r.add("ids", gson.toJsonTree(tok.encode(o.get("text").getAsString())));
+                out.println(gson.toJson(r));
+            }
+            out.flush();
+            return 0;
+        }
+    }
+
+    @Command(name = "params", description = "List every parameter of every section with its default and meaning.")
+    static final class ParamsCmd implements Callable<Integer> {
+        @Override
+        public Integer call() {
+            for (Params.Section s : Params.Section.values()) {
+                System.out.println("[" + s.title + "]");
+                for (var c : s.type.getRecordComponents()) {
+                    Object def;
+                    try {
+                        def = c.getAccessor().invoke(s.defaults);
+                    } catch (ReflectiveOperationException e) {
+                        throw new IllegalStateException(e);
+                    }
+                    Doc d = c.getAnnotation(Doc.class);
+                    System.out.printf("  %-32s %-22s %s%n", c.getName(), PyLiteral.repr(def), d == null ? "" : d.value());
+                }
+            }
+            return 0;
+        }
+    }
+
+    public static void main(String[] args) {
+        System.setProperty("ai.djl.offline", "true");
+        System.exit(run(args));
+    }
+
+    /** Runs the command line; returns the exit code (0 ok, 1 bug or failed check, 2 user mistake). */
+    public static int run(String... args) {
+        CommandLine cmd = new CommandLine(new Main());
+        cmd.setExecutionExceptionHandler((ex, line, parsed) -> {
+            if (ex instanceof ConfigError) {
+                System.err.println("error: " + ex.getMessage());
+                return 2;
+            }
+            throw ex;
+        });
+        cmd.setParameterExceptionHandler((ex, a) -> {
+            System.err.println("error: " + ex.getMessage() + " (see runner --help)");
+            return 2;
+        });
+        return cmd.execute(args);
+    }
+}

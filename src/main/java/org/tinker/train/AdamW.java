@@ -1,0 +1,99 @@
+package org.tinker.train;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Adam with decoupled weight decay (AdamW; plain Adam when weight_decay = 0), as torch.optim.AdamW:
+ * <pre>
+ *   p ← p·(1 − lr·wd);  m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²
+ *   p ← p − (lr / (1−β1^t)) · m / (√v / √(1−β2^t) + ε)
+ * </pre>
+ * Updates happen in place on the parameters. Temporaries are closed at once so the parameter manager
+ * does not grow. The moments live in the optimizer's own manager and are saved with the checkpoint.
+ */
+public final class AdamW implements AutoCloseable {
+    private final LinkedHashMap<String, NDArray> params;
+    private final double beta1, beta2, eps, weightDecay;
+    private final NDManager manager;
+    private final LinkedHashMap<String, NDArray> m = new LinkedHashMap<>(), v = new LinkedHashMap<>();
+    private long t;
+
+    public AdamW(LinkedHashMap<String, NDArray> params, double beta1, double beta2, double eps, double weightDecay) {
+        this.params = params;
+        this.beta1 = beta1;
+        this.beta2 = beta2;
+        this.eps = eps;
+        this.weightDecay = weightDecay;
+        NDArray any = params.values().iterator().next();
+        this.manager = any.getManager().newSubManager();
+        params.forEach((name, p) -> {
+            m.put(name, manager.zeros(p.getShape(), p.getDataType(), p.getDevice()));
+            v.put(name, manager.zeros(p.getShape(), p.getDataType(), p.getDevice()));
+        });
+    }
+
+    /** One step with the gradients currently held by the parameters (already clipped/scaled). */
+    public void step(double lr) {
+        t++;
+        double bc1 = 1 - Math.pow(beta1, t), bc2 = 1 - Math.pow(beta2, t);
+        double stepSize = lr / bc1, sqrtBc2 = Math.sqrt(bc2);
+        for (Map.Entry<String, NDArray> e : params.entrySet()) {
+            NDArray p = e.getValue();
+            try (NDManager tmp = manager.newSubManager()) {
+                NDArray g = p.getGradient();
+                g.attach(tmp);
+                NDArray mi = m.get(e.getKey()), vi = v.get(e.getKey());
+                if (weightDecay > 0) p.muli(1 - lr * weightDecay);
+                NDArray gm = g.mul(1 - beta1);
+                gm.attach(tmp);
+                mi.muli(beta1).addi(gm);
+                NDArray g2 = g.square();
+                g2.attach(tmp);
+                g2.muli(1 - beta2);
+                vi.muli(beta2).addi(g2);
+                NDArray denom = vi.sqrt();
+                denom.attach(tmp);
+                denom.divi(sqrtBc2).addi(eps);
+                NDArray upd = mi.div(denom);
+                upd.attach(tmp);
+                upd.muli(stepSize);
+                p.subi(upd);
+            }
+        }
+    }
+
+    public long steps() {
+        return t;
+    }
+
+    /** Moments by name ({@code {param}.exp_avg}, {@code {param}.exp_avg_sq}), as torch names them. */
+    public NDList stateTensors() {
+        NDList out = new NDList();
+        m.forEach((name, a) -> {
+            NDArray c = a.duplicate();
+            c.setName(name + ".exp_avg");
+            out.add(c);
+        });
+        v.forEach((name, a) -> {
+            NDArray c = a.duplicate();
+            c.setName(name + ".exp_avg_sq");
+            out.add(c);
+        });
+        return out;
+    }
+
+    public void restore(Map<String, NDArray> byName, long steps) {
+        m.forEach((name, a) -> a.set(byName.get(name + ".exp_avg").toType(a.getDataType(), false).toByteBuffer()));
+        v.forEach((name, a) -> a.set(byName.get(name + ".exp_avg_sq").toType(a.getDataType(), false).toByteBuffer()));
+        t = steps;
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+}

@@ -1,0 +1,152 @@
+package org.tinker.train;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonObject;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.tinker.config.ConfigError;
+
+/**
+ * One checkpoint folder ({@code final/} or {@code {n_train_samples}/}) and the files in it:
+ * <pre>
+ *   model_params.json data_params.json train_params.json   the run's params
+ *   train_stats.json                                        every statistic so far
+ *   tokenizer.json                                          the tokenizer, exactly
+ *   model.safetensors                                       weights by HF-style name (readable by Python's safetensors)
+ *   optimizer.safetensors                                   Adam moments ({name}.exp_avg, {name}.exp_avg_sq)
+ *   trainer_state.json                                      counters, data position, schedule and RNG state for resume
+ * </pre>
+ * A checkpoint is written whole into a hidden temporary folder beside it and then renamed into place, so
+ * a crash never leaves a half-written checkpoint and the previous one stays readable.
+ */
+public final class Checkpoint {
+    public static final String MODEL_FILE = "model.safetensors";
+    public static final String OPTIMIZER_FILE = "optimizer.safetensors";
+    public static final String STATE_FILE = "trainer_state.json";
+    public static final String STATS_FILE = "train_stats.json";
+    public static final String TOKENIZER_FILE = "tokenizer.json";
+    public static final String FINAL = "final";
+
+    private static final Gson GSON = new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create();
+
+    private Checkpoint() {}
+
+    /** Writes files into {@code dir} atomically: all of them appear together or none does. */
+    public interface Writer {
+        void write(Path tmpDir) throws IOException;
+    }
+
+    public static void writeAtomically(Path dir, Writer writer) throws IOException {
+        Path parent = dir.toAbsolutePath().getParent();
+        Files.createDirectories(parent);
+        Path tmp = Files.createTempDirectory(parent, "." + dir.getFileName() + ".tmp-");
+        try {
+            writer.write(tmp);
+            if (Files.exists(dir)) {
+                // replace an older checkpoint of the same name (e.g. final/ on resume): move it aside first
+                Path old = parent.resolve("." + dir.getFileName() + ".old-" + System.nanoTime());
+                Files.move(dir, old, StandardCopyOption.ATOMIC_MOVE);
+                move(tmp, dir);
+                deleteTree(old);
+            } else {
+                move(tmp, dir);
+            }
+        } catch (IOException | RuntimeException e) {
+            deleteTree(tmp);
+            throw e;
+        }
+    }
+
+    private static void move(Path from, Path to) throws IOException {
+        try {
+            Files.move(from, to, StandardCopyOption.ATOMIC_MOVE);
+        } catch (AtomicMoveNotSupportedException e) {
+            Files.move(from, to);
+        }
+    }
+
+    /** Writes a small text file atomically (temp file in the same folder, then rename). */
+    public static void writeString(Path file, String text) throws IOException {
+        Path parent = file.toAbsolutePath().getParent();
+        Files.createDirectories(parent);
+        Path tmp = Files.createTempFile(parent, "." + file.getFileName() + ".", ".tmp");
+        try {
+            Files.writeString(tmp, text, StandardCharsets.UTF_8);
+            move(tmp, file);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    public static void deleteTree(Path p) {
+        if (!Files.exists(p)) return;
+        try (Stream<Path> s = Files.walk(p)) {
+            s.sorted(Comparator.reverseOrder()).forEach(q -> q.toFile().delete());
+        } catch (IOException ignored) {
+            // best effort: a leftover hidden temp folder is harmless
+        }
+    }
+
+    public static String toJson(Object o) {
+        return GSON.toJson(o);
+    }
+
+    /** Writes tensors as safetensors, each named. The arrays are copied, so the caller keeps its own. */
+    public static void writeTensors(Path file, Map<String, NDArray> tensors) throws IOException {
+        try (NDManager tmp = tensors.values().iterator().next().getManager().newSubManager()) {
+            NDList list = new NDList();
+            tensors.forEach((name, a) -> {
+                NDArray c = a.toDevice(ai.djl.Device.cpu(), true);
+                c.attach(tmp);
+                c.setName(name);
+                list.add(c);
+            });
+            try (OutputStream os = Files.newOutputStream(file)) {
+                list.encode(os, NDList.Encoding.SAFETENSORS);
+            }
+        }
+    }
+
+    /** Reads a safetensors file into {@code manager}, by name. */
+    public static LinkedHashMap<String, NDArray> readTensors(Path file, NDManager manager) {
+        if (!Files.isRegularFile(file)) throw new ConfigError(file + ": no such file (expected a safetensors checkpoint)");
+        try (InputStream in = Files.newInputStream(file)) {
+            NDList list = NDList.decode(manager, in);
+            LinkedHashMap<String, NDArray> out = new LinkedHashMap<>();
+            for (NDArray a : list) out.put(a.getName(), a);
+            return out;
+        } catch (IOException | RuntimeException e) {
+            throw new ConfigError(file + ": cannot read safetensors (" + e.getMessage() + ")");
+        }
+    }
+
+    public static JsonObject readJson(Path file) {
+        try {
+            return com.google.gson.JsonParser.parseString(Files.readString(file)).getAsJsonObject();
+        } catch (IOException | RuntimeException e) {
+            throw new ConfigError(file + ": cannot read JSON (" + e.getMessage() + ")");
+        }
+    }
+
+    public static String readString(Path file) {
+        try {
+            return Files.readString(file);
+        } catch (IOException e) {
+            throw new ConfigError(file + ": cannot read (" + e.getMessage() + ")");
+        }
+    }
+}

@@ -1,0 +1,195 @@
+package org.tinker.train;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDManager;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import org.tinker.config.ConfigError;
+import org.tinker.config.DataParams;
+import org.tinker.config.ModelParams;
+import org.tinker.config.Params;
+import org.tinker.config.PyLiteral;
+import org.tinker.config.RunSpec;
+import org.tinker.config.TrainParams;
+import org.tinker.data.DataModule;
+import org.tinker.data.LoadedTask;
+import org.tinker.data.Tasks;
+import org.tinker.data.Tokenizer;
+import org.tinker.data.Tokenizers;
+import org.tinker.model.LM;
+
+/**
+ * One run from its spec to its final checkpoint: task → tokenizer → DataModule → LM → Trainer. The CLI
+ * calls this for every grid point; tests call it directly.
+ */
+public final class Experiment {
+    private Experiment() {}
+
+    /**
+     * Where and how runs happen.
+     *
+     * @param projectRoot folder holding data-path.txt
+     * @param savedModels saved-models/ folder
+     * @param save write checkpoints (--save)
+     * @param device cpu() or gpu(n)
+     * @param out where progress, samples and the config go (also tee'd to log.txt when saving)
+     * @param listeners extra statistics listeners (W&B)
+     * @param progressBar draw a progress bar
+     */
+    public record Setup(Path projectRoot, Path savedModels, boolean save, Device device, PrintStream out,
+                        List<StatsListener> listeners, boolean progressBar) {
+        public static Setup quiet(Path projectRoot, Path savedModels, boolean save) {
+            return new Setup(projectRoot, savedModels, save, Device.cpu(), new PrintStream(OutputStream.nullOutputStream()),
+                    List.of(), false);
+        }
+    }
+
+    /** Everything a run trains with. Closing it frees the model's tensors. */
+    public record Prepared(RunSpec spec, LoadedTask task, Tokenizer tokenizer, DataModule data, LM lm, NDManager manager)
+            implements AutoCloseable {
+        @Override
+        public void close() {
+            lm.close();
+            manager.close();
+        }
+    }
+
+    /** Loads the task, builds the tokenizer from all its samples (as the reference does) and the model. */
+    public static Prepared prepare(RunSpec spec, Setup setup, Tokenizer tokenizerOrNull) {
+        LoadedTask task = Tasks.load(spec.dp(), setup.projectRoot());
+        Tokenizer tok = tokenizerOrNull != null ? tokenizerOrNull
+                : Tokenizers.build(spec.mp().tokenizer_source_name(), spec.mp().custom_tokenizer_ntokens(), DataModule.allTexts(task.splits()));
+        DataParams dp = spec.dp().withSynthetic(task.synthetic());
+        DataModule data = new DataModule(tok, task.splits(), dp, spec.mp().max_seq_len(), task.synthetic());
+        NDManager manager = NDManager.newBaseManager(setup.device());
+        LM lm = new LM(spec.mp(), tok.vocabSize(), manager, spec.tp().random_seed());
+        return new Prepared(spec, task, tok, data, lm, manager);
+    }
+
+    /** Trains one grid point; with setup.save() the run is saved under a fresh timestamp. */
+    public static Trainer.Result run(RunSpec spec, Setup setup) {
+        RunSpec effective = spec;
+        if (!setup.save() && spec.tp().checkpoint_every() != 0) effective = withCheckpointEvery(spec, 0); // as the reference
+        String ts = Namer.newTimestamp(setup.savedModels());
+        Path runDir = setup.savedModels().resolve(Namer.saveFolderName(effective, ts));
+        PrintStream out = setup.out();
+        PrintStream logFile = null;
+        if (setup.save()) {
+            try {
+                Files.createDirectories(runDir);
+                logFile = new PrintStream(Files.newOutputStream(runDir.resolve("log.txt"), StandardOpenOption.CREATE,
+                        StandardOpenOption.APPEND), true, StandardCharsets.UTF_8);
+                out = tee(out, logFile);
+            } catch (IOException e) {
+                throw new ConfigError(runDir + ": cannot create the run folder (" + e.getMessage() + ")");
+            }
+        }
+        try (Prepared p = prepare(effective, setup, null)) {
+            out.println(effective.header() + (setup.save() ? "  → " + runDir : ""));
+            printConfig(out, effective);
+            out.printf("task %s: %,d train / %,d val / %,d test sequences, %,d train tokens; vocab %,d (%s); model %,d parameters%n",
+                    p.task().name(), p.data().size(DataModule.Split.TRAIN), p.data().size(DataModule.Split.VALID),
+                    p.data().size(DataModule.Split.TEST), p.data().tokens(DataModule.Split.TRAIN), p.tokenizer().vocabSize(),
+                    p.tokenizer().kind(), p.lm().numParameters());
+            if (!effective.mp().from_saved().isBlank()) loadFromSaved(p, setup.savedModels(), effective.mp().from_saved());
+            Trainer trainer = new Trainer(effective, p.lm(), p.data(),
+                    new Trainer.Options(runDir, setup.save(), setup.listeners(), out, setup.progressBar()));
+            Trainer.Result r = trainer.train();
+            out.printf("done: val_loss %.4f (ppl %.2f)%s, %d optimizer steps, %,.0f train tokens/s%s%n", r.finalValLoss(),
+                    Math.exp(r.finalValLoss()), Double.isNaN(r.testLoss()) ? "" : String.format(", test_loss %.4f (ppl %.2f)",
+                            r.testLoss(), Math.exp(r.testLoss())), r.optSteps(), r.tokensPerSecond(),
+                    setup.save() ? ", saved as " + ts : "");
+            return r;
+        } finally {
+            if (logFile != null) logFile.close();
+        }
+    }
+
+    /** Continues an interrupted run from its last checkpoint, in its own folder. */
+    public static Trainer.Result resume(RunStore.Run run, Setup setup) {
+        List<String> cks = run.checkpoints();
+        if (run.finished()) throw new ConfigError(run.dir() + ": this run has finished (final/ exists); nothing to resume");
+        if (cks.isEmpty()) throw new ConfigError(run.dir() + ": no checkpoint to resume from (train with --save and checkpoint_every != 0)");
+        Path ck = run.checkpoint(cks.get(cks.size() - 1));
+        RunSpec spec = specOf(ck, run.config());
+        Tokenizer tok = Tokenizers.load(ck.resolve(Checkpoint.TOKENIZER_FILE));
+        PrintStream out = setup.out();
+        try (PrintStream logFile = new PrintStream(Files.newOutputStream(run.dir().resolve("log.txt"), StandardOpenOption.CREATE,
+                StandardOpenOption.APPEND), true, StandardCharsets.UTF_8);
+             Prepared p = prepare(spec, setup, tok)) {
+            out = tee(out, logFile);
+            out.println("resuming " + run.timestamp() + " from checkpoint " + ck.getFileName());
+            Trainer trainer = new Trainer(spec, p.lm(), p.data(), new Trainer.Options(run.dir(), true, setup.listeners(), out,
+                    setup.progressBar()));
+            trainer.restore(ck);
+            return trainer.train();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The RunSpec a checkpoint was trained with. */
+    public static RunSpec specOf(Path checkpoint, String configName) {
+        DataParams dp = Params.fromJson(Params.Section.DATA, Checkpoint.readString(checkpoint.resolve("data_params.json")),
+                checkpoint.resolve("data_params.json").toString());
+        TrainParams tp = Params.fromJson(Params.Section.TRAIN, Checkpoint.readString(checkpoint.resolve("train_params.json")),
+                checkpoint.resolve("train_params.json").toString());
+        ModelParams mp = Params.fromJson(Params.Section.MODEL, Checkpoint.readString(checkpoint.resolve("model_params.json")),
+                checkpoint.resolve("model_params.json").toString());
+        return new RunSpec(configName, 1, 1, dp, tp, mp, new java.util.LinkedHashMap<>(), null);
+    }
+
+    private static void loadFromSaved(Prepared p, Path savedModels, String timestamp) {
+        RunStore.Run run = new RunStore(savedModels).find(timestamp);
+        Path ck = run.checkpoint(Checkpoint.FINAL);
+        try (NDManager tmp = p.manager().newSubManager()) {
+            p.lm().loadParameters(Checkpoint.readTensors(ck.resolve(Checkpoint.MODEL_FILE), tmp));
+        }
+    }
+
+    private static RunSpec withCheckpointEvery(RunSpec s, int every) {
+        TrainParams t = s.tp();
+        TrainParams n = new TrainParams(t.batch_size(), t.accumulate_grad_batches(), t.epochs(), t.max_steps(), t.dropout(),
+                t.gradient_clip_val(), t.val_check_epoch_frac(), t.max_sample_tokens(), t.sample_temperature(), t.no_wandb(),
+                t.hyperparams_log_freq(), t.lr(), t.lr_warm_steps(), t.lr_scheduler_type(), t.min_lr(), t.scheduler_factor(),
+                t.patience(), t.lr_cycle_steps(), t.weight_decay(), t.adam_beta1(), t.adam_beta2(), t.lora_rank(), t.lora_std(),
+                every, t.random_seed());
+        return new RunSpec(s.configName(), s.index(), s.total(), s.dp(), n, s.mp(), s.varying(), s.ablation());
+    }
+
+    static void printConfig(PrintStream out, RunSpec spec) {
+        List<String> parts = new ArrayList<>();
+        spec.flat().forEach((k, v) -> parts.add(k + "=" + PyLiteral.show(v)));
+        out.println("config: " + String.join(" ", parts));
+    }
+
+    private static PrintStream tee(PrintStream a, PrintStream b) {
+        return new PrintStream(new OutputStream() {
+            @Override
+            public void write(int c) {
+                a.write(c);
+                b.write(c);
+            }
+
+            @Override
+            public void write(byte[] buf, int off, int len) {
+                a.write(buf, off, len);
+                b.write(buf, off, len);
+            }
+
+            @Override
+            public void flush() {
+                a.flush();
+                b.flush();
+            }
+        }, true, StandardCharsets.UTF_8);
+    }
+}

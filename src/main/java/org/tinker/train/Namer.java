@@ -1,0 +1,56 @@
+package org.tinker.train;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.HashSet;
+import java.util.Set;
+import org.tinker.config.RunSpec;
+
+/**
+ * Names a run's W&B project, run and save folder (the reference's Namer): edit {@link #runName} to give
+ * runs informative names; the save folder includes it. Timestamps are {@code YYYY-MM-DD--HH-MM-SS}, made
+ * unique with a {@code -2}, {@code -3}, ... suffix when several runs start in the same second.
+ */
+public final class Namer {
+    public static final String MAIN_PROJ = System.getenv().getOrDefault("TINKER_MAIN_PROJ", "base");
+    public static final DateTimeFormatter TIMESTAMP = DateTimeFormatter.ofPattern("yyyy-MM-dd--HH-mm-ss");
+    private static final Set<String> issued = new HashSet<>();
+
+    private Namer() {}
+
+    /** W&B project: {@code {MAIN_PROJ}-{config or --wandb-proj-name}-{task}}. */
+    public static String wandbProjectName(RunSpec spec, String projNameOverride) {
+        return MAIN_PROJ + "-" + (projNameOverride != null ? projNameOverride : spec.configName()) + "-" + spec.dp().dataset_name();
+    }
+
+    /** Name of the run; null (the default) leaves it to W&B and keeps it out of the save path. */
+    public static String runName(RunSpec spec) {
+        return spec.ablation() != null ? "ablation-" + spec.ablation() : null;
+    }
+
+    /** {@code {config}/{task}/{run_name/}{timestamp}}, relative to saved-models/. */
+    public static String saveFolderName(RunSpec spec, String timestamp) {
+        String run = runName(spec);
+        return spec.configName() + "/" + spec.dp().dataset_name() + "/" + (run != null ? run + "/" : "") + timestamp;
+    }
+
+    /** A timestamp not yet used in this process nor by any saved run under {@code savedModels}. */
+    public static synchronized String newTimestamp(Path savedModels) {
+        String base = LocalDateTime.now().format(TIMESTAMP);
+        String ts = base;
+        for (int k = 2; issued.contains(ts) || existsAnywhere(savedModels, ts); k++) ts = base + "-" + k;
+        issued.add(ts);
+        return ts;
+    }
+
+    private static boolean existsAnywhere(Path root, String ts) {
+        if (!Files.isDirectory(root)) return false;
+        try (var s = Files.find(root, 5, (p, a) -> a.isDirectory() && p.getFileName().toString().equals(ts))) {
+            return s.findAny().isPresent();
+        } catch (java.io.IOException e) {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,87 @@
+package org.tinker.train;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.tinker.config.ConfigError;
+
+/**
+ * The saved runs under {@code saved-models/}: {@code {config}/{task}/{run_name?}/{timestamp}/{checkpoint}/}.
+ * Finds a run by its timestamp and lists its checkpoints.
+ */
+public final class RunStore {
+    public static final Pattern TIMESTAMP = Pattern.compile("\\d{4}-\\d{2}-\\d{2}--\\d{2}-\\d{2}-\\d{2}(-\\d+)?");
+
+    private final Path root;
+
+    public RunStore(Path savedModels) {
+        this.root = savedModels;
+    }
+
+    public Path root() {
+        return root;
+    }
+
+    /** A saved run: its folder and where it sits. */
+    public record Run(String timestamp, String config, String task, String runName, Path dir) {
+        /** Checkpoint names, intermediate ones by increasing n_train_samples, then {@code final} if present. */
+        public List<String> checkpoints() {
+            List<String> out = new ArrayList<>();
+            try (Stream<Path> s = Files.list(dir)) {
+                s.filter(p -> Files.isRegularFile(p.resolve(Checkpoint.MODEL_FILE)))
+                        .map(p -> p.getFileName().toString())
+                        .filter(n -> n.matches("\\d+"))
+                        .sorted(Comparator.comparingLong(Long::parseLong))
+                        .forEach(out::add);
+            } catch (IOException e) {
+                throw new ConfigError(dir + ": cannot list checkpoints (" + e.getMessage() + ")");
+            }
+            if (Files.isRegularFile(dir.resolve(Checkpoint.FINAL).resolve(Checkpoint.MODEL_FILE))) out.add(Checkpoint.FINAL);
+            return out;
+        }
+
+        public Path checkpoint(String name) {
+            Path p = dir.resolve(name);
+            if (!Files.isRegularFile(p.resolve(Checkpoint.MODEL_FILE)))
+                throw new ConfigError(p + ": no such checkpoint (this run has: " + String.join(", ", checkpoints()) + ")");
+            return p;
+        }
+
+        public boolean finished() {
+            return Files.isRegularFile(dir.resolve(Checkpoint.FINAL).resolve(Checkpoint.MODEL_FILE));
+        }
+    }
+
+    /** All runs, oldest first. */
+    public List<Run> list() {
+        List<Run> out = new ArrayList<>();
+        if (!Files.isDirectory(root)) return out;
+        try (Stream<Path> s = Files.find(root, 5, (p, a) -> a.isDirectory() && TIMESTAMP.matcher(p.getFileName().toString()).matches())) {
+            s.forEach(p -> out.add(describe(p)));
+        } catch (IOException e) {
+            throw new ConfigError(root + ": cannot list saved runs (" + e.getMessage() + ")");
+        }
+        out.sort(Comparator.comparing(Run::timestamp));
+        return out;
+    }
+
+    private Run describe(Path dir) {
+        Path rel = root.relativize(dir);
+        String config = rel.getNameCount() > 0 ? rel.getName(0).toString() : "?";
+        String task = rel.getNameCount() > 1 ? rel.getName(1).toString() : "?";
+        String runName = rel.getNameCount() > 3 ? rel.getName(2).toString() : null;
+        return new Run(dir.getFileName().toString(), config, task, runName, dir);
+    }
+
+    public Run find(String timestamp) {
+        if (timestamp == null || timestamp.isBlank()) throw new ConfigError("--timestamp: expected a run's timestamp, e.g. 2026-11-23--13-40-01");
+        for (Run r : list()) if (r.timestamp().equals(timestamp)) return r;
+        throw new ConfigError(root.resolve("**").resolve(timestamp) + ": no saved run with timestamp " + timestamp
+                + " (see `runner list`)");
+    }
+}

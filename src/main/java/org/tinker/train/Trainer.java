@@ -1,0 +1,388 @@
+package org.tinker.train;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
+import ai.djl.training.GradientCollector;
+import com.google.gson.Gson;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import org.tinker.config.Params;
+import org.tinker.config.RunSpec;
+import org.tinker.config.TrainParams;
+import org.tinker.data.Batch;
+import org.tinker.data.DataModule;
+import org.tinker.data.Tokenizers;
+import org.tinker.model.LM;
+import org.tinker.model.LossResult;
+
+/**
+ * Trains an LM on a DataModule: Adam(W), warm-up then a schedule, clipping by global norm, gradient
+ * accumulation, validation every {@code val_check_epoch_frac}, a sample after each validation, checkpoints.
+ * Every statistic goes through {@link #log} to the listeners (train_stats, W&B, progress bar).
+ *
+ * <p>Deterministic on CPU: data order comes from (seed, epoch), dropout from (seed, batch index); both are
+ * recomputed rather than carried, so a run resumed from a checkpoint continues exactly as the original.
+ */
+public final class Trainer {
+    /** How a run is wired to the outside world. */
+    public record Options(Path runDir, boolean save, List<StatsListener> listeners, PrintStream out, boolean progressBar) {}
+
+    /** What a finished run reports. */
+    public record Result(double finalValLoss, double testLoss, long optSteps, long trainTokens, double tokensPerSecond,
+                         Path finalCheckpoint) {}
+
+    private final RunSpec spec;
+    private final TrainParams tp;
+    private final LM lm;
+    private final DataModule data;
+    private final Options opts;
+    private final TrainStats stats = new TrainStats();
+    private final List<StatsListener> listeners = new ArrayList<>();
+    private final LrSchedule schedule;
+    private final AdamW optimizer;
+    private final LinkedHashMap<String, NDArray> params;
+    private TrainerState state = new TrainerState();
+    private final long startCpuNanos = cpuNanos();
+    private double trainSeconds;
+    private long tokensThisProcess;
+    private long batchesThisProcess;
+    /** Stop after this many training batches in this process (for tests that simulate a crash); -1 = never. */
+    private long interruptAfterBatches = -1;
+
+    public Trainer(RunSpec spec, LM lm, DataModule data, Options opts) {
+        this.spec = spec;
+        this.tp = spec.tp();
+        this.lm = lm;
+        this.data = data;
+        this.opts = opts;
+        this.params = lm.parameters();
+        this.schedule = new LrSchedule(tp);
+        this.optimizer = new AdamW(params, tp.adam_beta1(), tp.adam_beta2(), 1e-8, tp.weight_decay());
+        listeners.add(stats);
+        listeners.addAll(opts.listeners());
+        state.seed = tp.random_seed();
+        lm.setDropout(tp.dropout());
+        log("n_train_samples", 0);
+        log("n_train_batches", 0);
+        log("n_opt_steps", 0);
+    }
+
+    public TrainStats stats() {
+        return stats;
+    }
+
+    public TrainerState state() {
+        return state;
+    }
+
+    /** Simulates a crash after n training batches in this process (tests of resume). */
+    public void interruptAfter(long batches) {
+        this.interruptAfterBatches = batches;
+    }
+
+    /** Thrown by {@link #interruptAfter}. */
+    public static final class Interrupted extends RuntimeException {
+        Interrupted(String m) {
+            super(m);
+        }
+    }
+
+    /** The one way statistics leave the trainer. */
+    public void log(String name, double value) {
+        StatsListener.Counters at = new StatsListener.Counters(state.statSyncer, state.nTrainSamples, state.statCounter);
+        state.statCounter++;
+        for (StatsListener l : listeners) l.onStat(name, value, at);
+    }
+
+    public Result train() {
+        Throwable error = null;
+        try {
+            return trainLoop();
+        } catch (RuntimeException | Error e) {
+            error = e;
+            throw e;
+        } finally {
+            for (StatsListener l : listeners) l.onEnd(error);
+        }
+    }
+
+    private Result trainLoop() {
+        int nb = data.batchOrder(DataModule.Split.TRAIN, tp.batch_size(), false, 0).length;
+        if (nb == 0) throw new org.tinker.config.ConfigError("dataset " + spec.dp().dataset_name() + ": the training split is empty");
+        int valEvery = tp.val_check_epoch_frac() instanceof Integer i ? i
+                : Math.max(1, (int) Math.round(tp.val_check_epoch_frac().doubleValue() * nb));
+        long plannedSteps = (long) tp.epochs() * ((nb + tp.accumulate_grad_batches() - 1) / tp.accumulate_grad_batches());
+        if (tp.max_steps() > 0) plannedSteps = Math.min(plannedSteps, tp.max_steps());
+        ProgressBar bar = opts.progressBar() ? new ProgressBar(opts.out(), plannedSteps) : null;
+        long t0 = System.nanoTime();
+        boolean budgetDone = tp.max_steps() > 0 && state.nOptSteps >= tp.max_steps();
+        NDManager base = lm.manager();
+        outer:
+        for (; state.epoch < tp.epochs() && !budgetDone; state.epoch++) {
+            int[][] order = data.batchOrder(DataModule.Split.TRAIN, tp.batch_size(), true, epochSeed(state.epoch));
+            for (; state.batchInEpoch < order.length; ) {
+                int b = state.batchInEpoch;
+                Batch batch = data.batch(DataModule.Split.TRAIN, order[b]);
+                double loss, acc;
+                long tokens;
+                lm.setTraining(true);
+                JniUtils.setSeed(state.seed * 1_000_003L + state.statSyncer);
+                try (NDManager step = base.newSubManager()) {
+                    NDArray ids = idsOf(step, batch), mask = maskOf(step, batch);
+                    try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                        LossResult r = lm.loss(ids, mask);
+                        NDArray objective = tp.accumulate_grad_batches() > 1 ? r.loss().div(tp.accumulate_grad_batches()) : r.loss();
+                        gc.backward(objective);
+                        loss = scalar(r.loss());
+                        tokens = r.tokens();
+                        acc = r.tokens() == 0 ? 0 : (double) r.correct() / r.tokens();
+                    }
+                }
+                state.batchInEpoch++;
+                state.statSyncer++;
+                state.nTrainSamples += batch.size();
+                state.nTrainBatches++;
+                state.nTrainTokens += tokens;
+                tokensThisProcess += tokens;
+                state.epochLossSum += loss;
+                state.epochAccSum += acc;
+                state.epochBatches++;
+                boolean epochEnd = state.batchInEpoch == order.length;
+                boolean stepNow = state.nTrainBatches % tp.accumulate_grad_batches() == 0 || epochEnd;
+                long samplesBefore = state.nTrainSamples - batch.size();
+                double lr = schedule.lrAt(state.nOptSteps);
+                if (stepNow) {
+                    clipGradients();
+                    optimizer.step(lr);
+                    zeroGradients();
+                    schedule.observe(loss, state.nOptSteps);
+                    state.nOptSteps++;
+                    if (state.nOptSteps % tp.hyperparams_log_freq() == 0) {
+                        log("n_active_params", lm.numParameters());
+                        log("process_time", processTime());
+                    }
+                }
+                log("stat/train_batch_loss:main", loss);
+                log("stat/train_batch_acc:main", acc);
+                log("avg_lr", lr);
+                log("n_train_samples", state.nTrainSamples);
+                log("n_train_batches", state.nTrainBatches);
+                log("n_opt_steps", state.nOptSteps);
+                log("n_train_tokens", state.nTrainTokens);
+                trainSeconds = (System.nanoTime() - t0) / 1e9;
+                if (bar != null) bar.update(state.nOptSteps, loss, lr, tokensThisProcess / Math.max(trainSeconds, 1e-9));
+                budgetDone = tp.max_steps() > 0 && state.nOptSteps >= tp.max_steps();
+                boolean validated = false;
+                if (stepNow && ((b + 1) % valEvery == 0 || epochEnd)) {
+                    validate(bar);
+                    validated = true;
+                }
+                if (epochEnd) {
+                    log("process_time", processTime());
+                    log("stat/train_loss:main", state.epochLossSum / state.epochBatches);
+                    log("stat/train_acc:main", state.epochAccSum / state.epochBatches);
+                    state.epochLossSum = state.epochAccSum = 0;
+                    state.epochBatches = 0;
+                    state.epoch++;
+                    state.batchInEpoch = 0;
+                }
+                if (stepNow && opts.save() && !budgetDone) {
+                    int every = tp.checkpoint_every();
+                    boolean crossed = every > 0 && samplesBefore / every < state.nTrainSamples / every;
+                    if ((every == -1 && validated) || crossed || (every != 0 && epochEnd))
+                        saveCheckpoint(String.valueOf(state.nTrainSamples), false);
+                }
+                if (++batchesThisProcess == interruptAfterBatches)
+                    throw new Interrupted("interrupted after batch " + state.statSyncer);
+                if (epochEnd) {
+                    state.epoch--; // the for-loop increments it
+                    continue outer;
+                }
+                if (budgetDone) break outer;
+            }
+            state.batchInEpoch = 0;
+        }
+        if (bar != null) bar.finish();
+        // an explicit final validation, so the last val loss is always recorded
+        if (state.lastValidatedAt != state.nTrainSamples) validate(null);
+        double testLoss = Double.NaN;
+        if (data.size(DataModule.Split.TEST) > 0) {
+            testLoss = evaluate(DataModule.Split.TEST)[0];
+            log("stat/test_loss:main", testLoss);
+        }
+        state.finished = true;
+        Path fin = opts.save() ? saveCheckpoint(Checkpoint.FINAL, true) : null;
+        double tps = tokensThisProcess / Math.max(trainSeconds, 1e-9);
+        return new Result(state.lastValLoss, testLoss, state.nOptSteps, state.nTrainTokens, tps, fin);
+    }
+
+    private long epochSeed(int epoch) {
+        return state.seed * 7919L + epoch;
+    }
+
+    private void validate(ProgressBar bar) {
+        double[] r = evaluate(DataModule.Split.VALID);
+        state.lastValidatedAt = state.nTrainSamples;
+        state.lastValLoss = r[0];
+        log("process_time", processTime());
+        log("stat/val_loss:main", r[0]);
+        log("stat/val_acc:main", r[1]);
+        String sample = sampleText();
+        String line = String.format("val_loss %.4f (ppl %.2f) after %d samples | sample: %s", r[0], Math.exp(r[0]),
+                state.nTrainSamples, sample.replace("\n", "⏎"));
+        if (bar != null) bar.message(line);
+        else opts.out().println(line);
+    }
+
+    /** Token-weighted mean loss and accuracy over a split of this run's data: {loss, acc}. */
+    public double[] evaluate(DataModule.Split split) {
+        return evaluate(lm, data, split, tp.batch_size());
+    }
+
+    /**
+     * Token-weighted mean loss and accuracy of an LM over a split: {loss, acc}. The reference averaged
+     * per-batch means, which over-weights short last batches; this weights every target token equally.
+     */
+    public static double[] evaluate(LM lm, DataModule data, DataModule.Split split, int batchSize) {
+        if (data.size(split) == 0) return new double[] {Double.NaN, Double.NaN};
+        boolean was = lm.isTraining();
+        lm.setTraining(false);
+        double lossSum = 0;
+        long tokens = 0, correct = 0;
+        try {
+            for (int[] idx : data.batchOrder(split, batchSize, false, 0)) {
+                Batch batch = data.batch(split, idx);
+                try (NDManager step = lm.manager().newSubManager()) {
+                    LossResult r = lm.loss(idsOf(step, batch), maskOf(step, batch));
+                    lossSum += scalar(r.loss()) * r.tokens();
+                    tokens += r.tokens();
+                    correct += r.correct();
+                }
+            }
+        } finally {
+            lm.setTraining(was);
+        }
+        return new double[] {tokens == 0 ? Double.NaN : lossSum / tokens, tokens == 0 ? Double.NaN : (double) correct / tokens};
+    }
+
+    private String sampleText() {
+        if (tp.max_sample_tokens() == 0) return "";
+        boolean was = lm.isTraining();
+        lm.setTraining(false);
+        var tok = data.tokenizer();
+        int[] ids = lm.sample(tok.encodePrompt(""), tp.max_sample_tokens(), tp.sample_temperature(), null, null, tok.eosId(),
+                new Random(state.seed * 31 + state.nTrainSamples));
+        lm.setTraining(was);
+        return tok.decode(ids, true);
+    }
+
+    /** A scalar's value whatever its float type. */
+    public static double scalar(NDArray a) {
+        return a.getDataType() == ai.djl.ndarray.types.DataType.FLOAT64 ? a.getDouble() : a.getFloat();
+    }
+
+    public static NDArray idsOf(NDManager m, Batch b) {
+        int rows = b.size(), cols = b.width();
+        long[] flat = new long[rows * cols];
+        for (int i = 0; i < rows; i++) for (int j = 0; j < cols; j++) flat[i * cols + j] = b.ids()[i][j];
+        return m.create(flat, new Shape(rows, cols));
+    }
+
+    public static NDArray maskOf(NDManager m, Batch b) {
+        int rows = b.size(), cols = b.width() - 1;
+        float[] flat = new float[rows * cols];
+        for (int i = 0; i < rows; i++) System.arraycopy(b.lossMask()[i], 0, flat, i * cols, cols);
+        return m.create(flat, new Shape(rows, cols));
+    }
+
+    /** Scales all gradients so their global L2 norm is at most gradient_clip_val (as torch's clip_grad_norm_). */
+    private void clipGradients() {
+        if (tp.gradient_clip_val() <= 0) return;
+        try (NDManager tmp = lm.manager().newSubManager()) {
+            List<NDArray> grads = new ArrayList<>();
+            NDList sq = new NDList();
+            for (NDArray p : params.values()) {
+                NDArray g = p.getGradient();
+                g.attach(tmp);
+                grads.add(g);
+                sq.add(g.square().sum());
+            }
+            double norm = Math.sqrt(ai.djl.ndarray.NDArrays.stack(sq).sum().toType(ai.djl.ndarray.types.DataType.FLOAT64, false).getDouble());
+            double coef = tp.gradient_clip_val() / (norm + 1e-6);
+            if (coef < 1) for (NDArray g : grads) g.muli(coef);
+        }
+    }
+
+    private void zeroGradients() {
+        for (NDArray p : params.values()) JniUtils.zeroGrad((PtNDArray) p);
+    }
+
+    private double processTime() {
+        return state.processTimeBefore + (cpuNanos() - startCpuNanos) / 1e9;
+    }
+
+    private static long cpuNanos() {
+        return ProcessHandle.current().info().totalCpuDuration().map(java.time.Duration::toNanos).orElse(System.nanoTime());
+    }
+
+    // ------------------------------------------------------------------ checkpoints
+
+    /** Saves a checkpoint folder under the run folder; returns its path. */
+    public Path saveCheckpoint(String name, boolean fin) {
+        Path dir = opts.runDir().resolve(name);
+        state.checkpoint = name;
+        state.schedule = schedule.state();
+        double cpuBefore = state.processTimeBefore;
+        state.processTimeBefore = processTime(); // what a resumed process starts counting from
+        
+        try {
+            Checkpoint.writeAtomically(dir, tmp -> {
+                Checkpoint.writeString(tmp.resolve("model_params.json"), Params.toJson(spec.mp()));
+                Checkpoint.writeString(tmp.resolve("data_params.json"), Params.toJson(spec.dp()));
+                Checkpoint.writeString(tmp.resolve("train_params.json"), Params.toJson(spec.tp()));
+                Checkpoint.writeString(tmp.resolve(Checkpoint.STATS_FILE), Checkpoint.toJson(stats.toJson()));
+                Tokenizers.save(data.tokenizer(), tmp.resolve(Checkpoint.TOKENIZER_FILE));
+                Checkpoint.writeTensors(tmp.resolve(Checkpoint.MODEL_FILE), params);
+                NDList moments = optimizer.stateTensors();
+                try {
+                    Map<String, NDArray> byName = new LinkedHashMap<>();
+                    for (NDArray a : moments) byName.put(a.getName(), a);
+                    Checkpoint.writeTensors(tmp.resolve(Checkpoint.OPTIMIZER_FILE), byName);
+                } finally {
+                    moments.close();
+                }
+                Checkpoint.writeString(tmp.resolve(Checkpoint.STATE_FILE), Checkpoint.toJson(state));
+            });
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot save checkpoint " + dir, e);
+        } finally {
+            state.processTimeBefore = cpuBefore;
+        }
+        return dir;
+    }
+
+    /** Continues from a checkpoint written by {@link #saveCheckpoint}: weights, moments, stats, counters. */
+    public void restore(Path checkpointDir) {
+        state = new Gson().fromJson(Checkpoint.readString(checkpointDir.resolve(Checkpoint.STATE_FILE)), TrainerState.class);
+        if (state.schedule != null) schedule.restore(state.schedule);
+        try (NDManager tmp = lm.manager().newSubManager()) {
+            lm.loadParameters(Checkpoint.readTensors(checkpointDir.resolve(Checkpoint.MODEL_FILE), tmp));
+            optimizer.restore(Checkpoint.readTensors(checkpointDir.resolve(Checkpoint.OPTIMIZER_FILE), tmp), state.nOptSteps);
+        }
+        TrainStats saved = TrainStats.fromJson(Checkpoint.readString(checkpointDir.resolve(Checkpoint.STATS_FILE)));
+        stats.replaceWith(saved);
+        state.finished = false;
+    }
+}
