@@ -350,7 +350,7 @@ public final class LM implements AutoCloseable {
         try (NDArray hits = logits.argMax(2).eq(y).toType(dtype, false).mul(mask).sum()) {
             correct = Math.round(hits.toType(DataType.FLOAT64, false).getDouble());
         }
-        NDArray loss = targetLogProb.mul(mask).sum().neg().div(Math.max(tokens, 1));
+        NDArray loss = targetLogProb.neg().mul(mask).sum().div(Math.max(tokens, 1)); // +0 (not -0) when nothing counts
         return new LossResult(loss, tokens, correct);
     }
 
