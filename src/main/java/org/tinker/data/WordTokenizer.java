@@ -1,0 +1,154 @@
+package org.tinker.data;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.tinker.config.ConfigError;
+
+/**
+ * One token per whitespace-separated word. The vocabulary is the data's distinct words and {@code <pad> <bos>
+ * <eos> <unk>}, sorted together by code point (a word spelled like a special token, such as PTB's literal
+ * {@code <unk>}, is that special token). A sample's line end is its {@code <eos>}; decoding joins words with
+ * single spaces. Unknown words encode to {@code <unk>}.
+ */
+public final class WordTokenizer implements Tokenizer {
+    static final String UNK = "<unk>", PAD = "<pad>", BOS = "<bos>", EOS = "<eos>";
+    static final List<String> SPECIALS = List.of(PAD, BOS, EOS, UNK);
+
+    private final String[] vocab;
+    private final Map<String, Integer> ids;
+    private final int unk, pad, bos, eos;
+
+    private WordTokenizer(List<String> vocab) {
+        this.vocab = vocab.toArray(new String[0]);
+        ids = new HashMap<>(vocab.size() * 2);
+        for (int i = 0; i < this.vocab.length; i++) {
+            String w = this.vocab[i];
+            if (w.isEmpty() || splitWords(w).size() != 1 || !splitWords(w).get(0).equals(w))
+                throw new ConfigError("word tokenizer: vocabulary entry " + i + " is not a word: \"" + Tokenizers.printable(w) + "\"");
+            if (ids.put(w, i) != null) throw new ConfigError("word tokenizer: \"" + w + "\" twice in the vocabulary");
+        }
+        for (String s : SPECIALS)
+            if (!ids.containsKey(s)) throw new ConfigError("word tokenizer: vocabulary lacks " + s);
+        unk = ids.get(UNK);
+        pad = ids.get(PAD);
+        bos = ids.get(BOS);
+        eos = ids.get(EOS);
+    }
+
+    /** The tokenizer of these texts' words. */
+    public static WordTokenizer build(List<String> texts) {
+        Set<String> words = new LinkedHashSet<>();
+        for (String t : texts) words.addAll(splitWords(t));
+        words.addAll(SPECIALS);
+        List<String> vocab = new ArrayList<>(words);
+        vocab.sort(Tokenizers.CODE_POINT_ORDER);
+        return new WordTokenizer(vocab);
+    }
+
+    /** The words of a text: maximal runs of non-whitespace (Unicode whitespace, as Python's str.split()). */
+    public static List<String> splitWords(String text) {
+        List<String> out = new ArrayList<>();
+        int start = -1;
+        for (int i = 0; i < text.length(); ) {
+            int cp = text.codePointAt(i);
+            boolean space = isSpace(cp);
+            if (space && start >= 0) {
+                out.add(text.substring(start, i));
+                start = -1;
+            } else if (!space && start < 0) {
+                start = i;
+            }
+            i += Character.charCount(cp);
+        }
+        if (start >= 0) out.add(text.substring(start));
+        return out;
+    }
+
+    static boolean isSpace(int cp) {
+        return Character.isWhitespace(cp) || Character.isSpaceChar(cp) || cp == 0x85;
+    }
+
+    /** The vocabulary, id order. */
+    public List<String> vocab() {
+        return List.of(vocab);
+    }
+
+    @Override
+    public String kind() {
+        return "word";
+    }
+
+    @Override
+    public int vocabSize() {
+        return vocab.length;
+    }
+
+    @Override
+    public int padId() {
+        return pad;
+    }
+
+    @Override
+    public int bosId() {
+        return bos;
+    }
+
+    @Override
+    public int eosId() {
+        return eos;
+    }
+
+    @Override
+    public int unkId() {
+        return unk;
+    }
+
+    @Override
+    public int[] encode(String text) {
+        List<String> words = splitWords(text);
+        int[] out = new int[words.size()];
+        for (int i = 0; i < out.length; i++) out[i] = ids.getOrDefault(words.get(i), unk);
+        return out;
+    }
+
+    @Override
+    public String decode(int[] ids, boolean skipSpecial) {
+        StringBuilder sb = new StringBuilder();
+        for (int id : ids) {
+            if (id < 0 || id >= vocab.length)
+                throw new IllegalArgumentException("token id " + id + " out of range [0, " + vocab.length + ")");
+            if (skipSpecial && (id == pad || id == bos || id == eos)) continue;
+            if (sb.length() > 0) sb.append(' ');
+            sb.append(vocab[id]);
+        }
+        return sb.toString();
+    }
+
+    @Override
+    public String tokenLabel(int id) {
+        return Tokenizers.printable(vocab[id]);
+    }
+
+    @Override
+    public JsonObject toJson() {
+        JsonObject o = new JsonObject();
+        o.addProperty("kind", kind());
+        o.addProperty("vocab_size", vocab.length);
+        JsonArray a = new JsonArray(vocab.length);
+        for (String t : vocab) a.add(t);
+        o.add("vocab", a);
+        return o;
+    }
+
+    static WordTokenizer fromJson(JsonObject o) {
+        WordTokenizer t = new WordTokenizer(Tokenizers.stringList(o, "vocab", "word tokenizer JSON"));
+        Tokenizers.checkVocabSize(o, t);
+        return t;
+    }
+}

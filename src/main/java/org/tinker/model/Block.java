@@ -1,0 +1,45 @@
+package org.tinker.model;
+
+import ai.djl.ndarray.NDArray;
+import java.util.List;
+
+/**
+ * One transformer layer, {@code [B,T,D] → [B,T,D]}, in the shape of torch's {@code nn.TransformerEncoderLayer}
+ * with a causal mask:
+ * <pre>
+ *   post-norm (norm_first=false):  x = ln_1(x + drop(attn(x)));      x = ln_2(x + drop(mlp(x)))
+ *   pre-norm  (norm_first=true):   x = x + drop(attn(ln_1(x)));      x = x + drop(mlp(ln_2(x)))
+ *   mlp(x) = c_proj(drop(act(c_fc(x))))       and the attention pattern gets dropout too, as in torch's MHA
+ * </pre>
+ * Two implementations compute the same function on the same parameters: {@link TorchTransformerBlock}
+ * (fused, fast) and {@link CustomTransformerBlock} (explicit, with hook points).
+ */
+interface Block {
+
+    NDArray forward(NDArray x, Pass pass);
+
+    /**
+     * Per-forward-pass state shared by every block.
+     *
+     * @param mask     additive causal mask {@code [T,T]} (0 on and below the diagonal, -inf above), in the step scope
+     * @param dropout  dropout probability (applied only when {@code training})
+     * @param attns    when non-null, each block appends its {@code [B,H,T,T]} attention pattern
+     */
+    record Pass(NDArray mask, double dropout, boolean training, Hooks hooks, Object attnRequests,
+                List<NDArray> attns) {
+
+        boolean hooked() {
+            return hooks != null && !hooks.isEmpty();
+        }
+
+        /** Runs the hooks at {@code name} (if any) on {@code value}. */
+        NDArray hook(String name, int layer, NDArray value) {
+            if (!hooked() || !hooks.has(name)) return value;
+            return hooks.run(name, value, new HookContext(layer, attnRequests, training));
+        }
+
+        NDArray drop(NDArray x) {
+            return Ops.dropout(x, dropout, training);
+        }
+    }
+}

@@ -1,0 +1,100 @@
+package org.tinker.model;
+
+import ai.djl.ndarray.NDArray;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+
+/**
+ * Interventions at named points of the custom-transformer's computation, in the style of TransformerLens.
+ *
+ * <p>Hook points, per block {@code l}:
+ * <pre>
+ *   blocks.l.resid_pre     [B,T,D]   the block's input
+ *   blocks.l.attn.scores   [B,H,T,T] q·kᵀ/√d_head, before the causal mask and softmax
+ *   blocks.l.attn.pattern  [B,H,T,T] after softmax (before attention dropout)
+ *   blocks.l.attn.out      [B,T,D]   attention output after c_proj (before dropout and the residual add)
+ *   blocks.l.resid_mid     [B,T,D]   the residual stream between attention and MLP
+ *   blocks.l.mlp.out       [B,T,D]   MLP output (before dropout and the residual add)
+ *   blocks.l.resid_post    [B,T,D]   the block's output
+ * </pre>
+ * and {@code ln_f.out} [B,T,D] after the final LayerNorm (when the model has one).
+ *
+ * <p>A name may use {@code *} for the layer index ({@code blocks.*.attn.scores}). Several hooks on one point
+ * run in the order they were added, each seeing the previous one's result. A hook returns the tensor to
+ * carry on with: the value unchanged to just look, or a replacement to intervene. Whatever it creates
+ * should be created from {@code value} (e.g. {@code value.mul(2)}) so it lives in the forward pass's scope.
+ */
+public final class Hooks {
+
+    /** One intervention. */
+    @FunctionalInterface
+    public interface Hook {
+        NDArray apply(String name, NDArray value, HookContext ctx);
+    }
+
+    private record Entry(String spec, Pattern pattern, Hook hook) {}
+
+    private final List<Entry> entries = new ArrayList<>();
+    /** name → hooks matching it, filled lazily so the forward pass pays one map lookup per hook point. */
+    private final Map<String, List<Hook>> resolved = new LinkedHashMap<>();
+
+    public Hooks() {}
+
+    /** Adds {@code hook} at {@code name} (which may contain {@code *} for a layer index); returns this. */
+    public synchronized Hooks add(String name, Hook hook) {
+        String regex = Pattern.quote(name).replace("*", "\\E[0-9]+\\Q");
+        entries.add(new Entry(name, Pattern.compile(regex), hook));
+        resolved.clear();
+        return this;
+    }
+
+    public synchronized boolean isEmpty() {
+        return entries.isEmpty();
+    }
+
+    /** The names (patterns) hooks were added under, in order. */
+    public synchronized List<String> names() {
+        return entries.stream().map(Entry::spec).toList();
+    }
+
+    /** True when some hook would run at {@code name}. */
+    public boolean has(String name) {
+        return !matching(name).isEmpty();
+    }
+
+    /** Runs every hook registered for {@code name} on {@code value}, returning the final replacement. */
+    public NDArray run(String name, NDArray value, HookContext ctx) {
+        for (Hook h : matching(name)) {
+            value = h.apply(name, value, ctx);
+            if (value == null) throw new IllegalStateException("hook at '" + name + "' returned null");
+        }
+        return value;
+    }
+
+    private synchronized List<Hook> matching(String name) {
+        return resolved.computeIfAbsent(name, n -> entries.stream()
+                .filter(e -> e.pattern().matcher(n).matches()).map(Entry::hook).toList());
+    }
+
+    /** Checks every added name against the points a model offers, so a typo fails loudly. */
+    synchronized void checkAgainst(List<String> points) {
+        for (Entry e : entries) {
+            if (points.stream().noneMatch(p -> e.pattern().matcher(p).matches()))
+                throw new IllegalArgumentException("no hook point matches '" + e.spec() + "'; this model has e.g. "
+                        + points.subList(0, Math.min(points.size(), 8)) + " (all: LM.hookPoints())");
+        }
+    }
+
+    /** Hook-point names, so callers needn't spell strings. */
+    public static String residPre(int layer) { return "blocks." + layer + ".resid_pre"; }
+    public static String attnScores(int layer) { return "blocks." + layer + ".attn.scores"; }
+    public static String attnPattern(int layer) { return "blocks." + layer + ".attn.pattern"; }
+    public static String attnOut(int layer) { return "blocks." + layer + ".attn.out"; }
+    public static String residMid(int layer) { return "blocks." + layer + ".resid_mid"; }
+    public static String mlpOut(int layer) { return "blocks." + layer + ".mlp.out"; }
+    public static String residPost(int layer) { return "blocks." + layer + ".resid_post"; }
+    public static final String LN_F_OUT = "ln_f.out";
+}

@@ -1,0 +1,445 @@
+package org.tinker.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.JniUtils;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.SplittableRandom;
+import java.util.TreeSet;
+import org.tinker.config.ModelParams;
+
+/**
+ * A decoder-only transformer language model, GPT-style:
+ * <pre>
+ *   x      = wte[ids] (+ positions: learned wpe | fixed sinusoid | none)            [B,T,D]
+ *   x      = block_{L-1}( … block_0(x) )      causal self-attention + MLP, see {@link Block}
+ *   x      = ln_f(x)                          if final_norm
+ *   logits = x @ lm_headᵀ                     lm_head = wte when tie_embed_deembed     [B,T,V]
+ * </pre>
+ *
+ * <p><b>Tensor lifetime.</b> The parameters (and two small cached constants per dtype: the causal mask and the
+ * sinusoid table) live in {@link #manager()}, a sub-manager of the one passed in, freed by {@link #close()}.
+ * Everything {@link #forward} and {@link #loss} create — intermediates and outputs — lives in the manager of
+ * the {@code ids} argument, so a caller's per-step {@code try (NDManager step = …)} frees it all. Note that
+ * DJL's {@code param.getGradient()} returns a new array in the parameter's manager: close it after use.
+ *
+ * <p>Parameters follow nanoGPT/HF GPT-2 names, weights in torch Linear layout {@code [out, in]}.
+ * Not thread-safe for concurrent forward calls that change {@link #setTraining}/{@link #setDropout}.
+ */
+public final class LM implements AutoCloseable {
+    public static final String WTE = "transformer.wte.weight";
+    public static final String WPE = "transformer.wpe.weight";
+    public static final String LN_F_W = "transformer.ln_f.weight";
+    public static final String LN_F_B = "transformer.ln_f.bias";
+    public static final String LM_HEAD = "lm_head.weight";
+
+    private final ModelParams mp;
+    private final int vocabSize;
+    private final NDManager manager;
+    private final DataType dtype;
+    private final boolean custom;
+    private final LinkedHashMap<String, NDArray> params = new LinkedHashMap<>();
+    private final List<Block> blocks = new ArrayList<>();
+    private final List<String> hookPoints = new ArrayList<>();
+    private final NDArray wte;
+    private final NDArray wpe;
+    private final NDArray head;
+    private final NDArray lnFW;
+    private final NDArray lnFB;
+    /** Per-dtype constants of the largest size; each forward takes a view of the top-left corner it needs. */
+    private final Map<DataType, NDArray> causalMasks = new EnumMap<>(DataType.class);
+    private final Map<DataType, NDArray> sinTables = new EnumMap<>(DataType.class);
+
+    private double dropout = 0;
+    private boolean training = false;
+
+    public LM(ModelParams mp, int vocabSize, NDManager manager, long seed) {
+        this(mp, vocabSize, manager, seed, DataType.FLOAT32);
+    }
+
+    public LM(ModelParams mp, int vocabSize, NDManager manager, long seed, DataType dtype) {
+        check(mp, vocabSize, dtype);
+        this.mp = mp;
+        this.vocabSize = vocabSize;
+        this.dtype = dtype;
+        this.custom = "custom-transformer".equals(mp.layer_architecture());
+        this.manager = manager.newSubManager();
+        this.manager.setName("LM");
+
+        for (ParamSpec spec : layout()) params.put(spec.name, spec.create(this.manager, seed, dtype));
+        wte = params.get(WTE);
+        wpe = params.get(WPE);
+        head = mp.tie_embed_deembed() ? wte : params.get(LM_HEAD);
+        lnFW = params.get(LN_F_W);
+        lnFB = params.get(LN_F_B);
+        for (int l = 0; l < mp.n_layers(); l++) {
+            BlockWeights w = BlockWeights.of(params, l, mp.n_heads(), mp.individual_head_params());
+            blocks.add(custom ? new CustomTransformerBlock(mp, l, w) : new TorchTransformerBlock(mp, w));
+            hookPoints.addAll(List.of(Hooks.residPre(l), Hooks.attnScores(l), Hooks.attnPattern(l),
+                    Hooks.attnOut(l), Hooks.residMid(l), Hooks.mlpOut(l), Hooks.residPost(l)));
+        }
+        if (mp.final_norm()) hookPoints.add(Hooks.LN_F_OUT);
+    }
+
+    private static void check(ModelParams mp, int vocabSize, DataType dtype) {
+        List<String> problems = new ArrayList<>();
+        if (vocabSize <= 0) problems.add("vocabSize must be positive, got " + vocabSize);
+        if (dtype != DataType.FLOAT32 && dtype != DataType.FLOAT64)
+            problems.add("dtype must be FLOAT32 or FLOAT64, got " + dtype);
+        if (mp.n_layers() <= 0 || mp.n_heads() <= 0 || mp.dim() <= 0 || mp.dim_ff_factor() <= 0)
+            problems.add("n_layers, n_heads, dim and dim_ff_factor must be positive");
+        else if (mp.dim() % mp.n_heads() != 0)
+            problems.add("dim=" + mp.dim() + " is not a multiple of n_heads=" + mp.n_heads());
+        if (mp.max_seq_len() < 1) problems.add("max_seq_len must be positive, got " + mp.max_seq_len());
+        if (!ModelParams.ARCHITECTURES.contains(mp.layer_architecture()))
+            problems.add("layer_architecture must be one of " + ModelParams.ARCHITECTURES + ", got " + mp.layer_architecture());
+        if (!ModelParams.POS_ENCODINGS.contains(mp.pos_encoding()))
+            problems.add("pos_encoding must be one of " + ModelParams.POS_ENCODINGS + ", got " + mp.pos_encoding());
+        if (!ModelParams.ACTIVATIONS.contains(mp.activation()))
+            problems.add("activation must be one of " + ModelParams.ACTIVATIONS + ", got " + mp.activation());
+        if (mp.individual_head_params() && !"custom-transformer".equals(mp.layer_architecture()))
+            problems.add("individual_head_params needs layer_architecture=custom-transformer");
+        if (!problems.isEmpty()) throw new IllegalArgumentException("bad model config: " + String.join("; ", problems));
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // Parameters
+
+    private enum Init { NORMAL, ZEROS, ONES }
+
+    /** One named parameter: its shape and how it starts out. */
+    private record ParamSpec(String name, Shape shape, Init init, double std) {
+        static ParamSpec normal(String name, double std, long... shape) {
+            return new ParamSpec(name, new Shape(shape), Init.NORMAL, std);
+        }
+
+        static ParamSpec zeros(String name, long... shape) {
+            return new ParamSpec(name, new Shape(shape), Init.ZEROS, 0);
+        }
+
+        static ParamSpec ones(String name, long... shape) {
+            return new ParamSpec(name, new Shape(shape), Init.ONES, 0);
+        }
+
+        /**
+         * Deterministic from (seed, name) with a Java RNG — independent of the engine's RNG, and of which other
+         * parameters exist, so e.g. both architectures built from one seed share wte.
+         */
+        NDArray create(NDManager m, long seed, DataType dtype) {
+            int n = Math.toIntExact(shape.size());
+            double[] v = new double[n];
+            if (init == Init.ONES) Arrays.fill(v, 1);
+            if (init == Init.NORMAL) {
+                SplittableRandom rng = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + name.hashCode());
+                for (int i = 0; i < n; i++) v[i] = std * rng.nextGaussian();
+            }
+            NDArray a = dtype == DataType.FLOAT64 ? m.create(v, shape) : m.create(toFloats(v), shape);
+            a.setName(name);
+            a.setRequiresGradient(true);
+            return a;
+        }
+    }
+
+    /** The ordered parameter list (GPT-2 init: N(0, 0.02), residual projections scaled by 1/√(2L)). */
+    private List<ParamSpec> layout() {
+        long d = mp.dim();
+        long ff = mp.ffDim();
+        long hd = mp.headDim();
+        double std = 0.02;
+        double projStd = 0.02 / Math.sqrt(2.0 * mp.n_layers());
+        List<ParamSpec> specs = new ArrayList<>();
+        specs.add(ParamSpec.normal(WTE, std, vocabSize, d));
+        if ("learned".equals(mp.pos_encoding())) specs.add(ParamSpec.normal(WPE, std, mp.max_seq_len(), d));
+        for (int l = 0; l < mp.n_layers(); l++) {
+            String h = BlockWeights.prefix(l);
+            specs.add(ParamSpec.ones(h + "ln_1.weight", d));
+            specs.add(ParamSpec.zeros(h + "ln_1.bias", d));
+            if (mp.individual_head_params()) {
+                for (int head = 0; head < mp.n_heads(); head++) {
+                    for (String qkv : new String[] {"q", "k", "v"}) {
+                        String p = h + "attn.heads." + head + "." + qkv;
+                        specs.add(ParamSpec.normal(p + ".weight", std, hd, d));
+                        specs.add(ParamSpec.zeros(p + ".bias", hd));
+                    }
+                }
+            } else {
+                specs.add(ParamSpec.normal(h + "attn.c_attn.weight", std, 3 * d, d));
+                specs.add(ParamSpec.zeros(h + "attn.c_attn.bias", 3 * d));
+            }
+            specs.add(ParamSpec.normal(h + "attn.c_proj.weight", projStd, d, d));
+            specs.add(ParamSpec.zeros(h + "attn.c_proj.bias", d));
+            specs.add(ParamSpec.ones(h + "ln_2.weight", d));
+            specs.add(ParamSpec.zeros(h + "ln_2.bias", d));
+            specs.add(ParamSpec.normal(h + "mlp.c_fc.weight", std, ff, d));
+            specs.add(ParamSpec.zeros(h + "mlp.c_fc.bias", ff));
+            specs.add(ParamSpec.normal(h + "mlp.c_proj.weight", projStd, d, ff));
+            specs.add(ParamSpec.zeros(h + "mlp.c_proj.bias", d));
+        }
+        if (mp.final_norm()) {
+            specs.add(ParamSpec.ones(LN_F_W, d));
+            specs.add(ParamSpec.zeros(LN_F_B, d));
+        }
+        if (!mp.tie_embed_deembed()) specs.add(ParamSpec.normal(LM_HEAD, std, vocabSize, d));
+        return specs;
+    }
+
+    public ModelParams params() {
+        return mp;
+    }
+
+    public int vocabSize() {
+        return vocabSize;
+    }
+
+    /** The LM's own manager (a sub-manager of the one it was built with), holding parameters and constants. */
+    public NDManager manager() {
+        return manager;
+    }
+
+    public DataType dtype() {
+        return dtype;
+    }
+
+    /** Name → parameter, in a stable order; the arrays are the live parameters (requiresGradient=true). */
+    public LinkedHashMap<String, NDArray> parameters() {
+        return new LinkedHashMap<>(params);
+    }
+
+    public long numParameters() {
+        return params.values().stream().mapToLong(a -> a.getShape().size()).sum();
+    }
+
+    /** Sets every parameter's gradient to zero (DJL's gradient collector accumulates, like torch). */
+    public void zeroGradients() {
+        for (NDArray p : params.values()) JniUtils.zeroGrad(Ops.pt(p));
+    }
+
+    /** Copies values in by name (converting dtype if needed); every name must match exactly, with its shape. */
+    public void loadParameters(Map<String, NDArray> tensors) {
+        List<String> problems = new ArrayList<>();
+        for (String name : params.keySet()) if (!tensors.containsKey(name)) problems.add("missing " + name);
+        for (String name : new TreeSet<>(tensors.keySet())) {
+            NDArray mine = params.get(name);
+            if (mine == null) problems.add("unexpected " + name);
+            else if (!mine.getShape().equals(tensors.get(name).getShape()))
+                problems.add(name + " has shape " + tensors.get(name).getShape() + ", expected " + mine.getShape());
+        }
+        if (!problems.isEmpty())
+            throw new IllegalArgumentException("cannot load parameters: " + String.join("; ", problems));
+        for (Map.Entry<String, NDArray> e : params.entrySet()) {
+            NDArray src = tensors.get(e.getKey());
+            if (src.getDataType() == dtype) {
+                e.getValue().set(src.toByteBuffer());
+            } else {
+                try (NDArray converted = src.toType(dtype, true)) {
+                    e.getValue().set(converted.toByteBuffer());
+                }
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // Training state
+
+    /** Dropout probability used inside the blocks while training (default 0). */
+    public void setDropout(double p) {
+        if (!(p >= 0 && p < 1)) throw new IllegalArgumentException("dropout must be in [0, 1), got " + p);
+        this.dropout = p;
+    }
+
+    public double dropout() {
+        return dropout;
+    }
+
+    public void setTraining(boolean training) {
+        this.training = training;
+    }
+
+    public boolean isTraining() {
+        return training;
+    }
+
+    /** Every hook point this model offers (only the custom-transformer runs hooks). */
+    public List<String> hookPoints() {
+        return List.copyOf(hookPoints);
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // Forward
+
+    public LMOutput forward(NDArray ids) {
+        return forward(ids, ForwardOptions.DEFAULT);
+    }
+
+    /**
+     * @param ids {@code [B,T]} token ids (int64; other integer types are converted), or {@code [T]} for B=1;
+     *            T ≤ max_seq_len. All results land in this array's manager.
+     */
+    public LMOutput forward(NDArray ids, ForwardOptions opts) {
+        if (opts == null) opts = ForwardOptions.DEFAULT;
+        if (ids.getShape().dimension() == 1) ids = ids.expandDims(0);
+        if (ids.getShape().dimension() != 2)
+            throw new IllegalArgumentException("ids must be [B,T] or [T], got shape " + ids.getShape());
+        long t = ids.getShape().get(1);
+        if (t < 1 || t > mp.max_seq_len())
+            throw new IllegalArgumentException("sequence length T=" + t + " must be between 1 and max_seq_len="
+                    + mp.max_seq_len() + " (crop the input, or raise max_seq_len)");
+        if (ids.getDataType() != DataType.INT64) ids = ids.toType(DataType.INT64, false);
+        Hooks hooks = custom ? opts.hooks() : null; // the fused path has no hook points
+        if (hooks != null) hooks.checkAgainst(hookPoints);
+
+        NDArray x = Ops.embedding(ids, wte); // [B,T,D]
+        switch (mp.pos_encoding()) {
+            case "learned" -> x = x.add(Ops.firstRows(wpe, t, ids));          // + [T,D], broadcast over B
+            case "sin" -> x = x.add(Ops.firstRows(sinTable(), t, ids));
+            default -> { } // "none": the causal mask alone breaks the symmetry between positions
+        }
+
+        Block.Pass pass = new Block.Pass(Ops.topLeft(causalMask(), t, ids), dropout, training, hooks,
+                opts.attnRequests(), opts.getAttns() ? new ArrayList<>() : null);
+        NDList residuals = opts.getEmbeddings() ? new NDList(blocks.size() + 1) : null;
+        for (Block block : blocks) {
+            if (residuals != null) residuals.add(x);
+            x = block.forward(x, pass);
+        }
+        if (residuals != null) residuals.add(x);
+        if (mp.final_norm()) {
+            x = Ops.layerNorm(x, lnFW, lnFB, mp.layer_norm_eps());
+            x = pass.hook(Hooks.LN_F_OUT, -1, x);
+        }
+        NDArray logits = Ops.linear(x, head, null); // [B,T,V]
+
+        NDArray attns = pass.attns() == null ? null : NDArrays.stack(new NDList(pass.attns()), 1); // [B,L,H,T,T]
+        NDArray embeddings = residuals == null ? null : NDArrays.stack(residuals, 1);              // [B,L+1,T,D]
+        return new LMOutput(logits, attns, embeddings);
+    }
+
+    /**
+     * Next-token cross-entropy: inputs {@code ids[:, :-1]}, targets {@code ids[:, 1:]}.
+     *
+     * @param ids      {@code [B,T+1]} int64
+     * @param lossMask {@code [B,T]}, 1 where the target counts, 0 where it doesn't
+     */
+    public LossResult loss(NDArray ids, NDArray lossMask) {
+        Shape s = ids.getShape();
+        if (s.dimension() != 2 || s.get(1) < 2)
+            throw new IllegalArgumentException("loss needs ids of shape [B,T+1] with T >= 1, got " + s);
+        Shape expectedMask = new Shape(s.get(0), s.get(1) - 1);
+        if (!lossMask.getShape().equals(expectedMask))
+            throw new IllegalArgumentException("lossMask must be " + expectedMask + " for ids " + s + ", got " + lossMask.getShape());
+        if (ids.getDataType() != DataType.INT64) ids = ids.toType(DataType.INT64, false);
+        NDArray x = ids.get(":, :-1");
+        NDArray y = ids.get(":, 1:");
+
+        NDArray logits = forward(x).logits();                                                // [B,T,V]
+        NDArray targetLogProb = Ops.pt(Ops.logSoftmax(logits, -1)).gather(y.expandDims(2), 2) // [B,T,1]
+                .squeeze(2);                                                                 // [B,T]
+        NDArray mask = lossMask.getDataType() == dtype ? lossMask : lossMask.toType(dtype, false);
+        long tokens = Math.round(mask.sum().toType(DataType.FLOAT64, false).getDouble());
+        long correct;
+        try (NDArray hits = logits.argMax(2).eq(y).toType(dtype, false).mul(mask).sum()) {
+            correct = Math.round(hits.toType(DataType.FLOAT64, false).getDouble());
+        }
+        NDArray loss = targetLogProb.neg().mul(mask).sum().div(Math.max(tokens, 1)); // +0 (not -0) when nothing counts
+        return new LossResult(loss, tokens, correct);
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // Sampling
+
+    /**
+     * Autoregressive generation, recomputing the whole (cropped) context each step — no KV cache yet.
+     *
+     * @param temperature 0 = greedy (argmax)
+     * @param topK        keep only the k most likely tokens (null = all); exclusive with {@code nucleus}
+     * @param nucleus     keep the smallest set of tokens with this much probability mass (null = off)
+     * @param stopId      stop right after emitting this id; negative = never stop early
+     * @return the prompt followed by the generated ids
+     */
+    public int[] sample(int[] prompt, int maxNewTokens, double temperature, Integer topK, Double nucleus,
+                        int stopId, Random rng) {
+        Sampler.check(temperature, topK, nucleus);
+        if (prompt.length == 0) throw new IllegalArgumentException("sample needs a non-empty prompt");
+        if (maxNewTokens < 0) throw new IllegalArgumentException("maxNewTokens must be >= 0, got " + maxNewTokens);
+        int[] seq = Arrays.copyOf(prompt, prompt.length + maxNewTokens);
+        int n = prompt.length;
+        boolean wasTraining = training;
+        training = false; // no dropout while generating
+        try {
+            for (int step = 0; step < maxNewTokens; step++) {
+                int start = Math.max(0, n - mp.max_seq_len()); // the model can't see further back than this
+                long[] context = new long[n - start];
+                for (int i = 0; i < context.length; i++) context[i] = seq[start + i];
+                int next;
+                try (NDManager scope = manager.newSubManager()) {
+                    NDArray logits = forward(scope.create(context, new Shape(1, context.length))).logits();
+                    float[] last = logits.get(0, context.length - 1).toType(DataType.FLOAT32, false).toFloatArray();
+                    next = Sampler.pick(last, temperature, topK, nucleus, rng);
+                }
+                seq[n++] = next;
+                if (stopId >= 0 && next == stopId) break;
+            }
+        } finally {
+            training = wasTraining;
+        }
+        return Arrays.copyOf(seq, n);
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // Cached constants
+
+    /** {@code [S,S]} additive causal mask for S = max_seq_len: 0 where key ≤ query, -inf above the diagonal. */
+    private synchronized NDArray causalMask() {
+        return causalMasks.computeIfAbsent(dtype, dt -> {
+            int s = mp.max_seq_len();
+            double[] m = new double[s * s];
+            for (int q = 0; q < s; q++)
+                for (int k = q + 1; k < s; k++) m[q * s + k] = Double.NEGATIVE_INFINITY;
+            return constant(m, new Shape(s, s), "causal_mask");
+        });
+    }
+
+    /** {@code [S,D]} sinusoidal positions (Vaswani et al. 2017, §3.5): sin on even features, cos on odd. */
+    private synchronized NDArray sinTable() {
+        return sinTables.computeIfAbsent(dtype, dt -> {
+            int s = mp.max_seq_len();
+            int d = mp.dim();
+            double[] pe = new double[s * d];
+            for (int pos = 0; pos < s; pos++) {
+                for (int i = 0; i < d; i++) {
+                    double freq = Math.pow(10000.0, -(double) (i - i % 2) / d);
+                    pe[pos * d + i] = i % 2 == 0 ? Math.sin(pos * freq) : Math.cos(pos * freq);
+                }
+            }
+            return constant(pe, new Shape(s, d), "sin_positions");
+        });
+    }
+
+    private NDArray constant(double[] values, Shape shape, String name) {
+        NDArray a = dtype == DataType.FLOAT64 ? manager.create(values, shape) : manager.create(toFloats(values), shape);
+        a.setName(name);
+        return a;
+    }
+
+    private static float[] toFloats(double[] v) {
+        float[] f = new float[v.length];
+        for (int i = 0; i < v.length; i++) f[i] = (float) v[i];
+        return f;
+    }
+
+    /** Frees the parameters and cached constants. */
+    @Override
+    public void close() {
+        manager.close();
+    }
+}

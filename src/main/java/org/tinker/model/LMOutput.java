@@ -1,0 +1,14 @@
+package org.tinker.model;
+
+import ai.djl.ndarray.NDArray;
+
+/**
+ * What one forward pass returns. All arrays live in the manager of the {@code ids} that were passed in.
+ *
+ * @param logits     {@code [B, T, V]} unnormalised next-token scores
+ * @param attns      {@code [B, L, H, T, T]} attention patterns (after softmax, before dropout), or null
+ *                   unless {@link ForwardOptions#getAttns()} was set
+ * @param embeddings {@code [B, L+1, T, D]}: the input to each block, then the last block's output (before
+ *                   {@code ln_f}), or null unless {@link ForwardOptions#getEmbeddings()} was set
+ */
+public record LMOutput(NDArray logits, NDArray attns, NDArray embeddings) {}

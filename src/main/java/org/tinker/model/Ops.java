@@ -1,0 +1,74 @@
+package org.tinker.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
+
+/**
+ * Thin wrappers over the fused libtorch kernels that DJL exposes only through {@link JniUtils}.
+ *
+ * <p>Each one is a single JNI call where the plain NDArray API would take several (linear = matmul +
+ * transpose + add, layer norm = five or so). Every result lands in the manager of the FIRST argument,
+ * which is always the activation, so outputs live in the caller's per-step scope and never in the
+ * model's long-lived parameter manager.
+ */
+final class Ops {
+    private Ops() {}
+
+    static PtNDArray pt(NDArray a) {
+        return (PtNDArray) a;
+    }
+
+    /** {@code x @ wᵀ + b} with torch's Linear layout {@code w: [out, in]}; {@code b} may be null. */
+    static NDArray linear(NDArray x, NDArray w, NDArray b) {
+        return JniUtils.linear(pt(x), pt(w), b == null ? null : pt(b));
+    }
+
+    /** LayerNorm over the last axis. */
+    static NDArray layerNorm(NDArray x, NDArray w, NDArray b, double eps) {
+        return JniUtils.layerNorm(pt(x), new Shape(x.getShape().get(x.getShape().dimension() - 1)), pt(w), pt(b), eps);
+    }
+
+    static NDArray softmax(NDArray x, int axis) {
+        return JniUtils.softmax(pt(x), axis, x.getDataType());
+    }
+
+    static NDArray logSoftmax(NDArray x, int axis) {
+        return JniUtils.logSoftmax(pt(x), axis, x.getDataType());
+    }
+
+    /** Inverted dropout; the identity (no call at all) when it would do nothing. */
+    static NDArray dropout(NDArray x, double p, boolean training) {
+        return training && p > 0 ? JniUtils.dropout(pt(x), p, true) : x;
+    }
+
+    static NDArray activation(NDArray x, String name) {
+        return switch (name) {
+            case "relu" -> JniUtils.relu(pt(x));
+            case "gelu" -> JniUtils.gelu(pt(x)); // exact erf GELU, as torch's "gelu"
+            default -> throw new IllegalArgumentException("unknown activation '" + name + "' (relu | gelu)");
+        };
+    }
+
+    static NDArray embedding(NDArray ids, NDArray table) {
+        return JniUtils.embedding(pt(ids), pt(table), false);
+    }
+
+    static NDArray matmul(NDArray a, NDArray b) {
+        return JniUtils.matmul(pt(a), pt(b));
+    }
+
+    /** Rows {@code [0, n)} of a 2-D constant or parameter, as a view created in {@code scope}'s manager. */
+    static NDArray firstRows(NDArray table, long n, NDArray scope) {
+        long cols = table.getShape().get(1);
+        return JniUtils.index(pt(table), new long[] {0, 0}, new long[] {n, cols}, new long[] {1, 1},
+                pt(scope).getManager());
+    }
+
+    /** The top-left {@code n × n} block of a square constant, as a view created in {@code scope}'s manager. */
+    static NDArray topLeft(NDArray square, long n, NDArray scope) {
+        return JniUtils.index(pt(square), new long[] {0, 0}, new long[] {n, n}, new long[] {1, 1},
+                pt(scope).getManager());
+    }
+}

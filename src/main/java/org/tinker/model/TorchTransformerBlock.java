@@ -1,0 +1,74 @@
+package org.tinker.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
+import org.tinker.config.ModelParams;
+
+/**
+ * The fast path ({@code layer_architecture = "torch-transformer"}): the same function as torch's
+ * {@code nn.TransformerEncoderLayer} with a causal mask, written with as few JNI calls as DJL allows —
+ * one fused q|k|v projection, one batched matmul for all heads' scores and one for their outputs,
+ * fused LayerNorm/softmax/linear kernels, and no Java loop over heads or tokens.
+ *
+ * <p>Hooks are not offered here (use {@link CustomTransformerBlock} for that); attention patterns are still
+ * recorded when asked for, since the softmax is computed explicitly anyway.
+ */
+final class TorchTransformerBlock implements Block {
+    private final BlockWeights w;
+    private final int nHeads;
+    private final int headDim;
+    private final int dim;
+    private final boolean normFirst;
+    private final double eps;
+    private final String activation;
+    private final double scale;
+
+    TorchTransformerBlock(ModelParams mp, BlockWeights weights) {
+        if (weights.attnW() == null)
+            throw new IllegalArgumentException("torch-transformer needs the fused c_attn layout (individual_head_params=False)");
+        this.w = weights;
+        this.nHeads = mp.n_heads();
+        this.headDim = mp.headDim();
+        this.dim = mp.dim();
+        this.normFirst = mp.norm_first();
+        this.eps = mp.layer_norm_eps();
+        this.activation = mp.activation();
+        this.scale = 1.0 / Math.sqrt(headDim);
+    }
+
+    @Override
+    public NDArray forward(NDArray x, Pass pass) {
+        if (normFirst) {
+            x = x.add(pass.drop(attention(Ops.layerNorm(x, w.ln1W(), w.ln1B(), eps), pass)));
+            return x.add(pass.drop(mlp(Ops.layerNorm(x, w.ln2W(), w.ln2B(), eps), pass)));
+        }
+        x = Ops.layerNorm(x.add(pass.drop(attention(x, pass))), w.ln1W(), w.ln1B(), eps);
+        return Ops.layerNorm(x.add(pass.drop(mlp(x, pass))), w.ln2W(), w.ln2B(), eps);
+    }
+
+    private NDArray attention(NDArray x, Pass pass) {
+        Shape s = x.getShape();
+        long b = s.get(0);
+        long t = s.get(1);
+        NDArray qkv = Ops.linear(x, w.attnW(), w.attnB())    // [B,T,3D]
+                .reshape(b, t, 3, nHeads, headDim)           // [B,T,3,H,hd]
+                .transpose(2, 0, 3, 1, 4);                   // [3,B,H,T,hd]
+        NDArray q = qkv.get(0);                              // [B,H,T,hd]
+        NDArray k = qkv.get(1);
+        NDArray v = qkv.get(2);
+        NDArray scores = Ops.matmul(q, k.swapAxes(2, 3))     // [B,H,T,T]
+                .mul(scale)
+                .add(pass.mask());                           // -inf above the diagonal: no peeking ahead
+        NDArray pattern = Ops.softmax(scores, -1);
+        if (pass.attns() != null) pass.attns().add(pattern);
+        NDArray z = Ops.matmul(pass.drop(pattern), v)        // [B,H,T,hd]
+                .transpose(0, 2, 1, 3)                       // [B,T,H,hd]
+                .reshape(b, t, dim);                         // [B,T,D], heads side by side
+        return Ops.linear(z, w.attnProjW(), w.attnProjB());
+    }
+
+    private NDArray mlp(NDArray x, Pass pass) {
+        NDArray hidden = Ops.activation(Ops.linear(x, w.fcW(), w.fcB()), activation); // [B,T,ff]
+        return Ops.linear(pass.drop(hidden), w.mlpProjW(), w.mlpProjB());            // [B,T,D]
+    }
+}
