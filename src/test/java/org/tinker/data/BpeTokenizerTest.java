@@ -4,6 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -41,6 +45,23 @@ class BpeTokenizerTest {
         assertTrue(List.of("Ġ t", "h e", "Ġ a", "e r", "i n", "Ġ <").contains(first), first);
         String sample = t.decode(t.encodeSample(" the cat"), false);
         assertEquals("[BOS] the cat[EOS]", sample);
+    }
+
+    /** The same data and target through Hugging Face tokenizers' BpeTrainer (the reference's trainer). */
+    @Test
+    void matchesHuggingFaceBpeTrainerExactly() {
+        JsonObject hf = JsonParser.parseString(TokenizerTestData.text("hf-bpe-1000.json")).getAsJsonObject();
+        BpeTokenizer t = BpeTokenizer.train(corpus(), 1000);
+        JsonObject mine = t.toJson();
+        assertEquals(hf.get("vocab"), mine.get("vocab"));
+        assertEquals(hf.get("merges"), mine.get("merges"));
+        for (JsonElement e : hf.getAsJsonArray("encodings")) {
+            JsonObject c = e.getAsJsonObject();
+            JsonArray ids = c.getAsJsonArray("ids");
+            int[] expected = new int[ids.size()];
+            for (int i = 0; i < expected.length; i++) expected[i] = ids.get(i).getAsInt();
+            assertArrayEquals(expected, t.encode(c.get("text").getAsString()), c.get("text").getAsString());
+        }
     }
 
     @Test
