@@ -14,15 +14,15 @@ public final class TestRuns {
         return Grid.expand(List.of(ConfigFile.parse("test", configText)), List.of(), null, false).get(0);
     }
 
-    /** Word-level PTB, first 60 lines of each split, one small layer: trains in seconds. */
+    /** Word-level PTB, first 200 lines of each split, one small layer: trains in seconds. */
     public static final String PTB_TINY = """
             [DataParams]
             dataset_name = "ptb"
-            debug_crop = 60
+            debug_crop = 200
             [TrainParams]
             batch_size = 8
             epochs = 3
-            lr = 3e-3
+            lr = 5e-3
             lr_warm_steps = 5
             val_check_epoch_frac = 0.5
             max_sample_tokens = 5
