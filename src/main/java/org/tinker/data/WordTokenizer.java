@@ -111,10 +111,15 @@ public final class WordTokenizer implements Tokenizer {
 
     @Override
     public int[] encode(String text) {
-        List<String> words = splitWords(text);
-        int[] out = new int[words.size()];
-        for (int i = 0; i < out.length; i++) out[i] = ids.getOrDefault(words.get(i), unk);
-        return out;
+        // a line break inside a sample is an <eos>, as in the classic word-level LM setup: a sample holding
+        // several lines (lines_per_sample > 1 or -1) keeps its sentence boundaries
+        String[] lines = text.split("\n", -1);
+        List<Integer> out = new ArrayList<>();
+        for (int l = 0; l < lines.length; l++) {
+            for (String w : splitWords(lines[l])) out.add(ids.getOrDefault(w, unk));
+            if (l < lines.length - 1) out.add(eos);
+        }
+        return out.stream().mapToInt(Integer::intValue).toArray();
     }
 
     @Override
@@ -123,11 +128,20 @@ public final class WordTokenizer implements Tokenizer {
         for (int id : ids) {
             if (id < 0 || id >= vocab.length)
                 throw new IllegalArgumentException("token id " + id + " out of range [0, " + vocab.length + ")");
-            if (skipSpecial && (id == pad || id == bos || id == eos)) continue;
-            if (sb.length() > 0) sb.append(' ');
+            if (skipSpecial && (id == pad || id == bos)) continue;
+            if (id == eos) { // a line break inside a text, nothing at its end
+                if (!skipSpecial) {
+                    if (sb.length() > 0) sb.append(' ');
+                    sb.append(vocab[id]);
+                } else {
+                    sb.append('\n');
+                }
+                continue;
+            }
+            if (sb.length() > 0 && sb.charAt(sb.length() - 1) != '\n') sb.append(' ');
             sb.append(vocab[id]);
         }
-        return sb.toString();
+        return skipSpecial ? sb.toString().replaceAll("\n+$", "") : sb.toString();
     }
 
     @Override

@@ -109,13 +109,13 @@ class TrainerTest {
         assertFalse(run.checkpoints().isEmpty(), "a checkpoint was written before the interruption");
         Trainer.Result resumed = Experiment.resume(run, setupB);
         assertEquals(full.optSteps(), resumed.optSteps());
-        assertEquals(full.finalValLoss(), resumed.finalValLoss(), 0.0);
         try (NDManager m = NDManager.newBaseManager()) {
             Map<String, NDArray> wa = Checkpoint.readTensors(full.finalCheckpoint().resolve(Checkpoint.MODEL_FILE), m);
             Map<String, NDArray> wb = Checkpoint.readTensors(resumed.finalCheckpoint().resolve(Checkpoint.MODEL_FILE), m);
             assertEquals(wa.keySet(), wb.keySet());
             for (String k : wa.keySet()) assertArrayEquals(wa.get(k).toByteArray(), wb.get(k).toByteArray(), k);
         }
+        assertEquals(full.finalValLoss(), resumed.finalValLoss(), 0.0);
         // the resumed run's train_stats continue the interrupted ones: one value per batch, no gaps or repeats
         TrainStats sa = TrainStats.fromJson(Checkpoint.readString(full.finalCheckpoint().resolve(Checkpoint.STATS_FILE)));
         TrainStats sb = TrainStats.fromJson(Checkpoint.readString(resumed.finalCheckpoint().resolve(Checkpoint.STATS_FILE)));
