@@ -9,7 +9,6 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -56,9 +55,12 @@ public final class LM implements AutoCloseable {
     private final NDArray head;
     private final NDArray lnFW;
     private final NDArray lnFB;
-    /** Per-dtype constants of the largest size; each forward takes a view of the top-left corner it needs. */
-    private final Map<DataType, NDArray> causalMasks = new EnumMap<>(DataType.class);
-    private final Map<DataType, NDArray> sinTables = new EnumMap<>(DataType.class);
+    /**
+     * Constants in the model's dtype, built on first use at the largest size (max_seq_len) so there is exactly
+     * one of each; every forward takes a view of the corner it needs into its own scope.
+     */
+    private NDArray causalMask;
+    private NDArray sinTable;
 
     private double dropout = 0;
     private boolean training = false;
@@ -400,18 +402,19 @@ public final class LM implements AutoCloseable {
 
     /** {@code [S,S]} additive causal mask for S = max_seq_len: 0 where key ≤ query, -inf above the diagonal. */
     private synchronized NDArray causalMask() {
-        return causalMasks.computeIfAbsent(dtype, dt -> {
+        if (causalMask == null) {
             int s = mp.max_seq_len();
             double[] m = new double[s * s];
             for (int q = 0; q < s; q++)
                 for (int k = q + 1; k < s; k++) m[q * s + k] = Double.NEGATIVE_INFINITY;
-            return constant(m, new Shape(s, s), "causal_mask");
-        });
+            causalMask = constant(m, new Shape(s, s), "causal_mask");
+        }
+        return causalMask;
     }
 
     /** {@code [S,D]} sinusoidal positions (Vaswani et al. 2017, §3.5): sin on even features, cos on odd. */
     private synchronized NDArray sinTable() {
-        return sinTables.computeIfAbsent(dtype, dt -> {
+        if (sinTable == null) {
             int s = mp.max_seq_len();
             int d = mp.dim();
             double[] pe = new double[s * d];
@@ -421,8 +424,9 @@ public final class LM implements AutoCloseable {
                     pe[pos * d + i] = i % 2 == 0 ? Math.sin(pos * freq) : Math.cos(pos * freq);
                 }
             }
-            return constant(pe, new Shape(s, d), "sin_positions");
-        });
+            sinTable = constant(pe, new Shape(s, d), "sin_positions");
+        }
+        return sinTable;
     }
 
     private NDArray constant(double[] values, Shape shape, String name) {
