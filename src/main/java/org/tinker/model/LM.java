@@ -346,7 +346,9 @@ public final class LM implements AutoCloseable {
         NDArray logits = forward(x).logits();                                                // [B,T,V]
         NDArray targetLogProb = Ops.pt(Ops.logSoftmax(logits, -1)).gather(y.expandDims(2), 2) // [B,T,1]
                 .squeeze(2);                                                                 // [B,T]
-        NDArray mask = lossMask.getDataType() == dtype ? lossMask : lossMask.toType(dtype, false);
+        // A copy owned by the step scope: ops on it (sum) land in its manager, and the caller's mask may live elsewhere.
+        NDArray mask = lossMask.toType(dtype, true);
+        mask.attach(ids.getManager());
         long tokens = Math.round(mask.sum().toType(DataType.FLOAT64, false).getDouble());
         long correct;
         try (NDArray hits = logits.argMax(2).eq(y).toType(dtype, false).mul(mask).sum()) {

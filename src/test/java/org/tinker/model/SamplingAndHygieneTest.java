@@ -83,6 +83,8 @@ class SamplingAndHygieneTest {
             BaseNDManager own = (BaseNDManager) lm.manager();
             Hooks hooks = new Hooks().add("blocks.*.attn.scores", (n, v, c) -> v.mul(1.5));
             ForwardOptions opts = new ForwardOptions(true, true, hooks, null);
+            NDManager keep = base.newSubManager(); // a long-lived mask, as a trainer might hold
+            NDArray sharedMask = keep.ones(new Shape(2, 8));
             int before = -1;
             for (int i = 0; i < 21; i++) {
                 try (NDManager step = base.newSubManager();
@@ -92,7 +94,7 @@ class SamplingAndHygieneTest {
                     assertSame(step, out.logits().getManager());
                     assertSame(step, out.attns().getManager());
                     assertSame(step, out.embeddings().getManager());
-                    LossResult r = lm.loss(ids, step.ones(new Shape(2, 8)));
+                    LossResult r = lm.loss(ids, sharedMask);
                     assertSame(step, r.loss().getManager());
                     gc.backward(r.loss());
                 }
@@ -102,6 +104,8 @@ class SamplingAndHygieneTest {
             }
             lm.sample(new int[] {1}, 3, 1.0, null, null, -1, new Random(1));
             assertEquals(before, own.getManagedArrays().size());
+            assertEquals(1, ((BaseNDManager) keep).getManagedArrays().size(), "nothing lands in the mask's manager");
+            keep.close();
             assertEquals(lm.parameters().size() + 2, before, "parameters + causal mask + sin table");
         }
     }
