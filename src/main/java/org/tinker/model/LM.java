@@ -26,7 +26,7 @@ import org.tinker.config.ModelParams;
  *   logits = x @ lm_headᵀ                     lm_head = wte when tie_embed_deembed     [B,T,V]
  * </pre>
  *
- * <p><b>Tensor lifetime.</b> The parameters (and two small cached constants per dtype: the causal mask and the
+ * <p><b>Tensor lifetime.</b> The parameters (and two cached constants in its dtype: the causal mask and the
  * sinusoid table) live in {@link #manager()}, a sub-manager of the one passed in, freed by {@link #close()}.
  * Everything {@link #forward} and {@link #loss} create — intermediates and outputs — lives in the manager of
  * the {@code ids} argument, so a caller's per-step {@code try (NDManager step = …)} frees it all. Note that
