@@ -101,7 +101,7 @@ final class CustomTransformerBlock implements Block {
             }
 
             // How much each query position wants to read from each key position.
-            NDArray scores = Ops.matmul(q, k.swapAxes(2, 3)).mul(1.0 / Math.sqrt(headDim)); // [B,H,T,T]
+            NDArray scores = Ops.matmul(q.mul(1.0 / Math.sqrt(headDim)), k.swapAxes(2, 3)); // [B,H,T,T], q·k/√hd
             scores = pass.hook(Hooks.attnScores(layer), layer, scores);
 
             // Causal: position t may only look at positions ≤ t, so later keys get -inf before the softmax.

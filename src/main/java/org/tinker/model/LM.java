@@ -9,7 +9,6 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.jni.JniUtils;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -27,7 +26,7 @@ import org.tinker.config.ModelParams;
  *   logits = x @ lm_headᵀ                     lm_head = wte when tie_embed_deembed     [B,T,V]
  * </pre>
  *
- * <p><b>Tensor lifetime.</b> The parameters (and two small cached constants per dtype: the causal mask and the
+ * <p><b>Tensor lifetime.</b> The parameters (and two cached constants in its dtype: the causal mask and the
  * sinusoid table) live in {@link #manager()}, a sub-manager of the one passed in, freed by {@link #close()}.
  * Everything {@link #forward} and {@link #loss} create — intermediates and outputs — lives in the manager of
  * the {@code ids} argument, so a caller's per-step {@code try (NDManager step = …)} frees it all. Note that
@@ -56,9 +55,12 @@ public final class LM implements AutoCloseable {
     private final NDArray head;
     private final NDArray lnFW;
     private final NDArray lnFB;
-    /** Per-dtype constants of the largest size; each forward takes a view of the top-left corner it needs. */
-    private final Map<DataType, NDArray> causalMasks = new EnumMap<>(DataType.class);
-    private final Map<DataType, NDArray> sinTables = new EnumMap<>(DataType.class);
+    /**
+     * Constants in the model's dtype, built on first use at the largest size (max_seq_len) so there is exactly
+     * one of each; every forward takes a view of the corner it needs into its own scope.
+     */
+    private NDArray causalMask;
+    private NDArray sinTable;
 
     private double dropout = 0;
     private boolean training = false;
@@ -344,7 +346,9 @@ public final class LM implements AutoCloseable {
         NDArray logits = forward(x).logits();                                                // [B,T,V]
         NDArray targetLogProb = Ops.pt(Ops.logSoftmax(logits, -1)).gather(y.expandDims(2), 2) // [B,T,1]
                 .squeeze(2);                                                                 // [B,T]
-        NDArray mask = lossMask.getDataType() == dtype ? lossMask : lossMask.toType(dtype, false);
+        // A copy owned by the step scope: ops on it (sum) land in its manager, and the caller's mask may live elsewhere.
+        NDArray mask = lossMask.toType(dtype, true);
+        mask.attach(ids.getManager());
         long tokens = Math.round(mask.sum().toType(DataType.FLOAT64, false).getDouble());
         long correct;
         try (NDArray hits = logits.argMax(2).eq(y).toType(dtype, false).mul(mask).sum()) {
@@ -400,18 +404,19 @@ public final class LM implements AutoCloseable {
 
     /** {@code [S,S]} additive causal mask for S = max_seq_len: 0 where key ≤ query, -inf above the diagonal. */
     private synchronized NDArray causalMask() {
-        return causalMasks.computeIfAbsent(dtype, dt -> {
+        if (causalMask == null) {
             int s = mp.max_seq_len();
             double[] m = new double[s * s];
             for (int q = 0; q < s; q++)
                 for (int k = q + 1; k < s; k++) m[q * s + k] = Double.NEGATIVE_INFINITY;
-            return constant(m, new Shape(s, s), "causal_mask");
-        });
+            causalMask = constant(m, new Shape(s, s), "causal_mask");
+        }
+        return causalMask;
     }
 
     /** {@code [S,D]} sinusoidal positions (Vaswani et al. 2017, §3.5): sin on even features, cos on odd. */
     private synchronized NDArray sinTable() {
-        return sinTables.computeIfAbsent(dtype, dt -> {
+        if (sinTable == null) {
             int s = mp.max_seq_len();
             int d = mp.dim();
             double[] pe = new double[s * d];
@@ -421,8 +426,9 @@ public final class LM implements AutoCloseable {
                     pe[pos * d + i] = i % 2 == 0 ? Math.sin(pos * freq) : Math.cos(pos * freq);
                 }
             }
-            return constant(pe, new Shape(s, d), "sin_positions");
-        });
+            sinTable = constant(pe, new Shape(s, d), "sin_positions");
+        }
+        return sinTable;
     }
 
     private NDArray constant(double[] values, Shape shape, String name) {

@@ -56,9 +56,10 @@ final class TorchTransformerBlock implements Block {
         NDArray q = qkv.get(0);                              // [B,H,T,hd]
         NDArray k = qkv.get(1);
         NDArray v = qkv.get(2);
-        NDArray scores = Ops.matmul(q, k.swapAxes(2, 3))     // [B,H,T,T]
-                .mul(scale)
-                .add(pass.mask());                           // -inf above the diagonal: no peeking ahead
+        // Scale q ([B,H,T,hd]) rather than the scores ([B,H,T,T]): T/hd times less work. The mask is added in
+        // place — safe for autograd, since matmul's backward needs its inputs, not its output.
+        NDArray scores = Ops.matmul(q.mul(scale), k.swapAxes(2, 3)) // [B,H,T,T]
+                .addi(pass.mask());                                 // -inf above the diagonal: no peeking ahead
         NDArray pattern = Ops.softmax(scores, -1);
         if (pass.attns() != null) pass.attns().add(pattern);
         NDArray z = Ops.matmul(pass.drop(pattern), v)        // [B,H,T,hd]
