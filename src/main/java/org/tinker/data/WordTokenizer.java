@@ -113,11 +113,13 @@ public final class WordTokenizer implements Tokenizer {
     public int[] encode(String text) {
         // a line break inside a sample is an <eos>, as in the classic word-level LM setup: a sample holding
         // several lines (lines_per_sample > 1 or -1) keeps its sentence boundaries
-        String[] lines = text.split("\n", -1);
+        // (blank lines and a trailing line break add nothing)
         List<Integer> out = new ArrayList<>();
-        for (int l = 0; l < lines.length; l++) {
-            for (String w : splitWords(lines[l])) out.add(ids.getOrDefault(w, unk));
-            if (l < lines.length - 1) out.add(eos);
+        for (String line : text.split("\n")) {
+            List<String> words = splitWords(line);
+            if (words.isEmpty()) continue;
+            if (!out.isEmpty()) out.add(eos);
+            for (String w : words) out.add(ids.getOrDefault(w, unk));
         }
         return out.stream().mapToInt(Integer::intValue).toArray();
     }

@@ -39,6 +39,10 @@ class WordTokenizerTest {
         assertEquals("the <unk> sat", t.decode(ids, true));
         assertArrayEquals(new int[0], t.encode(" \n\t "));
         assertEquals("<bos> the <eos>", t.decode(t.encodeSample("the"), false));
+        // a sample of several lines keeps its line ends as <eos>, and decodes back to lines
+        int[] two = t.encode("the cat\n\nsat on\n");
+        assertEquals(List.of("the", "cat", "<eos>", "sat", "on"), java.util.Arrays.stream(two).mapToObj(t::tokenLabel).toList());
+        assertEquals("the cat\nsat on", t.decode(two, true));
         assertEquals("cat", t.tokenLabel(t.encode("cat")[0]));
         assertEquals(List.of("a", "b", "c"), WordTokenizer.splitWords("\u3000a  b\u2028c\r\n"));
     }
