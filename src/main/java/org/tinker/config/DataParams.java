@@ -4,17 +4,17 @@ package org.tinker.config;
 public record DataParams(
         @Doc("task: ptb, wikitext-2, tinyshakespeare, a synthetic task (copy, sort, ...) or a folder under data-path.txt")
         String dataset_name,
-        @Doc("keep only the first N samples (None = all), applied before splitting")
+        @Doc("keep only the first N samples of each split (None = all); for data without splits, of the sample list before the split")
         Integer debug_crop,
         @Doc("if False, a synthetic sample longer than the context is an error instead of being chunked")
         boolean breaking_synthetic_samples_ok,
-        @Doc("percent of samples held out for validation when the data has no splits of its own")
+        @Doc("percent held out for validation when the data has no splits of its own (of lines for text, of samples for synthetic tasks)")
         double val_pct,
-        @Doc("percent of samples held out for test when the data has no splits of its own")
+        @Doc("percent held out for test when the data has no splits of its own (as val_pct)")
         double test_pct,
         @Doc("internal: set by the loader when the task is synthetic")
         boolean is_synthetic_task,
-        @Doc("local text files: N lines per sample; -1 = the whole file is one sample")
+        @Doc("text data: N lines (WikiText: articles) per sample; -1 = a whole file or split is one sample")
         int lines_per_sample,
         @Doc("<=0: use the model's max_seq_len; else min(model's, this)")
         int max_seq_len,

@@ -45,6 +45,8 @@ public record ModelParams(
         if (!POS_ENCODINGS.contains(pos_encoding)) where.fail("pos_encoding", "one of " + POS_ENCODINGS, pos_encoding);
         if (!ACTIVATIONS.contains(activation)) where.fail("activation", "one of " + ACTIVATIONS, activation);
         if (!(layer_norm_eps > 0)) where.fail("layer_norm_eps", "a positive epsilon", layer_norm_eps);
+        if (!from_os_pretrained.isEmpty())
+            where.fail("from_os_pretrained", "\"\" (pretrained GPT-2 import is not in this build yet)", from_os_pretrained);
         if (individual_head_params && !"custom-transformer".equals(layer_architecture))
             where.fail("individual_head_params", "False unless layer_architecture=\"custom-transformer\"", true);
     }

@@ -58,7 +58,7 @@ public record TrainParams(
         if (weight_decay < 0) where.fail("weight_decay", "a non-negative decay", weight_decay);
         if (adam_beta1 < 0 || adam_beta1 >= 1) where.fail("adam_beta1", "a value in [0, 1)", adam_beta1);
         if (adam_beta2 < 0 || adam_beta2 >= 1) where.fail("adam_beta2", "a value in [0, 1)", adam_beta2);
-        if (lora_rank < 0) where.fail("lora_rank", "a non-negative rank", lora_rank);
+        if (lora_rank != 0) where.fail("lora_rank", "0 (LoRA fine-tuning is not in this build yet)", lora_rank);
         if (checkpoint_every < -1) where.fail("checkpoint_every", "0, -1 or a positive number of samples", checkpoint_every);
     }
 }

@@ -56,6 +56,7 @@ public final class Checkpoint {
         Path tmp = Files.createTempDirectory(parent, "." + dir.getFileName() + ".tmp-");
         try {
             writer.write(tmp);
+            publish(tmp);
             if (Files.exists(dir)) {
                 // replace an older checkpoint of the same name (e.g. final/ on resume): move it aside first
                 Path old = parent.resolve("." + dir.getFileName() + ".old-" + System.nanoTime());
@@ -68,6 +69,16 @@ public final class Checkpoint {
         } catch (IOException | RuntimeException e) {
             deleteTree(tmp);
             throw e;
+        }
+    }
+
+    /** Temp files and folders are created private (0600/0700); a saved run is as readable as any other file. */
+    private static void publish(Path p) throws IOException {
+        if (!p.getFileSystem().supportedFileAttributeViews().contains("posix")) return;
+        try (Stream<Path> s = Files.walk(p)) {
+            for (Path q : (Iterable<Path>) s::iterator)
+                Files.setPosixFilePermissions(q, java.nio.file.attribute.PosixFilePermissions.fromString(
+                        Files.isDirectory(q) ? "rwxr-xr-x" : "rw-r--r--"));
         }
     }
 
@@ -86,6 +97,7 @@ public final class Checkpoint {
         Path tmp = Files.createTempFile(parent, "." + file.getFileName() + ".", ".tmp");
         try {
             Files.writeString(tmp, text, StandardCharsets.UTF_8);
+            publish(tmp);
             move(tmp, file);
         } finally {
             Files.deleteIfExists(tmp);
