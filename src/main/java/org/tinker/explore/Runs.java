@@ -44,6 +44,11 @@ public final class Runs {
         return store.list();
     }
 
+    /** The reference's {@code get_model_by_timestamp(ts)}: the final checkpoint under ./saved-models, with its data. */
+    public static LoadedRun getModelByTimestamp(String timestamp) {
+        return open().get(timestamp);
+    }
+
     /** The final checkpoint of a run, with its data. */
     public LoadedRun get(String timestamp) {
         return get(timestamp, Checkpoint.FINAL, true);

@@ -364,6 +364,8 @@ public final class Trainer {
                     moments.close();
                 }
                 Checkpoint.writeString(tmp.resolve(Checkpoint.STATE_FILE), Checkpoint.toJson(state));
+                Path log = opts.runDir().resolve("log.txt");
+                if (java.nio.file.Files.isRegularFile(log)) java.nio.file.Files.copy(log, tmp.resolve("log.txt")); // the log so far
             });
         } catch (IOException e) {
             throw new UncheckedIOException("cannot save checkpoint " + dir, e);
