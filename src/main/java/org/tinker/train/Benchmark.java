@@ -1,0 +1,182 @@
+package org.tinker.train;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.tinker.config.ModelParams;
+import org.tinker.config.RunSpec;
+import org.tinker.config.TrainParams;
+
+/**
+ * {@code runner bench}: training speed of a config through the normal runner path (Experiment → Trainer),
+ * with the figures that say how close it is to the hardware: steady-state tokens/s (median of windows
+ * after warm-up, with min and max), time from JVM start to the first step, peak RSS and RSS drift, model
+ * FLOPs per token, achieved GFLOP/s, the fp32 matmul peak measured on the spot, and MFU.
+ */
+public final class Benchmark {
+    private Benchmark() {}
+
+    /** The figures of one benchmark. */
+    public record Report(String config, int steps, long tokensPerStep, double medianTokensPerSec, double minTokensPerSec,
+                         double maxTokensPerSec, double secondsToFirstStep, double peakRssMb, double rssDriftPct,
+                         double flopsPerToken, double achievedGflops, double matmulPeakGflops, double mfu,
+                         double sampleTokensPerSec, long parameters, int threads) {
+
+        public Map<String, Object> asMap() {
+            Map<String, Object> m = new LinkedHashMap<>();
+            for (var c : Report.class.getRecordComponents()) {
+                try {
+                    m.put(c.getName(), c.getAccessor().invoke(this));
+                } catch (ReflectiveOperationException e) {
+                    throw new IllegalStateException(e);
+                }
+            }
+            return m;
+        }
+
+        public String table() {
+            return String.join("\n",
+                    String.format("benchmark %s: %d training steps, %,d tokens/step, %,d parameters, %d intra-op threads", config,
+                            steps, tokensPerStep, parameters, threads),
+                    String.format("  train tokens/s (steady state)   %,.0f median  (min %,.0f, max %,.0f)", medianTokensPerSec,
+                            minTokensPerSec, maxTokensPerSec),
+                    String.format("  time to first step             %.2f s (from JVM start)", secondsToFirstStep),
+                    String.format("  peak RSS                       %,.0f MB;  RSS drift after warm-up %+.1f%%", peakRssMb, rssDriftPct),
+                    String.format("  model FLOPs per token          %,.1f MFLOP (6N + 12LTD, training)", flopsPerToken / 1e6),
+                    String.format("  achieved                       %.1f GFLOP/s", achievedGflops),
+                    String.format("  fp32 matmul peak (measured)    %.1f GFLOP/s", matmulPeakGflops),
+                    String.format("  MFU                            %.1f%%", 100 * mfu),
+                    String.format("  generation tokens/s            %,.0f (sample(), 64 new tokens, full recompute)", sampleTokensPerSec));
+        }
+    }
+
+    /** Runs {@code steps} optimizer steps of the spec (no validation until the end) and measures. */
+    public static Report run(RunSpec spec, int steps, Path projectRoot, PrintStream out) {
+        RunSpec s = forBenchmark(spec, steps);
+        Experiment.Setup setup = Experiment.Setup.quiet(projectRoot, projectRoot.resolve("target/bench-runs"), false);
+        try (Experiment.Prepared p = Experiment.prepare(s, setup, null)) {
+            long[] stepEnd = new long[steps + 1];
+            long[] stepTokens = new long[steps + 1];
+            double[] rss = new double[steps + 1];
+            long[] firstStepWallMs = {0};
+            StatsListener timer = (name, value, at) -> {
+                if (name.equals("n_train_tokens") && at.statSyncer() > 0 && at.statSyncer() <= steps) {
+                    int i = (int) at.statSyncer();
+                    stepEnd[i] = System.nanoTime();
+                    if (i == 1) firstStepWallMs[0] = System.currentTimeMillis();
+                    stepTokens[i] = (long) value;
+                    if (i % Math.max(1, steps / 50) == 0 || i == steps) rss[i] = rssMb("VmRSS");
+                }
+            };
+            Trainer t = new Trainer(s, p.lm(), p.data(), new Trainer.Options(setup.savedModels(), false, List.of(timer), out, false));
+            out.printf("benchmark %s: %d steps of %s (%,d parameters) ...%n", s.configName(), steps, describe(s.mp()),
+                    p.lm().numParameters());
+            t.train();
+            double startToFirst = (firstStepWallMs[0] - ManagementFactory.getRuntimeMXBean().getStartTime()) / 1e3;
+            // steady state: drop the first 10% (at least 3 steps), then at least 5 equal windows
+            int warm = Math.max(3, steps / 10);
+            int windows = Math.max(5, Math.min(20, (steps - warm) / 10));
+            List<Double> rates = new ArrayList<>();
+            int per = Math.max(1, (steps - warm) / windows);
+            for (int w = 0; w < windows && warm + (w + 1) * per <= steps; w++) {
+                int a = warm + w * per, b = warm + (w + 1) * per;
+                rates.add((stepTokens[b] - stepTokens[a]) / ((stepEnd[b] - stepEnd[a]) / 1e9));
+            }
+            double[] sorted = rates.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+            double median = sorted.length == 0 ? Double.NaN : sorted[sorted.length / 2];
+            double rssStart = Double.NaN, rssEnd = Double.NaN;
+            for (int i = warm; i <= steps; i++) if (rss[i] > 0) { if (Double.isNaN(rssStart)) rssStart = rss[i]; rssEnd = rss[i]; }
+            double flops = flopsPerToken(s.mp(), p.lm().vocabSize());
+            double peak = matmulPeakGflops(p.manager());
+            double achieved = median * flops / 1e9;
+            double gen = sampleSpeed(p, 64);
+            long tokensPerStep = steps > warm ? (stepTokens[steps] - stepTokens[warm]) / (steps - warm) : 0;
+            return new Report(s.configName(), steps, tokensPerStep, median, sorted.length == 0 ? Double.NaN : sorted[0],
+                    sorted.length == 0 ? Double.NaN : sorted[sorted.length - 1], startToFirst, rssMb("VmHWM"),
+                    100 * (rssEnd - rssStart) / rssStart, flops, achieved, peak, achieved / peak, gen, p.lm().numParameters(),
+                    threads());
+        }
+    }
+
+    static RunSpec forBenchmark(RunSpec s, int steps) {
+        TrainParams t = s.tp();
+        TrainParams b = new TrainParams(t.batch_size(), t.accumulate_grad_batches(), 1000, steps, t.dropout(), t.gradient_clip_val(),
+                Integer.MAX_VALUE, 0, t.sample_temperature(), true, Integer.MAX_VALUE, t.lr(), t.lr_warm_steps(),
+                t.lr_scheduler_type(), t.min_lr(), t.scheduler_factor(), t.patience(), t.lr_cycle_steps(), t.weight_decay(),
+                t.adam_beta1(), t.adam_beta2(), t.lora_rank(), t.lora_std(), 0, t.random_seed());
+        return new RunSpec(s.configName(), s.index(), s.total(), s.dp(), b, s.mp(), s.varying(), s.ablation());
+    }
+
+    /**
+     * Training FLOPs per token: 6 per weight of every matmul (forward 2, backward 4), with the head counted
+     * and the embedding lookups not, plus 12·L·T·D for attention scores and their weighted sum.
+     */
+    public static double flopsPerToken(ModelParams mp, int vocab) {
+        long d = mp.dim(), ff = mp.ffDim();
+        long perLayer = 3 * d * d + d * d + 2 * d * ff;
+        long matmulWeights = mp.n_layers() * perLayer + (long) vocab * d;
+        return 6.0 * matmulWeights + 12.0 * mp.n_layers() * mp.max_seq_len() * d;
+    }
+
+    /** fp32 matmul throughput of libtorch here and now: best of square sizes 512..2048. */
+    public static double matmulPeakGflops(NDManager base) {
+        double best = 0;
+        try (NDManager m = base.newSubManager()) {
+            for (int n : new int[] {512, 1024, 2048}) {
+                NDArray a = m.randomNormal(new Shape(n, n)), b = m.randomNormal(new Shape(n, n));
+                a.matMul(b).close(); // warm-up
+                int reps = n >= 2048 ? 3 : 10;
+                long t0 = System.nanoTime();
+                for (int r = 0; r < reps; r++) a.matMul(b).close();
+                double secs = (System.nanoTime() - t0) / 1e9;
+                best = Math.max(best, 2.0 * n * n * n * reps / secs / 1e9);
+            }
+        }
+        return best;
+    }
+
+    private static double sampleSpeed(Experiment.Prepared p, int newTokens) {
+        var tok = p.tokenizer();
+        int[] prompt = tok.encodePrompt("");
+        p.lm().sample(prompt, 4, 1.0, null, null, -1, new java.util.Random(0)); // warm-up
+        long t0 = System.nanoTime();
+        int[] out = p.lm().sample(prompt, newTokens, 1.0, null, null, -1, new java.util.Random(0));
+        return (out.length - prompt.length) / ((System.nanoTime() - t0) / 1e9);
+    }
+
+    static double rssMb(String field) {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status")))
+                if (line.startsWith(field + ":")) return Long.parseLong(line.replaceAll("\\D", "")) / 1024.0;
+        } catch (IOException | NumberFormatException ignored) {
+            // not Linux: no RSS figures
+        }
+        return Double.NaN;
+    }
+
+    private static int threads() {
+        try {
+            return ai.djl.pytorch.jni.JniUtils.getNumThreads();
+        } catch (RuntimeException | LinkageError e) {
+            return -1;
+        }
+    }
+
+    private static String describe(ModelParams mp) {
+        return String.format("%s L%d H%d D%d ff%d T%d %s", mp.layer_architecture(), mp.n_layers(), mp.n_heads(), mp.dim(), mp.ffDim(),
+                mp.max_seq_len(), mp.tokenizer_source_name());
+    }
+
+    public static String json(Report r) {
+        return Checkpoint.toJson(r.asMap());
+    }
+}

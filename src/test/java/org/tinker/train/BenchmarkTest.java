@@ -1,0 +1,32 @@
+package org.tinker.train;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.tinker.config.ModelParams;
+
+class BenchmarkTest {
+    @Test
+    void flopsPerTokenCountsEveryMatmulWeightSixTimesPlusAttention() {
+        ModelParams mp = TestRuns.spec("[ModelParams]\nn_layers=2\nn_heads=4\ndim=128\ndim_ff_factor=4\nmax_seq_len=64\n").mp();
+        long perLayer = 4L * 128 * 128 + 2L * 128 * 512;
+        assertEquals(6.0 * (2 * perLayer + 10_000L * 128) + 12.0 * 2 * 64 * 128, Benchmark.flopsPerToken(mp, 10_000));
+    }
+
+    @Test
+    void aShortBenchmarkReportsSaneFigures() {
+        Benchmark.Report r = Benchmark.run(TestRuns.spec(TestRuns.PTB_TINY), 12, Path.of("."),
+                new PrintStream(OutputStream.nullOutputStream()));
+        assertEquals(12, r.steps());
+        assertTrue(r.medianTokensPerSec() > 0 && r.minTokensPerSec() <= r.medianTokensPerSec()
+                && r.medianTokensPerSec() <= r.maxTokensPerSec(), r.table());
+        assertTrue(r.matmulPeakGflops() > 1, r.table());
+        assertTrue(r.mfu() > 0 && r.mfu() < 1, r.table());
+        assertTrue(r.peakRssMb() > 50, r.table());
+        assertTrue(r.secondsToFirstStep() > 0, r.table());
+        assertTrue(r.table().contains("MFU"));
+    }
+}
