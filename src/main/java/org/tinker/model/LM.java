@@ -340,15 +340,27 @@ public final class LM implements AutoCloseable {
         if (!lossMask.getShape().equals(expectedMask))
             throw new IllegalArgumentException("lossMask must be " + expectedMask + " for ids " + s + ", got " + lossMask.getShape());
         if (ids.getDataType() != DataType.INT64) ids = ids.toType(DataType.INT64, false);
-        NDArray x = ids.get(":, :-1");
-        NDArray y = ids.get(":, 1:");
+        return loss(ids.get(":, :-1"), ids.get(":, 1:"), lossMask, ForwardOptions.DEFAULT);
+    }
 
-        NDArray logits = forward(x).logits();                                                // [B,T,V]
+    /**
+     * Next-token cross-entropy with inputs and targets given apart, so that a training recipe can change
+     * what the model reads (e.g. corrupt it) without changing what it must predict, and pass hooks or
+     * attention requests to the forward pass.
+     *
+     * @param x        {@code [B,T]} input ids
+     * @param y        {@code [B,T]} target ids
+     * @param lossMask {@code [B,T]}, 1 where the target counts
+     */
+    public LossResult loss(NDArray x, NDArray y, NDArray lossMask, ForwardOptions opts) {
+        if (x.getDataType() != DataType.INT64) x = x.toType(DataType.INT64, false);
+        if (y.getDataType() != DataType.INT64) y = y.toType(DataType.INT64, false);
+        NDArray logits = forward(x, opts).logits();                                          // [B,T,V]
         NDArray targetLogProb = Ops.pt(Ops.logSoftmax(logits, -1)).gather(y.expandDims(2), 2) // [B,T,1]
                 .squeeze(2);                                                                 // [B,T]
         // A copy owned by the step scope: ops on it (sum) land in its manager, and the caller's mask may live elsewhere.
         NDArray mask = lossMask.toType(dtype, true);
-        mask.attach(ids.getManager());
+        mask.attach(x.getManager());
         long tokens = Math.round(mask.sum().toType(DataType.FLOAT64, false).getDouble());
         long correct;
         try (NDArray hits = logits.argMax(2).eq(y).toType(dtype, false).mul(mask).sum()) {

@@ -38,10 +38,16 @@ public final class AdamW implements AutoCloseable {
 
     /** One step with the gradients currently held by the parameters (already clipped/scaled). */
     public void step(double lr) {
+        step(lr, java.util.Set.of());
+    }
+
+    /** One step that leaves the {@code frozen} parameters (and their moments) untouched. */
+    public void step(double lr, java.util.Set<String> frozen) {
         t++;
         double bc1 = 1 - Math.pow(beta1, t), bc2 = 1 - Math.pow(beta2, t);
         double stepSize = lr / bc1, sqrtBc2 = Math.sqrt(bc2);
         for (Map.Entry<String, NDArray> e : params.entrySet()) {
+            if (frozen.contains(e.getKey())) continue;
             NDArray p = e.getValue();
             try (NDManager tmp = manager.newSubManager()) {
                 NDArray g = p.getGradient();

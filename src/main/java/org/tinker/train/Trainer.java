@@ -25,6 +25,7 @@ import org.tinker.data.Batch;
 import org.tinker.data.DataModule;
 import org.tinker.data.Tokenizers;
 import org.tinker.model.LM;
+import org.tinker.model.ForwardOptions;
 import org.tinker.model.LossResult;
 
 /**
@@ -50,6 +51,7 @@ public final class Trainer {
     private final Options opts;
     private final TrainStats stats = new TrainStats();
     private final List<StatsListener> listeners = new ArrayList<>();
+    private final List<TrainingCallback> callbacks = new ArrayList<>();
     private final LrSchedule schedule;
     private final AdamW optimizer;
     private final LinkedHashMap<String, NDArray> params;
@@ -85,6 +87,12 @@ public final class Trainer {
 
     public TrainerState state() {
         return state;
+    }
+
+    /** Adds a training-loop extension (see {@link TrainingCallback}); callbacks run in the order added. */
+    public Trainer addCallback(TrainingCallback callback) {
+        callbacks.add(callback);
+        return this;
     }
 
     /** Simulates a crash after n training batches in this process (tests of resume). */
@@ -139,10 +147,16 @@ public final class Trainer {
                 long tokens;
                 lm.setTraining(true);
                 JniUtils.setSeed(state.seed * 1_000_003L + state.statSyncer);
+                TrainingCallback.Step at = new TrainingCallback.Step(this, lm, state.statSyncer, state.nOptSteps,
+                        state.nTrainSamples, new Random(state.seed * 1_000_003L + state.statSyncer));
                 try (NDManager step = base.newSubManager()) {
                     NDArray ids = idsOf(step, batch), mask = maskOf(step, batch);
+                    NDArray x = ids.get(":, :-1"), y = ids.get(":, 1:"); // [B,T] inputs and targets
+                    ForwardOptions fo = ForwardOptions.DEFAULT;
+                    for (TrainingCallback cb : callbacks) x = cb.inputs(x, at);
+                    for (TrainingCallback cb : callbacks) fo = cb.forwardOptions(x, at, fo);
                     try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                        LossResult r = lm.loss(ids, mask);
+                        LossResult r = lm.loss(x, y, mask, fo);
                         NDArray objective = tp.accumulate_grad_batches() > 1 ? r.loss().div(tp.accumulate_grad_batches()) : r.loss();
                         gc.backward(objective);
                         loss = scalar(r.loss());
@@ -164,11 +178,16 @@ public final class Trainer {
                 long samplesBefore = state.nTrainSamples - batch.size();
                 double lr = schedule.lrAt(state.nOptSteps);
                 if (stepNow) {
-                    clipGradients();
-                    optimizer.step(lr);
+                    java.util.Set<String> frozen = new java.util.HashSet<>();
+                    for (TrainingCallback cb : callbacks) frozen.addAll(cb.frozen(at));
+                    clipGradients(frozen);
+                    optimizer.step(lr, frozen);
                     zeroGradients();
                     schedule.observe(loss, state.nOptSteps);
                     state.nOptSteps++;
+                    TrainingCallback.Step after = new TrainingCallback.Step(this, lm, state.statSyncer, state.nOptSteps,
+                            state.nTrainSamples, at.random());
+                    for (TrainingCallback cb : callbacks) cb.afterOptimizerStep(after);
                     if (state.nOptSteps % tp.hyperparams_log_freq() == 0) {
                         log("n_active_params", lm.numParameters());
                         log("process_time", processTime());
@@ -308,12 +327,14 @@ public final class Trainer {
     }
 
     /** Scales all gradients so their global L2 norm is at most gradient_clip_val (as torch's clip_grad_norm_). */
-    private void clipGradients() {
+    private void clipGradients(java.util.Set<String> frozen) {
         if (tp.gradient_clip_val() <= 0) return;
         try (NDManager tmp = lm.manager().newSubManager()) {
             List<NDArray> grads = new ArrayList<>();
             NDList sq = new NDList();
-            for (NDArray p : params.values()) {
+            for (Map.Entry<String, NDArray> e : params.entrySet()) {
+                if (frozen.contains(e.getKey())) continue;
+                NDArray p = e.getValue();
                 NDArray g = p.getGradient();
                 g.attach(tmp);
                 grads.add(g);
