@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Side-by-side training speed: PyTorch eager (Debian's python3-torch on OpenBLAS), tinker's trainer
+# (`runner bench`, the normal runner path) and a bare DJL loop, run alternately on the same machine.
+#   bench/compare.sh [pairs=2] [steps=60]
+# Needs: apt-get install python3-torch libopenblas0-pthread   (Debian's torch otherwise uses the slow reference BLAS)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+pairs=${1:-2}; steps=${2:-60}
+python3 -c "import torch" 2>/dev/null || { echo "compare.sh: python3-torch missing: apt-get install python3-torch libopenblas0-pthread" >&2; exit 2; }
+obl=/usr/lib/x86_64-linux-gnu/openblas-pthread
+[[ -f $obl/libblas.so.3 ]] || { echo "compare.sh: OpenBLAS missing: apt-get install libopenblas0-pthread" >&2; exit 2; }
+[[ -f target/runner.jar && -z "$(find pom.xml src/main -newer target/runner.jar -print -quit)" ]] || mvn -q -B -DskipTests package
+mkdir -p target/bench-bare && javac -d target/bench-bare -cp "target/runner.jar:target/lib/*" bench/BareLoop.java
+export OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE TORCH_CPP_LOG_LEVEL=ERROR
+out=target/bench-compare.jsonl; : > "$out"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(date -u +%F)"
+for config in bench-char bench-ptb; do
+  for ((i = 1; i <= pairs; i++)); do
+    py=$(LD_LIBRARY_PATH=$obl python3 bench/torch_bench.py --config=$config --steps=$steps --threads=2)
+    java -Dai.djl.offline=true -jar target/runner.jar bench --config=$config --steps=$steps --json=target/bench-$config.json >/dev/null
+    tk=$(python3 -c "import json;d=json.load(open('target/bench-$config.json'));print(json.dumps({'impl':'tinker','config':'$config','median_tokens_per_sec':d['medianTokensPerSec'],'min':d['minTokensPerSec'],'max':d['maxTokensPerSec'],'mfu':d['mfu'],'matmul_peak_gflops':d['matmulPeakGflops']}))")
+    bare=$(java -Dai.djl.offline=true -cp "target/bench-bare:target/runner.jar:target/lib/*" BareLoop $config $steps)
+    printf '%s\n%s\n%s\n' "$py" "$tk" "$bare" >> "$out"
+    python3 - "$py" "$tk" "$bare" "$i" <<'PY'
+import json, sys
+py, tk, bare = (json.loads(a) for a in sys.argv[1:4])
+print(f"{tk['config']:<11} pair {sys.argv[4]}: pytorch {py['median_tokens_per_sec']:>8,.0f} tok/s (blas {','.join(py['blas']) or '?'})"
+      f" | tinker {tk['median_tokens_per_sec']:>8,.0f} tok/s (MFU {100*tk['mfu']:.0f}% of {tk['matmul_peak_gflops']:.0f} GFLOP/s)"
+      f" | bare DJL {bare['median_tokens_per_sec']:>8,.0f} tok/s"
+      f" | tinker/pytorch {tk['median_tokens_per_sec']/py['median_tokens_per_sec']:.2f}x, tinker/bare {tk['median_tokens_per_sec']/bare['median_tokens_per_sec']:.2f}x")
+PY
+  done
+done
+echo "raw results: $out"
