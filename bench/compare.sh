@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pairs=${1:-2}; steps=${2:-60}
-python3 -c "import torch" 2>/dev/null || { echo "compare.sh: python3-torch missing: apt-get install python3-torch libopenblas0-pthread" >&2; exit 2; }
+py3=${PYTHON:-/usr/bin/python3}   # Debian's python, where python3-torch lives
+"$py3" -c "import torch" 2>/dev/null || { echo "compare.sh: python3-torch missing: apt-get install python3-torch libopenblas0-pthread" >&2; exit 2; }
 obl=/usr/lib/x86_64-linux-gnu/openblas-pthread
 [[ -f $obl/libblas.so.3 ]] || { echo "compare.sh: OpenBLAS missing: apt-get install libopenblas0-pthread" >&2; exit 2; }
 [[ -f target/runner.jar && -z "$(find pom.xml src/main -newer target/runner.jar -print -quit)" ]] || mvn -q -B -DskipTests package
@@ -16,7 +17,7 @@ out=target/bench-compare.jsonl; : > "$out"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(date -u +%F)"
 for config in bench-char bench-ptb; do
   for ((i = 1; i <= pairs; i++)); do
-    py=$(LD_LIBRARY_PATH=$obl python3 bench/torch_bench.py --config=$config --steps=$steps --threads=2)
+    py=$(LD_LIBRARY_PATH=$obl "$py3" bench/torch_bench.py --config=$config --steps=$steps --threads=2)
     java -Dai.djl.offline=true -jar target/runner.jar bench --config=$config --steps=$steps --json=target/bench-$config.json >/dev/null
     tk=$(python3 -c "import json;d=json.load(open('target/bench-$config.json'));print(json.dumps({'impl':'tinker','config':'$config','median_tokens_per_sec':d['medianTokensPerSec'],'min':d['minTokensPerSec'],'max':d['maxTokensPerSec'],'mfu':d['mfu'],'matmul_peak_gflops':d['matmulPeakGflops']}))")
     bare=$(java -Dai.djl.offline=true -cp "target/bench-bare:target/runner.jar:target/lib/*" BareLoop $config $steps)
