@@ -225,6 +225,17 @@ public final class Gpt2Pretrained {
         }
     }
 
+    /**
+     * A run's model params for fine-tuning a checkpoint: every architecture field from config.json (as the reference
+     * overwrote them), tokenizer gpt2; the run keeps its layer_architecture, from_os_pretrained and from_saved.
+     */
+    public static ModelParams fineTuneParams(ModelParams run, Gpt2Config cfg) {
+        ModelParams m = cfg.mp();
+        return new ModelParams(m.n_layers(), m.n_heads(), m.dim(), m.dim_ff_factor(), m.max_seq_len(), "gpt2",
+                run.custom_tokenizer_ntokens(), run.layer_architecture(), run.from_os_pretrained(), run.from_saved(), false,
+                m.pos_encoding(), m.tie_embed_deembed(), m.norm_first(), m.final_norm(), m.activation(), m.layer_norm_eps());
+    }
+
     public static ModelParams withArchitecture(ModelParams m, String architecture) {
         return new ModelParams(m.n_layers(), m.n_heads(), m.dim(), m.dim_ff_factor(), m.max_seq_len(), m.tokenizer_source_name(),
                 m.custom_tokenizer_ntokens(), architecture, m.from_os_pretrained(), m.from_saved(), m.individual_head_params(),
