@@ -29,11 +29,11 @@ class Gpt2FineTuneTest {
         return """
                 [DataParams]
                 dataset_name = "ptb"
-                debug_crop = 100
+                debug_crop = 24
                 [TrainParams]
                 batch_size = 8
                 epochs = 2
-                lr = 3e-2
+                lr = 5e-2
                 lr_warm_steps = 2
                 val_check_epoch_frac = 1.0
                 max_sample_tokens = 3
