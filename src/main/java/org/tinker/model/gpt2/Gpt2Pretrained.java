@@ -76,6 +76,8 @@ public final class Gpt2Pretrained {
             checkFolder(asPath);
             return asPath;
         }
+        if (asPath.isAbsolute() || nameOrDir.startsWith(".") || nameOrDir.startsWith("~") || nameOrDir.chars().filter(ch -> ch == '/').count() > 1)
+            throw new ConfigError(nameOrDir + ": no such checkpoint folder (expected a folder with config.json + model.safetensors or pytorch_model.bin)");
         List<Path> looked = new ArrayList<>();
         List<Path> candidates = new ArrayList<>();
         if (env.tinkerModels() != null && !env.tinkerModels().isBlank()) candidates.add(Path.of(env.tinkerModels(), nameOrDir));
