@@ -62,6 +62,8 @@ public final class Gpt2Export {
                 Files.writeString(dir.resolve("tokenizer_config.json"), "{\"tokenizer_class\": \"GPT2Tokenizer\", \"model_max_length\": "
                         + lm.params().max_seq_len() + ", \"add_prefix_space\": false, \"bos_token\": \"<|endoftext|>\", "
                         + "\"eos_token\": \"<|endoftext|>\", \"unk_token\": \"<|endoftext|>\"}\n");
+            } else if (tok == null) {
+                note = "no tokenizer files: the model has no tokenizer";
             } else {
                 note = "no tokenizer files: the model's tokenizer (" + tok.kind() + (tok instanceof Gpt2Tokenizer ? ", cropped" : "")
                         + ") is not GPT-2's full vocabulary; tinker's tokenizer.json is written instead";
