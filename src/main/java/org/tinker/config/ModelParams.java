@@ -12,14 +12,14 @@ public record ModelParams(
         @Doc("char | word | gpt2 | custom (a BPE trained on the task's data)") String tokenizer_source_name,
         @Doc("target vocabulary size of the custom BPE tokenizer") int custom_tokenizer_ntokens,
         @Doc("torch-transformer (fast, fused) | custom-transformer (explicit, with hook points)") String layer_architecture,
-        @Doc("name or folder of a pretrained GPT-2 checkpoint to start from (arrives with the GPT-2 issue)") String from_os_pretrained,
+        @Doc("pretrained GPT-2 to start from: a checkpoint folder, a local models/ name or an HF-cache name (gpt2); overrides the architecture") String from_os_pretrained,
         @Doc("timestamp of a saved tinker run whose weights to start from") String from_saved,
         @Doc("separate Q/K/V projections per head (custom-transformer; lets you freeze single heads)") boolean individual_head_params,
         @Doc("none | learned | sin") String pos_encoding,
         @Doc("tie the output head to the token embedding") boolean tie_embed_deembed,
         @Doc("pre-norm (LayerNorm before attention and MLP) instead of the reference's post-norm") boolean norm_first,
         @Doc("a LayerNorm after the last layer, before the head") boolean final_norm,
-        @Doc("feed-forward activation: relu | gelu") String activation,
+        @Doc("feed-forward activation: relu | gelu (exact erf) | gelu_new (GPT-2's tanh approximation)") String activation,
         @Doc("LayerNorm epsilon") double layer_norm_eps) {
 
     public static final ModelParams DEFAULTS = new ModelParams(8, 8, 256, 2, 200, "custom", 20000,
@@ -28,7 +28,7 @@ public record ModelParams(
     public static final List<String> TOKENIZERS = List.of("char", "word", "gpt2", "custom");
     public static final List<String> ARCHITECTURES = List.of("torch-transformer", "custom-transformer");
     public static final List<String> POS_ENCODINGS = List.of("none", "learned", "sin");
-    public static final List<String> ACTIVATIONS = List.of("relu", "gelu");
+    public static final List<String> ACTIVATIONS = List.of("relu", "gelu", "gelu_new");
 
     public void validate(Params.Where where) {
         if (n_layers <= 0) where.fail("n_layers", "a positive number of layers", n_layers);
@@ -45,8 +45,6 @@ public record ModelParams(
         if (!POS_ENCODINGS.contains(pos_encoding)) where.fail("pos_encoding", "one of " + POS_ENCODINGS, pos_encoding);
         if (!ACTIVATIONS.contains(activation)) where.fail("activation", "one of " + ACTIVATIONS, activation);
         if (!(layer_norm_eps > 0)) where.fail("layer_norm_eps", "a positive epsilon", layer_norm_eps);
-        if (!from_os_pretrained.isEmpty())
-            where.fail("from_os_pretrained", "\"\" (pretrained GPT-2 import is not in this build yet)", from_os_pretrained);
         if (individual_head_params && !"custom-transformer".equals(layer_architecture))
             where.fail("individual_head_params", "False unless layer_architecture=\"custom-transformer\"", true);
     }

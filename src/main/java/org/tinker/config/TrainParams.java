@@ -23,7 +23,7 @@ public record TrainParams(
         @Doc("AdamW decoupled weight decay (0 = plain Adam)") double weight_decay,
         @Doc("Adam beta1") double adam_beta1,
         @Doc("Adam beta2") double adam_beta2,
-        @Doc("LoRA rank on every parameter (0 = off; arrives with the GPT-2 issue)") int lora_rank,
+        @Doc("LoRA rank on every parameter (0 = off): only the adapters train, the base weights stay frozen") int lora_rank,
         @Doc("init std of the LoRA matrices") double lora_std,
         @Doc("0 never; -1 after every validation; n>0 each time n_train_samples crosses a multiple of n") int checkpoint_every,
         @Doc("seed of weights, data order, dropout and sampling") long random_seed) {
@@ -58,7 +58,8 @@ public record TrainParams(
         if (weight_decay < 0) where.fail("weight_decay", "a non-negative decay", weight_decay);
         if (adam_beta1 < 0 || adam_beta1 >= 1) where.fail("adam_beta1", "a value in [0, 1)", adam_beta1);
         if (adam_beta2 < 0 || adam_beta2 >= 1) where.fail("adam_beta2", "a value in [0, 1)", adam_beta2);
-        if (lora_rank != 0) where.fail("lora_rank", "0 (LoRA fine-tuning is not in this build yet)", lora_rank);
+        if (lora_rank < 0) where.fail("lora_rank", "0 (off) or a positive rank", lora_rank);
+        if (lora_rank > 0 && !(lora_std >= 0)) where.fail("lora_std", "a non-negative init std", lora_std);
         if (checkpoint_every < -1) where.fail("checkpoint_every", "0, -1 or a positive number of samples", checkpoint_every);
     }
 }

@@ -263,44 +263,129 @@ public final class Gpt2Tokenizer implements Tokenizer {
     }
 
     private static Bpe loadModel() {
-        String[] tokens = new String[FULL_VOCAB_SIZE];
         Map<String, Integer> ids = new HashMap<>(FULL_VOCAB_SIZE * 2);
         try (JsonReader r = new JsonReader(reader("encoder.json.gz"))) {
             r.beginObject();
-            while (r.hasNext()) {
-                String tok = r.nextName();
-                int id = r.nextInt();
-                if (id < 0 || id >= FULL_VOCAB_SIZE || tokens[id] != null)
-                    throw new IllegalStateException("GPT-2 encoder.json: bad id " + id);
-                tokens[id] = tok;
-                ids.put(tok, id);
-            }
+            while (r.hasNext()) ids.put(r.nextName(), r.nextInt());
             r.endObject();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        for (int i = 0; i < FULL_VOCAB_SIZE; i++)
-            if (tokens[i] == null) throw new IllegalStateException("GPT-2 encoder.json: id " + i + " missing");
-        if (!END_OF_TEXT_NAME.equals(tokens[END_OF_TEXT]))
-            throw new IllegalStateException("GPT-2 encoder.json: 50256 is not <|endoftext|>");
-        List<int[]> merges = new ArrayList<>(50000);
+        List<String[]> merges = new ArrayList<>(50000);
         try (BufferedReader r = new BufferedReader(reader("vocab.bpe.gz"))) {
-            String line;
-            while ((line = r.readLine()) != null) {
-                if (line.startsWith("#version") || line.isEmpty()) continue;
-                int sp = line.indexOf(' ');
-                String a = line.substring(0, sp), b = line.substring(sp + 1);
-                Integer ia = ids.get(a), ib = ids.get(b), ic = ids.get(a + b);
-                if (ia == null || ib == null || ic == null)
-                    throw new IllegalStateException("GPT-2 vocab.bpe: merge not in the vocabulary: " + line);
-                merges.add(new int[] {ia, ib, ic});
-            }
+            readMergesTxt(r, merges, "GPT-2 vocab.bpe");
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+        return build(ids, merges, "bundled GPT-2 tokenizer");
+    }
+
+    private static void readMergesTxt(BufferedReader r, List<String[]> merges, String what) throws IOException {
+        String line;
+        while ((line = r.readLine()) != null) {
+            if (line.startsWith("#version") || line.isEmpty()) continue;
+            int sp = line.indexOf(' ');
+            if (sp <= 0 || sp == line.length() - 1) throw new ConfigError(what + ": malformed merge line '" + line + "'");
+            merges.add(new String[] {line.substring(0, sp), line.substring(sp + 1)});
+        }
+    }
+
+    /** A GPT-2 BPE model from a token → id map and the merges in rank order; ids must be exactly 0..50256. */
+    private static Bpe build(Map<String, Integer> ids, List<String[]> mergePairs, String what) {
+        String[] tokens = new String[FULL_VOCAB_SIZE];
+        for (Map.Entry<String, Integer> e : ids.entrySet()) {
+            int id = e.getValue();
+            if (id < 0 || id >= FULL_VOCAB_SIZE || tokens[id] != null)
+                throw new ConfigError(what + ": id " + id + " of '" + e.getKey() + "' is out of range or repeated (expected GPT-2's ids 0.." + (FULL_VOCAB_SIZE - 1) + ")");
+            tokens[id] = e.getKey();
+        }
+        for (int i = 0; i < FULL_VOCAB_SIZE; i++)
+            if (tokens[i] == null) throw new ConfigError(what + ": id " + i + " missing (expected GPT-2's " + FULL_VOCAB_SIZE + " tokens)");
+        if (!END_OF_TEXT_NAME.equals(tokens[END_OF_TEXT]))
+            throw new ConfigError(what + ": id 50256 is not <|endoftext|>");
+        List<int[]> merges = new ArrayList<>(mergePairs.size());
+        for (String[] m : mergePairs) {
+            Integer ia = ids.get(m[0]), ib = ids.get(m[1]), ic = ids.get(m[0] + m[1]);
+            if (ia == null || ib == null || ic == null)
+                throw new ConfigError(what + ": merge not in the vocabulary: " + m[0] + " " + m[1]);
+            merges.add(new int[] {ia, ib, ic});
+        }
         boolean[] special = new boolean[FULL_VOCAB_SIZE];
         special[END_OF_TEXT] = true;
-        return new Bpe(tokens, special, merges, -1);
+        Bpe bpe = new Bpe(tokens, special, merges, -1);
+        long h = 1469598103934665603L;
+        for (String t : tokens) h = h * 1099511628211L + t.hashCode();
+        for (int[] m : merges) h = (h * 1099511628211L + m[0]) * 31 + m[1];
+        bpe.fingerprint = h;
+        return bpe;
+    }
+
+    /**
+     * GPT-2's tokenizer read from a checkpoint folder: {@code tokenizer.json} (HF fast tokenizer; merges written as
+     * {@code "a b"} strings or as {@code ["a", "b"]} pairs) or else {@code vocab.json + merges.txt}. The files are
+     * parsed and encoding runs on what they say; the vocabulary and merges must be GPT-2's own (checked against the
+     * bundled copy, which is what a saved tokenizer.json of tinker refers to). {@code <|endoftext|>} is id 50256 and,
+     * as in OpenAI's encoder, the literal text is encoded as ordinary characters.
+     */
+    public static Gpt2Tokenizer fromFolder(java.nio.file.Path dir) {
+        java.nio.file.Path tj = dir.resolve("tokenizer.json"), vj = dir.resolve("vocab.json"), mt = dir.resolve("merges.txt");
+        Map<String, Integer> ids = new HashMap<>(FULL_VOCAB_SIZE * 2);
+        List<String[]> merges = new ArrayList<>(50000);
+        String what;
+        try {
+            if (java.nio.file.Files.isRegularFile(tj)) {
+                what = tj.toString();
+                JsonObject o;
+                try (var rd = java.nio.file.Files.newBufferedReader(tj, StandardCharsets.UTF_8)) {
+                    o = com.google.gson.JsonParser.parseReader(rd).getAsJsonObject();
+                } catch (RuntimeException e) {
+                    throw new ConfigError(tj + ": not a valid tokenizer.json (corrupt JSON)");
+                }
+                JsonObject model = o.has("model") && o.get("model").isJsonObject() ? o.getAsJsonObject("model") : null;
+                if (model == null || !model.has("vocab") || !model.has("merges") || (model.has("type") && !"BPE".equals(model.get("type").getAsString())))
+                    throw new ConfigError(tj + ": expected a BPE model with \"vocab\" and \"merges\"");
+                for (Map.Entry<String, JsonElement> e : model.getAsJsonObject("vocab").entrySet()) ids.put(e.getKey(), e.getValue().getAsInt());
+                for (JsonElement m : model.getAsJsonArray("merges")) {
+                    if (m.isJsonArray()) {
+                        JsonArray a = m.getAsJsonArray();
+                        if (a.size() != 2) throw new ConfigError(tj + ": malformed merge " + m);
+                        merges.add(new String[] {a.get(0).getAsString(), a.get(1).getAsString()});
+                    } else {
+                        String line = m.getAsString();
+                        int sp = line.indexOf(' ');
+                        if (sp <= 0) throw new ConfigError(tj + ": malformed merge '" + line + "'");
+                        merges.add(new String[] {line.substring(0, sp), line.substring(sp + 1)});
+                    }
+                }
+                if (o.has("added_tokens") && o.get("added_tokens").isJsonArray())
+                    for (JsonElement e : o.getAsJsonArray("added_tokens")) {
+                        JsonObject a = e.getAsJsonObject();
+                        ids.putIfAbsent(a.get("content").getAsString(), a.get("id").getAsInt());
+                    }
+            } else if (java.nio.file.Files.isRegularFile(vj) && java.nio.file.Files.isRegularFile(mt)) {
+                what = vj + " + " + mt;
+                try (JsonReader r = new JsonReader(java.nio.file.Files.newBufferedReader(vj, StandardCharsets.UTF_8))) {
+                    r.beginObject();
+                    while (r.hasNext()) ids.put(r.nextName(), r.nextInt());
+                    r.endObject();
+                } catch (RuntimeException e) {
+                    throw new ConfigError(vj + ": not a valid vocab.json (corrupt JSON)");
+                }
+                try (BufferedReader r = java.nio.file.Files.newBufferedReader(mt, StandardCharsets.UTF_8)) {
+                    readMergesTxt(r, merges, mt.toString());
+                }
+            } else {
+                throw new ConfigError(dir + ": no tokenizer.json, or vocab.json + merges.txt (expected GPT-2 tokenizer files)");
+            }
+        } catch (IOException e) {
+            throw new ConfigError(dir + ": cannot read the tokenizer files (" + e.getMessage() + ")");
+        } catch (IllegalStateException | ClassCastException | NumberFormatException e) {
+            throw new ConfigError(dir + ": malformed tokenizer files (" + e.getMessage() + ")");
+        }
+        Bpe bpe = build(ids, merges, what);
+        if (bpe.fingerprint != model().fingerprint)
+            throw new ConfigError(what + ": the vocabulary or merges differ from GPT-2's (tinker supports GPT-2's own BPE only)");
+        return new Gpt2Tokenizer(bpe, null);
     }
 
     private static InputStreamReader reader(String name) throws IOException {
@@ -421,6 +506,8 @@ public final class Gpt2Tokenizer implements Tokenizer {
         private final HashMap<Long, Integer> rank;
         private final int[] mergedId;
         private final ConcurrentHashMap<String, int[]> cache = new ConcurrentHashMap<>();
+        /** A hash of the tokens and merges (set by {@link #build}), to tell GPT-2's own vocabulary. */
+        long fingerprint;
 
         Bpe(String[] tokens, boolean[] special, List<int[]> merges, int unkId) {
             tokenBytes = new byte[tokens.length][];

@@ -62,6 +62,7 @@ public final class Runs {
         Tokenizer tok = Tokenizers.load(ck.resolve(Checkpoint.TOKENIZER_FILE));
         NDManager manager = NDManager.newBaseManager(device);
         LM lm = new LM(spec.mp(), tok.vocabSize(), manager, spec.tp().random_seed());
+        if (spec.tp().lora_rank() > 0) lm.attachLora(spec.tp().lora_rank(), spec.tp().lora_std(), spec.tp().random_seed());
         try (NDManager tmp = manager.newSubManager()) {
             lm.loadParameters(Checkpoint.readTensors(ck.resolve(Checkpoint.MODEL_FILE), tmp));
         }

@@ -64,6 +64,8 @@ public final class LM implements AutoCloseable {
 
     private double dropout = 0;
     private boolean training = false;
+    /** LoRA adapters when attached ({@link #attachLora}); null otherwise. */
+    private Lora lora;
 
     public LM(ModelParams mp, int vocabSize, NDManager manager, long seed) {
         this(mp, vocabSize, manager, seed, DataType.FLOAT32);
@@ -221,13 +223,68 @@ public final class LM implements AutoCloseable {
         return params.values().stream().mapToLong(a -> a.getShape().size()).sum();
     }
 
+    // ---------------------------------------------------------------------------------------------------
+    // LoRA (see Lora)
+
+    /** Adds LoRA adapters of this rank to every parameter and freezes the base weights. */
+    public void attachLora(int rank, double std, long seed) {
+        if (lora != null) throw new IllegalStateException("LoRA is already attached");
+        lora = new Lora(params, rank, std, seed, manager, dtype);
+        for (NDArray p : params.values()) p.setRequiresGradient(false);
+    }
+
+    public boolean hasLora() {
+        return lora != null;
+    }
+
+    /** What an optimizer should train: the LoRA adapters when attached, else every parameter. */
+    public LinkedHashMap<String, NDArray> trainableParameters() {
+        return lora == null ? parameters() : new LinkedHashMap<>(lora.adapters);
+    }
+
+    /** Everything a checkpoint holds: the parameters, then the LoRA adapters if any ({@code {param}.lora_A}, ...). */
+    public LinkedHashMap<String, NDArray> stateTensors() {
+        LinkedHashMap<String, NDArray> all = parameters();
+        if (lora != null) all.putAll(lora.adapters);
+        return all;
+    }
+
+    /** Folds the adapters into the base weights (W ← W + B·A, p ← p + delta) and removes them; the logits do not change. */
+    public void mergeLora() {
+        if (lora == null) throw new IllegalStateException("no LoRA adapters to merge");
+        try (NDManager tmp = manager.newSubManager()) {
+            Map<String, NDArray> merged = new LinkedHashMap<>();
+            for (Map.Entry<String, NDArray> e : params.entrySet()) merged.put(e.getKey(), lora.merged(e.getKey(), e.getValue(), tmp));
+            for (Map.Entry<String, NDArray> e : params.entrySet()) e.getValue().set(merged.get(e.getKey()).toByteBuffer());
+        }
+        for (NDArray a : lora.adapters.values()) a.close();
+        lora = null;
+        for (NDArray p : params.values()) p.setRequiresGradient(true);
+    }
+
+    private Map<String, NDArray> loraEffective(NDManager scope) {
+        Map<String, NDArray> eff = new LinkedHashMap<>();
+        for (Map.Entry<String, NDArray> e : params.entrySet()) eff.put(e.getKey(), lora.effective(e.getKey(), e.getValue(), scope));
+        return eff;
+    }
+
+    private List<Block> blocksOf(Map<String, NDArray> p) {
+        List<Block> out = new ArrayList<>(mp.n_layers());
+        for (int l = 0; l < mp.n_layers(); l++) {
+            BlockWeights w = BlockWeights.of(p, l, mp.n_heads(), mp.individual_head_params());
+            out.add(custom ? new CustomTransformerBlock(mp, l, w) : new TorchTransformerBlock(mp, w));
+        }
+        return out;
+    }
+
     /** Sets every parameter's gradient to zero (DJL's gradient collector accumulates, like torch). */
     public void zeroGradients() {
-        for (NDArray p : params.values()) JniUtils.zeroGrad(Ops.pt(p));
+        for (NDArray p : trainableParameters().values()) JniUtils.zeroGrad(Ops.pt(p));
     }
 
     /** Copies values in by name (converting dtype if needed); every name must match exactly, with its shape. */
     public void loadParameters(Map<String, NDArray> tensors) {
+        LinkedHashMap<String, NDArray> params = stateTensors(); // with LoRA: the adapters too
         List<String> problems = new ArrayList<>();
         for (String name : params.keySet()) if (!tensors.containsKey(name)) problems.add("missing " + name);
         for (String name : new TreeSet<>(tensors.keySet())) {
@@ -299,6 +356,12 @@ public final class LM implements AutoCloseable {
         if (ids.getDataType() != DataType.INT64) ids = ids.toType(DataType.INT64, false);
         Hooks hooks = custom ? opts.hooks() : null; // the fused path has no hook points
         if (hooks != null) hooks.checkAgainst(hookPoints);
+
+        // With LoRA, every parameter is base + adapter, computed afresh in the step scope (so gradients reach the adapters).
+        Map<String, NDArray> eff = lora == null ? params : loraEffective(ids.getManager());
+        NDArray wte = eff.get(WTE), wpe = eff.get(WPE), lnFW = eff.get(LN_F_W), lnFB = eff.get(LN_F_B);
+        NDArray head = mp.tie_embed_deembed() ? wte : eff.get(LM_HEAD);
+        List<Block> blocks = lora == null ? this.blocks : blocksOf(eff);
 
         NDArray x = Ops.embedding(ids, wte); // [B,T,D]
         switch (mp.pos_encoding()) {

@@ -47,8 +47,17 @@ final class Ops {
         return switch (name) {
             case "relu" -> JniUtils.relu(pt(x));
             case "gelu" -> JniUtils.gelu(pt(x)); // exact erf GELU, as torch's "gelu"
-            default -> throw new IllegalArgumentException("unknown activation '" + name + "' (relu | gelu)");
+            case "gelu_new" -> geluTanh(x);
+            default -> throw new IllegalArgumentException("unknown activation '" + name + "' (relu | gelu | gelu_new)");
         };
+    }
+
+    private static final double SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+
+    /** GPT-2's {@code gelu_new}: {@code 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))} (torch's approximate='tanh'). */
+    static NDArray geluTanh(NDArray x) {
+        NDArray inner = x.mul(x).mul(x).mul(0.044715).add(x).mul(SQRT_2_OVER_PI);
+        return JniUtils.tanh(pt(inner)).add(1).mul(x).mul(0.5);
     }
 
     static NDArray embedding(NDArray ids, NDArray table) {

@@ -25,6 +25,8 @@ import org.tinker.data.Tasks;
 import org.tinker.data.Tokenizer;
 import org.tinker.data.Tokenizers;
 import org.tinker.model.LM;
+import org.tinker.model.gpt2.Gpt2Config;
+import org.tinker.model.gpt2.Gpt2Pretrained;
 
 /**
  * One run from its spec to its final checkpoint: task → tokenizer → DataModule → LM → Trainer. The CLI
@@ -62,15 +64,43 @@ public final class Experiment {
         }
     }
 
-    /** Loads the task, builds the tokenizer from all its samples (as the reference does) and the model. */
+    /**
+     * Loads the task, builds the tokenizer from all its samples (as the reference does) and the model. With
+     * {@code from_os_pretrained}, the architecture comes from the checkpoint's config.json (overriding the config's
+     * fields, as the reference did), the tokenizer is the full GPT-2 one and the weights are the checkpoint's; the
+     * returned spec carries the architecture actually used. With {@code lora_rank > 0}, LoRA adapters are attached.
+     */
     public static Prepared prepare(RunSpec spec, Setup setup, Tokenizer tokenizerOrNull) {
         LoadedTask task = Tasks.load(spec.dp(), setup.projectRoot());
+        Path pretrained = null;
+        Gpt2Config gpt2 = null;
+        if (!spec.mp().from_os_pretrained().isBlank()) {
+            var env = Gpt2Pretrained.Env.system();
+            pretrained = Gpt2Pretrained.resolve(spec.mp().from_os_pretrained(), new Gpt2Pretrained.Env(env.hfHubCache(), env.hfHome(),
+                    env.tinkerModels(), env.home(), setup.projectRoot()));
+            gpt2 = Gpt2Pretrained.config(pretrained);
+            spec = new RunSpec(spec.configName(), spec.index(), spec.total(), spec.dp(), spec.tp(),
+                    Gpt2Pretrained.fineTuneParams(spec.mp(), gpt2), spec.varying(), spec.ablation());
+            if (tokenizerOrNull == null) {
+                tokenizerOrNull = Gpt2Pretrained.tokenizer(pretrained, gpt2.vocabSize());
+                if (tokenizerOrNull == null)
+                    throw new ConfigError(pretrained + ": vocab_size " + gpt2.vocabSize() + " has no tokenizer (expected tokenizer.json or vocab.json + merges.txt, or GPT-2's 50257 tokens)");
+            }
+        }
         Tokenizer tok = tokenizerOrNull != null ? tokenizerOrNull
                 : Tokenizers.build(spec.mp().tokenizer_source_name(), spec.mp().custom_tokenizer_ntokens(), DataModule.allTexts(task.splits()));
         DataParams dp = spec.dp().withSynthetic(task.synthetic());
         DataModule data = new DataModule(tok, task.splits(), dp, spec.mp().max_seq_len(), task.synthetic());
         NDManager manager = NDManager.newBaseManager(setup.device());
         LM lm = new LM(spec.mp(), tok.vocabSize(), manager, spec.tp().random_seed());
+        try {
+            if (pretrained != null) Gpt2Pretrained.loadWeights(lm, pretrained, gpt2);
+            if (spec.tp().lora_rank() > 0) lm.attachLora(spec.tp().lora_rank(), spec.tp().lora_std(), spec.tp().random_seed());
+        } catch (RuntimeException e) {
+            lm.close();
+            manager.close();
+            throw e;
+        }
         return new Prepared(spec, task, tok, data, lm, manager);
     }
 
@@ -93,6 +123,7 @@ public final class Experiment {
             }
         }
         try (Prepared p = prepare(effective, setup, null)) {
+            effective = p.spec(); // from_os_pretrained: the checkpoint's architecture
             out.println(effective.header() + (setup.save() ? "  → " + runDir : ""));
             printConfig(out, effective);
             out.printf("task %s: %,d train / %,d val / %,d test sequences, %,d train tokens; vocab %,d (%s); model %,d parameters%n",
@@ -127,7 +158,7 @@ public final class Experiment {
              Prepared p = prepare(spec, setup, tok)) {
             out = tee(out, logFile);
             out.println("resuming " + run.timestamp() + " from checkpoint " + ck.getFileName());
-            Trainer trainer = new Trainer(spec, p.lm(), p.data(), new Trainer.Options(run.dir(), true, setup.listeners(), out,
+            Trainer trainer = new Trainer(p.spec(), p.lm(), p.data(), new Trainer.Options(run.dir(), true, setup.listeners(), out,
                     setup.progressBar()));
             trainer.restore(ck);
             return trainer.train();

@@ -69,7 +69,7 @@ public final class Trainer {
         this.lm = lm;
         this.data = data;
         this.opts = opts;
-        this.params = lm.parameters();
+        this.params = lm.trainableParameters(); // with LoRA: only the adapters
         this.schedule = new LrSchedule(tp);
         this.optimizer = new AdamW(params, tp.adam_beta1(), tp.adam_beta2(), 1e-8, tp.weight_decay());
         listeners.add(stats);
@@ -189,7 +189,7 @@ public final class Trainer {
                             state.nTrainSamples, at.random());
                     for (TrainingCallback cb : callbacks) cb.afterOptimizerStep(after);
                     if (state.nOptSteps % tp.hyperparams_log_freq() == 0) {
-                        log("n_active_params", lm.numParameters());
+                        log("n_active_params", params.values().stream().mapToLong(a -> a.getShape().size()).sum());
                         log("process_time", processTime());
                     }
                 }
@@ -375,7 +375,7 @@ public final class Trainer {
                 Checkpoint.writeString(tmp.resolve("train_params.json"), Params.toJson(spec.tp()));
                 Checkpoint.writeString(tmp.resolve(Checkpoint.STATS_FILE), Checkpoint.toJson(stats.toJson()));
                 Tokenizers.save(data.tokenizer(), tmp.resolve(Checkpoint.TOKENIZER_FILE));
-                Checkpoint.writeTensors(tmp.resolve(Checkpoint.MODEL_FILE), params);
+                Checkpoint.writeTensors(tmp.resolve(Checkpoint.MODEL_FILE), lm.stateTensors());
                 NDList moments = optimizer.stateTensors();
                 try {
                     Map<String, NDArray> byName = new LinkedHashMap<>();

@@ -1,0 +1,194 @@
+package org.tinker.model.gpt2;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import org.tinker.config.ConfigError;
+
+/**
+ * A strict reader and a writer of the safetensors format (8-byte little-endian header length, a JSON header of
+ * {@code name → {dtype, shape, data_offsets}} plus optional {@code __metadata__}, then the raw little-endian data).
+ * Every offset, size and dtype is checked, so a truncated or corrupted file fails with one clear line naming it.
+ */
+public final class SafeTensors {
+    private SafeTensors() {}
+
+    /** Header length above this is treated as corruption (the format's own limit is 100 MB). */
+    private static final long MAX_HEADER = 100L << 20;
+
+    /** Reads every tensor of a file into {@code manager}, in file (header) order. */
+    public static LinkedHashMap<String, NDArray> read(Path file, NDManager manager) {
+        if (!Files.isRegularFile(file)) throw new ConfigError(file + ": no such file (expected a safetensors file)");
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            long size = ch.size();
+            if (size < 8) throw bad(file, "the file is " + size + " bytes, shorter than the 8-byte header length");
+            ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+            readFully(ch, lenBuf, 0);
+            long headerLen = lenBuf.flip().getLong();
+            if (headerLen <= 0 || headerLen > MAX_HEADER || 8 + headerLen > size)
+                throw bad(file, "header length " + headerLen + " does not fit a file of " + size + " bytes (truncated or not safetensors)");
+            ByteBuffer hb = ByteBuffer.allocate((int) headerLen);
+            readFully(ch, hb, 8);
+            JsonObject header;
+            try {
+                header = JsonParser.parseString(new String(hb.array(), StandardCharsets.UTF_8)).getAsJsonObject();
+            } catch (RuntimeException e) {
+                throw bad(file, "the JSON header is corrupt");
+            }
+            long dataStart = 8 + headerLen, dataLen = size - dataStart;
+            LinkedHashMap<String, NDArray> out = new LinkedHashMap<>();
+            for (Map.Entry<String, JsonElement> e : header.entrySet()) {
+                if (e.getKey().equals("__metadata__")) continue;
+                String name = e.getKey();
+                JsonObject t;
+                DataType dt;
+                long[] shape;
+                long begin, end;
+                try {
+                    t = e.getValue().getAsJsonObject();
+                    dt = dtype(t.get("dtype").getAsString());
+                    var sh = t.get("shape").getAsJsonArray();
+                    shape = new long[sh.size()];
+                    for (int i = 0; i < shape.length; i++) shape[i] = sh.get(i).getAsLong();
+                    var off = t.get("data_offsets").getAsJsonArray();
+                    begin = off.get(0).getAsLong();
+                    end = off.get(1).getAsLong();
+                } catch (ConfigError ce) {
+                    throw bad(file, "tensor " + name + ": " + ce.getMessage());
+                } catch (RuntimeException re) {
+                    throw bad(file, "tensor " + name + ": malformed header entry " + e.getValue());
+                }
+                long n = 1;
+                for (long d : shape) {
+                    if (d < 0) throw bad(file, "tensor " + name + ": negative dimension");
+                    n *= d;
+                }
+                long bytes = n * dt.getNumOfBytes();
+                if (begin < 0 || end < begin || end - begin != bytes)
+                    throw bad(file, "tensor " + name + ": offsets [" + begin + ", " + end + ") do not match " + dt + " " + new Shape(shape));
+                if (end > dataLen)
+                    throw bad(file, "tensor " + name + " ends at byte " + end + " but the data is only " + dataLen + " bytes (truncated file)");
+                ByteBuffer data = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.LITTLE_ENDIAN);
+                readFully(ch, data, dataStart + begin);
+                data.flip();
+                NDArray a = manager.create(data, new Shape(shape), dt);
+                a.setName(name);
+                out.put(name, a);
+            }
+            return out;
+        } catch (IOException e) {
+            throw new ConfigError(file + ": cannot read (" + e.getMessage() + ")");
+        }
+    }
+
+    static DataType dtype(String s) {
+        return switch (s) {
+            case "F32" -> DataType.FLOAT32;
+            case "F64" -> DataType.FLOAT64;
+            case "F16" -> DataType.FLOAT16;
+            case "BF16" -> DataType.BFLOAT16;
+            case "I64" -> DataType.INT64;
+            case "I32" -> DataType.INT32;
+            case "I8" -> DataType.INT8;
+            case "U8" -> DataType.UINT8;
+            case "BOOL" -> DataType.BOOLEAN;
+            default -> throw new ConfigError("unsupported dtype " + s);
+        };
+    }
+
+    static String dtypeName(DataType d) {
+        return switch (d) {
+            case FLOAT32 -> "F32";
+            case FLOAT64 -> "F64";
+            case FLOAT16 -> "F16";
+            case BFLOAT16 -> "BF16";
+            case INT64 -> "I64";
+            case INT32 -> "I32";
+            case INT8 -> "I8";
+            case UINT8 -> "U8";
+            case BOOLEAN -> "BOOL";
+            default -> throw new IllegalArgumentException("no safetensors dtype for " + d);
+        };
+    }
+
+    /**
+     * Writes tensors (keys sorted, as torch's safetensors does) with {@code __metadata__ = {"format": "pt"}} so that
+     * Hugging Face transformers accepts the file. Written to a temporary file and renamed into place.
+     */
+    public static void write(Path file, Map<String, NDArray> tensors) throws IOException {
+        TreeMap<String, NDArray> sorted = new TreeMap<>(tensors);
+        JsonObject header = new JsonObject();
+        JsonObject meta = new JsonObject();
+        meta.addProperty("format", "pt");
+        header.add("__metadata__", meta);
+        List<byte[]> blobs = new ArrayList<>();
+        long offset = 0;
+        for (Map.Entry<String, NDArray> e : sorted.entrySet()) {
+            NDArray a = e.getValue();
+            byte[] b = new byte[0];
+            ByteBuffer bb = a.toByteBuffer();
+            bb.order(ByteOrder.LITTLE_ENDIAN);
+            b = new byte[bb.remaining()];
+            bb.get(b);
+            JsonObject t = new JsonObject();
+            t.addProperty("dtype", dtypeName(a.getDataType()));
+            var sh = new com.google.gson.JsonArray();
+            for (long d : a.getShape().getShape()) sh.add(d);
+            t.add("shape", sh);
+            var off = new com.google.gson.JsonArray();
+            off.add(offset);
+            off.add(offset + b.length);
+            t.add("data_offsets", off);
+            header.add(e.getKey(), t);
+            offset += b.length;
+            blobs.add(b);
+        }
+        byte[] h = header.toString().getBytes(StandardCharsets.UTF_8);
+        int pad = (8 - h.length % 8) % 8; // align the data to 8 bytes, padding the header with spaces
+        byte[] hp = new byte[h.length + pad];
+        System.arraycopy(h, 0, hp, 0, h.length);
+        for (int i = h.length; i < hp.length; i++) hp[i] = ' ';
+        Path abs = file.toAbsolutePath();
+        Files.createDirectories(abs.getParent());
+        Path tmp = Files.createTempFile(abs.getParent(), "." + abs.getFileName() + ".", ".tmp");
+        try (OutputStream os = new java.io.BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20)) {
+            os.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(hp.length).array());
+            os.write(hp);
+            for (byte[] b : blobs) os.write(b);
+        } catch (IOException | RuntimeException e) {
+            Files.deleteIfExists(tmp);
+            throw e;
+        }
+        Files.move(tmp, abs, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    private static void readFully(FileChannel ch, ByteBuffer buf, long pos) throws IOException {
+        while (buf.hasRemaining()) {
+            int n = ch.read(buf, pos);
+            if (n < 0) throw new IOException("unexpected end of file");
+            pos += n;
+        }
+    }
+
+    private static ConfigError bad(Path file, String what) {
+        return new ConfigError(file + ": not a valid safetensors file: " + what);
+    }
+}
