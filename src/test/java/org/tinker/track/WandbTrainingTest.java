@@ -75,6 +75,13 @@ class WandbTrainingTest {
             for (String k : TestRuns.spec(ONE_EPOCH).flat().keySet()) assertTrue(config.has(k), k);
             JsonObject sum = JsonParser.parseString(fake.summary).getAsJsonObject();
             assertEquals(result[0].finalValLoss(), sum.get("stat/val_loss:main").getAsDouble(), 0.0);
+            // the request log of this run, for reading (target/wandb-requests.log)
+            StringBuilder log = new StringBuilder();
+            for (WandbFake.Req q : fake.requests())
+                log.append(String.format("%.3f %s %s auth=%s%n  %s%n", (q.atNanos() - fake.requests().get(0).atNanos()) / 1e9, q.method(),
+                        q.path(), q.auth() == null ? "-" : q.auth().substring(0, 12) + "…", q.body()));
+            Files.createDirectories(Path.of("target"));
+            Files.writeString(Path.of("target/wandb-requests.log"), log.toString());
         }
     }
 
