@@ -30,8 +30,13 @@ import org.tinker.explore.Verify;
 import org.tinker.train.Checkpoint;
 import org.tinker.train.Experiment;
 import org.tinker.train.RunStore;
+import org.tinker.train.StatsListener;
 import org.tinker.train.TrainStats;
 import org.tinker.train.Trainer;
+import org.tinker.track.WandbListener;
+import org.tinker.track.WandbRun;
+import org.tinker.track.WandbSettings;
+import org.tinker.track.WandbSync;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -45,7 +50,7 @@ import picocli.CommandLine.Option;
                 "Every list value in a config (dim=[128,256]) is a grid axis: one run per combination."},
         subcommands = {Main.ListCmd.class, Main.VerifyCmd.class, Main.ResumeCmd.class, Main.TokenizeCmd.class, Main.ParamsCmd.class,
                 BenchCommand.class,
-                Gpt2Commands.LogitsCmd.class, Gpt2Commands.ExportCmd.class, Gpt2Commands.LoraMergeCmd.class, Gpt2Commands.PerplexityCmd.class},
+                Gpt2Commands.LogitsCmd.class, Gpt2Commands.ExportCmd.class, Gpt2Commands.LoraMergeCmd.class, Gpt2Commands.PerplexityCmd.class, Main.WandbSyncCmd.class},
         footer = {"", "Examples:", "  runner --config=test-nlp --task=ptb --no-wandb --save",
                 "  runner --config=test-synth --set mp.dim=64 --set tp.lr=[0.001,0.003]", "  runner list",
                 "  runner verify --timestamp=2026-11-23--13-40-01"})
@@ -96,10 +101,42 @@ public final class Main implements Callable<Integer> {
             return 0;
         }
         Device device = device(gpuId);
-        if (!noWandb) out.println("W&B: this build logs to train_stats only (the W&B client arrives with its own issue); continuing as --no-wandb");
-        Experiment.Setup setup = new Experiment.Setup(Path.of("."), savedModels, save, device, out, List.of(), true);
-        for (RunSpec r : runs) Experiment.run(r, setup);
+        Experiment.Setup setup = new Experiment.Setup(Path.of("."), savedModels, save, device, out, wandbListeners(noWandb, wandbProjName, runs.size(), out), true);
+        for (RunSpec r : runs) {
+            try {
+                Experiment.run(r, setup);
+            } catch (WandbRun.Stopped e) {
+                out.println("W&B: " + e.getMessage() + "; going on with the next run");
+            }
+        }
         return 0;
+    }
+
+    // ------------------------------------------------------------------ W&B (org.tinker.track)
+
+    /** The W&B listener unless --no-wandb (or WANDB_MODE=disabled); WANDB_RUN_ID names a single run only. */
+    static List<StatsListener> wandbListeners(boolean noWandb, String projName, int nRuns, PrintStream out) {
+        if (noWandb) return List.of();
+        WandbSettings s = WandbSettings.fromEnvironment();
+        if (s.mode() == WandbSettings.Mode.DISABLED) return List.of();
+        if (s.runId() != null && nRuns > 1) {
+            out.println("W&B: WANDB_RUN_ID names one run but the grid has " + nRuns + "; each run gets its own id");
+            s = s.withRun(null, null);
+        }
+        return List.of(new WandbListener(s, projName, out));
+    }
+
+    @Command(name = "wandb-sync", description = {"Send W&B spools (offline runs, or runs whose server went away) to the server.",
+            "Idempotent: resumes from what the server acknowledged; every row is sent once."})
+    static final class WandbSyncCmd implements Callable<Integer> {
+        @CommandLine.Parameters(arity = "1..*", paramLabel = "DIR", description = "wandb/{run|offline-run}-*/ folders, or a wandb/ folder")
+        List<Path> dirs;
+
+        @Override
+        public Integer call() {
+            List<WandbSync.Result> rs = WandbSync.sync(dirs, WandbSettings.fromEnvironment().withMode(WandbSettings.Mode.ONLINE), System.out);
+            return rs.stream().allMatch(WandbSync.Result::synced) ? 0 : 1;
+        }
     }
 
     static Device device(Integer gpuId) {
@@ -163,11 +200,13 @@ public final class Main implements Callable<Integer> {
         @Option(names = "--timestamp", required = true, paramLabel = "T") String timestamp;
         @Option(names = "--saved-models", paramLabel = "DIR") Path savedModels = Path.of("saved-models");
         @Option(names = "--gpu-id", paramLabel = "N") Integer gpuId;
+        @Option(names = "--no-wandb", description = "do not log to Weights & Biases") boolean noWandb;
 
         @Override
         public Integer call() {
             RunStore.Run run = new RunStore(savedModels).find(timestamp);
-            Experiment.resume(run, new Experiment.Setup(Path.of("."), savedModels, true, device(gpuId), System.out, List.of(), true));
+            Experiment.resume(run, new Experiment.Setup(Path.of("."), savedModels, true, device(gpuId), System.out,
+                    wandbListeners(noWandb, null, 1, System.out), true));
             return 0;
         }
     }

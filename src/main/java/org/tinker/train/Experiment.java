@@ -131,8 +131,12 @@ public final class Experiment {
                     p.data().size(DataModule.Split.TEST), p.data().tokens(DataModule.Split.TRAIN), p.tokenizer().vocabSize(),
                     p.tokenizer().kind(), p.lm().numParameters());
             if (!effective.mp().from_saved().isBlank()) loadFromSaved(p, setup.savedModels(), effective.mp().from_saved());
-            Trainer trainer = new Trainer(effective, p.lm(), p.data(),
-                    new Trainer.Options(runDir, setup.save(), setup.listeners(), out, setup.progressBar()));
+            // W&B and other per-run listeners: told about the run before its first statistic
+            RunSpec eff = effective;
+            PrintStream o = out;
+            StatsListener.RunStart start = new StatsListener.RunStart(eff, runDir, setup.save(), -1, null);
+            Trainer trainer = started(setup.listeners(), start, () -> new Trainer(eff, p.lm(), p.data(),
+                    new Trainer.Options(runDir, setup.save(), setup.listeners(), o, setup.progressBar())));
             Trainer.Result r = trainer.train();
             out.printf("done: val_loss %.4f (ppl %.2f)%s, %d optimizer steps, %,.0f train tokens/s%s%n", r.finalValLoss(),
                     Math.exp(r.finalValLoss()), Double.isNaN(r.testLoss()) ? "" : String.format(", test_loss %.4f (ppl %.2f)",
@@ -158,12 +162,30 @@ public final class Experiment {
              Prepared p = prepare(spec, setup, tok)) {
             out = tee(out, logFile);
             out.println("resuming " + run.timestamp() + " from checkpoint " + ck.getFileName());
-            Trainer trainer = new Trainer(p.spec(), p.lm(), p.data(), new Trainer.Options(run.dir(), true, setup.listeners(), out,
-                    setup.progressBar()));
-            trainer.restore(ck);
+            // per-run listeners (W&B) continue the run recorded in run.dir()/wandb.json, after the checkpoint's step
+            long ckStep = Checkpoint.readJson(ck.resolve(Checkpoint.STATE_FILE)).get("statSyncer").getAsLong();
+            StatsListener.RunStart start = new StatsListener.RunStart(p.spec(), run.dir(), true, ckStep, ck);
+            PrintStream o = out;
+            Trainer trainer = started(setup.listeners(), start, () -> {
+                Trainer t = new Trainer(p.spec(), p.lm(), p.data(), new Trainer.Options(run.dir(), true, setup.listeners(), o,
+                        setup.progressBar()));
+                t.restore(ck);
+                return t;
+            });
             return trainer.train();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Tells the listeners a run starts, then builds its Trainer; a failure to build it ends the run for them. */
+    private static Trainer started(List<StatsListener> listeners, StatsListener.RunStart start, java.util.function.Supplier<Trainer> build) {
+        for (StatsListener l : listeners) l.onStart(start);
+        try {
+            return build.get();
+        } catch (RuntimeException | Error e) {
+            for (StatsListener l : listeners) l.onEnd(e);
+            throw e;
         }
     }
 

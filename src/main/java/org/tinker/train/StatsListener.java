@@ -12,6 +12,12 @@ public interface StatsListener {
      */
     void onStat(String name, double value, Counters at);
 
+    /**
+     * Called once before a run's first statistic (before the Trainer is built), so that a listener can
+     * serve the runs of a grid one after the other.
+     */
+    default void onStart(RunStart run) {}
+
     /** Called once when training ends (normally or not); {@code error} is null on success. */
     default void onEnd(Throwable error) {}
 
@@ -22,5 +28,18 @@ public interface StatsListener {
      * @param nTrainSamples samples trained on so far
      * @param statCounter values logged so far across all statistics (before this one)
      */
+    /**
+     * A run about to train.
+     *
+     * @param spec its parameters
+     * @param runDir its save folder (exists only when {@code save})
+     * @param save checkpoints are written
+     * @param resumeAfterStep for a resumed run, the checkpoint's step counter (statistics up to it were logged by the
+     *     earlier process and are logged again only by the Trainer's constructor); -1 for a fresh run
+     * @param checkpoint the checkpoint resumed from, or null
+     */
+    record RunStart(org.tinker.config.RunSpec spec, java.nio.file.Path runDir, boolean save, long resumeAfterStep,
+                    java.nio.file.Path checkpoint) {}
+
     record Counters(long statSyncer, long nTrainSamples, long statCounter) {}
 }

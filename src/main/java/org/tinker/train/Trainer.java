@@ -387,6 +387,8 @@ public final class Trainer {
                 Checkpoint.writeString(tmp.resolve(Checkpoint.STATE_FILE), Checkpoint.toJson(state));
                 Path log = opts.runDir().resolve("log.txt");
                 if (java.nio.file.Files.isRegularFile(log)) java.nio.file.Files.copy(log, tmp.resolve("log.txt")); // the log so far
+                Path wandb = opts.runDir().resolve("wandb.json"); // the W&B run id, for resume
+                if (java.nio.file.Files.isRegularFile(wandb)) java.nio.file.Files.copy(wandb, tmp.resolve("wandb.json"));
             });
         } catch (IOException e) {
             throw new UncheckedIOException("cannot save checkpoint " + dir, e);

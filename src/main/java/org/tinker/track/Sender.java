@@ -1,0 +1,239 @@
+package org.tinker.track;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BooleanSupplier;
+
+/**
+ * Sends a {@link Spool} to the server: UpsertBucket, file_stream POSTs with explicit offsets from what the
+ * server has acknowledged, CreateRunFiles + PUT + {@code uploaded}, and {@code complete}. Shared by the
+ * online sender thread and {@code wandb-sync}, so both speak exactly the same protocol.
+ */
+final class Sender {
+    static final String UPSERT_BUCKET = """
+            mutation UpsertBucket(
+                $id: String, $name: String, $project: String, $entity: String, $groupName: String,
+                $description: String, $displayName: String, $notes: String, $commit: String,
+                $config: JSONString, $host: String, $debug: Boolean, $program: String, $repo: String,
+                $jobType: String, $state: String, $sweep: String, $tags: [String!], $summaryMetrics: JSONString,
+            ) {
+                upsertBucket(input: {
+                    id: $id, name: $name, groupName: $groupName, modelName: $project, entityName: $entity,
+                    description: $description, displayName: $displayName, notes: $notes, config: $config,
+                    commit: $commit, host: $host, debug: $debug, jobProgram: $program, jobRepo: $repo,
+                    jobType: $jobType, state: $state, sweep: $sweep, tags: $tags, summaryMetrics: $summaryMetrics,
+                }) {
+                    bucket {
+                        id name displayName description config sweepName
+                        project { id name entity { id name } }
+                        historyLineCount
+                    }
+                    inserted
+                }
+            }""";
+
+    static final String RUN_RESUME_STATUS = """
+            query RunResumeStatus($project: String, $entity: String, $name: String!) {
+              model(name: $project, entityName: $entity) { id name entity { id name }
+                bucket(name: $name, missingOk: true) { id name summaryMetrics displayName logLineCount
+                  historyLineCount eventsLineCount historyTail eventsTail config tags notes wandbConfig(keys: ["t"]) } } }""";
+
+    static final String CREATE_RUN_FILES = """
+            mutation CreateRunFiles($entity: String!, $project: String!, $run: String!, $files: [String!]!) {
+              createRunFiles(input: {entityName: $entity, projectName: $project, runName: $run, files: $files}) {
+                runID uploadHeaders files { name uploadUrl } } }""";
+
+    static final int MAX_LINES = 1000;
+    static final long MAX_BYTES = 5L << 20;
+    /** Longer history lines are dropped by the official client; so are they here (the spool keeps them). */
+    static final long MAX_LINE_BYTES = (10L << 20) - (100L << 10);
+
+    final WandbHttp http;
+    final Spool spool;
+    private final BooleanSupplier stop;
+    private final List<String> announce = new ArrayList<>();
+    private String summaryAcked;
+    private volatile boolean stopRequested;
+    private long rowsSent;
+
+    Sender(WandbHttp http, Spool spool, BooleanSupplier stop) {
+        this.http = http;
+        this.spool = spool;
+        this.stop = stop;
+    }
+
+    boolean stopRequested() {
+        return stopRequested;
+    }
+
+    long rowsSent() {
+        return rowsSent;
+    }
+
+    boolean upserted() {
+        return spool.entity() != null;
+    }
+
+    /** UpsertBucket with the spool's variables; entity and project come from the answer. */
+    void upsert() throws WandbHttp.Failure, IOException {
+        Map<String, Object> vars = new LinkedHashMap<>();
+        if (spool.storageId() != null) vars.put("id", spool.storageId());
+        for (Map.Entry<String, JsonElement> e : spool.run.getAsJsonObject("variables").entrySet())
+            vars.put(e.getKey(), e.getValue());
+        JsonObject data = http.graphql("UpsertBucket", UPSERT_BUCKET, vars, WandbHttp.Policy.UPSERT, stop);
+        JsonObject bucket = obj(obj(data, "upsertBucket"), "bucket");
+        if (bucket == null) throw new WandbHttp.Failure("UpsertBucket: the answer has no bucket", 200, true);
+        JsonObject project = obj(bucket, "project");
+        String projectName = project != null && project.has("name") ? project.get("name").getAsString()
+                : spool.run.getAsJsonObject("variables").get("project").getAsString();
+        JsonObject entity = project == null ? null : obj(project, "entity");
+        String entityName = entity != null && entity.has("name") ? entity.get("name").getAsString() : null;
+        if (entityName == null) {
+            JsonElement e = spool.run.getAsJsonObject("variables").get("entity");
+            if (e == null || e.isJsonNull()) throw new WandbHttp.Failure("UpsertBucket: the answer names no entity", 200, true);
+            entityName = e.getAsString();
+        }
+        String id = bucket.has("id") && !bucket.get("id").isJsonNull() ? bucket.get("id").getAsString() : null;
+        spool.setServerRun(entityName, projectName, id);
+    }
+
+    /** The run's state on the server for resuming it; null when the run does not exist there. */
+    static JsonObject resumeStatus(WandbHttp http, String project, String entity, String runId, BooleanSupplier stop)
+            throws WandbHttp.Failure {
+        Map<String, Object> vars = new LinkedHashMap<>();
+        vars.put("project", project);
+        vars.put("entity", entity);
+        vars.put("name", runId);
+        JsonObject data = http.graphql("RunResumeStatus", RUN_RESUME_STATUS, vars, WandbHttp.Policy.GRAPHQL, stop);
+        JsonObject bucket = obj(obj(data, "model"), "bucket");
+        if (bucket == null) return null;
+        JsonElement wc = bucket.get("wandbConfig");
+        JsonObject w = null;
+        if (wc != null && wc.isJsonPrimitive()) w = JsonParser.parseString(wc.getAsString()).getAsJsonObject();
+        else if (wc != null && wc.isJsonObject()) w = wc.getAsJsonObject();
+        return w != null && w.has("t") ? bucket : null;
+    }
+
+    /** Rows, files or a changed summary wait to be sent. */
+    boolean hasWork() {
+        return spool.acked() < spool.size() || !spool.pendingFiles().isEmpty() || !announce.isEmpty()
+                || (spool.size() > 0 && !spool.summaryLine().equals(summaryAcked));
+    }
+
+    /**
+     * One file_stream POST: the unacknowledged rows (up to 1000 lines / 5 MB) from their offset, the summary
+     * if it changed, the files uploaded since, and {@code complete} when asked and nothing else remains.
+     * The body is rebuilt on every retry, so rows logged while backing off join it.
+     *
+     * @return true when {@code complete} went out and was acknowledged
+     */
+    boolean post(boolean complete) throws WandbHttp.Failure, IOException {
+        final long[] sentTo = new long[1];
+        final String[] sentSummary = new String[1];
+        final List<String> sentFiles = new ArrayList<>();
+        final boolean[] sentComplete = new boolean[1];
+        String resp = http.fileStream(spool.entity(), spool.project(), spool.runId(), () -> {
+            long from = spool.acked();
+            List<String> lines = spool.lines(from, MAX_LINES, MAX_BYTES);
+            JsonObject body = new JsonObject();
+            JsonObject files = new JsonObject();
+            if (!lines.isEmpty()) {
+                JsonObject h = new JsonObject();
+                h.addProperty("offset", spool.offset0() + from);
+                JsonArray c = new JsonArray();
+                for (String l : lines) c.add(l.length() > MAX_LINE_BYTES ? "{}" : l);
+                h.add("content", c);
+                files.add(Spool.HISTORY, h);
+            }
+            String summary = spool.summaryLine();
+            if (spool.size() > 0 && !summary.equals(summaryAcked)) {
+                JsonObject s = new JsonObject();
+                s.addProperty("offset", 0);
+                JsonArray c = new JsonArray();
+                c.add(summary);
+                s.add("content", c);
+                files.add(Spool.SUMMARY, s);
+            }
+            if (files.size() > 0) body.add("files", files);
+            sentFiles.clear();
+            sentFiles.addAll(announce);
+            if (!announce.isEmpty()) {
+                JsonArray up = new JsonArray();
+                announce.forEach(up::add);
+                body.add("uploaded", up);
+            }
+            sentTo[0] = from + lines.size();
+            sentSummary[0] = files.has(Spool.SUMMARY) ? summary : summaryAcked;
+            sentComplete[0] = complete && sentTo[0] == spool.size() && spool.pendingFiles().isEmpty() && spool.exitCode() != null;
+            if (sentComplete[0]) {
+                body.addProperty("complete", true);
+                body.addProperty("exitcode", spool.exitCode());
+            }
+            return WandbHttp.GSON.toJson(body);
+        }, stop);
+        rowsSent += sentTo[0] - spool.acked();
+        summaryAcked = sentSummary[0];
+        announce.removeAll(sentFiles);
+        spool.ack(sentTo[0], sentFiles, sentComplete[0]);
+        readStopped(resp);
+        return sentComplete[0];
+    }
+
+    /** An empty POST: the server keeps the run "running". */
+    void heartbeat() throws WandbHttp.Failure {
+        readStopped(http.fileStream(spool.entity(), spool.project(), spool.runId(), () -> "{}", stop));
+    }
+
+    private void readStopped(String resp) {
+        try {
+            JsonElement e = JsonParser.parseString(resp);
+            if (e.isJsonObject() && e.getAsJsonObject().has("stopped") && e.getAsJsonObject().get("stopped").getAsBoolean())
+                stopRequested = true;
+        } catch (RuntimeException ignored) {
+            // an answer that is not JSON says nothing about stopping
+        }
+    }
+
+    /** CreateRunFiles for the files not yet uploaded, then a PUT of each to its signed URL. */
+    void uploadFiles() throws WandbHttp.Failure, IOException {
+        List<String> pending = spool.pendingFiles();
+        pending.removeAll(announce);
+        if (pending.isEmpty()) return;
+        Map<String, Object> vars = new LinkedHashMap<>();
+        vars.put("entity", spool.entity());
+        vars.put("project", spool.project());
+        vars.put("run", spool.runId());
+        vars.put("files", pending);
+        JsonObject crf = obj(http.graphql("CreateRunFiles", CREATE_RUN_FILES, vars, WandbHttp.Policy.GRAPHQL, stop), "createRunFiles");
+        if (crf == null || crf.get("runID") == null || crf.get("runID").isJsonNull())
+            throw new WandbHttp.Failure("CreateRunFiles: the run does not exist or access is denied", 200, true);
+        Map<String, String> headers = new LinkedHashMap<>();
+        JsonElement uh = crf.get("uploadHeaders");
+        if (uh != null && uh.isJsonArray()) for (JsonElement h : uh.getAsJsonArray()) {
+            String s = h.getAsString();
+            int i = s.indexOf(':');
+            if (i > 0) headers.put(s.substring(0, i), s.substring(i + 1).trim());
+        }
+        for (JsonElement f : crf.getAsJsonArray("files")) {
+            String name = f.getAsJsonObject().get("name").getAsString();
+            String url = f.getAsJsonObject().get("uploadUrl").getAsString();
+            if (!pending.contains(name)) continue;
+            http.upload(url, Files.readAllBytes(spool.file(name)), headers, stop);
+            announce.add(name);
+        }
+    }
+
+    private static JsonObject obj(JsonObject o, String k) {
+        if (o == null) return null;
+        JsonElement e = o.get(k);
+        return e != null && e.isJsonObject() ? e.getAsJsonObject() : null;
+    }
+}

@@ -1,0 +1,120 @@
+package org.tinker.track;
+
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.tinker.config.RunSpec;
+import org.tinker.train.Namer;
+import org.tinker.train.StatsListener;
+
+/**
+ * Sends a run's statistics to W&B: one {@link WandbRun} per training run (the listener serves the runs of a
+ * grid one after the other). The statistics of one training step (same {@code statSyncer}) make one history
+ * row, under the names they have in train_stats, and every row carries {@code n_train_samples}. The run id
+ * is kept in {@code wandb.json} in the run folder (and so in every checkpoint) so that {@code runner resume}
+ * continues the same W&B run.
+ */
+public final class WandbListener implements StatsListener {
+    public static final String RUN_FILE = "wandb.json";
+
+    private final WandbSettings settings;
+    private final String projNameOverride;
+    private final PrintStream out;
+    private WandbRun run;
+    private final Map<String, Object> row = new LinkedHashMap<>();
+    private long rowStep = Long.MIN_VALUE;
+    private long skipUpTo = -1;
+
+    public WandbListener(WandbSettings settings, String projNameOverride, PrintStream out) {
+        this.settings = settings;
+        this.projNameOverride = projNameOverride;
+        this.out = out;
+    }
+
+    /** The W&B run of the run now training (for images: {@code current().logImage(key, png)}); null between runs. */
+    public WandbRun current() {
+        return run;
+    }
+
+    @Override
+    public void onStart(RunStart r) {
+        RunSpec spec = r.spec();
+        WandbSettings s = settings;
+        Path previousSpool = null;
+        skipUpTo = r.resumeAfterStep();
+        if (r.resumeAfterStep() >= 0) {
+            JsonObject stored = readStored(r.runDir().resolve(RUN_FILE));
+            if (stored == null && r.checkpoint() != null) stored = readStored(r.checkpoint().resolve(RUN_FILE));
+            if (stored != null && stored.has("run_id")) {
+                s = s.withRun(stored.get("run_id").getAsString(), s.resume() != null ? s.resume() : "allow");
+                if (stored.has("spool")) {
+                    Path p = Path.of(stored.get("spool").getAsString());
+                    if (Files.isDirectory(p)) previousSpool = p;
+                }
+            } else if (settings.mode() != WandbSettings.Mode.DISABLED) {
+                out.println("W&B: " + r.runDir() + " records no W&B run id; the resumed run is a new W&B run");
+            }
+        }
+        run = WandbRun.start(s, new WandbRun.Init(Namer.wandbProjectName(spec, projNameOverride), Namer.runName(spec), spec.flat(),
+                previousSpool), out);
+        run.carry("n_train_samples");
+        row.clear();
+        rowStep = Long.MIN_VALUE;
+        if (run.enabled() && r.save()) {
+            JsonObject o = new JsonObject();
+            o.addProperty("run_id", run.id());
+            o.addProperty("project", run.project());
+            o.addProperty("spool", run.spoolDir().toAbsolutePath().toString());
+            try {
+                Files.createDirectories(r.runDir());
+                Spool.writeAtomically(r.runDir().resolve(RUN_FILE), WandbHttp.GSON.toJson(o));
+            } catch (IOException e) {
+                out.println("W&B: cannot write " + r.runDir().resolve(RUN_FILE) + " (" + e.getMessage() + "); resume will start a new W&B run");
+            }
+        }
+    }
+
+    @Override
+    public void onStat(String name, double value, Counters at) {
+        WandbRun w = run;
+        if (w == null || !w.enabled()) return;
+        if (at.statSyncer() != rowStep) {
+            flush();
+            rowStep = at.statSyncer();
+        }
+        if (at.statSyncer() <= skipUpTo) return; // the Trainer's constructor values of a resumed run
+        row.put(name, value);
+        if (w.stopRequested()) {
+            flush();
+            throw new WandbRun.Stopped("the W&B run " + w.id() + " was stopped from the W&B UI");
+        }
+    }
+
+    private void flush() {
+        if (row.isEmpty() || run == null) return;
+        run.log(row);
+        row.clear();
+    }
+
+    @Override
+    public void onEnd(Throwable error) {
+        if (run == null) return;
+        flush();
+        run.finish(error == null ? 0 : 1);
+        run = null;
+    }
+
+    private static JsonObject readStored(Path f) {
+        if (!Files.isRegularFile(f)) return null;
+        try {
+            return JsonParser.parseString(Files.readString(f)).getAsJsonObject();
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,224 @@
+package org.tinker.track;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import okhttp3.mockwebserver.Dispatcher;
+import okhttp3.mockwebserver.MockResponse;
+import okhttp3.mockwebserver.MockWebServer;
+import okhttp3.mockwebserver.RecordedRequest;
+import okhttp3.mockwebserver.SocketPolicy;
+
+/**
+ * A W&B server on loopback (OkHttp MockWebServer) that keeps what a real one keeps: history lines by
+ * offset (and how often each offset was written), the last summary line, uploaded files, completion.
+ * Failures can be switched on: a status for the next N requests (optionally with Retry-After), an outage, a hang.
+ */
+final class WandbFake implements AutoCloseable {
+    record Req(long atNanos, String method, String path, String auth, Map<String, String> headers, String body) {
+        JsonObject json() {
+            return JsonParser.parseString(body).getAsJsonObject();
+        }
+
+        String op() {
+            return path.equals("/graphql") ? json().get("operationName").getAsString() : null;
+        }
+    }
+
+    final MockWebServer server = new MockWebServer();
+    final List<Req> requests = new ArrayList<>();
+    final TreeMap<Long, String> history = new TreeMap<>();
+    final Map<Long, Integer> writes = new HashMap<>();
+    String summary;
+    Integer exitcode;
+    boolean complete;
+    final Set<String> uploaded = new LinkedHashSet<>();
+    final Map<String, byte[]> files = new HashMap<>();
+    final Map<String, JsonObject> upserts = new HashMap<>();
+    final String entity = "alice";
+    volatile int failStatus, failCount;
+    volatile String retryAfter;
+    volatile String failPathPrefix = "";
+    volatile boolean down, hang, stopped;
+
+    WandbFake() throws IOException {
+        server.setDispatcher(new Dispatcher() {
+            @Override
+            public MockResponse dispatch(RecordedRequest r) {
+                return handle(r);
+            }
+        });
+        server.start(java.net.InetAddress.getLoopbackAddress(), 0);
+    }
+
+    String base() {
+        String u = server.url("/").toString();
+        return u.substring(0, u.length() - 1);
+    }
+
+    /** The same server under another host name: a signed storage URL is never the base URL. */
+    String storageBase() {
+        String host = server.getHostName();
+        String other = host.equals("localhost") ? "127.0.0.1" : "localhost";
+        return "http://" + other + ":" + server.getPort();
+    }
+
+    WandbSettings settings(Path dir, WandbSettings.Mode mode) {
+        return WandbSettings.fromEnv(Map.of("WANDB_API_KEY", "k".repeat(40), "WANDB_BASE_URL", base(), "WANDB_MODE",
+                mode.name().toLowerCase(), "WANDB_DIR", dir.toString()), dir).withTiming(fast());
+    }
+
+    static WandbSettings.Timing fast() {
+        return new WandbSettings.Timing(Duration.ofMillis(100), Duration.ofMillis(400), Duration.ofMillis(20), Duration.ofMillis(100),
+                Duration.ofSeconds(3), Duration.ofSeconds(10), Duration.ofSeconds(3), Duration.ofSeconds(3));
+    }
+
+    synchronized List<Req> requests() {
+        return new ArrayList<>(requests);
+    }
+
+    synchronized List<Req> requests(String pathPart) {
+        return requests.stream().filter(q -> q.path.contains(pathPart)).toList();
+    }
+
+    synchronized List<Req> graphql(String op) {
+        return requests.stream().filter(q -> op.equals(q.op())).toList();
+    }
+
+    synchronized List<JsonObject> streamBodies() {
+        return requests.stream().filter(q -> q.path.endsWith("/file_stream")).map(Req::json).toList();
+    }
+
+    private MockResponse handle(RecordedRequest r) {
+        byte[] raw = r.getBody().readByteArray();
+        String body = new String(raw, java.nio.charset.StandardCharsets.UTF_8);
+        Map<String, String> headers = new HashMap<>();
+        for (String n : r.getHeaders().names()) headers.put(n.toLowerCase(), r.getHeader(n));
+        synchronized (this) {
+            requests.add(new Req(System.nanoTime(), r.getMethod(), r.getPath(), r.getHeader("Authorization"), headers, body));
+        }
+        if (hang) return new MockResponse().setSocketPolicy(SocketPolicy.NO_RESPONSE);
+        if (down) return new MockResponse().setResponseCode(503).setBody("{\"error\":\"down\"}");
+        synchronized (this) {
+            if (failCount > 0 && r.getPath().startsWith(failPathPrefix)) {
+                failCount--;
+                MockResponse m = new MockResponse().setResponseCode(failStatus).setBody("{\"error\":\"injected\"}");
+                if (retryAfter != null) m.setHeader("Retry-After", retryAfter);
+                return m;
+            }
+            try {
+                if (r.getPath().equals("/graphql")) return json(graphql(JsonParser.parseString(body).getAsJsonObject()));
+                if (r.getPath().endsWith("/file_stream")) return json(fileStream(JsonParser.parseString(body).getAsJsonObject()));
+                if (r.getMethod().equals("PUT") && r.getPath().startsWith("/upload/")) {
+                    files.put(r.getPath().substring("/upload/".length()), raw);
+                    return new MockResponse().setResponseCode(200);
+                }
+            } catch (RuntimeException e) {
+                return new MockResponse().setResponseCode(400).setBody("{\"error\":\"" + e + "\"}");
+            }
+        }
+        return new MockResponse().setResponseCode(404);
+    }
+
+    private static MockResponse json(String s) {
+        return new MockResponse().setResponseCode(200).setHeader("Content-Type", "application/json").setBody(s);
+    }
+
+    private String graphql(JsonObject q) {
+        String op = q.get("operationName").getAsString();
+        JsonObject v = q.getAsJsonObject("variables");
+        switch (op) {
+            case "UpsertBucket" -> {
+                String name = v.get("name").getAsString();
+                boolean inserted = !upserts.containsKey(name);
+                upserts.put(name, v);
+                return "{\"data\":{\"upsertBucket\":{\"bucket\":{\"id\":\"storage-" + name + "\",\"name\":\"" + name
+                        + "\",\"displayName\":null,\"description\":null,\"config\":\"{}\",\"sweepName\":null,\"project\":{\"id\":\"p1\",\"name\":\""
+                        + v.get("project").getAsString() + "\",\"entity\":{\"id\":\"e1\",\"name\":\"" + entity + "\"}},\"historyLineCount\":"
+                        + history.size() + "},\"inserted\":" + inserted + "}}}";
+            }
+            case "RunResumeStatus" -> {
+                String name = v.get("name").getAsString();
+                if (!upserts.containsKey(name)) return "{\"data\":{\"model\":{\"id\":\"p1\",\"name\":\"x\",\"entity\":{\"id\":\"e1\",\"name\":\"alice\"},\"bucket\":null}}}";
+                JsonArray tail = new JsonArray();
+                history.tailMap(Math.max(0, history.size() - 10L)).values().forEach(tail::add);
+                JsonObject b = new JsonObject();
+                b.addProperty("id", "storage-" + name);
+                b.addProperty("name", name);
+                b.addProperty("historyLineCount", history.size());
+                b.addProperty("historyTail", tail.toString());
+                b.addProperty("summaryMetrics", summary == null ? "{}" : summary);
+                b.addProperty("wandbConfig", "{\"t\":{}}");
+                JsonObject model = new JsonObject();
+                model.add("bucket", b);
+                JsonObject data = new JsonObject();
+                data.add("model", model);
+                JsonObject o = new JsonObject();
+                o.add("data", data);
+                return o.toString();
+            }
+            case "CreateRunFiles" -> {
+                JsonArray fs = new JsonArray();
+                for (JsonElement f : v.getAsJsonArray("files")) {
+                    JsonObject o = new JsonObject();
+                    o.addProperty("name", f.getAsString());
+                    o.addProperty("uploadUrl", storageBase() + "/upload/" + f.getAsString());
+                    fs.add(o);
+                }
+                return "{\"data\":{\"createRunFiles\":{\"runID\":\"r1\",\"uploadHeaders\":[\"X-Test: yes\"],\"files\":" + fs + "}}}";
+            }
+            default -> {
+                return "{\"errors\":[{\"message\":\"unknown operation " + op + "\"}]}";
+            }
+        }
+    }
+
+    private String fileStream(JsonObject b) {
+        JsonObject files = b.has("files") ? b.getAsJsonObject("files") : new JsonObject();
+        if (files.has("wandb-history.jsonl")) {
+            JsonObject h = files.getAsJsonObject("wandb-history.jsonl");
+            long off = h.get("offset").getAsLong();
+            for (JsonElement l : h.getAsJsonArray("content")) {
+                history.put(off, l.getAsString());
+                writes.merge(off, 1, Integer::sum);
+                off++;
+            }
+        }
+        if (files.has("wandb-summary.json")) summary = files.getAsJsonObject("wandb-summary.json").getAsJsonArray("content").get(0).getAsString();
+        if (b.has("uploaded")) b.getAsJsonArray("uploaded").forEach(e -> uploaded.add(e.getAsString()));
+        if (b.has("complete") && b.get("complete").getAsBoolean()) {
+            complete = true;
+            exitcode = b.get("exitcode").getAsInt();
+        }
+        return stopped ? "{\"stopped\":true}" : "{}";
+    }
+
+    /** Every history row as JSON, in offset order; fails on gaps. */
+    synchronized List<JsonObject> rows() {
+        List<JsonObject> out = new ArrayList<>();
+        long expect = 0;
+        for (Map.Entry<Long, String> e : history.entrySet()) {
+            if (e.getKey() != expect) throw new AssertionError("history gap at offset " + expect + ", next is " + e.getKey());
+            out.add(JsonParser.parseString(e.getValue()).getAsJsonObject());
+            expect++;
+        }
+        return out;
+    }
+
+    @Override
+    public void close() throws IOException {
+        hang = false;
+        server.shutdown();
+    }
+}

@@ -1,0 +1,130 @@
+package org.tinker.track;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Retries as the protocol notes §4: Retry-After first, else exponential backoff; some statuses never retried. */
+class WandbRetryTest {
+    static WandbRun start(WandbFake fake, Path dir, WandbSettings.Timing t) {
+        return WandbRun.start(fake.settings(dir, WandbSettings.Mode.ONLINE).withTiming(t), new WandbRun.Init("p", null, Map.of("a", 1), null),
+                WandbProtocolTest.out());
+    }
+
+    static WandbSettings.Timing withBackoff(long baseMs) {
+        WandbSettings.Timing f = WandbFake.fast();
+        return new WandbSettings.Timing(f.batchInterval(), f.heartbeat(), Duration.ofMillis(baseMs), Duration.ofMillis(baseMs * 8),
+                f.initWait(), f.finishWait(), f.graphqlTimeout(), f.streamTimeout());
+    }
+
+    @Test
+    void tooManyRequestsWaitsExactlyRetryAfter(@TempDir Path dir) throws Exception {
+        try (WandbFake fake = new WandbFake()) {
+            WandbRun run = start(fake, dir, withBackoff(5000)); // a backoff wait would take 5 s: Retry-After must win
+            fake.failPathPrefix = "/files/";
+            fake.retryAfter = "1";
+            fake.failStatus = 429;
+            fake.failCount = 1;
+            run.log(Map.of("x", 1.0));
+            long t0 = System.nanoTime();
+            run.finish(0);
+            double s = (System.nanoTime() - t0) / 1e9;
+            List<WandbFake.Req> fs = fake.requests("/file_stream");
+            assertTrue(fs.size() == 2 || fs.size() == 3, fs.size() + " POSTs"); // the retried one, maybe a separate complete
+            double gap = (fs.get(1).atNanos() - fs.get(0).atNanos()) / 1e9;
+            assertTrue(gap >= 0.95 && gap < 2.5, "waited " + gap + " s for Retry-After: 1");
+            assertTrue(s < 4, s + " s");
+            assertEquals(fs.get(0).body(), fs.get(1).body(), "the same rows at the same offset");
+            assertEquals(1, fake.rows().size());
+            assertEquals(0, fake.exitcode);
+        }
+    }
+
+    @Test
+    void serverErrorsAreRetriedWithBackoff(@TempDir Path dir) throws Exception {
+        try (WandbFake fake = new WandbFake()) {
+            fake.failStatus = 500;
+            fake.failCount = 3; // the upsert fails three times
+            WandbRun run = start(fake, dir, withBackoff(30));
+            run.log(Map.of("x", 1.0));
+            run.finish(0);
+            List<WandbFake.Req> ups = fake.graphql("UpsertBucket");
+            assertEquals(4, ups.size());
+            for (int i = 1; i < 4; i++) {
+                double waitMs = (ups.get(i).atNanos() - ups.get(i - 1).atNanos()) / 1e6;
+                double min = Math.min(240, 30 * Math.pow(2, i - 1));
+                assertTrue(waitMs >= min * 0.9 && waitMs < min * 1.25 + 150, "retry " + i + " after " + waitMs + " ms, expected ~" + min);
+            }
+            assertEquals(1, fake.rows().size());
+            assertTrue(fake.complete);
+        }
+    }
+
+    @Test
+    void badRequestUnauthorizedAndNotFoundAreNotRetried(@TempDir Path dir) throws Exception {
+        for (int status : new int[] {400, 401, 404}) {
+            try (WandbFake fake = new WandbFake()) {
+                Path d = dir.resolve("s" + status);
+                WandbRun run = start(fake, d, withBackoff(10));
+                fake.failPathPrefix = "/files/";
+                fake.failStatus = status;
+                fake.failCount = 100;
+                run.log(Map.of("x", 1.0));
+                run.finish(0);
+                assertEquals(1, fake.requests("/file_stream").size(), "HTTP " + status + " is not retried");
+                String out = WandbProtocolTest.buf.toString();
+                assertTrue(out.contains("HTTP " + status) && out.contains("continuing offline"), out);
+                assertTrue(out.contains("still unsynced: 1 rows"), out);
+                assertFalse(run.synced());
+            }
+        }
+    }
+
+    @Test
+    void upsertRetriesConflictButNotUnprocessable(@TempDir Path dir) throws Exception {
+        try (WandbFake fake = new WandbFake()) {
+            fake.failStatus = 409;
+            fake.failCount = 1;
+            WandbRun run = start(fake, dir.resolve("a"), withBackoff(10));
+            run.finish(0);
+            assertEquals(2, fake.graphql("UpsertBucket").size());
+        }
+        try (WandbFake fake = new WandbFake()) {
+            fake.failStatus = 422;
+            fake.failCount = 5;
+            WandbRun run = start(fake, dir.resolve("b"), withBackoff(10));
+            run.log(Map.of("x", 1.0));
+            run.finish(0);
+            assertEquals(1, fake.graphql("UpsertBucket").size());
+            assertEquals(0, fake.requests("/file_stream").size());
+        }
+    }
+
+    @Test
+    void backoffFormulaAndRetryAfterParsing() {
+        WandbSettings.Timing t = WandbSettings.Timing.DEFAULT;
+        for (int a = 0; a < 8; a++) {
+            long w = WandbHttp.backoffMs(a, t);
+            double min = Math.min(60_000, 2000 * Math.pow(2, a));
+            assertTrue(w >= min && w <= Math.min(60_000, min * 1.25), a + ": " + w);
+        }
+        assertEquals(60_000, WandbHttp.backoffMs(20, t));
+        assertEquals(3000, WandbHttp.retryAfterMs("3"));
+        assertEquals(-1, WandbHttp.retryAfterMs(null));
+        String date = java.time.format.DateTimeFormatter.RFC_1123_DATE_TIME.format(java.time.ZonedDateTime.now(java.time.ZoneOffset.UTC).plusSeconds(10));
+        long ms = WandbHttp.retryAfterMs(date);
+        assertTrue(ms > 8000 && ms <= 10_000, ms + " ms");
+        assertTrue(WandbHttp.Policy.FILE_STREAM.retryable(429));
+        assertTrue(WandbHttp.Policy.FILE_STREAM.retryable(502));
+        for (int s : new int[] {400, 401, 403, 404, 409, 410, 413, 422, 501}) assertFalse(WandbHttp.Policy.FILE_STREAM.retryable(s), "" + s);
+        assertTrue(WandbHttp.Policy.UPSERT.retryable(409));
+        assertFalse(WandbHttp.Policy.UPLOAD.retryable(404));
+        assertFalse(WandbHttp.Policy.UPLOAD.retryable(501));
+        assertTrue(WandbHttp.Policy.UPLOAD.retryable(503));
+    }
+}

@@ -1,0 +1,173 @@
+package org.tinker.track;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.tinker.config.RunSpec;
+import org.tinker.train.Experiment;
+import org.tinker.train.Namer;
+import org.tinker.train.RunStore;
+import org.tinker.train.TestRuns;
+import org.tinker.train.Trainer;
+import org.tinker.train.TrainStats;
+
+/** Real (short) training runs logging to a W&B server on loopback, through outages, crashes and resumes. */
+class WandbTrainingTest {
+    static final Path ROOT = Path.of(".");
+    static final String ONE_EPOCH = TestRuns.PTB_TINY.replace("epochs = 3", "epochs = 1");
+
+    static Experiment.Setup setup(Path saved, boolean save, WandbListener l, PrintStream out) {
+        return new Experiment.Setup(ROOT, saved, save, ai.djl.Device.cpu(), out, List.of(l), false);
+    }
+
+    /** Statistic rows on the server: one per training step (plus the one at construction), in order, each once. */
+    static void assertRowsMatchStats(WandbFake fake, TrainStats stats) {
+        List<JsonObject> rows = fake.rows();
+        List<TrainStats.Point> n = stats.get("n_train_samples");
+        assertEquals(n.size(), rows.size(), "one row per logged n_train_samples");
+        for (int i = 0; i < rows.size(); i++) {
+            assertEquals(i, rows.get(i).get("_step").getAsLong());
+            assertEquals(n.get(i).value(), rows.get(i).get("n_train_samples").getAsDouble(), 0.0, "row " + i);
+        }
+        List<TrainStats.Point> loss = stats.get("stat/train_batch_loss:main");
+        long withLoss = rows.stream().filter(r -> r.has("stat/train_batch_loss:main")).count();
+        assertEquals(loss.size(), withLoss);
+        fake.writes.forEach((off, k) -> assertEquals(1, k, "offset " + off + " written " + k + " times"));
+    }
+
+    @Test
+    void outageInTheMiddleOfTrainingLosesAndDuplicatesNothing(@TempDir Path dir) throws Exception {
+        try (WandbFake fake = new WandbFake()) {
+            PrintStream o = WandbProtocolTest.out();
+            WandbListener l = new WandbListener(fake.settings(dir, WandbSettings.Mode.ONLINE), null, o);
+            Trainer.Result[] result = new Trainer.Result[1];
+            Thread outage = new Thread(() -> {
+                try {
+                    while (fake.history.isEmpty()) Thread.sleep(5);
+                    fake.down = true; // 503 for everything
+                    Thread.sleep(800);
+                    fake.down = false;
+                } catch (InterruptedException ignored) {
+                    // test over
+                }
+            });
+            outage.start();
+            result[0] = Experiment.run(TestRuns.spec(ONE_EPOCH), setup(dir.resolve("saved"), false, l, o));
+            outage.join();
+            String out = WandbProtocolTest.buf.toString();
+            assertTrue(out.contains("nothing unsynced"), out);
+            assertTrue(fake.requests().stream().anyMatch(q -> q.path().endsWith("/file_stream")) && fake.complete);
+            assertEquals(0, fake.exitcode);
+            // the statistics of the run, as train_stats has them (a second, identical run without W&B gives them)
+            TrainStats stats = statsOf(ONE_EPOCH, dir);
+            assertRowsMatchStats(fake, stats);
+            JsonObject v = fake.upserts.values().iterator().next();
+            assertEquals("base-test-ptb", v.get("project").getAsString());
+            JsonObject config = JsonParser.parseString(v.get("config").getAsString()).getAsJsonObject();
+            for (String k : TestRuns.spec(ONE_EPOCH).flat().keySet()) assertTrue(config.has(k), k);
+            JsonObject sum = JsonParser.parseString(fake.summary).getAsJsonObject();
+            assertEquals(result[0].finalValLoss(), sum.get("stat/val_loss:main").getAsDouble(), 0.0);
+            // the request log of this run, for reading (target/wandb-requests.log)
+            StringBuilder log = new StringBuilder();
+            for (WandbFake.Req q : fake.requests())
+                log.append(String.format("%.3f %s %s auth=%s%n  %s%n", (q.atNanos() - fake.requests().get(0).atNanos()) / 1e9, q.method(),
+                        q.path(), q.auth() == null ? "-" : q.auth().substring(0, 12) + "…", q.body()));
+            Files.createDirectories(Path.of("target"));
+            Files.writeString(Path.of("target/wandb-requests.log"), log.toString());
+        }
+    }
+
+    static TrainStats statsOf(String cfg, Path dir) {
+        RunSpec spec = TestRuns.spec(cfg);
+        try (Experiment.Prepared p = Experiment.prepare(spec, Experiment.Setup.quiet(ROOT, dir, false), null)) {
+            Trainer t = new Trainer(spec, p.lm(), p.data(), new Trainer.Options(dir, false, List.of(), System.out, false));
+            t.train();
+            return t.stats();
+        }
+    }
+
+    @Test
+    void serverGoneForTheRestOfTheRunIsCompletedByWandbSync(@TempDir Path dir) throws Exception {
+        try (WandbFake fake = new WandbFake()) {
+            WandbSettings s = fake.settings(dir, WandbSettings.Mode.ONLINE);
+            WandbSettings.Timing f = s.timing();
+            s = s.withTiming(new WandbSettings.Timing(f.batchInterval(), f.heartbeat(), f.backoffBase(), f.backoffMax(), f.initWait(),
+                    Duration.ofMillis(500), Duration.ofMillis(300), Duration.ofMillis(300)));
+            PrintStream o = WandbProtocolTest.out();
+            WandbListener l = new WandbListener(s, null, o);
+            Thread dies = new Thread(() -> {
+                try {
+                    while (fake.history.isEmpty()) Thread.sleep(5);
+                    fake.hang = true; // accepts connections, never answers
+                } catch (InterruptedException ignored) {
+                    // test over
+                }
+            });
+            dies.start();
+            Experiment.run(TestRuns.spec(ONE_EPOCH), setup(dir.resolve("saved"), false, l, o));
+            dies.join();
+            String out = WandbProtocolTest.buf.toString();
+            assertTrue(out.contains("still unsynced"), out);
+            assertFalse(fake.complete);
+            fake.hang = false;
+            Path spool;
+            try (var st = Files.list(dir.resolve("wandb"))) {
+                spool = st.findFirst().orElseThrow();
+            }
+            WandbSync.Result r = WandbSync.sync(List.of(spool), fake.settings(dir, WandbSettings.Mode.ONLINE), WandbProtocolTest.out()).get(0);
+            assertTrue(r.synced(), r.toString());
+            assertTrue(fake.complete);
+            assertEquals(0, fake.exitcode);
+            assertRowsMatchStats(fake, statsOf(ONE_EPOCH, dir));
+        }
+    }
+
+    @Test
+    void resumeContinuesTheSameRunWithIncreasingStepsAndOffsets(@TempDir Path dir) throws Exception {
+        String cfg = ONE_EPOCH.replace("[TrainParams]", "[TrainParams]\ncheckpoint_every = 40");
+        RunSpec spec = TestRuns.spec(cfg);
+        Path saved = dir.resolve("saved");
+        try (WandbFake fake = new WandbFake()) {
+            WandbListener l = new WandbListener(fake.settings(dir, WandbSettings.Mode.ONLINE), null, WandbProtocolTest.out());
+            Experiment.Setup setup = setup(saved, true, l, WandbProtocolTest.out());
+            Path runDir;
+            try (Experiment.Prepared p = Experiment.prepare(spec, setup, null)) {
+                runDir = saved.resolve(Namer.saveFolderName(spec, Namer.newTimestamp(saved)));
+                l.onStart(new org.tinker.train.StatsListener.RunStart(spec, runDir, true, -1, null));
+                Trainer t = new Trainer(spec, p.lm(), p.data(), new Trainer.Options(runDir, true, List.of(l), System.out, false));
+                t.interruptAfter(11);
+                assertThrows(Trainer.Interrupted.class, t::train);
+            }
+            assertEquals(1, fake.exitcode, "the interrupted process ends Failed");
+            String id = fake.upserts.keySet().iterator().next();
+            int firstRows = fake.history.size();
+            assertEquals(12, firstRows, "construction + 11 batches");
+            RunStore.Run run = new RunStore(saved).list().get(0);
+            String ck = run.checkpoints().get(run.checkpoints().size() - 1);
+            JsonObject stored = JsonParser.parseString(Files.readString(run.checkpoint(ck).resolve("wandb.json"))).getAsJsonObject();
+            assertEquals(id, stored.get("run_id").getAsString(), "the W&B run id is stored with the checkpoint");
+
+            Experiment.resume(run, setup);
+            assertEquals(1, fake.upserts.size(), "the same W&B run");
+            assertEquals(1, fake.graphql("RunResumeStatus").size());
+            assertEquals(0, fake.exitcode, "Finished");
+            List<JsonObject> rows = fake.rows();
+            for (int i = 0; i < rows.size(); i++) assertEquals(i, rows.get(i).get("_step").getAsLong(), "steps keep increasing");
+            // the resumed process starts after the checkpoint: its first row is the batch after it
+            JsonObject firstResumed = rows.get(firstRows);
+            long ckSamples = Long.parseLong(ck);
+            assertEquals(ckSamples + 8, firstResumed.get("n_train_samples").getAsDouble(), 0.0);
+            fake.writes.forEach((off, k) -> assertEquals(1, k, "offset " + off));
+            List<JsonObject> bodies = fake.streamBodies().stream().filter(b -> b.has("files") && b.getAsJsonObject("files").has("wandb-history.jsonl")).toList();
+            assertTrue(bodies.stream().anyMatch(b -> b.getAsJsonObject("files").getAsJsonObject("wandb-history.jsonl").get("offset").getAsLong() == firstRows));
+        }
+    }
+}
