@@ -43,7 +43,8 @@ import picocli.CommandLine.Option;
 @Command(name = "runner", mixinStandardHelpOptions = true, version = "tinker 0.1.0", sortOptions = false,
         description = {"Train transformer LMs from configs/NAME.txt (and every configs/NAME-*.txt).",
                 "Every list value in a config (dim=[128,256]) is a grid axis: one run per combination."},
-        subcommands = {Main.ListCmd.class, Main.VerifyCmd.class, Main.ResumeCmd.class, Main.TokenizeCmd.class, Main.ParamsCmd.class},
+        subcommands = {Main.ListCmd.class, Main.VerifyCmd.class, Main.ResumeCmd.class, Main.TokenizeCmd.class, Main.ParamsCmd.class,
+                ExploreCommands.Checkpoints.class, ExploreCommands.Sample.class, ExploreCommands.Perplexity.class, ExploreCommands.PlotMetrics.class, ExploreCommands.Attentions.class, ExploreCommands.Lens.class},
         footer = {"", "Examples:", "  runner --config=test-nlp --task=ptb --no-wandb --save",
                 "  runner --config=test-synth --set mp.dim=64 --set tp.lr=[0.001,0.003]", "  runner list",
                 "  runner verify --timestamp=2026-11-23--13-40-01"})

@@ -66,6 +66,8 @@ public final class Explore {
      * it) into {@code metrics/{file}.png}; file defaults to the metric and timestamp names.
      */
     public static Path plotMetrics(List<String> timestamps, List<String> metricNames, String title, String file) {
+        timestamps = new ArrayList<>(new java.util.LinkedHashSet<>(timestamps));
+        metricNames = new ArrayList<>(new java.util.LinkedHashSet<>(metricNames));
         if (timestamps.isEmpty() || metricNames.isEmpty()) throw new ConfigError("plot-metrics: give at least one timestamp and one metric");
         List<Plots.Series> series = new ArrayList<>();
         boolean bySteps = false;
