@@ -50,6 +50,12 @@ class ExploreTest {
         Explore.setOutDir(out);
     }
 
+    @org.junit.jupiter.api.BeforeEach
+    void settings() { // the CLI commands set these globals too
+        Explore.setRuns(runs);
+        Explore.setOutDir(out);
+    }
+
     @AfterAll
     static void close() {
         run.close();
