@@ -50,7 +50,8 @@ import picocli.CommandLine.Option;
                 "Every list value in a config (dim=[128,256]) is a grid axis: one run per combination."},
         subcommands = {Main.ListCmd.class, Main.VerifyCmd.class, Main.ResumeCmd.class, Main.TokenizeCmd.class, Main.ParamsCmd.class,
                 BenchCommand.class,
-                Gpt2Commands.LogitsCmd.class, Gpt2Commands.ExportCmd.class, Gpt2Commands.LoraMergeCmd.class, Gpt2Commands.PerplexityCmd.class, Main.WandbSyncCmd.class},
+                Gpt2Commands.LogitsCmd.class, Gpt2Commands.ExportCmd.class, Gpt2Commands.LoraMergeCmd.class, PerplexityCommand.class, Main.WandbSyncCmd.class,
+                ExploreCommands.Checkpoints.class, ExploreCommands.Sample.class, ExploreCommands.PlotMetrics.class, ExploreCommands.Attentions.class, ExploreCommands.Lens.class},
         footer = {"", "Examples:", "  runner --config=test-nlp --task=ptb --no-wandb --save",
                 "  runner --config=test-synth --set mp.dim=64 --set tp.lr=[0.001,0.003]", "  runner list",
                 "  runner verify --timestamp=2026-11-23--13-40-01"})

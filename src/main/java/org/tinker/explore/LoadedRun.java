@@ -24,6 +24,11 @@ public record LoadedRun(RunStore.Run run, String checkpoint, LM lm, Tokenizer to
         return trainStats.last("stat/val_loss:main");
     }
 
+    /** Sampling, perplexities, partial forward and the logit lens on this run's model (see {@link Explorer}). */
+    public Explorer explorer() {
+        return new Explorer(lm, tokenizer, run.timestamp() + (checkpoint.equals("final") ? "" : " @" + checkpoint));
+    }
+
     @Override
     public void close() {
         lm.close();

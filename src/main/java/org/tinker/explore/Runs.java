@@ -54,6 +54,11 @@ public final class Runs {
         return get(timestamp, Checkpoint.FINAL, true);
     }
 
+    /** Checkpoint names of a run: intermediate ones by n_train_samples, then {@code final}. */
+    public List<String> checkpoints(String timestamp) {
+        return store.find(timestamp).checkpoints();
+    }
+
     /** The reference's get_model_by_timestamp(ts, checkpoint, with_data). */
     public LoadedRun get(String timestamp, String checkpoint, boolean withData) {
         RunStore.Run run = store.find(timestamp);
@@ -62,9 +67,14 @@ public final class Runs {
         Tokenizer tok = Tokenizers.load(ck.resolve(Checkpoint.TOKENIZER_FILE));
         NDManager manager = NDManager.newBaseManager(device);
         LM lm = new LM(spec.mp(), tok.vocabSize(), manager, spec.tp().random_seed());
-        if (spec.tp().lora_rank() > 0) lm.attachLora(spec.tp().lora_rank(), spec.tp().lora_std(), spec.tp().random_seed());
-        try (NDManager tmp = manager.newSubManager()) {
-            lm.loadParameters(Checkpoint.readTensors(ck.resolve(Checkpoint.MODEL_FILE), tmp));
+        if (spec.tp().lora_rank() > 0) {
+            // adapters are extra tensors beside the base weights: the plain reader knows them
+            lm.attachLora(spec.tp().lora_rank(), spec.tp().lora_std(), spec.tp().random_seed());
+            try (NDManager tmp = manager.newSubManager()) {
+                lm.loadParameters(Checkpoint.readTensors(ck.resolve(Checkpoint.MODEL_FILE), tmp));
+            }
+        } else {
+            LowMemoryLoad.load(lm, ck.resolve(Checkpoint.MODEL_FILE)); // one tensor at a time, memory-mapped
         }
         lm.setTraining(false);
         DataModule data = null;

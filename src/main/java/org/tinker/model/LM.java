@@ -478,7 +478,7 @@ public final class LM implements AutoCloseable {
     // Cached constants
 
     /** {@code [S,S]} additive causal mask for S = max_seq_len: 0 where key ≤ query, -inf above the diagonal. */
-    private synchronized NDArray causalMask() {
+    synchronized NDArray causalMask() {
         if (causalMask == null) {
             int s = mp.max_seq_len();
             double[] m = new double[s * s];
@@ -490,7 +490,7 @@ public final class LM implements AutoCloseable {
     }
 
     /** {@code [S,D]} sinusoidal positions (Vaswani et al. 2017, §3.5): sin on even features, cos on odd. */
-    private synchronized NDArray sinTable() {
+    synchronized NDArray sinTable() {
         if (sinTable == null) {
             int s = mp.max_seq_len();
             int d = mp.dim();

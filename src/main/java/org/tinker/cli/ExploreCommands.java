@@ -1,0 +1,174 @@
+package org.tinker.cli;
+
+import ai.djl.Device;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import org.tinker.config.ConfigError;
+import org.tinker.data.DataModule;
+import org.tinker.explore.Explore;
+import org.tinker.explore.Explorer;
+import org.tinker.explore.LoadedRun;
+import org.tinker.explore.Runs;
+import org.tinker.train.Checkpoint;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** Subcommands that look inside a saved run: sample, perplexity, plot-metrics, attentions, logit-lens, checkpoints. */
+final class ExploreCommands {
+    private ExploreCommands() {}
+
+    /** Options every explore subcommand shares. */
+    abstract static class RunCmd implements Callable<Integer> {
+        @Option(names = "--timestamp", required = true, paramLabel = "T", description = "the run's timestamp (see runner list)")
+        String timestamp;
+        @Option(names = "--checkpoint", paramLabel = "C", description = "checkpoint (default: final; see runner checkpoints)")
+        String checkpoint = Checkpoint.FINAL;
+        @Option(names = "--saved-models", paramLabel = "DIR", description = "where runs are saved (default: saved-models)")
+        Path savedModels = Path.of("saved-models");
+        @Option(names = "--out-dir", paramLabel = "DIR", description = "where pictures go (default: .)")
+        Path outDir = Path.of(".");
+
+        Runs runs() {
+            Runs r = new Runs(savedModels, Path.of("."), Device.cpu());
+            Explore.setRuns(r);
+            Explore.setOutDir(outDir);
+            return r;
+        }
+
+        LoadedRun load(boolean withData) {
+            return runs().get(timestamp, checkpoint, withData);
+        }
+    }
+
+    @Command(name = "checkpoints", mixinStandardHelpOptions = true, description = "List a run's checkpoints (intermediate by n_train_samples, then final).")
+    static final class Checkpoints extends RunCmd {
+        @Override
+        public Integer call() {
+            var run = runs().store().find(timestamp);
+            System.out.println("run " + run.timestamp() + " (" + run.config() + "/" + run.task() + ") in " + run.dir());
+            for (String c : run.checkpoints()) System.out.println("  " + c);
+            return 0;
+        }
+    }
+
+    @Command(name = "sample", mixinStandardHelpOptions = true, description = "Generate from a saved run (sampling or beam search, with a KV cache).")
+    static final class Sample extends RunCmd {
+        @Option(names = "--prefix", paramLabel = "TEXT", description = "the opening text (default: empty)") String prefix = "";
+        @Option(names = "--max-len", paramLabel = "N", description = "total length in tokens, prefix included (capped at max_seq_len; default 100)") int maxLen = 100;
+        @Option(names = "--temperature", paramLabel = "X", description = "0 = argmax (default 1)") double temperature = 1;
+        @Option(names = "--top-k", paramLabel = "K", description = "sample among the K most likely tokens") Integer topK;
+        @Option(names = "--nucleus", paramLabel = "P", description = "sample among the smallest set with probability >= P (not with --top-k)") Double nucleus;
+        @Option(names = "--beams", paramLabel = "B", description = "beam search with B beams (default 1: sample)") int beams = 1;
+        @Option(names = "--length-penalty", paramLabel = "A", description = "beam score = log p / new_tokens^A (default 1)") double lengthPenalty = 1;
+        @Option(names = "--seed", paramLabel = "S", description = "sampling seed (default 0)") long seed;
+        @Option(names = "--no-cache", description = "recompute the whole sequence every step (no KV cache)") boolean noCache;
+
+        @Override
+        public Integer call() {
+            if (topK != null && nucleus != null) throw new ConfigError("--top-k and --nucleus are mutually exclusive; give one");
+            try (LoadedRun run = load(false)) {
+                Explorer.Generated g = run.explorer().generate(prefix, Explorer.Sampling.defaults().maxLen(maxLen)
+                        .temperature(temperature).topK(topK).nucleus(nucleus).beams(beams).lengthPenalty(lengthPenalty)
+                        .cache(!noCache).seed(seed));
+                System.out.println(g.text());
+                System.out.printf(Locale.ROOT, "(%d new tokens in %.3f s: %.1f tokens/s, %s)%n", g.newTokens(), g.seconds(),
+                        g.tokensPerSecond(), noCache ? "no cache" : "KV cache");
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "perplexity", mixinStandardHelpOptions = true, description = "Token-weighted perplexity of a run on a split of its data or on a text file (one sample per line).")
+    static final class Perplexity extends RunCmd {
+        @Option(names = "--split", paramLabel = "S", description = "train | valid | test (default test)") String split = "test";
+        @Option(names = "--text-file", paramLabel = "F", description = "score these lines instead of a split") Path textFile;
+        @Option(names = "--batch-size", paramLabel = "N") int batchSize = 16;
+
+        @Override
+        public Integer call() throws Exception {
+            try (LoadedRun run = load(textFile == null)) {
+                Explorer.Perplexities p;
+                String what;
+                if (textFile != null) {
+                    if (!Files.isRegularFile(textFile)) throw new ConfigError("--text-file=" + textFile + ": no such file");
+                    List<String> lines = new ArrayList<>();
+                    for (String l : Files.readAllLines(textFile)) if (!l.isBlank()) lines.add(l);
+                    if (lines.isEmpty()) throw new ConfigError("--text-file=" + textFile + ": no non-blank lines");
+                    p = run.explorer().perplexities(lines, batchSize, false, false);
+                    what = textFile + " (" + lines.size() + " lines)";
+                } else {
+                    DataModule.Split s;
+                    try {
+                        s = DataModule.Split.valueOf(split.toUpperCase(Locale.ROOT).replace("VAL", "VALID").replace("VALIDID", "VALID"));
+                    } catch (IllegalArgumentException e) {
+                        throw new ConfigError("--split=" + split + ": expected train | valid | test");
+                    }
+                    p = run.explorer().perplexities(run.data(), s, batchSize, false, false);
+                    what = run.run().task() + " " + s.name().toLowerCase() + " split";
+                }
+                System.out.printf(Locale.ROOT, "perplexity of %s on %s: %.4f (cross-entropy %.4f nats; per-token min %.3f, max %.3f; %d tokens)%n",
+                        run.run().timestamp(), what, p.mean(), Math.log(p.mean()), p.min(), p.max(), p.totalTokens());
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "plot-metrics", mixinStandardHelpOptions = true, description = "Plot train_stats metrics of runs against n_train_samples into metrics/FILE.png.")
+    static final class PlotMetrics implements Callable<Integer> {
+        @Option(names = "--timestamp", required = true, split = ",", paramLabel = "T[,T2...]") List<String> timestamps;
+        @Option(names = "--metric", split = ",", paramLabel = "NAME[,NAME2...]", description = "default stat/val_loss:main") List<String> metrics = List.of("stat/val_loss:main");
+        @Option(names = "--title", paramLabel = "TITLE") String title;
+        @Option(names = "--out", paramLabel = "FILE", description = "file name under metrics/ (default from the metric and runs)") String out;
+        @Option(names = "--saved-models", paramLabel = "DIR") Path savedModels = Path.of("saved-models");
+        @Option(names = "--out-dir", paramLabel = "DIR") Path outDir = Path.of(".");
+
+        @Override
+        public Integer call() {
+            Explore.setRuns(new Runs(savedModels, Path.of("."), Device.cpu()));
+            Explore.setOutDir(outDir);
+            System.out.println("wrote " + Explore.plotMetrics(timestamps, metrics, title, out));
+            return 0;
+        }
+    }
+
+    @Command(name = "attentions", mixinStandardHelpOptions = true, description = "One attention heatmap per layer and head on a text, under attentions/.")
+    static final class Attentions extends RunCmd {
+        @Option(names = "--text", required = true, paramLabel = "TEXT") String text;
+        @Option(names = "--layers", split = ",", paramLabel = "L[,L2...]", description = "default: all") List<Integer> layers;
+        @Option(names = "--heads", split = ",", paramLabel = "H[,H2...]", description = "default: all") List<Integer> heads;
+        @Option(names = "--folder", paramLabel = "NAME", description = "attentions/NAME/ (default: {task}/{ts}/heads-at-chkpt/{checkpoint})") String folder;
+
+        @Override
+        public Integer call() {
+            try (LoadedRun run = load(false)) {
+                List<Path> files = folder == null ? Explore.showAttentions(run, text, layers, heads)
+                        : Explore.showAttentions(run.explorer(), text, layers, heads, folder);
+                System.out.println("wrote " + files.size() + " heatmaps to " + files.get(0).getParent());
+            }
+            return 0;
+        }
+    }
+
+    @Command(name = "logit-lens", mixinStandardHelpOptions = true, description = "Logit-lens heatmap (layer x position, top token per cell) under lens/.")
+    static final class Lens extends RunCmd {
+        @Option(names = "--text", required = true, paramLabel = "TEXT") String text;
+        @Option(names = "--mode", paramLabel = "M", description = "logits | probs | ranks | kl (default probs)") String mode = "probs";
+        @Option(names = "--subblocks", description = "also show the stream after each attention sub-layer") boolean subblocks;
+        @Option(names = "--start", paramLabel = "I", description = "first position (default 0 = bos)") int start;
+        @Option(names = "--end", paramLabel = "J", description = "end position, exclusive (default: all)") int end = -1;
+        @Option(names = "--block-step", paramLabel = "N", description = "show every N-th block (default 1)") int blockStep = 1;
+        @Option(names = "--decoder", split = ",", paramLabel = "NAMES", description = "decoder layers, e.g. blocks.3,ln_f,lm_head (default ln_f,lm_head)") List<String> decoder;
+
+        @Override
+        public Integer call() {
+            try (LoadedRun run = load(false)) {
+                System.out.println("wrote " + Explore.plotLogitLens(run.explorer(), text, start, end, mode, subblocks, decoder, blockStep));
+            }
+            return 0;
+        }
+    }
+}

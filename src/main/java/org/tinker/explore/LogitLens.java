@@ -1,0 +1,179 @@
+package org.tinker.explore;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import org.tinker.config.ConfigError;
+import org.tinker.model.Hooks;
+import org.tinker.model.LM;
+import org.tinker.model.Stepwise;
+
+/**
+ * The logit lens (nostalgebraist, 2020): decode the residual stream after every block with the model's own
+ * "decoder" (final LayerNorm + head) and see which next token each layer already predicts.
+ *
+ * <p>Rows are {@code input} (the embedding), then each block's output {@code h.l}; with sub-blocks also
+ * {@code h.l.attn}, the residual stream right after the attention sub-layer ({@code blocks.l.resid_mid}). The
+ * decoder is {@code ln_f} (when the model has one) and {@code lm_head} by default; naming blocks in it
+ * ({@code blocks.l} or {@code h.l}) runs those blocks first — useful when late blocks do the decoding.
+ */
+public final class LogitLens {
+    public enum Mode { LOGITS, PROBS, RANKS, KL }
+
+    private LogitLens() {}
+
+    /**
+     * @param rows    row names, bottom (input) to top (last block)
+     * @param tokens  the input tokens of the positions shown
+     * @param values  [row][position] the value of {@code mode} (top logit, top probability, rank of the model's final
+     *                top token (1 = same), or KL(final ‖ layer) in nats)
+     * @param top     [row][position] the layer's top token
+     */
+    public record Result(Mode mode, List<String> rows, List<String> tokens, List<String> nextTokens, double[][] values,
+                         String[][] top) {}
+
+    public static Mode mode(String s) {
+        try {
+            return Mode.valueOf(s.trim().toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigError("--mode=" + s + ": expected logits | probs | ranks | kl");
+        }
+    }
+
+    public static Result compute(Explorer ex, String text, int start, int end, Mode mode, boolean includeSubblocks,
+                                 List<String> decoderLayerNames, int blockStep) {
+        LM lm = ex.lm();
+        int[] ids = ex.encode(text);
+        int n = lm.params().n_layers();
+        if (start < 0) start = 0;
+        if (end <= 0 || end > ids.length) end = ids.length;
+        if (start >= end) throw new ConfigError("logit lens: start " + start + " must be before end " + end + " (text has " + ids.length + " tokens)");
+        if (blockStep < 1) throw new ConfigError("block step must be >= 1, got " + blockStep);
+        List<String> decoder = decoderLayerNames == null || decoderLayerNames.isEmpty() ? List.of("ln_f", "lm_head") : decoderLayerNames;
+        List<Integer> decoderBlocks = new ArrayList<>();
+        for (String d : decoder) {
+            String c = d.replaceFirst("^h\\.", "blocks.");
+            if (c.matches("blocks\\.\\d+")) {
+                int l = Integer.parseInt(c.substring(7));
+                if (l >= n) throw new ConfigError("decoder layer " + d + ": the model has blocks 0.." + (n - 1));
+                decoderBlocks.add(l);
+            } else if (!c.equals("ln_f") && !c.equals("lm_head") && !c.equals("final_layernorm")) {
+                throw new ConfigError("decoder layer '" + d + "': expected blocks.{l} (or h.{l}), ln_f, lm_head");
+            }
+        }
+        // rows: input, then every blockStep-th block (the last always), optionally with its attention sub-block
+        List<String> rowNames = new ArrayList<>(), hookNames = new ArrayList<>();
+        rowNames.add("input");
+        hookNames.add(Stepwise.EMBED);
+        for (int l = 0; l < n; l++) {
+            if (l % blockStep != 0 && l != n - 1) continue;
+            if (includeSubblocks) {
+                rowNames.add("h." + l + ".attn");
+                hookNames.add(Hooks.residMid(l));
+            }
+            rowNames.add("h." + l);
+            hookNames.add(Hooks.residPost(l));
+        }
+        int cols = end - start, v = lm.vocabSize();
+        double[][] values = new double[rowNames.size()][cols];
+        String[][] top = new String[rowNames.size()][cols];
+        try (NDManager m = NDManager.newBaseManager(lm.manager().getDevice())) {
+            long[] l = Arrays.stream(ids).asLongStream().toArray();
+            NDArray x = m.create(l, new Shape(1, l.length));
+            var acts = Stepwise.partialForward(lm, x, hookNames).values();
+            float[] finalLogits = lm.forward(x).logits().toType(DataType.FLOAT32, false).toFloatArray();
+            for (int r = 0; r < hookNames.size(); r++) {
+                NDArray h = acts.get(hookNames.get(r));
+                for (int b : decoderBlocks) h = Stepwise.runBlock(lm, b, h);
+                float[] logits = Stepwise.unembed(lm, Stepwise.finalNorm(lm, h)).toType(DataType.FLOAT32, false).toFloatArray();
+                for (int c = 0; c < cols; c++) {
+                    int pos = start + c;
+                    float[] row = Arrays.copyOfRange(logits, pos * v, (pos + 1) * v);
+                    float[] fin = Arrays.copyOfRange(finalLogits, pos * v, (pos + 1) * v);
+                    int best = argmax(row);
+                    top[r][c] = ex.tokenizer().tokenLabel(best);
+                    values[r][c] = switch (mode) {
+                        case LOGITS -> row[best];
+                        case PROBS -> Math.exp(logSoftmax(row)[best]);
+                        case RANKS -> rank(row, argmax(fin));
+                        case KL -> kl(logSoftmax(fin), logSoftmax(row));
+                    };
+                }
+            }
+        }
+        List<String> toks = new ArrayList<>(), next = new ArrayList<>();
+        for (int p = start; p < end; p++) {
+            toks.add(ex.tokenizer().tokenLabel(ids[p]));
+            next.add(p + 1 < ids.length ? ex.tokenizer().tokenLabel(ids[p + 1]) : "");
+        }
+        return new Result(mode, rowNames, toks, next, values, top);
+    }
+
+    /** Heatmap: layers bottom to top (input at the bottom), positions left to right, the top token in each cell. */
+    public static Path plot(Result r, String title, Path file) {
+        int rows = r.rows().size();
+        double[][] vals = new double[rows][];
+        String[][] text = new String[rows][];
+        List<String> yl = new ArrayList<>();
+        for (int i = 0; i < rows; i++) { // flip: last block on top
+            vals[i] = r.values()[rows - 1 - i].clone();
+            text[i] = r.top()[rows - 1 - i];
+            yl.add(r.rows().get(rows - 1 - i));
+        }
+        double min = Double.POSITIVE_INFINITY, max = Double.NEGATIVE_INFINITY;
+        for (double[] row : vals) for (int c = 0; c < row.length; c++) {
+            if (r.mode() == Mode.RANKS) row[c] = Math.log10(row[c]);
+            min = Math.min(min, row[c]);
+            max = Math.max(max, row[c]);
+        }
+        if (r.mode() == Mode.PROBS) { min = 0; max = 1; }
+        if (r.mode() == Mode.KL || r.mode() == Mode.RANKS) min = 0;
+        if (max <= min) max = min + 1;
+        List<String> xl = new ArrayList<>();
+        for (int c = 0; c < r.tokens().size(); c++) xl.add(r.tokens().get(c) + " → " + r.nextTokens().get(c));
+        String scale = switch (r.mode()) {
+            case LOGITS -> "top logit";
+            case PROBS -> "top probability";
+            case RANKS -> "log10 rank of the final top token";
+            case KL -> "KL(final ‖ layer), nats";
+        };
+        return Plots.heatmap(new Plots.Heatmap(title, xl, yl, vals, text, "input token → actual next token",
+                "layer (decoded with ln_f + head)", scale, min, max), file);
+    }
+
+    static int argmax(float[] a) {
+        int b = 0;
+        for (int i = 1; i < a.length; i++) if (a[i] > a[b]) b = i;
+        return b;
+    }
+
+    static double[] logSoftmax(float[] a) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (float f : a) max = Math.max(max, f);
+        double s = 0;
+        for (float f : a) s += Math.exp(f - max);
+        double lse = max + Math.log(s);
+        double[] out = new double[a.length];
+        for (int i = 0; i < a.length; i++) out[i] = a[i] - lse;
+        return out;
+    }
+
+    /** 1-based rank of token {@code id} in {@code a} (1 = the top). */
+    static double rank(float[] a, int id) {
+        int r = 1;
+        for (int i = 0; i < a.length; i++) if (a[i] > a[id] || (a[i] == a[id] && i < id)) r++;
+        return r;
+    }
+
+    static double kl(double[] logP, double[] logQ) {
+        double s = 0;
+        for (int i = 0; i < logP.length; i++) s += Math.exp(logP[i]) * (logP[i] - logQ[i]);
+        return Math.max(0, s);
+    }
+}

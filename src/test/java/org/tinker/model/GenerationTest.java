@@ -1,0 +1,139 @@
+package org.tinker.model;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+import org.tinker.config.ModelParams;
+
+/** KV cache, sampling variants, beam search and the stepwise runner on small models of every kind. */
+class GenerationTest {
+    static final int[] PROMPT = {1, 4, 2};
+
+    static LM model(NDManager m, ModelParams mp) {
+        LM lm = new LM(mp, Tiny.V, m, 3);
+        Tiny.sharpenAttention(lm, 8f); // attention far from uniform, so the cache matters
+        lm.parameters().forEach((n, p) -> { if (n.contains("lm_head") || n.contains("wte")) p.muli(20f); }); // peaked logits
+        return lm;
+    }
+
+    static List<ModelParams> allKinds() {
+        List<ModelParams> out = new java.util.ArrayList<>();
+        for (String arch : List.of("torch-transformer", "custom-transformer"))
+            for (String pos : List.of("none", "learned", "sin"))
+                for (boolean normFirst : List.of(false, true))
+                    out.add(Tiny.params(arch, normFirst, pos, pos.equals("sin"), false, !pos.equals("none"), normFirst ? "gelu" : "relu"));
+        out.add(Tiny.params("custom-transformer", false, "learned", false, true, true, "relu")); // individual heads
+        return out;
+    }
+
+    @Test
+    void cachedLogitsEqualFullForwardForEveryArchitectureAndPositionEncoding() {
+        for (ModelParams mp : allKinds()) {
+            try (NDManager m = NDManager.newBaseManager(); LM lm = model(m, mp); KVCache cache = new KVCache(lm)) {
+                NDArray ids = Tiny.randomIds(m, 5, 2, Tiny.MAX_T);
+                NDArray full = lm.forward(ids).logits();
+                // a prompt of 4, then one token at a time, then a chunk of 3, then one at a time
+                int t = 0;
+                NDArray[] parts = new NDArray[Tiny.MAX_T];
+                int k = 0;
+                for (int len : new int[] {4, 1, 1, 3, 1, 1, 1}) {
+                    parts[k++] = cache.forward(ids.get(":, " + t + ":" + (t + len)));
+                    t += len;
+                }
+                NDArray cached = ai.djl.ndarray.NDArrays.concat(new ai.djl.ndarray.NDList(Arrays.copyOf(parts, k)), 1);
+                assertEquals(Tiny.MAX_T, cache.length());
+                assertTrue(Tiny.maxAbsDiff(full, cached) < 1e-4, mp + ": " + Tiny.maxAbsDiff(full, cached));
+                assertThrows(IllegalArgumentException.class, () -> cache.forward(ids.get(":, 0:1")), "past max_seq_len");
+            }
+        }
+    }
+
+    @Test
+    void cachedAndUncachedGreedyTextIsIdentical() {
+        for (ModelParams mp : allKinds()) {
+            try (NDManager m = NDManager.newBaseManager(); LM lm = model(m, mp)) {
+                int[] a = Generation.sample(lm, PROMPT, Tiny.MAX_T, 0, null, null, -1, new Random(0), true);
+                int[] b = Generation.sample(lm, PROMPT, Tiny.MAX_T, 0, null, null, -1, new Random(0), false);
+                int[] c = lm.sample(PROMPT, Tiny.MAX_T - PROMPT.length, 0, null, null, -1, new Random(0));
+                assertArrayEquals(b, a, mp.toString());
+                assertArrayEquals(c, a, "the LM's own sample agrees");
+                assertEquals(Tiny.MAX_T, a.length, "maxLen counts the prompt, capped at max_seq_len");
+                // sampling at T=1 with the same seed: same draws from (nearly) the same distributions
+                assertArrayEquals(Generation.sample(lm, PROMPT, 10, 1.0, null, null, -1, new Random(9), false),
+                        Generation.sample(lm, PROMPT, 10, 1.0, null, null, -1, new Random(9), true));
+            }
+        }
+    }
+
+    @Test
+    void topKOneAndTinyNucleusEqualArgmax() {
+        try (NDManager m = NDManager.newBaseManager(); LM lm = model(m, Tiny.params("torch-transformer"))) {
+            int[] greedy = Generation.sample(lm, PROMPT, 12, 0, null, null, -1, new Random(0), true);
+            for (int seed = 0; seed < 5; seed++) {
+                assertArrayEquals(greedy, Generation.sample(lm, PROMPT, 12, 1.5, 1, null, -1, new Random(seed), true));
+                assertArrayEquals(greedy, Generation.sample(lm, PROMPT, 12, 1.5, null, 1e-6, -1, new Random(seed), true));
+            }
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> Generation.sample(lm, PROMPT, 12, 1, 5, 0.9, -1, new Random(0), true));
+            assertTrue(e.getMessage().contains("mutually exclusive"), e.getMessage());
+        }
+    }
+
+    @Test
+    void beamWidthOneIsGreedyAndWiderBeamsScoreAtLeastAsWell() {
+        for (ModelParams mp : List.of(Tiny.params("torch-transformer"), Tiny.params("custom-transformer", true, "sin", true, false, true, "gelu"))) {
+            try (NDManager m = NDManager.newBaseManager(); LM lm = model(m, mp)) {
+                int[] greedy = Generation.sample(lm, PROMPT, 12, 0, null, null, 7, new Random(0), false);
+                assertArrayEquals(greedy, Generation.beamSearch(lm, PROMPT, 12, 1, 0, 7, true));
+                assertArrayEquals(greedy, Generation.beamSearch(lm, PROMPT, 12, 1, 0, 7, false));
+                for (int beams : new int[] {2, 4}) {
+                    int[] cached = Generation.beamSearch(lm, PROMPT, 12, beams, 0, -1, true);
+                    int[] plain = Generation.beamSearch(lm, PROMPT, 12, beams, 0, -1, false);
+                    assertArrayEquals(plain, cached, "beam search with and without cache");
+                    assertTrue(logProb(lm, cached) >= logProb(lm, Generation.sample(lm, PROMPT, 12, 0, null, null, -1, new Random(0), true)) - 1e-4,
+                            "a wider beam finds a sequence at least as likely as greedy");
+                }
+            }
+        }
+    }
+
+    static double logProb(LM lm, int[] seq) {
+        try (NDManager s = lm.manager().newSubManager()) {
+            long[] ids = Arrays.stream(seq).asLongStream().toArray();
+            float[] logits = lm.forward(s.create(ids, new Shape(1, ids.length))).logits().toFloatArray();
+            double total = 0;
+            for (int t = PROMPT.length; t < seq.length; t++)
+                total += Generation.logSoftmax(Arrays.copyOfRange(logits, (t - 1) * Tiny.V, t * Tiny.V))[seq[t]];
+            return total;
+        }
+    }
+
+    @Test
+    void partialForwardMatchesFullForwardAndStopsEarly() {
+        for (String arch : List.of("torch-transformer", "custom-transformer")) {
+            ModelParams mp = Tiny.params(arch);
+            try (NDManager m = NDManager.newBaseManager(); LM lm = model(m, mp)) {
+                NDArray ids = Tiny.randomIds(m, 2, 2, 7);
+                var full = lm.forward(ids, ForwardOptions.DEFAULT.withEmbeddings(true).withAttns(true));
+                Stepwise.Result r = Stepwise.partialForward(lm, ids, List.of("embed", "h.0", "blocks.0.attn.pattern"));
+                assertEquals(1, r.blocksRun(), "block 1 never runs");
+                assertTrue(Tiny.maxAbsDiff(r.values().get("embed"), full.embeddings().get(":, 0")) < 1e-5);
+                assertTrue(Tiny.maxAbsDiff(r.values().get("h.0"), full.embeddings().get(":, 1")) < 1e-5);
+                assertTrue(Tiny.maxAbsDiff(r.values().get("blocks.0.attn.pattern"), full.attns().get(":, 0")) < 1e-5);
+                Stepwise.Result all = Stepwise.partialForward(lm, ids, List.of("logits", "blocks.1.mlp.out"));
+                assertEquals(2, all.blocksRun());
+                assertTrue(Tiny.maxAbsDiff(all.values().get("logits"), full.logits()) < 1e-4);
+                assertEquals(0, Stepwise.partialForward(lm, ids, List.of("embed")).blocksRun());
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                        () -> Stepwise.partialForward(lm, ids, List.of("blocks.0.atn.out")));
+                assertTrue(e.getMessage().contains("unknown output name"), e.getMessage());
+            }
+        }
+    }
+}
