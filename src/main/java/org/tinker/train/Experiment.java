@@ -43,9 +43,15 @@ public final class Experiment {
      * @param out where progress, samples and the config go (also tee'd to log.txt when saving)
      * @param listeners extra statistics listeners (W&B)
      * @param progressBar draw a progress bar
+     * @param devices the devices to train on: [device], or several for data-parallel training ({@link DataParallel})
      */
     public record Setup(Path projectRoot, Path savedModels, boolean save, Device device, PrintStream out,
-                        List<StatsListener> listeners, boolean progressBar) {
+                        List<StatsListener> listeners, boolean progressBar, List<Device> devices) {
+        public Setup(Path projectRoot, Path savedModels, boolean save, Device device, PrintStream out, List<StatsListener> listeners,
+                     boolean progressBar) {
+            this(projectRoot, savedModels, save, device, out, listeners, progressBar, List.of(device));
+        }
+
         public static Setup quiet(Path projectRoot, Path savedModels, boolean save) {
             return new Setup(projectRoot, savedModels, save, Device.cpu(), new PrintStream(OutputStream.nullOutputStream()),
                     List.of(), false);
@@ -102,7 +108,12 @@ public final class Experiment {
             if (!effective.mp().from_saved().isBlank()) loadFromSaved(p, setup.savedModels(), effective.mp().from_saved());
             Trainer trainer = new Trainer(effective, p.lm(), p.data(),
                     new Trainer.Options(runDir, setup.save(), setup.listeners(), out, setup.progressBar()));
-            Trainer.Result r = trainer.train();
+            DataParallel dp = setup.devices().size() > 1 ? new DataParallel(p.lm(), setup.devices()) : null;
+            if (dp != null) out.println("data-parallel over " + setup.devices() + ": each batch split in " + dp.size() + " shards");
+            Trainer.Result r;
+            try (DataParallel closing = dp) {
+                r = trainer.dataParallel(dp).train();
+            }
             out.printf("done: val_loss %.4f (ppl %.2f)%s, %d optimizer steps, %,.0f train tokens/s%s%n", r.finalValLoss(),
                     Math.exp(r.finalValLoss()), Double.isNaN(r.testLoss()) ? "" : String.format(", test_loss %.4f (ppl %.2f)",
                             r.testLoss(), Math.exp(r.testLoss())), r.optSteps(), r.tokensPerSecond(),
