@@ -84,7 +84,7 @@ public final class Experiment {
     public static Trainer.Result run(RunSpec spec, Setup setup) {
         RunSpec effective = spec;
         if (!setup.save() && spec.tp().checkpoint_every() != 0) effective = withCheckpointEvery(spec, 0); // as the reference
-        String ts = Namer.newTimestamp(setup.savedModels());
+        String ts = setup.save() ? Namer.claimTimestamp(setup.savedModels()) : Namer.newTimestamp(setup.savedModels());
         Path runDir = setup.savedModels().resolve(Namer.saveFolderName(effective, ts));
         PrintStream out = setup.out();
         PrintStream logFile = null;
