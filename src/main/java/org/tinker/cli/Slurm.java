@@ -68,8 +68,9 @@ public final class Slurm {
         if (exe == null) {
             out.println("sbatch is not on the PATH: submit it on a SLURM login node with");
             out.println("  sbatch " + scriptFile);
-            out.println("(or run any point by hand, or under another scheduler: runner " + String.join(" ", args).replaceAll("\\s*--slurm\\S*", "")
-                    + " --grid-index=I, I in 1.." + points.size() + ")");
+            StringBuilder byHand = new StringBuilder("runner");
+            for (String a : taskArgs) byHand.append(' ').append(quote(a));
+            out.println("(or run any point by hand, or under another scheduler: " + byHand + " --grid-index=I, I in 1.." + points.size() + ")");
             return new Submission(absDir, scriptFile, todo, null);
         }
         String jobId = runSbatch(exe, scriptFile, cwd);

@@ -1,12 +1,12 @@
 package org.tinker.train;
 
 import ai.djl.Device;
-import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.training.GradientCollector;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -48,6 +48,11 @@ public final class DataParallel implements AutoCloseable {
      * @param devices two or more devices (CPU devices may repeat: each replica gets its own manager)
      */
     public DataParallel(LM master, List<Device> devices) {
+        this(master, devices, devices.stream().anyMatch(Device::isGpu));
+    }
+
+    /** @param concurrent run the replicas' shards in parallel threads (the GPU way; tests use it on CPU replicas too) */
+    DataParallel(LM master, List<Device> devices, boolean concurrent) {
         if (devices.size() < 2) throw new IllegalArgumentException("data-parallel needs at least 2 devices, got " + devices);
         this.master = master;
         this.devices = List.copyOf(devices);
@@ -69,8 +74,7 @@ public final class DataParallel implements AutoCloseable {
             r.setDropout(master.dropout());
             replicas.add(r);
         }
-        boolean anyGpu = devices.stream().anyMatch(d -> d.isGpu());
-        this.pool = anyGpu ? Executors.newFixedThreadPool(devices.size(), t -> {
+        this.pool = concurrent ? Executors.newFixedThreadPool(devices.size(), t -> {
             Thread th = new Thread(t, "data-parallel");
             th.setDaemon(true);
             return th;
@@ -146,10 +150,18 @@ public final class DataParallel implements AutoCloseable {
         try (NDManager step = r.manager().newSubManager()) {
             String rowsIdx = from + ":" + to;
             NDArray xs = slice(x, rowsIdx, d, step), ys = slice(y, rowsIdx, d, step), ms = slice(mask, rowsIdx, d, step);
-            try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+            // Not DJL's GradientCollector: only one may be open at a time in the whole JVM, while replicas on
+            // GPUs run in parallel threads. Autograd's grad mode is thread-local in libtorch, so set it here.
+            boolean wasGrad = JniUtils.isGradMode();
+            JniUtils.setGradMode(true);
+            try {
                 LossResult lr = r.loss(xs, ys, ms, fo);
-                gc.backward(lr.loss().mul(lr.tokens() * weightPerToken));
+                NDArray objective = lr.loss().mul(lr.tokens() * weightPerToken);
+                NDArray seed = objective.onesLike();
+                JniUtils.backward((PtNDArray) objective, (PtNDArray) seed, false, false);
                 return new double[] {Trainer.scalar(lr.loss()), lr.tokens(), lr.correct()};
+            } finally {
+                JniUtils.setGradMode(wasGrad);
             }
         }
     }

@@ -59,6 +59,15 @@ class DataParallelTest {
 
     @Test
     void gradientsAreTokenWeightedAcrossUnevenShards(@TempDir Path saved) {
+        gradientsMatchTheFullBatch(saved, false);
+    }
+
+    @Test
+    void replicasInParallelThreadsGiveTheSameGradients(@TempDir Path saved) {
+        gradientsMatchTheFullBatch(saved, true); // the way replicas on GPUs run
+    }
+
+    void gradientsMatchTheFullBatch(Path saved, boolean concurrent) {
         RunSpec spec = TestRuns.spec(SPEC);
         try (Experiment.Prepared p = Experiment.prepare(spec, Experiment.Setup.quiet(ROOT, saved, false), null)) {
             LM lm = p.lm();
@@ -76,7 +85,7 @@ class DataParallelTest {
                 }
                 reference = gradients(lm);
                 lm.zeroGradients();
-                try (DataParallel dp = new DataParallel(lm, List.of(Device.cpu(), Device.cpu(), Device.cpu()))) {
+                try (DataParallel dp = new DataParallel(lm, List.of(Device.cpu(), Device.cpu(), Device.cpu()), concurrent)) {
                     DataParallel.Result r = dp.forwardBackward(ids.get(":, :-1"), ids.get(":, 1:"), mask, ForwardOptions.DEFAULT, 1.0);
                     assertEquals(refLoss, r.loss(), 1e-5);
                     parallel = gradients(lm);
