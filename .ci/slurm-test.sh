@@ -228,8 +228,8 @@ wait_job() { # job id, timeout in s
 }
 job_report() { # job id
   if [[ $ACCOUNTING == 1 ]]; then
-    for _ in $(seq 10); do  # the controller hands finished jobs to slurmdbd asynchronously
-      n=$(timeout 10 sacct -n -X -j "$1" -o State 2>/dev/null | grep -c COMPLETED)
+    for _ in $(seq 20); do  # the controller hands job records to slurmdbd asynchronously: wait for complete ones
+      n=$(timeout 10 sacct -n -X -j "$1" -o JobID%14,JobName%20,State 2>/dev/null | grep -c "^ *${1}_[0-9]* *tinker-test-grid *COMPLETED")
       [[ $n -ge $2 ]] && break
       sleep 1
     done
