@@ -266,6 +266,11 @@ got=$(for r in "${FIRST[@]}"; do point_of "$r"; done | sort | tr '\n' ';')
 for i in 1 2 3 4; do
   [[ -s $(ls "$SAVED"/test-grid/slurm/grid-*/task-$i.log | head -1) ]] || fail "no log for task $i beside the saved runs"
 done
+for r in "${FIRST[@]}"; do
+  grep -q "^SLURM array job $JOB, task [1-4] " "$SAVED/test-grid/copy/$r/slurm-task.txt" 2>/dev/null || fail "run $r has no slurm-task.txt naming job $JOB"
+  log=$(sed -n 's/^scheduler log (stdout and stderr of the task): //p' "$SAVED/test-grid/copy/$r/slurm-task.txt")
+  grep -q "^done: val_loss" "$log" 2>/dev/null || fail "run $r: its task log $log does not show the run finishing"
+done
 "${RUNNER[@]}" grid-status --config=test-grid --saved-models="$SAVED" --check || fail "grid-status --check: not all 4 points done"
 log "4 runs saved with the expected parameters"
 

@@ -9,6 +9,7 @@ import java.util.List;
 import org.tinker.config.ConfigError;
 import org.tinker.config.ConfigFile;
 import org.tinker.config.RunSpec;
+import org.tinker.train.Experiment;
 
 /** The grid flags of the main command: {@code --grid-index}, {@code --skip-done}, {@code --slurm}, and {@code --gpu-id} lists. */
 final class GridRun {
@@ -35,6 +36,32 @@ final class GridRun {
         }
         if (todo.isEmpty()) out.println("nothing to run: every selected grid point is done (--skip-done)");
         return todo;
+    }
+
+    /**
+     * Trains one point. Inside a SLURM task that saves, the run folder (finished or not) gets
+     * {@code slurm-task.txt}: the job, task, node and where the scheduler's log of the task is.
+     */
+    static void train(RunSpec r, Experiment.Setup setup) {
+        try {
+            Experiment.run(r, setup);
+        } finally {
+            String job = System.getenv("SLURM_ARRAY_JOB_ID"), task = System.getenv("SLURM_ARRAY_TASK_ID");
+            if (setup.save() && job != null && task != null) noteSlurmTask(r, setup.savedModels(), job, task, System.getenv("TINKER_SLURM_LOG"));
+        }
+    }
+
+    private static void noteSlurmTask(RunSpec r, java.nio.file.Path savedModels, String job, String task, String log) {
+        org.tinker.train.RunStore.Run run = GridState.newest(r, savedModels);
+        if (run == null) return;
+        String text = "SLURM array job " + job + ", task " + task + " (job id " + System.getenv().getOrDefault("SLURM_JOB_ID", "?")
+                + ") on " + System.getenv().getOrDefault("SLURMD_NODENAME", "?") + "\n"
+                + "scheduler log (stdout and stderr of the task): " + (log == null ? "?" : log) + "\n";
+        try {
+            java.nio.file.Files.writeString(run.dir().resolve("slurm-task.txt"), text);
+        } catch (java.io.IOException e) {
+            System.err.println("warning: cannot write " + run.dir().resolve("slurm-task.txt") + ": " + e.getMessage());
+        }
     }
 
     /** {@code --slurm}: writes (and submits) the array script; with --skip-done only the points not done. */

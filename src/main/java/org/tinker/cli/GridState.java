@@ -67,6 +67,13 @@ public final class GridState {
         return new Point(point, State.MISSING, null, Double.NaN);
     }
 
+    /** The newest saved run of this point, finished or not; null when there is none. */
+    public static RunStore.Run newest(RunSpec point, Path savedModels) {
+        RunStore.Run last = null;
+        for (RunStore.Run r : candidates(point, savedModels)) if (matches(point, r)) last = r;
+        return last;
+    }
+
     /** The run folders a point would be saved in: {@code {config}/{task}/{run_name?}/{timestamp}}, oldest first. */
     static List<RunStore.Run> candidates(RunSpec point, Path savedModels) {
         Path parent = savedModels.resolve(Namer.saveFolderName(point, "x")).getParent();

@@ -119,7 +119,7 @@ public final class Main implements Callable<Integer> {
         List<Device> devices = GridRun.devices(gpuId);
         if (!noWandb) out.println("W&B: this build logs to train_stats only (the W&B client arrives with its own issue); continuing as --no-wandb");
         Experiment.Setup setup = new Experiment.Setup(Path.of("."), savedModels, save, devices.get(0), out, List.of(), true, devices);
-        for (RunSpec r : runs) Experiment.run(r, setup);
+        for (RunSpec r : runs) GridRun.train(r, setup);
         return 0;
     }
 

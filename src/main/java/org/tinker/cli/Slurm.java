@@ -117,6 +117,7 @@ public final class Slurm {
         s.append("export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}\n");
         s.append("export TORCH_CPP_LOG_LEVEL=${TORCH_CPP_LOG_LEVEL:-ERROR}\n");
         s.append("if [[ -n \"${SLURM_CPUS_PER_TASK:-}\" ]]; then export OMP_NUM_THREADS=$SLURM_CPUS_PER_TASK; fi\n");
+        s.append("export TINKER_SLURM_LOG=").append(quote(dir.toString())).append("/task-$SLURM_ARRAY_TASK_ID.log  # noted in the run folder\n");
         s.append("echo \"tinker grid task $SLURM_ARRAY_TASK_ID of job ${SLURM_ARRAY_JOB_ID:-?} on $(hostname) at $(date -Is)\"\n");
         List<String> cmd = new ArrayList<>(javaCommand());
         cmd.addAll(taskArgs);

@@ -150,6 +150,15 @@ class GridCommandsTest {
     }
 
     @Test
+    void gpuListsWithoutAGpuAreAClearError() {
+        for (String ids : new String[] {"0,1", "all"}) {
+            MainTest.Outcome o = run("--config=test-grid", "--gpu-id=" + ids, "--no-wandb");
+            assertEquals(2, o.code());
+            assertTrue(o.err().startsWith("error: --gpu-id=" + ids + ": no CUDA device is visible"), o.err());
+        }
+    }
+
+    @Test
     void arraySpecsAndTaskArguments() {
         assertEquals("1-3,5,7-8", Slurm.arraySpec(List.of(1, 2, 3, 5, 7, 8)));
         assertEquals("4", Slurm.arraySpec(List.of(4)));
