@@ -15,14 +15,14 @@ import picocli.CommandLine.Option;
  * training command expands it) with its state among the saved runs (done, unfinished, missing), the
  * matching run's timestamp and its final validation loss.
  */
-@Command(name = "grid-status", description = {"List each grid point's state among the saved runs: done, unfinished (failed, killed or still running)",
-        "or missing, with the run's timestamp and final val loss. Takes the grid flags of the training command."})
+@Command(name = "grid-status", mixinStandardHelpOptions = true, description = {"List each grid point's state among the saved runs: done, unfinished (failed, killed or still",
+        "running) or missing, with the run's timestamp and final val loss. Takes the training command's grid flags."})
 final class GridStatusCommand implements Callable<Integer> {
-    @Option(names = "--config", required = true, paramLabel = "NAME") String config;
-    @Option(names = "--task", paramLabel = "T") String task;
-    @Option(names = "--set", paramLabel = "SECTION.KEY=VALUE") List<String> sets = new ArrayList<>();
-    @Option(names = "--ablate") boolean ablate;
-    @Option(names = "--saved-models", paramLabel = "DIR") Path savedModels = Path.of("saved-models");
+    @Option(names = "--config", required = true, paramLabel = "NAME", description = "configs/NAME.txt and every configs/NAME-*.txt") String config;
+    @Option(names = "--task", paramLabel = "T", description = "override dataset_name, as when training") String task;
+    @Option(names = "--set", paramLabel = "SECTION.KEY=VALUE", description = "override a parameter, as when training") List<String> sets = new ArrayList<>();
+    @Option(names = "--ablate", description = "the grid includes every ablation, as when training") boolean ablate;
+    @Option(names = "--saved-models", paramLabel = "DIR", description = "where runs are saved (default: saved-models)") Path savedModels = Path.of("saved-models");
     @Option(names = "--configs-dir", paramLabel = "DIR", hidden = true) Path configsDir = Path.of("configs");
     @Option(names = "--check", description = "exit 3 unless every point is done") boolean check;
     // accepted and ignored, so a training command line can be reused as it is
