@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import org.tinker.config.ConfigError;
+import org.tinker.config.ConfigFile;
 import org.tinker.config.DataParams;
 import org.tinker.config.Doc;
 import org.tinker.config.Grid;
@@ -49,7 +50,7 @@ import picocli.CommandLine.Option;
         description = {"Train transformer LMs from configs/NAME.txt (and every configs/NAME-*.txt).",
                 "Every list value in a config (dim=[128,256]) is a grid axis: one run per combination."},
         subcommands = {Main.ListCmd.class, Main.VerifyCmd.class, Main.ResumeCmd.class, Main.TokenizeCmd.class, Main.ParamsCmd.class,
-                BenchCommand.class,
+                BenchCommand.class, GridStatusCommand.class,
                 Gpt2Commands.LogitsCmd.class, Gpt2Commands.ExportCmd.class, Gpt2Commands.LoraMergeCmd.class, PerplexityCommand.class, Main.WandbSyncCmd.class,
                 ExploreCommands.Checkpoints.class, ExploreCommands.Sample.class, ExploreCommands.PlotMetrics.class, ExploreCommands.Attentions.class, ExploreCommands.Lens.class},
         footer = {"", "Examples:", "  runner --config=test-nlp --task=ptb --no-wandb --save",
@@ -74,8 +75,8 @@ public final class Main implements Callable<Integer> {
     @Option(names = "--ablate", description = "also run each ablation of org.tinker.config.Ablations for every grid point")
     boolean ablate;
 
-    @Option(names = "--gpu-id", paramLabel = "N", description = "train on CUDA device N (default: CPU)")
-    Integer gpuId;
+    @Option(names = "--gpu-id", paramLabel = "N[,M...]|all", description = "train on CUDA device N (default: CPU); several (0,1 or all): data-parallel over them")
+    String gpuId;
 
     @Option(names = "--set", paramLabel = "SECTION.KEY=VALUE", description = "override a parameter, e.g. --set mp.dim=64 --set tp.lr=[0.001,0.003] (a list joins the grid)")
     List<String> sets = new ArrayList<>();
@@ -89,23 +90,45 @@ public final class Main implements Callable<Integer> {
     @Option(names = "--dry-run", description = "print the runs of the grid and exit")
     boolean dryRun;
 
+    @Option(names = "--grid-index", paramLabel = "I", description = "run only grid point I (1-based, as `run I/N`): one task of a SLURM array, or by hand")
+    Integer gridIndex;
+
+    @Option(names = "--skip-done", description = "skip grid points that already have a finished saved run with the same params")
+    boolean skipDone;
+
+    @Option(names = "--slurm", description = "write an sbatch array script, one task per grid point, and submit it when sbatch is on the PATH")
+    boolean slurm;
+
+    @Option(names = "--slurm-args", paramLabel = "\"OPTS\"", description = "extra sbatch options for --slurm, e.g. \"--time=2:00:00 --cpus-per-task=4\"")
+    String slurmArgs;
+
+    @Option(names = "--sbatch", paramLabel = "CMD", hidden = true, description = "the sbatch command (none: write the script only)")
+    String sbatch;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec commandSpec;
+
     @Override
     public Integer call() {
         if (config == null) throw new ConfigError("--config: expected a config name, e.g. --config=test-nlp (see --help)");
         List<Grid.Override> overrides = new ArrayList<>();
         for (String s : sets) overrides.add(Grid.Override.parse(s));
-        List<RunSpec> runs = Grid.expand(Grid.filesFor(configsDir, config), overrides, task, ablate);
+        List<ConfigFile> files = Grid.filesFor(configsDir, config);
+        List<RunSpec> runs = Grid.expand(files, overrides, task, ablate);
         PrintStream out = System.out;
         out.println(runs.size() + (runs.size() == 1 ? " run" : " runs") + " from configs/" + config + "*.txt");
+        if (slurm) return GridRun.slurm(this, files, runs, commandSpec.commandLine().getParseResult().originalArgs(), out);
+        runs = GridRun.select(runs, gridIndex, skipDone, savedModels, out);
         if (dryRun) {
             for (RunSpec r : runs) out.println("  " + r.header());
             return 0;
         }
-        Device device = device(gpuId);
-        Experiment.Setup setup = new Experiment.Setup(Path.of("."), savedModels, save, device, out, wandbListeners(noWandb, wandbProjName, runs.size(), out), true);
+        List<Device> devices = GridRun.devices(gpuId);
+        Experiment.Setup setup = new Experiment.Setup(Path.of("."), savedModels, save, devices.get(0), out,
+                wandbListeners(noWandb, wandbProjName, runs.size(), out), true, devices);
         for (RunSpec r : runs) {
             try {
-                Experiment.run(r, setup);
+                GridRun.train(r, setup);
             } catch (WandbRun.Stopped e) {
                 out.println("W&B: " + e.getMessage() + "; going on with the next run");
             }

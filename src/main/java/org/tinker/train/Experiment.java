@@ -45,9 +45,15 @@ public final class Experiment {
      * @param out where progress, samples and the config go (also tee'd to log.txt when saving)
      * @param listeners extra statistics listeners (W&B)
      * @param progressBar draw a progress bar
+     * @param devices the devices to train on: [device], or several for data-parallel training ({@link DataParallel})
      */
     public record Setup(Path projectRoot, Path savedModels, boolean save, Device device, PrintStream out,
-                        List<StatsListener> listeners, boolean progressBar) {
+                        List<StatsListener> listeners, boolean progressBar, List<Device> devices) {
+        public Setup(Path projectRoot, Path savedModels, boolean save, Device device, PrintStream out, List<StatsListener> listeners,
+                     boolean progressBar) {
+            this(projectRoot, savedModels, save, device, out, listeners, progressBar, List.of(device));
+        }
+
         public static Setup quiet(Path projectRoot, Path savedModels, boolean save) {
             return new Setup(projectRoot, savedModels, save, Device.cpu(), new PrintStream(OutputStream.nullOutputStream()),
                     List.of(), false);
@@ -108,7 +114,7 @@ public final class Experiment {
     public static Trainer.Result run(RunSpec spec, Setup setup) {
         RunSpec effective = spec;
         if (!setup.save() && spec.tp().checkpoint_every() != 0) effective = withCheckpointEvery(spec, 0); // as the reference
-        String ts = Namer.newTimestamp(setup.savedModels());
+        String ts = setup.save() ? Namer.claimTimestamp(setup.savedModels()) : Namer.newTimestamp(setup.savedModels());
         Path runDir = setup.savedModels().resolve(Namer.saveFolderName(effective, ts));
         PrintStream out = setup.out();
         PrintStream logFile = null;
@@ -137,7 +143,12 @@ public final class Experiment {
             StatsListener.RunStart start = new StatsListener.RunStart(eff, runDir, setup.save(), -1, null);
             Trainer trainer = started(setup.listeners(), start, () -> new Trainer(eff, p.lm(), p.data(),
                     new Trainer.Options(runDir, setup.save(), setup.listeners(), o, setup.progressBar())));
-            Trainer.Result r = trainer.train();
+            DataParallel dp = setup.devices().size() > 1 ? new DataParallel(p.lm(), setup.devices()) : null;
+            if (dp != null) out.println("data-parallel over " + setup.devices() + ": each batch split in " + dp.size() + " shards");
+            Trainer.Result r;
+            try (DataParallel closing = dp) {
+                r = trainer.dataParallel(dp).train();
+            }
             out.printf("done: val_loss %.4f (ppl %.2f)%s, %d optimizer steps, %,.0f train tokens/s%s%n", r.finalValLoss(),
                     Math.exp(r.finalValLoss()), Double.isNaN(r.testLoss()) ? "" : String.format(", test_loss %.4f (ppl %.2f)",
                             r.testLoss(), Math.exp(r.testLoss())), r.optSteps(), r.tokensPerSecond(),

@@ -45,6 +45,27 @@ public final class Namer {
         return ts;
     }
 
+    /**
+     * A fresh timestamp for a run that will be saved, claimed across processes: an empty file
+     * {@code savedModels/.timestamps/{ts}} is created exclusively, so grid tasks that start in the same second
+     * (a SLURM array) on one file system never share a run folder.
+     */
+    public static synchronized String claimTimestamp(Path savedModels) {
+        Path claims = savedModels.resolve(".timestamps");
+        while (true) {
+            String ts = newTimestamp(savedModels);
+            try {
+                Files.createDirectories(claims);
+                Files.createFile(claims.resolve(ts));
+                return ts;
+            } catch (java.nio.file.FileAlreadyExistsException e) {
+                // another process took it: newTimestamp now skips it
+            } catch (java.io.IOException e) {
+                return ts; // cannot claim (read-only?): creating the run folder will report the problem
+            }
+        }
+    }
+
     private static boolean existsAnywhere(Path root, String ts) {
         if (!Files.isDirectory(root)) return false;
         try (var s = Files.find(root, 5, (p, a) -> a.isDirectory() && p.getFileName().toString().equals(ts))) {

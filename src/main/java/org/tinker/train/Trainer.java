@@ -62,6 +62,7 @@ public final class Trainer {
     private long batchesThisProcess;
     /** Stop after this many training batches in this process (for tests that simulate a crash); -1 = never. */
     private long interruptAfterBatches = -1;
+    private DataParallel dataParallel;
 
     public Trainer(RunSpec spec, LM lm, DataModule data, Options opts) {
         this.spec = spec;
@@ -92,6 +93,12 @@ public final class Trainer {
     /** Adds a training-loop extension (see {@link TrainingCallback}); callbacks run in the order added. */
     public Trainer addCallback(TrainingCallback callback) {
         callbacks.add(callback);
+        return this;
+    }
+
+    /** Trains data-parallel over the devices of {@code dp} (whose replica 0 is this trainer's LM); null = one device. */
+    public Trainer dataParallel(DataParallel dp) {
+        this.dataParallel = dp;
         return this;
     }
 
@@ -155,7 +162,12 @@ public final class Trainer {
                     ForwardOptions fo = ForwardOptions.DEFAULT;
                     for (TrainingCallback cb : callbacks) x = cb.inputs(x, at);
                     for (TrainingCallback cb : callbacks) fo = cb.forwardOptions(x, at, fo);
-                    try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                    if (dataParallel != null) { // the batch split over devices (DataParallel), gradients summed into lm
+                        DataParallel.Result r = dataParallel.forwardBackward(x, y, mask, fo, 1.0 / tp.accumulate_grad_batches());
+                        loss = r.loss();
+                        tokens = r.tokens();
+                        acc = r.tokens() == 0 ? 0 : (double) r.correct() / r.tokens();
+                    } else try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                         LossResult r = lm.loss(x, y, mask, fo);
                         NDArray objective = tp.accumulate_grad_batches() > 1 ? r.loss().div(tp.accumulate_grad_batches()) : r.loss();
                         gc.backward(objective);
@@ -183,6 +195,7 @@ public final class Trainer {
                     clipGradients(frozen);
                     optimizer.step(lr, frozen);
                     zeroGradients();
+                    if (dataParallel != null) dataParallel.broadcast();
                     schedule.observe(loss, state.nOptSteps);
                     state.nOptSteps++;
                     TrainingCallback.Step after = new TrainingCallback.Step(this, lm, state.statSyncer, state.nOptSteps,
