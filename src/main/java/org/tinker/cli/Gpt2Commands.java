@@ -99,7 +99,7 @@ public final class Gpt2Commands {
         return out.stream().mapToLong(Long::longValue).toArray();
     }
 
-    @Command(name = "logits", description = {"Write the logits [T,V] and hidden states of one sequence to a safetensors file:",
+    @Command(name = "logits", mixinStandardHelpOptions = true, description = {"Write the logits [T,V] and hidden states of one sequence to a safetensors file:",
             "logits, hidden_states.{i} = input of block i (i < L), hidden_states.{L} = final-norm output (HF convention)."})
     static final class LogitsCmd implements Callable<Integer> {
         @ArgGroup(exclusive = true, multiplicity = "1") ModelChoice model;
@@ -135,7 +135,7 @@ public final class Gpt2Commands {
         }
     }
 
-    @Command(name = "export", description = {"Save a model of GPT-2 architecture as a Hugging Face checkpoint folder (config.json, model.safetensors",
+    @Command(name = "export", mixinStandardHelpOptions = true, description = {"Save a model of GPT-2 architecture as a Hugging Face checkpoint folder (config.json, model.safetensors",
             "with HF names and Conv1D [in,out] weights, GPT-2 tokenizer files) that transformers' from_pretrained loads.",
             "LoRA adapters are merged first."})
     static final class ExportCmd implements Callable<Integer> {
@@ -153,7 +153,7 @@ public final class Gpt2Commands {
         }
     }
 
-    @Command(name = "lora-merge", description = {"Fold a LoRA run's adapters into its weights: writes the checkpoint {run}/merged/",
+    @Command(name = "lora-merge", mixinStandardHelpOptions = true, description = {"Fold a LoRA run's adapters into its weights: writes the checkpoint {run}/merged/",
             "(same files as final/, model.safetensors merged, lora_rank=0), which `runs.get(T, \"merged\", ...)` opens."})
     static final class LoraMergeCmd implements Callable<Integer> {
         @Option(names = "--timestamp", required = true, paramLabel = "T") String timestamp;
@@ -193,7 +193,7 @@ public final class Gpt2Commands {
         }
     }
 
-    @Command(name = "perplexity", description = {"Sliding-window perplexity (the Hugging Face perplexity guide) of a model on a task's split:",
+    @Command(name = "perplexity", mixinStandardHelpOptions = true, description = {"Sliding-window perplexity (the Hugging Face perplexity guide) of a model on a task's split:",
             "the split's samples joined with blank lines, tokenized, windows of --max-length tokens every --stride tokens."})
     static final class PerplexityCmd implements Callable<Integer> {
         @ArgGroup(exclusive = true, multiplicity = "1") ModelChoice model;

@@ -150,7 +150,7 @@ public final class Main implements Callable<Integer> {
         return List.of(new WandbListener(s, projName, out));
     }
 
-    @Command(name = "wandb-sync", description = {"Send W&B spools (offline runs, or runs whose server went away) to the server.",
+    @Command(name = "wandb-sync", mixinStandardHelpOptions = true, description = {"Send W&B spools (offline runs, or runs whose server went away) to the server.",
             "Idempotent: resumes from what the server acknowledged; every row is sent once."})
     static final class WandbSyncCmd implements Callable<Integer> {
         @CommandLine.Parameters(arity = "1..*", paramLabel = "DIR", description = "wandb/{run|offline-run}-*/ folders, or a wandb/ folder")
@@ -171,7 +171,7 @@ public final class Main implements Callable<Integer> {
         return Device.gpu(gpuId);
     }
 
-    @Command(name = "list", description = "List saved runs: timestamp, config, task, key params, final val loss.")
+    @Command(name = "list", mixinStandardHelpOptions = true, description = "List saved runs: timestamp, config, task, key params, final val loss.")
     static final class ListCmd implements Callable<Integer> {
         @Option(names = "--saved-models", paramLabel = "DIR") Path savedModels = Path.of("saved-models");
 
@@ -205,7 +205,7 @@ public final class Main implements Callable<Integer> {
         }
     }
 
-    @Command(name = "verify", description = "Check a saved run reloads exactly: identical weights and logits over two loads, val loss reproduced within 1e-4.")
+    @Command(name = "verify", mixinStandardHelpOptions = true, description = "Check a saved run reloads exactly: identical weights and logits over two loads, val loss reproduced within 1e-4.")
     static final class VerifyCmd implements Callable<Integer> {
         @Option(names = "--timestamp", required = true, paramLabel = "T") String timestamp;
         @Option(names = "--checkpoint", paramLabel = "C", description = "checkpoint to check (default: final)") String checkpoint = Checkpoint.FINAL;
@@ -219,7 +219,7 @@ public final class Main implements Callable<Integer> {
         }
     }
 
-    @Command(name = "resume", description = "Continue an interrupted run from its last checkpoint.")
+    @Command(name = "resume", mixinStandardHelpOptions = true, description = "Continue an interrupted run from its last checkpoint.")
     static final class ResumeCmd implements Callable<Integer> {
         @Option(names = "--timestamp", required = true, paramLabel = "T") String timestamp;
         @Option(names = "--saved-models", paramLabel = "DIR") Path savedModels = Path.of("saved-models");
@@ -235,7 +235,7 @@ public final class Main implements Callable<Integer> {
         }
     }
 
-    @Command(name = "tokenize", description = {"Read JSON lines {\"text\": ...} on stdin, write {\"text\": ..., \"ids\": [...]} per line.",
+    @Command(name = "tokenize", mixinStandardHelpOptions = true, description = {"Read JSON lines {\"text\": ...} on stdin, write {\"text\": ..., \"ids\": [...]} per line.",
             "gpt2 without --task is the full GPT-2 vocabulary; with --task, tokenizers are built from that task's data as in training."})
     static final class TokenizeCmd implements Callable<Integer> {
         @Option(names = "--tokenizer", required = true, paramLabel = "NAME", description = "char | word | gpt2 | custom") String name;
@@ -277,7 +277,7 @@ public final class Main implements Callable<Integer> {
         }
     }
 
-    @Command(name = "params", description = "List every parameter of every section with its default and meaning.")
+    @Command(name = "params", mixinStandardHelpOptions = true, description = "List every parameter of every section with its default and meaning.")
     static final class ParamsCmd implements Callable<Integer> {
         @Override
         public Integer call() {

@@ -76,6 +76,16 @@ class MainTest {
     }
 
     @Test
+    void everySubcommandAnswersHelp() {
+        for (String sub : new String[] {"list", "verify", "resume", "tokenize", "params", "bench", "grid-status", "logits", "export",
+                "lora-merge", "perplexity", "wandb-sync", "checkpoints", "sample", "plot-metrics", "attentions", "logit-lens"}) {
+            Outcome o = run(sub, "--help");
+            assertEquals(0, o.code(), sub + ": " + o.err());
+            assertTrue(o.out().contains("Usage: runner " + sub), sub + ": " + o.out());
+        }
+    }
+
+    @Test
     void trainSaveListVerifyEndToEnd(@TempDir Path dir) throws Exception {
         Path configs = dir.resolve("configs");
         Files.createDirectories(configs);
