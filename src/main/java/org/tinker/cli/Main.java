@@ -147,7 +147,33 @@ public final class Main implements Callable<Integer> {
             out.println("W&B: WANDB_RUN_ID names one run but the grid has " + nRuns + "; each run gets its own id");
             s = s.withRun(null, null);
         }
-        return List.of(new WandbListener(s, projName, out));
+        return List.of(new WandbListener(s, projName, out).withEndImages(Main::metricPlots));
+    }
+
+    /** The end-of-run plots sent to W&B: losses and accuracies against n_train_samples, written beside the run. */
+    public static java.util.Map<String, Path> metricPlots(StatsListener.RunStart run, java.util.Map<String, List<double[]>> series) {
+        java.util.Map<String, Path> out = new java.util.LinkedHashMap<>();
+        Path dir;
+        try {
+            dir = run.save() ? run.runDir() : java.nio.file.Files.createTempDirectory("tinker-plots");
+        } catch (java.io.IOException e) {
+            return out;
+        }
+        for (String[] plot : new String[][] {{"loss", "stat/train_batch_loss:main", "stat/val_loss:main"},
+                {"accuracy", "stat/train_batch_acc:main", "stat/val_acc:main"}}) {
+            List<org.tinker.explore.Plots.Series> lines = new ArrayList<>();
+            for (int i = 1; i < plot.length; i++) {
+                List<double[]> pts = series.get(plot[i]);
+                if (pts == null || pts.isEmpty()) continue;
+                lines.add(new org.tinker.explore.Plots.Series(plot[i], pts.stream().mapToDouble(p -> p[0]).toArray(),
+                        pts.stream().mapToDouble(p -> p[1]).toArray()));
+            }
+            if (lines.isEmpty()) continue;
+            Path file = org.tinker.explore.Plots.lineChart(run.spec().configName() + " / " + run.spec().dp().dataset_name() + ": " + plot[0],
+                    "n_train_samples", plot[0], lines, dir.resolve("metrics-" + plot[0] + ".png"));
+            out.put("metrics/" + plot[0], file);
+        }
+        return out;
     }
 
     @Command(name = "wandb-sync", mixinStandardHelpOptions = true, description = {"Send W&B spools (offline runs, or runs whose server went away) to the server.",

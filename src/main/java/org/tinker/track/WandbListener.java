@@ -29,6 +29,25 @@ public final class WandbListener implements StatsListener {
     private final Map<String, Object> row = new LinkedHashMap<>();
     private long rowStep = Long.MIN_VALUE;
     private long skipUpTo = -1;
+    /** Every statistic of the current run as (n_train_samples, value) points, for the end-of-run plots. */
+    private final Map<String, java.util.List<double[]>> series = new LinkedHashMap<>();
+    private RunStart started;
+    private EndImages endImages;
+
+    /**
+     * Makes the images a run uploads when it ends (the saved metric plots): given the run and its statistics
+     * as (n_train_samples, value) points, returns image key → PNG. Plotting lives elsewhere (explore); the
+     * CLI supplies it.
+     */
+    @FunctionalInterface
+    public interface EndImages {
+        Map<String, Path> make(RunStart run, Map<String, java.util.List<double[]>> series);
+    }
+
+    public WandbListener withEndImages(EndImages images) {
+        this.endImages = images;
+        return this;
+    }
 
     public WandbListener(WandbSettings settings, String projNameOverride, PrintStream out) {
         this.settings = settings;
@@ -63,6 +82,8 @@ public final class WandbListener implements StatsListener {
         run = WandbRun.start(s, new WandbRun.Init(Namer.wandbProjectName(spec, projNameOverride), Namer.runName(spec), spec.flat(),
                 previousSpool), out);
         run.carry("n_train_samples");
+        started = r;
+        series.clear();
         row.clear();
         rowStep = Long.MIN_VALUE;
         if (run.enabled() && r.save()) {
@@ -89,6 +110,7 @@ public final class WandbListener implements StatsListener {
         }
         if (at.statSyncer() <= skipUpTo) return; // the Trainer's constructor values of a resumed run
         row.put(name, value);
+        if (endImages != null) series.computeIfAbsent(name, k -> new java.util.ArrayList<>()).add(new double[] {at.nTrainSamples(), value});
         if (w.stopRequested()) {
             flush();
             throw new WandbRun.Stopped("the W&B run " + w.id() + " was stopped from the W&B UI");
@@ -105,6 +127,14 @@ public final class WandbListener implements StatsListener {
     public void onEnd(Throwable error) {
         if (run == null) return;
         flush();
+        if (endImages != null && run.enabled() && started != null) {
+            try {
+                endImages.make(started, series).forEach(run::logImage);
+                flush();
+            } catch (RuntimeException e) { // a plot must never fail the run
+                out.println("W&B: could not make the metric plots (" + e.getMessage() + ")");
+            }
+        }
         run.finish(error == null ? 0 : 1);
         run = null;
     }
