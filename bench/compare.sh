@@ -25,7 +25,7 @@ for config in bench-char bench-ptb; do
     python3 - "$py" "$tk" "$bare" "$i" <<'PY'
 import json, sys
 py, tk, bare = (json.loads(a) for a in sys.argv[1:4])
-print(f"{tk['config']:<11} pair {sys.argv[4]}: pytorch {py['median_tokens_per_sec']:>8,.0f} tok/s (blas {','.join(py['blas']) or '?'})"
+print(f"{tk['config']:<11} pair {sys.argv[4]}: pytorch {py['median_tokens_per_sec']:>8,.0f} tok/s (blas {','.join(b.rsplit('/',1)[-1] for b in py['blas'] if 'openblas' in b or 'libblas' in b) or '?'})"
       f" | tinker {tk['median_tokens_per_sec']:>8,.0f} tok/s (MFU {100*tk['mfu']:.0f}% of {tk['matmul_peak_gflops']:.0f} GFLOP/s)"
       f" | bare DJL {bare['median_tokens_per_sec']:>8,.0f} tok/s"
       f" | tinker/pytorch {tk['median_tokens_per_sec']/py['median_tokens_per_sec']:.2f}x, tinker/bare {tk['median_tokens_per_sec']/bare['median_tokens_per_sec']:.2f}x")
