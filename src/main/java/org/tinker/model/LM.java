@@ -113,6 +113,12 @@ public final class LM implements AutoCloseable {
             problems.add("activation must be one of " + ModelParams.ACTIVATIONS + ", got " + mp.activation());
         if (mp.individual_head_params() && !"custom-transformer".equals(mp.layer_architecture()))
             problems.add("individual_head_params needs layer_architecture=custom-transformer");
+        if ("hierarchical".equals(mp.layer_architecture()))
+            problems.add("layer_architecture=hierarchical is built by org.tinker.model.hierarchical (use Models.create)");
+        if (!ModelParams.NORMS.contains(mp.norm()))
+            problems.add("norm must be one of " + ModelParams.NORMS + ", got " + mp.norm());
+        if ("rotary".equals(mp.pos_encoding()) && mp.dim() % mp.n_heads() == 0 && mp.headDim() % 2 != 0)
+            problems.add("rotary positions need an even head width, got dim/n_heads=" + mp.headDim());
         if (!problems.isEmpty()) throw new IllegalArgumentException("bad model config: " + String.join("; ", problems));
     }
 
@@ -161,13 +167,15 @@ public final class LM implements AutoCloseable {
         long hd = mp.headDim();
         double std = 0.02;
         double projStd = 0.02 / Math.sqrt(2.0 * mp.n_layers());
+        boolean layerNorm = !"rmsnorm".equals(mp.norm()); // RMSNorm has a scale but no bias
+        long fcRows = mp.gated() ? 2 * ff : ff;
         List<ParamSpec> specs = new ArrayList<>();
         specs.add(ParamSpec.normal(WTE, std, vocabSize, d));
         if ("learned".equals(mp.pos_encoding())) specs.add(ParamSpec.normal(WPE, std, mp.max_seq_len(), d));
         for (int l = 0; l < mp.n_layers(); l++) {
             String h = BlockWeights.prefix(l);
             specs.add(ParamSpec.ones(h + "ln_1.weight", d));
-            specs.add(ParamSpec.zeros(h + "ln_1.bias", d));
+            if (layerNorm) specs.add(ParamSpec.zeros(h + "ln_1.bias", d));
             if (mp.individual_head_params()) {
                 for (int head = 0; head < mp.n_heads(); head++) {
                     for (String qkv : new String[] {"q", "k", "v"}) {
@@ -183,15 +191,16 @@ public final class LM implements AutoCloseable {
             specs.add(ParamSpec.normal(h + "attn.c_proj.weight", projStd, d, d));
             specs.add(ParamSpec.zeros(h + "attn.c_proj.bias", d));
             specs.add(ParamSpec.ones(h + "ln_2.weight", d));
-            specs.add(ParamSpec.zeros(h + "ln_2.bias", d));
-            specs.add(ParamSpec.normal(h + "mlp.c_fc.weight", std, ff, d));
-            specs.add(ParamSpec.zeros(h + "mlp.c_fc.bias", ff));
+            if (layerNorm) specs.add(ParamSpec.zeros(h + "ln_2.bias", d));
+            // gated activations: rows [0, ff) are the gate, rows [ff, 2ff) the "up" features (see Ops.ffHidden)
+            specs.add(ParamSpec.normal(h + "mlp.c_fc.weight", std, fcRows, d));
+            specs.add(ParamSpec.zeros(h + "mlp.c_fc.bias", fcRows));
             specs.add(ParamSpec.normal(h + "mlp.c_proj.weight", projStd, d, ff));
             specs.add(ParamSpec.zeros(h + "mlp.c_proj.bias", d));
         }
         if (mp.final_norm()) {
             specs.add(ParamSpec.ones(LN_F_W, d));
-            specs.add(ParamSpec.zeros(LN_F_B, d));
+            if (layerNorm) specs.add(ParamSpec.zeros(LN_F_B, d));
         }
         if (!mp.tie_embed_deembed()) specs.add(ParamSpec.normal(LM_HEAD, std, vocabSize, d));
         return specs;
@@ -367,11 +376,12 @@ public final class LM implements AutoCloseable {
         switch (mp.pos_encoding()) {
             case "learned" -> x = x.add(Ops.firstRows(wpe, t, ids));          // + [T,D], broadcast over B
             case "sin" -> x = x.add(Ops.firstRows(sinTable(), t, ids));
-            default -> { } // "none": the causal mask alone breaks the symmetry between positions
+            default -> { } // "none": the causal mask alone breaks the symmetry between positions;
+                           // "rotary" and "alibi" act inside attention (see pass())
         }
 
-        Block.Pass pass = new Block.Pass(Ops.topLeft(causalMask(), t, ids), dropout, training, hooks,
-                opts.attnRequests(), opts.getAttns() ? new ArrayList<>() : null);
+        Block.Pass pass = pass(0, t, ids, dropout, training, hooks, opts.attnRequests(),
+                opts.getAttns() ? new ArrayList<>() : null);
         NDList residuals = opts.getEmbeddings() ? new NDList(blocks.size() + 1) : null;
         for (Block block : blocks) {
             if (residuals != null) residuals.add(x);
@@ -379,7 +389,7 @@ public final class LM implements AutoCloseable {
         }
         if (residuals != null) residuals.add(x);
         if (mp.final_norm()) {
-            x = Ops.layerNorm(x, lnFW, lnFB, mp.layer_norm_eps());
+            x = Ops.norm(x, lnFW, lnFB, mp.norm(), mp.layer_norm_eps());
             x = pass.hook(Hooks.LN_F_OUT, -1, x);
         }
         NDArray logits = Ops.linear(x, head, null); // [B,T,V]
@@ -487,6 +497,83 @@ public final class LM implements AutoCloseable {
             causalMask = constant(m, new Shape(s, s), "causal_mask");
         }
         return causalMask;
+    }
+
+    /**
+     * The position-dependent state of one pass whose queries are positions {@code [from, to)} and whose keys are
+     * {@code [0, to)}: the additive causal mask {@code [to−from, to]} (for ALiBi {@code [H, to−from, to]}, the mask
+     * plus each head's distance penalty) and, for rotary positions, the cos/sin tables of the query positions.
+     * All are views or small results in {@code scope}'s manager.
+     */
+    Block.Pass pass(long from, long to, NDArray scope, double dropout, boolean training, Hooks hooks,
+                    Object attnRequests, List<NDArray> attns) {
+        NDArray mask = Ops.slice2(causalMask(), from, to, 0, to, scope);
+        if ("alibi".equals(mp.pos_encoding()))
+            mask = mask.add(Ops.slice2(alibiDistance(), from, to, 0, to, scope).mul(alibiSlopes())); // [H,Tq,Tk]
+        NDArray cos = null, sin = null;
+        if ("rotary".equals(mp.pos_encoding())) {
+            NDArray[] tables = ropeTables();
+            cos = Ops.slice2(tables[0], from, to, 0, mp.headDim(), scope);
+            sin = Ops.slice2(tables[1], from, to, 0, mp.headDim(), scope);
+        }
+        return new Block.Pass(mask, dropout, training, hooks, attnRequests, attns, cos, sin);
+    }
+
+    private NDArray alibiDist;
+    private NDArray alibiSlopes;
+    private NDArray ropeCos;
+    private NDArray ropeSin;
+
+    /** {@code [S,S]}: {@code k − q} on and below the diagonal (≤ 0), 0 above (the causal mask covers that part). */
+    synchronized NDArray alibiDistance() {
+        if (alibiDist == null) {
+            int s = mp.max_seq_len();
+            double[] m = new double[s * s];
+            for (int q = 0; q < s; q++)
+                for (int k = 0; k <= q; k++) m[q * s + k] = k - q;
+            alibiDist = constant(m, new Shape(s, s), "alibi_distance");
+        }
+        return alibiDist;
+    }
+
+    /**
+     * {@code [H,1,1]} ALiBi slopes (Press et al. 2022): the geometric sequence 2^(−8/n), 2^(−16/n), … for n = H when H
+     * is a power of 2; otherwise those of the largest power of 2 below H, then every other slope of twice that.
+     */
+    synchronized NDArray alibiSlopes() {
+        if (alibiSlopes == null) {
+            int h = mp.n_heads();
+            double[] slopes = alibiSlopeValues(h);
+            alibiSlopes = constant(slopes, new Shape(h, 1, 1), "alibi_slopes");
+        }
+        return alibiSlopes;
+    }
+
+    static double[] alibiSlopeValues(int h) {
+        int n = Integer.highestOneBit(h);
+        double[] out = new double[h];
+        for (int i = 0; i < n; i++) out[i] = Math.pow(2, -8.0 * (i + 1) / n);
+        for (int i = n; i < h; i++) out[i] = Math.pow(2, -8.0 * (2 * (i - n) + 1) / (2 * n));
+        return out;
+    }
+
+    /** {@code [S, hd]} cos and sin of rotary positions: feature i (and i + hd/2) turns at 10000^(−2(i mod hd/2)/hd). */
+    synchronized NDArray[] ropeTables() {
+        if (ropeCos == null) {
+            int s = mp.max_seq_len();
+            int hd = mp.headDim();
+            double[] c = new double[s * hd], sn = new double[s * hd];
+            for (int pos = 0; pos < s; pos++) {
+                for (int i = 0; i < hd; i++) {
+                    double theta = pos * Math.pow(10000.0, -2.0 * (i % (hd / 2)) / hd);
+                    c[pos * hd + i] = Math.cos(theta);
+                    sn[pos * hd + i] = Math.sin(theta);
+                }
+            }
+            ropeCos = constant(c, new Shape(s, hd), "rope_cos");
+            ropeSin = constant(sn, new Shape(s, hd), "rope_sin");
+        }
+        return new NDArray[] {ropeCos, ropeSin};
     }
 
     /** {@code [S,D]} sinusoidal positions (Vaswani et al. 2017, §3.5): sin on even features, cos on odd. */

@@ -1,6 +1,7 @@
 package org.tinker.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
@@ -30,6 +31,50 @@ final class Ops {
         return JniUtils.layerNorm(pt(x), new Shape(x.getShape().get(x.getShape().dimension() - 1)), pt(w), pt(b), eps);
     }
 
+    /** RMSNorm over the last axis: {@code x / sqrt(mean(x²) + eps) · w} (no bias, no mean subtraction). */
+    static NDArray rmsNorm(NDArray x, NDArray w, double eps) {
+        int last = x.getShape().dimension() - 1;
+        NDArray rms = x.mul(x).mean(new int[] {last}, true).add(eps).sqrt();
+        return x.div(rms).mul(w);
+    }
+
+    /** The norm a config names ({@code layernorm} | {@code rmsnorm}; RMSNorm ignores {@code b}, which is null). */
+    static NDArray norm(NDArray x, NDArray w, NDArray b, String kind, double eps) {
+        return "rmsnorm".equals(kind) ? rmsNorm(x, w, eps) : layerNorm(x, w, b, eps);
+    }
+
+    /**
+     * The feed-forward hidden layer {@code act(c_fc(x))}. For the gated activations ({@code swiglu}, {@code geglu})
+     * {@code c_fc} has 2·ff output rows: the first ff are the gate, the last ff the "up" features, and the hidden
+     * layer is {@code act(gate) * up} (Shazeer 2020, "GLU variants"), with act = SiLU or GELU.
+     */
+    static NDArray ffHidden(NDArray x, NDArray fcW, NDArray fcB, String act) {
+        NDArray h = linear(x, fcW, fcB);
+        if (!"swiglu".equals(act) && !"geglu".equals(act)) return activation(h, act);
+        NDList gateUp = h.split(2, h.getShape().dimension() - 1);
+        NDArray gate = gateUp.get(0);
+        NDArray g = "swiglu".equals(act) ? gate.mul(JniUtils.sigmoid(pt(gate))) : JniUtils.gelu(pt(gate));
+        return g.mul(gateUp.get(1));
+    }
+
+    /**
+     * Rotary position embedding (Su et al. 2021) of {@code x [B,H,T,hd]} with tables {@code cos, sin [T,hd]} for
+     * its positions, in the "rotate half" layout: feature i pairs with i + hd/2.
+     * {@code x·cos + rotate_half(x)·sin}, rotate_half(x) = [−x₂, x₁].
+     */
+    static NDArray rope(NDArray x, NDArray cos, NDArray sin) {
+        int last = x.getShape().dimension() - 1;
+        NDList halves = x.split(2, last);
+        NDArray rotated = halves.get(1).neg().concat(halves.get(0), last);
+        return x.mul(cos).add(rotated.mul(sin));
+    }
+
+    /** Rows {@code [r0, r1)} and columns {@code [c0, c1)} of a 2-D constant, as a view in {@code scope}'s manager. */
+    static NDArray slice2(NDArray table, long r0, long r1, long c0, long c1, NDArray scope) {
+        return JniUtils.index(pt(table), new long[] {r0, c0}, new long[] {r1, c1}, new long[] {1, 1},
+                pt(scope).getManager());
+    }
+
     static NDArray softmax(NDArray x, int axis) {
         return JniUtils.softmax(pt(x), axis, x.getDataType());
     }
@@ -48,7 +93,7 @@ final class Ops {
             case "relu" -> JniUtils.relu(pt(x));
             case "gelu" -> JniUtils.gelu(pt(x)); // exact erf GELU, as torch's "gelu"
             case "gelu_new" -> geluTanh(x);
-            default -> throw new IllegalArgumentException("unknown activation '" + name + "' (relu | gelu | gelu_new)");
+            default -> throw new IllegalArgumentException("unknown activation '" + name + "' (relu | gelu | gelu_new; swiglu and geglu are gated, see ffHidden)");
         };
     }
 

@@ -128,14 +128,15 @@ public final class Stepwise {
     public static NDArray finalNorm(LM lm, NDArray x) {
         if (!lm.params().final_norm()) return x;
         Map<String, NDArray> p = lm.parameters();
-        return Ops.layerNorm(x, p.get(LM.LN_F_W), p.get(LM.LN_F_B), lm.params().layer_norm_eps());
+        return Ops.norm(x, p.get(LM.LN_F_W), p.get(LM.LN_F_B), lm.params().norm(), lm.params().layer_norm_eps());
     }
 
     /** LayerNorm {@code ln_1} or {@code ln_2} of a block, for decoding sub-block outputs. */
     public static NDArray blockNorm(LM lm, int layer, int which, NDArray x) {
         BlockWeights w = weights(lm, layer);
-        return which == 1 ? Ops.layerNorm(x, w.ln1W(), w.ln1B(), lm.params().layer_norm_eps())
-                : Ops.layerNorm(x, w.ln2W(), w.ln2B(), lm.params().layer_norm_eps());
+        String kind = lm.params().norm();
+        return which == 1 ? Ops.norm(x, w.ln1W(), w.ln1B(), kind, lm.params().layer_norm_eps())
+                : Ops.norm(x, w.ln2W(), w.ln2B(), kind, lm.params().layer_norm_eps());
     }
 
     /** The head: {@code x @ lm_headᵀ} (or wte when tied), {@code [.., D] → [.., V]}. */
@@ -154,9 +155,7 @@ public final class Stepwise {
 
     private static Block.Pass pass(LM lm, NDArray x, Hooks hooks) {
         long t = x.getShape().get(1);
-        NDArray mask = JniUtils.index(Ops.pt(lm.causalMask()), new long[] {0, 0}, new long[] {t, t}, new long[] {1, 1},
-                Ops.pt(x).getManager());
-        return new Block.Pass(mask, 0, false, hooks, null, null);
+        return lm.pass(0, t, x, 0, false, hooks, null, null);
     }
 
     /** Thrown by the last recording hook to stop the forward pass. */
