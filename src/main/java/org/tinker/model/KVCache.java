@@ -46,6 +46,8 @@ public final class KVCache implements AutoCloseable {
     private long batch = -1;
 
     public KVCache(LM lm) {
+        if (lm.isHierarchical())
+            throw new IllegalArgumentException("the hierarchical transformer has no KV cache (Generation recomputes instead)");
         this.lm = lm;
         this.mp = lm.params();
         this.manager = lm.manager().newSubManager();

@@ -47,6 +47,8 @@ public final class LM implements AutoCloseable {
     private final NDManager manager;
     private final DataType dtype;
     private final boolean custom;
+    /** The hierarchical transformer when layer_architecture="hierarchical" (then there are no blocks); else null. */
+    private final org.tinker.model.hierarchical.HierarchicalTransformer hier;
     private final LinkedHashMap<String, NDArray> params = new LinkedHashMap<>();
     private final List<Block> blocks = new ArrayList<>();
     private final List<String> hookPoints = new ArrayList<>();
@@ -79,6 +81,8 @@ public final class LM implements AutoCloseable {
         this.custom = "custom-transformer".equals(mp.layer_architecture());
         this.manager = manager.newSubManager();
         this.manager.setName("LM");
+        this.hier = "hierarchical".equals(mp.layer_architecture())
+                ? new org.tinker.model.hierarchical.HierarchicalTransformer(mp, vocabSize, this.manager, dtype) : null;
 
         for (ParamSpec spec : layout()) params.put(spec.name, spec.create(this.manager, seed, dtype));
         wte = params.get(WTE);
@@ -86,13 +90,18 @@ public final class LM implements AutoCloseable {
         head = mp.tie_embed_deembed() ? wte : params.get(LM_HEAD);
         lnFW = params.get(LN_F_W);
         lnFB = params.get(LN_F_B);
-        for (int l = 0; l < mp.n_layers(); l++) {
+        for (int l = 0; hier == null && l < mp.n_layers(); l++) {
             BlockWeights w = BlockWeights.of(params, l, mp.n_heads(), mp.individual_head_params());
             blocks.add(custom ? new CustomTransformerBlock(mp, l, w) : new TorchTransformerBlock(mp, w));
             hookPoints.addAll(List.of(Hooks.residPre(l), Hooks.attnScores(l), Hooks.attnPattern(l),
                     Hooks.attnOut(l), Hooks.residMid(l), Hooks.mlpOut(l), Hooks.residPost(l)));
         }
-        if (mp.final_norm()) hookPoints.add(Hooks.LN_F_OUT);
+        if (mp.final_norm() && hier == null) hookPoints.add(Hooks.LN_F_OUT);
+    }
+
+    /** Whether this is the hierarchical transformer (no blocks, hooks, KV cache or stepwise access). */
+    public boolean isHierarchical() {
+        return hier != null;
     }
 
     private static void check(ModelParams mp, int vocabSize, DataType dtype) {
@@ -113,8 +122,6 @@ public final class LM implements AutoCloseable {
             problems.add("activation must be one of " + ModelParams.ACTIVATIONS + ", got " + mp.activation());
         if (mp.individual_head_params() && !"custom-transformer".equals(mp.layer_architecture()))
             problems.add("individual_head_params needs layer_architecture=custom-transformer");
-        if ("hierarchical".equals(mp.layer_architecture()))
-            problems.add("layer_architecture=hierarchical is built by org.tinker.model.hierarchical (use Models.create)");
         if (!ModelParams.NORMS.contains(mp.norm()))
             problems.add("norm must be one of " + ModelParams.NORMS + ", got " + mp.norm());
         if ("rotary".equals(mp.pos_encoding()) && mp.dim() % mp.n_heads() == 0 && mp.headDim() % 2 != 0)
@@ -162,6 +169,14 @@ public final class LM implements AutoCloseable {
 
     /** The ordered parameter list (GPT-2 init: N(0, 0.02), residual projections scaled by 1/√(2L)). */
     private List<ParamSpec> layout() {
+        if (hier != null) {
+            List<ParamSpec> specs = new ArrayList<>();
+            for (var p : hier.layout()) {
+                Init init = switch (p.init()) { case "ones" -> Init.ONES; case "zeros" -> Init.ZEROS; default -> Init.NORMAL; };
+                specs.add(new ParamSpec(p.name(), new Shape(p.shape()), init, p.std()));
+            }
+            return specs;
+        }
         long d = mp.dim();
         long ff = mp.ffDim();
         long hd = mp.headDim();
@@ -279,7 +294,7 @@ public final class LM implements AutoCloseable {
 
     private List<Block> blocksOf(Map<String, NDArray> p) {
         List<Block> out = new ArrayList<>(mp.n_layers());
-        for (int l = 0; l < mp.n_layers(); l++) {
+        for (int l = 0; hier == null && l < mp.n_layers(); l++) {
             BlockWeights w = BlockWeights.of(p, l, mp.n_heads(), mp.individual_head_params());
             out.add(custom ? new CustomTransformerBlock(mp, l, w) : new TorchTransformerBlock(mp, w));
         }
@@ -353,6 +368,12 @@ public final class LM implements AutoCloseable {
      * @param ids {@code [B,T]} token ids (int64; other integer types are converted), or {@code [T]} for B=1;
      *            T ≤ max_seq_len. All results land in this array's manager.
      */
+    private void checkLength(NDArray ids) {
+        long t = ids.getShape().get(1);
+        if (ids.getShape().dimension() != 2 || t < 1 || t > mp.max_seq_len())
+            throw new IllegalArgumentException("ids must be [B,T] with 1 <= T <= max_seq_len=" + mp.max_seq_len() + ", got " + ids.getShape());
+    }
+
     public LMOutput forward(NDArray ids, ForwardOptions opts) {
         if (opts == null) opts = ForwardOptions.DEFAULT;
         if (ids.getShape().dimension() == 1) ids = ids.expandDims(0);
@@ -368,6 +389,7 @@ public final class LM implements AutoCloseable {
 
         // With LoRA, every parameter is base + adapter, computed afresh in the step scope (so gradients reach the adapters).
         Map<String, NDArray> eff = lora == null ? params : loraEffective(ids.getManager());
+        if (hier != null) return new LMOutput(hier.forward(ids, eff, false).logits(), null, null);
         NDArray wte = eff.get(WTE), wpe = eff.get(WPE), lnFW = eff.get(LN_F_W), lnFB = eff.get(LN_F_B);
         NDArray head = mp.tie_embed_deembed() ? wte : eff.get(LM_HEAD);
         List<Block> blocks = lora == null ? this.blocks : blocksOf(eff);
@@ -413,7 +435,7 @@ public final class LM implements AutoCloseable {
         if (!lossMask.getShape().equals(expectedMask))
             throw new IllegalArgumentException("lossMask must be " + expectedMask + " for ids " + s + ", got " + lossMask.getShape());
         if (ids.getDataType() != DataType.INT64) ids = ids.toType(DataType.INT64, false);
-        return loss(ids.get(":, :-1"), ids.get(":, 1:"), lossMask, ForwardOptions.DEFAULT);
+        return loss(ids.get(":, :-1"), ids.get(":, 1:"), lossMask, ForwardOptions.DEFAULT, false);
     }
 
     /**
@@ -426,9 +448,26 @@ public final class LM implements AutoCloseable {
      * @param lossMask {@code [B,T]}, 1 where the target counts
      */
     public LossResult loss(NDArray x, NDArray y, NDArray lossMask, ForwardOptions opts) {
+        return loss(x, y, lossMask, opts, true);
+    }
+
+    /**
+     * @param objective true for the training objective: the hierarchical transformer then adds its auxiliary losses
+     *                  (weighted) to the cross-entropy, and reports each in {@link LossResult#extra()}; false for the
+     *                  plain cross-entropy (evaluation: {@link #loss(NDArray, NDArray)}). Same for other architectures.
+     */
+    private LossResult loss(NDArray x, NDArray y, NDArray lossMask, ForwardOptions opts, boolean objective) {
         if (x.getDataType() != DataType.INT64) x = x.toType(DataType.INT64, false);
         if (y.getDataType() != DataType.INT64) y = y.toType(DataType.INT64, false);
-        NDArray logits = forward(x, opts).logits();                                          // [B,T,V]
+        org.tinker.model.hierarchical.HierarchicalTransformer.Output hout = null;
+        NDArray logits;
+        if (hier != null && objective) {
+            checkLength(x);
+            hout = hier.forward(x, lora == null ? params : loraEffective(x.getManager()), true);
+            logits = hout.logits();
+        } else {
+            logits = forward(x, opts).logits();                                              // [B,T,V]
+        }
         NDArray targetLogProb = Ops.pt(Ops.logSoftmax(logits, -1)).gather(y.expandDims(2), 2) // [B,T,1]
                 .squeeze(2);                                                                 // [B,T]
         // A copy owned by the step scope: ops on it (sum) land in its manager, and the caller's mask may live elsewhere.
@@ -440,7 +479,20 @@ public final class LM implements AutoCloseable {
             correct = Math.round(hits.toType(DataType.FLOAT64, false).getDouble());
         }
         NDArray loss = targetLogProb.neg().mul(mask).sum().div(Math.max(tokens, 1)); // +0 (not -0) when nothing counts
-        return new LossResult(loss, tokens, correct);
+        if (hout == null) return new LossResult(loss, tokens, correct);
+        Map<String, Double> extra = new LinkedHashMap<>();
+        extra.put("ce", Ops.pt(loss).toType(DataType.FLOAT64, false).getDouble());
+        NDArray total = loss;
+        var spec = hier.spec();
+        if (hout.recon() != null) {
+            extra.put("recon_loss", hout.recon().toType(DataType.FLOAT64, false).getDouble());
+            if (spec.reconWeight() > 0) total = total.add(hout.recon().mul(spec.reconWeight()));
+        }
+        if (hout.hierAr() != null) {
+            extra.put("hier_ar_loss", hout.hierAr().toType(DataType.FLOAT64, false).getDouble());
+            if (spec.arWeight() > 0) total = total.add(hout.hierAr().mul(spec.arWeight()));
+        }
+        return new LossResult(total, tokens, correct, extra);
     }
 
     // ---------------------------------------------------------------------------------------------------
