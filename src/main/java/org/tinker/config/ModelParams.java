@@ -33,7 +33,8 @@ public record ModelParams(
         @Doc("hierarchical: add the merged hierarchies to every hierarchy, not only the predicting one") boolean hierarchy_merge_all,
         @Doc("hierarchical: compression factor of the hierarchy whose tokens predict the next token (None = 1)") Object predict_hierarchy,
         @Doc("hierarchical: weight of the reconstruction loss (each compressed position re-predicts the tokens it summarises)") double recon_loss_weight,
-        @Doc("hierarchical: weight of the hierarchical-AR cosine loss (compressed hierarchies predict their own next state)") double hierarchical_ar_loss_weight) {
+        @Doc("hierarchical: weight of the hierarchical-AR cosine loss (compressed hierarchies predict their own next state)") double hierarchical_ar_loss_weight,
+        @Doc("flexi: FlexiBERT model_dict as a string, e.g. \"{'l': 2, 'o': ['sa', 'l'], 'h': [64, 32], 'n': [2, 2], 'f': [[128], [64, 64]], 'p': ['sdp', 'dct']}\"") String model_dict) {
 
     public static final ModelParams DEFAULTS = new ModelParams(8, 8, 256, 2, 200, "custom", 20000,
             "torch-transformer", "", "", false, "learned", false, false, true, "relu", 1e-5);
@@ -49,7 +50,7 @@ public record ModelParams(
         this(n_layers, n_heads, dim, dim_ff_factor, max_seq_len, tokenizer_source_name, custom_tokenizer_ntokens,
                 layer_architecture, from_os_pretrained, from_saved, individual_head_params, pos_encoding, tie_embed_deembed,
                 norm_first, final_norm, activation, layer_norm_eps, "layernorm", 1L, PyLiteral.NONE, PyLiteral.NONE,
-                PyLiteral.NONE, PyLiteral.NONE, PyLiteral.NONE, 1L, false, PyLiteral.NONE, 0.1, 0.25);
+                PyLiteral.NONE, PyLiteral.NONE, PyLiteral.NONE, 1L, false, PyLiteral.NONE, 0.1, 0.25, "");
     }
 
     /** A copy with one field replaced, by its config name (for tests, ablations and code that derives configs). */
@@ -76,7 +77,7 @@ public record ModelParams(
     }
 
     public static final List<String> TOKENIZERS = List.of("char", "word", "gpt2", "custom");
-    public static final List<String> ARCHITECTURES = List.of("torch-transformer", "custom-transformer", "hierarchical");
+    public static final List<String> ARCHITECTURES = List.of("torch-transformer", "custom-transformer", "hierarchical", "flexi");
     public static final List<String> POS_ENCODINGS = List.of("none", "learned", "sin", "rotary", "alibi");
     public static final List<String> ACTIVATIONS = List.of("relu", "gelu", "gelu_new", "swiglu", "geglu");
     public static final List<String> NORMS = List.of("layernorm", "rmsnorm");
@@ -101,6 +102,13 @@ public record ModelParams(
         if (!NORMS.contains(norm)) where.fail("norm", "one of " + NORMS, norm);
         if ("rotary".equals(pos_encoding) && headDim() % 2 != 0)
             where.fail("pos_encoding", "an even head width (dim / n_heads) for rotary, got " + headDim(), pos_encoding);
+        if ("flexi".equals(layer_architecture)) {
+            try {
+                org.tinker.model.flexi.FlexiSpec.of(this);
+            } catch (IllegalArgumentException e) {
+                where.fail("model_dict", e.getMessage(), model_dict);
+            }
+        }
         if ("hierarchical".equals(layer_architecture)) {
             try {
                 org.tinker.model.hierarchical.HierarchicalSpec.of(this);

@@ -47,8 +47,8 @@ public final class LM implements AutoCloseable {
     private final NDManager manager;
     private final DataType dtype;
     private final boolean custom;
-    /** The hierarchical transformer when layer_architecture="hierarchical" (then there are no blocks); else null. */
-    private final org.tinker.model.hierarchical.HierarchicalTransformer hier;
+    /** The hierarchical or FlexiBERT-style body when layer_architecture names one (then there are no blocks); else null. */
+    private final ModelBody hier;
     private final LinkedHashMap<String, NDArray> params = new LinkedHashMap<>();
     private final List<Block> blocks = new ArrayList<>();
     private final List<String> hookPoints = new ArrayList<>();
@@ -81,8 +81,11 @@ public final class LM implements AutoCloseable {
         this.custom = "custom-transformer".equals(mp.layer_architecture());
         this.manager = manager.newSubManager();
         this.manager.setName("LM");
-        this.hier = "hierarchical".equals(mp.layer_architecture())
-                ? new org.tinker.model.hierarchical.HierarchicalTransformer(mp, vocabSize, this.manager, dtype) : null;
+        this.hier = switch (mp.layer_architecture()) {
+            case "hierarchical" -> new org.tinker.model.hierarchical.HierarchicalTransformer(mp, vocabSize, this.manager, dtype);
+            case "flexi" -> new org.tinker.model.flexi.FlexiTransformer(mp, vocabSize, this.manager, dtype);
+            default -> null;
+        };
 
         for (ParamSpec spec : layout()) params.put(spec.name, spec.create(this.manager, seed, dtype));
         wte = params.get(WTE);
@@ -99,7 +102,10 @@ public final class LM implements AutoCloseable {
         if (mp.final_norm() && hier == null) hookPoints.add(Hooks.LN_F_OUT);
     }
 
-    /** Whether this is the hierarchical transformer (no blocks, hooks, KV cache or stepwise access). */
+    /**
+     * Whether this is one of the non-GPT bodies ({@link ModelBody}: hierarchical or flexi) — no blocks, hooks, KV
+     * cache or stepwise access.
+     */
     public boolean isHierarchical() {
         return hier != null;
     }
@@ -132,7 +138,7 @@ public final class LM implements AutoCloseable {
     // ---------------------------------------------------------------------------------------------------
     // Parameters
 
-    private enum Init { NORMAL, ZEROS, ONES }
+    private enum Init { NORMAL, ZEROS, ONES, UNIFORM }
 
     /** One named parameter: its shape and how it starts out. */
     private record ParamSpec(String name, Shape shape, Init init, double std) {
@@ -160,6 +166,10 @@ public final class LM implements AutoCloseable {
                 SplittableRandom rng = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + name.hashCode());
                 for (int i = 0; i < n; i++) v[i] = std * rng.nextGaussian();
             }
+            if (init == Init.UNIFORM) {
+                SplittableRandom rng = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + name.hashCode());
+                for (int i = 0; i < n; i++) v[i] = std * (2 * rng.nextDouble() - 1);
+            }
             NDArray a = dtype == DataType.FLOAT64 ? m.create(v, shape) : m.create(toFloats(v), shape);
             a.setName(name);
             a.setRequiresGradient(true);
@@ -172,7 +182,12 @@ public final class LM implements AutoCloseable {
         if (hier != null) {
             List<ParamSpec> specs = new ArrayList<>();
             for (var p : hier.layout()) {
-                Init init = switch (p.init()) { case "ones" -> Init.ONES; case "zeros" -> Init.ZEROS; default -> Init.NORMAL; };
+                Init init = switch (p.init()) {
+                    case "ones" -> Init.ONES;
+                    case "zeros" -> Init.ZEROS;
+                    case "uniform" -> Init.UNIFORM;
+                    default -> Init.NORMAL;
+                };
                 specs.add(new ParamSpec(p.name(), new Shape(p.shape()), init, p.std()));
             }
             return specs;
@@ -459,7 +474,7 @@ public final class LM implements AutoCloseable {
     private LossResult loss(NDArray x, NDArray y, NDArray lossMask, ForwardOptions opts, boolean objective) {
         if (x.getDataType() != DataType.INT64) x = x.toType(DataType.INT64, false);
         if (y.getDataType() != DataType.INT64) y = y.toType(DataType.INT64, false);
-        org.tinker.model.hierarchical.HierarchicalTransformer.Output hout = null;
+        ModelBody.Output hout = null;
         NDArray logits;
         if (hier != null && objective) {
             checkLength(x);
@@ -480,17 +495,13 @@ public final class LM implements AutoCloseable {
         }
         NDArray loss = targetLogProb.neg().mul(mask).sum().div(Math.max(tokens, 1)); // +0 (not -0) when nothing counts
         if (hout == null) return new LossResult(loss, tokens, correct);
+        if (hout.aux().isEmpty()) return new LossResult(loss, tokens, correct);
         Map<String, Double> extra = new LinkedHashMap<>();
-        extra.put("ce", Ops.pt(loss).toType(DataType.FLOAT64, false).getDouble());
+        extra.put("ce", loss.toType(DataType.FLOAT64, false).getDouble());
         NDArray total = loss;
-        var spec = hier.spec();
-        if (hout.recon() != null) {
-            extra.put("recon_loss", hout.recon().toType(DataType.FLOAT64, false).getDouble());
-            if (spec.reconWeight() > 0) total = total.add(hout.recon().mul(spec.reconWeight()));
-        }
-        if (hout.hierAr() != null) {
-            extra.put("hier_ar_loss", hout.hierAr().toType(DataType.FLOAT64, false).getDouble());
-            if (spec.arWeight() > 0) total = total.add(hout.hierAr().mul(spec.arWeight()));
+        for (ModelBody.Aux a : hout.aux()) {
+            extra.put(a.name(), a.value().toType(DataType.FLOAT64, false).getDouble());
+            if (a.weight() > 0) total = total.add(a.value().mul(a.weight()));
         }
         return new LossResult(total, tokens, correct, extra);
     }

@@ -11,6 +11,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.tinker.config.ModelParams;
+import org.tinker.model.ModelBody;
 import org.tinker.model.Ops;
 
 /**
@@ -42,12 +43,7 @@ import org.tinker.model.Ops;
  * <p>Everything it creates lives in the manager of {@code ids}; the rotary and window-mask constants are cached in
  * the manager passed to the constructor (the LM's), one per head width and one per window, at max_seq_len.
  */
-public final class HierarchicalTransformer {
-    /** One parameter: name, shape, and init ("normal" with std, "ones" or "zeros"). */
-    public record Param(String name, long[] shape, String init, double std) {}
-
-    /** Logits {@code [B,T,V]}, and the auxiliary losses (scalars, or null when not computed or not applicable). */
-    public record Output(NDArray logits, NDArray recon, NDArray hierAr) {}
+public final class HierarchicalTransformer implements ModelBody {
 
     public static final String WTE = "transformer.wte.weight";
     public static final String LM_HEAD = "lm_head.weight";
@@ -88,7 +84,7 @@ public final class HierarchicalTransformer {
         return spec.mergeAll() ? sum : spec.dims()[spec.predict()];
     }
 
-    /** The parameters, in a stable order. */
+    @Override
     public List<Param> layout() {
         List<Param> ps = new ArrayList<>();
         double std = 0.02, proj = 0.02 / Math.sqrt(2.0 * depth);
@@ -146,6 +142,7 @@ public final class HierarchicalTransformer {
      * @param p    the parameters by name (the LM's, or LoRA-effective ones)
      * @param aux  also compute the auxiliary losses
      */
+    @Override
     public Output forward(NDArray ids, Map<String, NDArray> p, boolean aux) {
         long b = ids.getShape().get(0);
         int t = Math.toIntExact(ids.getShape().get(1));
@@ -180,7 +177,7 @@ public final class HierarchicalTransformer {
         NDArray[] finals = new NDArray[n];
         for (int i = 0; i < n; i++) finals[i] = Ops.rmsNorm(hs[i], p.get(h(i) + "norm_out.weight"), EPS);
         NDArray logits = Ops.linear(finals[spec.predict()], p.get(LM_HEAD), null);
-        if (!aux) return new Output(logits, null, null);
+        if (!aux) return new Output(logits, List.of());
 
         long[] idv = ids.toLongArray();
         NDArray recon = null, ar = null;
@@ -197,7 +194,10 @@ public final class HierarchicalTransformer {
             recon = recon.div(compressed);
             if (ar != null) ar = ar.div(compressed);
         }
-        return new Output(logits, recon, ar);
+        List<Aux> out = new ArrayList<>();
+        if (recon != null) out.add(new Aux("recon_loss", recon, spec.reconWeight()));
+        if (ar != null) out.add(new Aux("hier_ar_loss", ar, spec.arWeight()));
+        return new Output(logits, out);
     }
 
     /** One layer of hierarchy i on its sequence {@code [B,L,d]}: axial split, token shift, attention, feed-forward. */
