@@ -46,8 +46,9 @@ public final class KVCache implements AutoCloseable {
     private long batch = -1;
 
     public KVCache(LM lm) {
-        if (lm.isHierarchical())
-            throw new IllegalArgumentException("the hierarchical transformer has no KV cache (Generation recomputes instead)");
+        if (!lm.hasBlocks())
+            throw new IllegalArgumentException("layer_architecture=" + lm.params().layer_architecture()
+                    + " has no KV cache (Generation recomputes the full context instead)");
         this.lm = lm;
         this.mp = lm.params();
         this.manager = lm.manager().newSubManager();

@@ -102,12 +102,17 @@ public final class LM implements AutoCloseable {
         if (mp.final_norm() && hier == null) hookPoints.add(Hooks.LN_F_OUT);
     }
 
-    /**
-     * Whether this is one of the non-GPT bodies ({@link ModelBody}: hierarchical or flexi) — no blocks, hooks, KV
-     * cache or stepwise access.
-     */
+    /** Whether this is the hierarchical transformer ({@code layer_architecture="hierarchical"}). */
     public boolean isHierarchical() {
-        return hier != null;
+        return "hierarchical".equals(mp.layer_architecture());
+    }
+
+    /**
+     * Whether this is a GPT block stack (torch- or custom-transformer). The other bodies ({@link ModelBody}:
+     * hierarchical, flexi) have no blocks, hook points, KV cache or stepwise access.
+     */
+    public boolean hasBlocks() {
+        return hier == null;
     }
 
     private static void check(ModelParams mp, int vocabSize, DataType dtype) {

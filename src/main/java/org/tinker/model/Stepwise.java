@@ -151,7 +151,7 @@ public final class Stepwise {
 
     /** The hierarchical and flexi bodies have no GPT blocks to step through. */
     private static void requireBlocks(LM lm) {
-        if (lm.isHierarchical())
+        if (!lm.hasBlocks())
             throw new IllegalArgumentException("layer_architecture=" + lm.params().layer_architecture()
                     + " has no transformer blocks to step through (stepwise access needs torch- or custom-transformer)");
     }

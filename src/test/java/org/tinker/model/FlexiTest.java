@@ -121,6 +121,17 @@ class FlexiTest {
     }
 
     @Test
+    void generationFallsBackToFullRecomputation() {
+        try (LM lm = new LM(configs().get(2), Tiny.V, base, 5)) {
+            assertFalse(lm.hasBlocks());
+            int[] cached = Generation.sample(lm, new int[] {1, 2}, 8, 0, null, null, -1, new Random(0), true);
+            int[] full = Generation.sample(lm, new int[] {1, 2}, 8, 0, null, null, -1, new Random(0), false);
+            assertArrayEquals(full, cached);
+            assertThrows(IllegalArgumentException.class, () -> new KVCache(lm));
+        }
+    }
+
+    @Test
     void modelDictIsAConfigValueAndMistakesFailClearly() {
         var spec = Grid.expand(List.of(ConfigFile.parse("configs/f.txt",
                 "[ModelParams]\nlayer_architecture = \"flexi\"\nmodel_dict = \"" + MINI + "\"\n")), List.of(), null, false).get(0);
