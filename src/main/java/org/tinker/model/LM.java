@@ -26,6 +26,10 @@ import org.tinker.config.ModelParams;
  *   logits = x @ lm_headᵀ                     lm_head = wte when tie_embed_deembed     [B,T,V]
  * </pre>
  *
+ * Positions may also be {@code rotary} or {@code alibi} (inside attention), norms {@code rmsnorm}, MLPs gated
+ * ({@code swiglu}, {@code geglu}). With {@code layer_architecture = "hierarchical"} or {@code "flexi"} the whole
+ * stack is a {@link ModelBody} instead (no blocks or hook points); parameters, loss, training and sampling stay here.
+ *
  * <p><b>Tensor lifetime.</b> The parameters (and two cached constants in its dtype: the causal mask and the
  * sinusoid table) live in {@link #manager()}, a sub-manager of the one passed in, freed by {@link #close()}.
  * Everything {@link #forward} and {@link #loss} create — intermediates and outputs — lives in the manager of
@@ -48,7 +52,7 @@ public final class LM implements AutoCloseable {
     private final DataType dtype;
     private final boolean custom;
     /** The hierarchical or FlexiBERT-style body when layer_architecture names one (then there are no blocks); else null. */
-    private final ModelBody hier;
+    private final ModelBody body;
     private final LinkedHashMap<String, NDArray> params = new LinkedHashMap<>();
     private final List<Block> blocks = new ArrayList<>();
     private final List<String> hookPoints = new ArrayList<>();
@@ -81,7 +85,7 @@ public final class LM implements AutoCloseable {
         this.custom = "custom-transformer".equals(mp.layer_architecture());
         this.manager = manager.newSubManager();
         this.manager.setName("LM");
-        this.hier = switch (mp.layer_architecture()) {
+        this.body = switch (mp.layer_architecture()) {
             case "hierarchical" -> new org.tinker.model.hierarchical.HierarchicalTransformer(mp, vocabSize, this.manager, dtype);
             case "flexi" -> new org.tinker.model.flexi.FlexiTransformer(mp, vocabSize, this.manager, dtype);
             default -> null;
@@ -93,13 +97,13 @@ public final class LM implements AutoCloseable {
         head = mp.tie_embed_deembed() ? wte : params.get(LM_HEAD);
         lnFW = params.get(LN_F_W);
         lnFB = params.get(LN_F_B);
-        for (int l = 0; hier == null && l < mp.n_layers(); l++) {
+        for (int l = 0; body == null && l < mp.n_layers(); l++) {
             BlockWeights w = BlockWeights.of(params, l, mp.n_heads(), mp.individual_head_params());
             blocks.add(custom ? new CustomTransformerBlock(mp, l, w) : new TorchTransformerBlock(mp, w));
             hookPoints.addAll(List.of(Hooks.residPre(l), Hooks.attnScores(l), Hooks.attnPattern(l),
                     Hooks.attnOut(l), Hooks.residMid(l), Hooks.mlpOut(l), Hooks.residPost(l)));
         }
-        if (mp.final_norm() && hier == null) hookPoints.add(Hooks.LN_F_OUT);
+        if (mp.final_norm() && body == null) hookPoints.add(Hooks.LN_F_OUT);
     }
 
     /** Whether this is the hierarchical transformer ({@code layer_architecture="hierarchical"}). */
@@ -112,7 +116,7 @@ public final class LM implements AutoCloseable {
      * hierarchical, flexi) have no blocks, hook points, KV cache or stepwise access.
      */
     public boolean hasBlocks() {
-        return hier == null;
+        return body == null;
     }
 
     private static void check(ModelParams mp, int vocabSize, DataType dtype) {
@@ -184,9 +188,9 @@ public final class LM implements AutoCloseable {
 
     /** The ordered parameter list (GPT-2 init: N(0, 0.02), residual projections scaled by 1/√(2L)). */
     private List<ParamSpec> layout() {
-        if (hier != null) {
+        if (body != null) {
             List<ParamSpec> specs = new ArrayList<>();
-            for (var p : hier.layout()) {
+            for (var p : body.layout()) {
                 Init init = switch (p.init()) {
                     case "ones" -> Init.ONES;
                     case "zeros" -> Init.ZEROS;
@@ -314,7 +318,7 @@ public final class LM implements AutoCloseable {
 
     private List<Block> blocksOf(Map<String, NDArray> p) {
         List<Block> out = new ArrayList<>(mp.n_layers());
-        for (int l = 0; hier == null && l < mp.n_layers(); l++) {
+        for (int l = 0; body == null && l < mp.n_layers(); l++) {
             BlockWeights w = BlockWeights.of(p, l, mp.n_heads(), mp.individual_head_params());
             out.add(custom ? new CustomTransformerBlock(mp, l, w) : new TorchTransformerBlock(mp, w));
         }
@@ -409,7 +413,7 @@ public final class LM implements AutoCloseable {
 
         // With LoRA, every parameter is base + adapter, computed afresh in the step scope (so gradients reach the adapters).
         Map<String, NDArray> eff = lora == null ? params : loraEffective(ids.getManager());
-        if (hier != null) return new LMOutput(hier.forward(ids, eff, false).logits(), null, null);
+        if (body != null) return new LMOutput(body.forward(ids, eff, false).logits(), null, null);
         NDArray wte = eff.get(WTE), wpe = eff.get(WPE), lnFW = eff.get(LN_F_W), lnFB = eff.get(LN_F_B);
         NDArray head = mp.tie_embed_deembed() ? wte : eff.get(LM_HEAD);
         List<Block> blocks = lora == null ? this.blocks : blocksOf(eff);
@@ -481,9 +485,9 @@ public final class LM implements AutoCloseable {
         if (y.getDataType() != DataType.INT64) y = y.toType(DataType.INT64, false);
         ModelBody.Output hout = null;
         NDArray logits;
-        if (hier != null && objective) {
+        if (body != null && objective) {
             checkLength(x);
-            hout = hier.forward(x, lora == null ? params : loraEffective(x.getManager()), true);
+            hout = body.forward(x, lora == null ? params : loraEffective(x.getManager()), true);
             logits = hout.logits();
         } else {
             logits = forward(x, opts).logits();                                              // [B,T,V]
