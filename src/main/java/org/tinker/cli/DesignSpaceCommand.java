@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code runner design-space}: a FlexiBERT design-space YAML → a config whose model_dict grid the runner trains. */
-@Command(name = "design-space", description = {"Expand a FlexiBERT design-space YAML (the reference's architecture fields) into model dicts,",
+@Command(name = "design-space", mixinStandardHelpOptions = true, description = {"Expand a FlexiBERT design-space YAML (the reference's architecture fields) into model dicts,",
         "written as a config: the --base config's text plus [ModelParams] layer_architecture=\"flexi\" and model_dict=[...],",
         "a grid axis, so `runner --config=NAME` trains one run per model dict."})
 final class DesignSpaceCommand implements Callable<Integer> {

@@ -15,7 +15,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code runner transfer}: FlexiBERT weight transfer from one saved run into another (see {@link WeightTransfer}). */
-@Command(name = "transfer", description = {"Transfer weights between two saved models of the FlexiBERT design space (OD: ordered",
+@Command(name = "transfer", mixinStandardHelpOptions = true, description = {"Transfer weights between two saved models of the FlexiBERT design space (OD: ordered",
         "copy of the leading slice; RP: Gaussian random projection). Writes the checkpoint {target run}/transferred/",
         "(the target's final/ files, model.safetensors replaced, no optimizer state), which `runs.get(T, \"transferred\", ...)` opens."})
 final class TransferCommand implements Callable<Integer> {
