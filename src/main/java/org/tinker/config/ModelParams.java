@@ -15,20 +15,72 @@ public record ModelParams(
         @Doc("pretrained GPT-2 to start from: a checkpoint folder, a local models/ name or an HF-cache name (gpt2); overrides the architecture") String from_os_pretrained,
         @Doc("timestamp of a saved tinker run whose weights to start from") String from_saved,
         @Doc("separate Q/K/V projections per head (custom-transformer; lets you freeze single heads)") boolean individual_head_params,
-        @Doc("none | learned | sin") String pos_encoding,
+        @Doc("none | learned | sin | rotary (RoFormer, on q and k) | alibi (linear distance penalty on the scores)") String pos_encoding,
         @Doc("tie the output head to the token embedding") boolean tie_embed_deembed,
         @Doc("pre-norm (LayerNorm before attention and MLP) instead of the reference's post-norm") boolean norm_first,
         @Doc("a LayerNorm after the last layer, before the head") boolean final_norm,
-        @Doc("feed-forward activation: relu | gelu (exact erf) | gelu_new (GPT-2's tanh approximation)") String activation,
-        @Doc("LayerNorm epsilon") double layer_norm_eps) {
+        @Doc("feed-forward activation: relu | gelu (exact erf) | gelu_new (GPT-2's tanh approximation) | swiglu | geglu (gated: c_fc makes 2 x ff features, act(gate) * up)") String activation,
+        @Doc("LayerNorm epsilon (also RMSNorm's)") double layer_norm_eps,
+        @Doc("layernorm | rmsnorm (scale only, no bias and no mean subtraction); used by ln_1, ln_2 and ln_f") String norm,
+        // --- hierarchical transformer (layer_architecture="hierarchical"); each per-hierarchy value is a scalar or a tuple
+        @Doc("hierarchical: compression factor of each hierarchy, unique powers of 2, e.g. (1, 2) (1 = one hierarchy at token level)") Object hierarchies,
+        @Doc("hierarchical: width per hierarchy (None = dim)") Object hierarchy_dims,
+        @Doc("hierarchical: attention heads per hierarchy (None = n_heads)") Object hierarchy_heads,
+        @Doc("hierarchical: width of one head per hierarchy (None = dim / n_heads of that hierarchy)") Object hierarchy_dim_head,
+        @Doc("hierarchical: feed-forward multiplier per hierarchy (None = dim_ff_factor)") Object hierarchy_ff_mult,
+        @Doc("hierarchical: local-attention window per hierarchy (None = full causal attention, 0 = no attention, only token shift)") Object window_sizes,
+        @Doc("hierarchical: stride of the compressing convolution per hierarchy (a power of 2, <= its factor)") Object hierarchical_stride,
+        @Doc("hierarchical: add the merged hierarchies to every hierarchy, not only the predicting one") boolean hierarchy_merge_all,
+        @Doc("hierarchical: compression factor of the hierarchy whose tokens predict the next token (None = 1)") Object predict_hierarchy,
+        @Doc("hierarchical: weight of the reconstruction loss (each compressed position re-predicts the tokens it summarises)") double recon_loss_weight,
+        @Doc("hierarchical: weight of the hierarchical-AR cosine loss (compressed hierarchies predict their own next state)") double hierarchical_ar_loss_weight,
+        @Doc("flexi: FlexiBERT model_dict as a string, e.g. \"{'l': 2, 'o': ['sa', 'l'], 'h': [64, 32], 'n': [2, 2], 'f': [[128], [64, 64]], 'p': ['sdp', 'dct']}\"") String model_dict) {
 
     public static final ModelParams DEFAULTS = new ModelParams(8, 8, 256, 2, 200, "custom", 20000,
             "torch-transformer", "", "", false, "learned", false, false, true, "relu", 1e-5);
 
+    /**
+     * The classic GPT fields; every later field (norm, the hierarchical group) at its default. Kept so that code and
+     * tests that only care about a plain transformer need not spell out every field.
+     */
+    public ModelParams(int n_layers, int n_heads, int dim, int dim_ff_factor, int max_seq_len, String tokenizer_source_name,
+                       int custom_tokenizer_ntokens, String layer_architecture, String from_os_pretrained, String from_saved,
+                       boolean individual_head_params, String pos_encoding, boolean tie_embed_deembed, boolean norm_first,
+                       boolean final_norm, String activation, double layer_norm_eps) {
+        this(n_layers, n_heads, dim, dim_ff_factor, max_seq_len, tokenizer_source_name, custom_tokenizer_ntokens,
+                layer_architecture, from_os_pretrained, from_saved, individual_head_params, pos_encoding, tie_embed_deembed,
+                norm_first, final_norm, activation, layer_norm_eps, "layernorm", 1L, PyLiteral.NONE, PyLiteral.NONE,
+                PyLiteral.NONE, PyLiteral.NONE, PyLiteral.NONE, 1L, false, PyLiteral.NONE, 0.1, 0.25, "");
+    }
+
+    /** A copy with one field replaced, by its config name (for tests, ablations and code that derives configs). */
+    public ModelParams with(String field, Object value) {
+        java.lang.reflect.RecordComponent[] comps = ModelParams.class.getRecordComponents();
+        Object[] args = new Object[comps.length];
+        Class<?>[] types = new Class<?>[comps.length];
+        boolean found = false;
+        try {
+            for (int k = 0; k < comps.length; k++) {
+                types[k] = comps[k].getType();
+                if (comps[k].getName().equals(field)) {
+                    args[k] = value;
+                    found = true;
+                } else {
+                    args[k] = comps[k].getAccessor().invoke(this);
+                }
+            }
+            if (!found) throw new IllegalArgumentException("ModelParams has no field '" + field + "'");
+            return ModelParams.class.getDeclaredConstructor(types).newInstance(args);
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalArgumentException("cannot set " + field + "=" + value + ": " + e, e);
+        }
+    }
+
     public static final List<String> TOKENIZERS = List.of("char", "word", "gpt2", "custom");
-    public static final List<String> ARCHITECTURES = List.of("torch-transformer", "custom-transformer");
-    public static final List<String> POS_ENCODINGS = List.of("none", "learned", "sin");
-    public static final List<String> ACTIVATIONS = List.of("relu", "gelu", "gelu_new");
+    public static final List<String> ARCHITECTURES = List.of("torch-transformer", "custom-transformer", "hierarchical", "flexi");
+    public static final List<String> POS_ENCODINGS = List.of("none", "learned", "sin", "rotary", "alibi");
+    public static final List<String> ACTIVATIONS = List.of("relu", "gelu", "gelu_new", "swiglu", "geglu");
+    public static final List<String> NORMS = List.of("layernorm", "rmsnorm");
 
     public void validate(Params.Where where) {
         if (n_layers <= 0) where.fail("n_layers", "a positive number of layers", n_layers);
@@ -47,6 +99,28 @@ public record ModelParams(
         if (!(layer_norm_eps > 0)) where.fail("layer_norm_eps", "a positive epsilon", layer_norm_eps);
         if (individual_head_params && !"custom-transformer".equals(layer_architecture))
             where.fail("individual_head_params", "False unless layer_architecture=\"custom-transformer\"", true);
+        if (!NORMS.contains(norm)) where.fail("norm", "one of " + NORMS, norm);
+        if ("rotary".equals(pos_encoding) && headDim() % 2 != 0)
+            where.fail("pos_encoding", "an even head width (dim / n_heads) for rotary, got " + headDim(), pos_encoding);
+        if ("flexi".equals(layer_architecture)) {
+            try {
+                org.tinker.model.flexi.FlexiSpec.of(this);
+            } catch (IllegalArgumentException e) {
+                where.fail("model_dict", e.getMessage(), model_dict);
+            }
+        }
+        if ("hierarchical".equals(layer_architecture)) {
+            try {
+                org.tinker.model.hierarchical.HierarchicalSpec.of(this);
+            } catch (IllegalArgumentException e) {
+                where.fail("hierarchies", e.getMessage(), hierarchies);
+            }
+        }
+    }
+
+    /** Whether the feed-forward is gated (c_fc makes 2 x ff features: gate | up). */
+    public boolean gated() {
+        return "swiglu".equals(activation) || "geglu".equals(activation);
     }
 
     public int headDim() {

@@ -206,7 +206,11 @@ public final class Params {
         LinkedHashMap<String, Object> m = new LinkedHashMap<>();
         for (RecordComponent c : r.getClass().getRecordComponents()) {
             try {
-                m.put(c.getName(), c.getAccessor().invoke(r));
+                Object v = c.getAccessor().invoke(r);
+                // free-form fields (a scalar or a tuple): None as null, a tuple as its Python text, so JSON round-trips
+                if (v == PyLiteral.NONE) v = null;
+                else if (v instanceof PyLiteral.Tuple) v = PyLiteral.repr(v);
+                m.put(c.getName(), v);
             } catch (ReflectiveOperationException e) {
                 throw new IllegalStateException(e);
             }

@@ -21,12 +21,20 @@ interface Block {
     /**
      * Per-forward-pass state shared by every block.
      *
-     * @param mask     additive causal mask {@code [T,T]} (0 on and below the diagonal, -inf above), in the step scope
+     * @param mask     additive causal mask {@code [T,T]} (0 on and below the diagonal, -inf above), in the step scope;
+     *                 with ALiBi {@code [H,T,T]}, the mask plus each head's linear distance penalty
      * @param dropout  dropout probability (applied only when {@code training})
      * @param attns    when non-null, each block appends its {@code [B,H,T,T]} attention pattern
+     * @param ropeCos  rotary positions: {@code [T,hd]} cos of the query positions, or null (no rotary)
+     * @param ropeSin  likewise sin
      */
     record Pass(NDArray mask, double dropout, boolean training, Hooks hooks, Object attnRequests,
-                List<NDArray> attns) {
+                List<NDArray> attns, NDArray ropeCos, NDArray ropeSin) {
+
+        /** Rotates q or k {@code [B,H,T,hd]} by its positions when the model uses rotary positions. */
+        NDArray rope(NDArray qk) {
+            return ropeCos == null ? qk : Ops.rope(qk, ropeCos, ropeSin);
+        }
 
         boolean hooked() {
             return hooks != null && !hooks.isEmpty();

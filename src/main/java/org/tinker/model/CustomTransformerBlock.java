@@ -16,6 +16,7 @@ final class CustomTransformerBlock implements Block {
     private final int layer;
     private final boolean normFirst;
     private final double eps;
+    private final String norm;
     private final BlockWeights w;
     private final CausalSelfAttention attn;
     private final MLP mlp;
@@ -24,6 +25,7 @@ final class CustomTransformerBlock implements Block {
         this.layer = layer;
         this.normFirst = mp.norm_first();
         this.eps = mp.layer_norm_eps();
+        this.norm = mp.norm();
         this.w = weights;
         this.attn = new CausalSelfAttention(mp, layer, weights);
         this.mlp = new MLP(mp, layer, weights);
@@ -57,11 +59,11 @@ final class CustomTransformerBlock implements Block {
     }
 
     private NDArray ln1(NDArray x) {
-        return Ops.layerNorm(x, w.ln1W(), w.ln1B(), eps);
+        return Ops.norm(x, w.ln1W(), w.ln1B(), norm, eps);
     }
 
     private NDArray ln2(NDArray x) {
-        return Ops.layerNorm(x, w.ln2W(), w.ln2B(), eps);
+        return Ops.norm(x, w.ln2W(), w.ln2B(), norm, eps);
     }
 
     /** Multi-head causal self-attention (Vaswani et al. 2017, §3.2), one head at a time in spirit. */
@@ -100,11 +102,16 @@ final class CustomTransformerBlock implements Block {
                 v = splitHeads(qkv.get(2), b, t);
             }
 
+            // Rotary positions turn q and k by an angle proportional to their position (identity otherwise).
+            q = pass.rope(q);
+            k = pass.rope(k);
+
             // How much each query position wants to read from each key position.
             NDArray scores = Ops.matmul(q.mul(1.0 / Math.sqrt(headDim)), k.swapAxes(2, 3)); // [B,H,T,T], q·k/√hd
             scores = pass.hook(Hooks.attnScores(layer), layer, scores);
 
-            // Causal: position t may only look at positions ≤ t, so later keys get -inf before the softmax.
+            // Causal: position t may only look at positions ≤ t, so later keys get -inf before the softmax
+            // (with ALiBi the mask also holds each head's penalty −slope·(t − key position)).
             NDArray pattern = Ops.softmax(scores.add(pass.mask()), -1); // [B,H,T,T], rows sum to 1
             pattern = pass.hook(Hooks.attnPattern(layer), layer, pattern);
             if (pass.attns() != null) pass.attns().add(pattern);
@@ -143,7 +150,7 @@ final class CustomTransformerBlock implements Block {
         }
 
         NDArray forward(NDArray x, Pass pass) {
-            NDArray hidden = Ops.activation(Ops.linear(x, w.fcW(), w.fcB()), activation); // [B,T,ff]
+            NDArray hidden = Ops.ffHidden(x, w.fcW(), w.fcB(), activation); // [B,T,ff] (gated: act(gate)·up)
             NDArray out = Ops.linear(pass.drop(hidden), w.mlpProjW(), w.mlpProjB());     // [B,T,D]
             return pass.hook(Hooks.mlpOut(layer), layer, out);
         }

@@ -32,7 +32,9 @@ public final class Generation {
         Sampler.check(temperature, topK, nucleus);
         int limit = limit(lm, prompt, maxLen);
         List<int[]> rows = new ArrayList<>(List.of(prompt.clone()));
-        try (Stepper s = useCache ? new Cached(lm) : new Uncached(lm)) {
+        // The hierarchical and flexi bodies have no KV cache (convolutions, merges, axial groups and causal DFT/DCT
+        // would each need their own incremental state): they always recompute the whole context — same tokens, slower.
+        try (Stepper s = useCache && lm.hasBlocks() ? new Cached(lm) : new Uncached(lm)) {
             float[][] logits = s.start(prompt, 1);
             int[] seq = Arrays.copyOf(prompt, limit);
             int n = prompt.length;
@@ -62,7 +64,7 @@ public final class Generation {
         List<Hyp> active = new ArrayList<>(List.of(new Hyp(prompt.clone(), 0)));
         List<Hyp> finished = new ArrayList<>();
         if (limit == prompt.length) return prompt.clone();
-        try (Stepper s = useCache ? new Cached(lm) : new Uncached(lm)) {
+        try (Stepper s = useCache && lm.hasBlocks() ? new Cached(lm) : new Uncached(lm)) {
             float[][] logits = s.start(prompt, 1);
             while (!active.isEmpty()) {
                 record Cand(int parent, int token, double logp) {}

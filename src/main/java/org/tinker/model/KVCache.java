@@ -46,6 +46,9 @@ public final class KVCache implements AutoCloseable {
     private long batch = -1;
 
     public KVCache(LM lm) {
+        if (!lm.hasBlocks())
+            throw new IllegalArgumentException("layer_architecture=" + lm.params().layer_architecture()
+                    + " has no KV cache (Generation recomputes the full context instead)");
         this.lm = lm;
         this.mp = lm.params();
         this.manager = lm.manager().newSubManager();
@@ -96,9 +99,10 @@ public final class KVCache implements AutoCloseable {
                 case "sin" -> x = x.add(rows(lm.sinTable(), length, length + tn, mp.dim(), x));
                 default -> { }
             }
-            NDArray mask = tn == 1 ? null : rows(lm.causalMask(), length, length + tn, length + tn, x);
-            for (int l = 0; l < weights.size(); l++) x = block(l, x, mask, newK, newV);
-            if (mp.final_norm()) x = Ops.layerNorm(x, lnFW, lnFB, mp.layer_norm_eps());
+            // positions length … length+tn−1: causal mask rows (+ ALiBi) and rotary angles, shared by every layer
+            Block.Pass pos = lm.pass(length, length + tn, x, 0, false, null, null, null);
+            for (int l = 0; l < weights.size(); l++) x = block(l, x, pos, newK, newV);
+            if (mp.final_norm()) x = Ops.norm(x, lnFW, lnFB, mp.norm(), mp.layer_norm_eps());
             logits = Ops.linear(x, head, null);
             logits.attach(callerScope);
             for (int l = 0; l < keys.length; l++) {
@@ -138,18 +142,19 @@ public final class KVCache implements AutoCloseable {
         batch = rows.length;
     }
 
-    private NDArray block(int l, NDArray x, NDArray mask, NDArray[] newK, NDArray[] newV) {
+    private NDArray block(int l, NDArray x, Block.Pass pos, NDArray[] newK, NDArray[] newV) {
         BlockWeights w = weights.get(l);
         double eps = mp.layer_norm_eps();
+        String norm = mp.norm();
         if (mp.norm_first()) {
-            x = x.add(attention(l, w, Ops.layerNorm(x, w.ln1W(), w.ln1B(), eps), mask, newK, newV));
-            return x.add(mlp(w, Ops.layerNorm(x, w.ln2W(), w.ln2B(), eps)));
+            x = x.add(attention(l, w, Ops.norm(x, w.ln1W(), w.ln1B(), norm, eps), pos, newK, newV));
+            return x.add(mlp(w, Ops.norm(x, w.ln2W(), w.ln2B(), norm, eps)));
         }
-        x = Ops.layerNorm(x.add(attention(l, w, x, mask, newK, newV)), w.ln1W(), w.ln1B(), eps);
-        return Ops.layerNorm(x.add(mlp(w, x)), w.ln2W(), w.ln2B(), eps);
+        x = Ops.norm(x.add(attention(l, w, x, pos, newK, newV)), w.ln1W(), w.ln1B(), norm, eps);
+        return Ops.norm(x.add(mlp(w, x)), w.ln2W(), w.ln2B(), norm, eps);
     }
 
-    private NDArray attention(int l, BlockWeights w, NDArray x, NDArray mask, NDArray[] newK, NDArray[] newV) {
+    private NDArray attention(int l, BlockWeights w, NDArray x, Block.Pass pos, NDArray[] newK, NDArray[] newV) {
         long b = x.getShape().get(0), t = x.getShape().get(1);
         int h = mp.n_heads(), hd = mp.headDim();
         NDArray q, k, v;
@@ -163,6 +168,9 @@ public final class KVCache implements AutoCloseable {
             k = perHead(x, w.kW(), w.kB());
             v = perHead(x, w.vW(), w.vB());
         }
+        // Rotary: the new queries and keys turn by their own positions; cached keys were turned when they were new.
+        q = pos.rope(q);
+        k = pos.rope(k);
         if (keys[l] != null) {
             k = keys[l].concat(k, 2);
             v = values[l].concat(v, 2);
@@ -173,7 +181,7 @@ public final class KVCache implements AutoCloseable {
         newK[l] = k;
         newV[l] = v;
         NDArray scores = Ops.matmul(q.mul(1.0 / Math.sqrt(hd)), k.swapAxes(2, 3)); // [B,H,Tn,P+Tn]
-        if (mask != null) scores = scores.add(mask);
+        scores = scores.add(pos.mask()); // rows P … P+Tn−1 of the causal mask (+ ALiBi penalties), all P+Tn keys
         NDArray z = Ops.matmul(Ops.softmax(scores, -1), v).transpose(0, 2, 1, 3).reshape(b, t, mp.dim());
         return Ops.linear(z, w.attnProjW(), w.attnProjB());
     }
@@ -185,7 +193,7 @@ public final class KVCache implements AutoCloseable {
     }
 
     private NDArray mlp(BlockWeights w, NDArray x) {
-        return Ops.linear(Ops.activation(Ops.linear(x, w.fcW(), w.fcB()), mp.activation()), w.mlpProjW(), w.mlpProjB());
+        return Ops.linear(Ops.ffHidden(x, w.fcW(), w.fcB(), mp.activation()), w.mlpProjW(), w.mlpProjB());
     }
 
     /** Rows [from, to) and columns [0, cols) of a constant, as a view in {@code scope}'s manager. */

@@ -26,6 +26,10 @@ import org.tinker.config.ModelParams;
  *   logits = x @ lm_headᵀ                     lm_head = wte when tie_embed_deembed     [B,T,V]
  * </pre>
  *
+ * Positions may also be {@code rotary} or {@code alibi} (inside attention), norms {@code rmsnorm}, MLPs gated
+ * ({@code swiglu}, {@code geglu}). With {@code layer_architecture = "hierarchical"} or {@code "flexi"} the whole
+ * stack is a {@link ModelBody} instead (no blocks or hook points); parameters, loss, training and sampling stay here.
+ *
  * <p><b>Tensor lifetime.</b> The parameters (and two cached constants in its dtype: the causal mask and the
  * sinusoid table) live in {@link #manager()}, a sub-manager of the one passed in, freed by {@link #close()}.
  * Everything {@link #forward} and {@link #loss} create — intermediates and outputs — lives in the manager of
@@ -47,6 +51,8 @@ public final class LM implements AutoCloseable {
     private final NDManager manager;
     private final DataType dtype;
     private final boolean custom;
+    /** The hierarchical or FlexiBERT-style body when layer_architecture names one (then there are no blocks); else null. */
+    private final ModelBody body;
     private final LinkedHashMap<String, NDArray> params = new LinkedHashMap<>();
     private final List<Block> blocks = new ArrayList<>();
     private final List<String> hookPoints = new ArrayList<>();
@@ -79,6 +85,11 @@ public final class LM implements AutoCloseable {
         this.custom = "custom-transformer".equals(mp.layer_architecture());
         this.manager = manager.newSubManager();
         this.manager.setName("LM");
+        this.body = switch (mp.layer_architecture()) {
+            case "hierarchical" -> new org.tinker.model.hierarchical.HierarchicalTransformer(mp, vocabSize, this.manager, dtype);
+            case "flexi" -> new org.tinker.model.flexi.FlexiTransformer(mp, vocabSize, this.manager, dtype);
+            default -> null;
+        };
 
         for (ParamSpec spec : layout()) params.put(spec.name, spec.create(this.manager, seed, dtype));
         wte = params.get(WTE);
@@ -86,13 +97,26 @@ public final class LM implements AutoCloseable {
         head = mp.tie_embed_deembed() ? wte : params.get(LM_HEAD);
         lnFW = params.get(LN_F_W);
         lnFB = params.get(LN_F_B);
-        for (int l = 0; l < mp.n_layers(); l++) {
+        for (int l = 0; body == null && l < mp.n_layers(); l++) {
             BlockWeights w = BlockWeights.of(params, l, mp.n_heads(), mp.individual_head_params());
             blocks.add(custom ? new CustomTransformerBlock(mp, l, w) : new TorchTransformerBlock(mp, w));
             hookPoints.addAll(List.of(Hooks.residPre(l), Hooks.attnScores(l), Hooks.attnPattern(l),
                     Hooks.attnOut(l), Hooks.residMid(l), Hooks.mlpOut(l), Hooks.residPost(l)));
         }
-        if (mp.final_norm()) hookPoints.add(Hooks.LN_F_OUT);
+        if (mp.final_norm() && body == null) hookPoints.add(Hooks.LN_F_OUT);
+    }
+
+    /** Whether this is the hierarchical transformer ({@code layer_architecture="hierarchical"}). */
+    public boolean isHierarchical() {
+        return "hierarchical".equals(mp.layer_architecture());
+    }
+
+    /**
+     * Whether this is a GPT block stack (torch- or custom-transformer). The other bodies ({@link ModelBody}:
+     * hierarchical, flexi) have no blocks, hook points, KV cache or stepwise access.
+     */
+    public boolean hasBlocks() {
+        return body == null;
     }
 
     private static void check(ModelParams mp, int vocabSize, DataType dtype) {
@@ -113,13 +137,17 @@ public final class LM implements AutoCloseable {
             problems.add("activation must be one of " + ModelParams.ACTIVATIONS + ", got " + mp.activation());
         if (mp.individual_head_params() && !"custom-transformer".equals(mp.layer_architecture()))
             problems.add("individual_head_params needs layer_architecture=custom-transformer");
+        if (!ModelParams.NORMS.contains(mp.norm()))
+            problems.add("norm must be one of " + ModelParams.NORMS + ", got " + mp.norm());
+        if ("rotary".equals(mp.pos_encoding()) && mp.dim() % mp.n_heads() == 0 && mp.headDim() % 2 != 0)
+            problems.add("rotary positions need an even head width, got dim/n_heads=" + mp.headDim());
         if (!problems.isEmpty()) throw new IllegalArgumentException("bad model config: " + String.join("; ", problems));
     }
 
     // ---------------------------------------------------------------------------------------------------
     // Parameters
 
-    private enum Init { NORMAL, ZEROS, ONES }
+    private enum Init { NORMAL, ZEROS, ONES, UNIFORM }
 
     /** One named parameter: its shape and how it starts out. */
     private record ParamSpec(String name, Shape shape, Init init, double std) {
@@ -147,6 +175,10 @@ public final class LM implements AutoCloseable {
                 SplittableRandom rng = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + name.hashCode());
                 for (int i = 0; i < n; i++) v[i] = std * rng.nextGaussian();
             }
+            if (init == Init.UNIFORM) {
+                SplittableRandom rng = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + name.hashCode());
+                for (int i = 0; i < n; i++) v[i] = std * (2 * rng.nextDouble() - 1);
+            }
             NDArray a = dtype == DataType.FLOAT64 ? m.create(v, shape) : m.create(toFloats(v), shape);
             a.setName(name);
             a.setRequiresGradient(true);
@@ -156,18 +188,33 @@ public final class LM implements AutoCloseable {
 
     /** The ordered parameter list (GPT-2 init: N(0, 0.02), residual projections scaled by 1/√(2L)). */
     private List<ParamSpec> layout() {
+        if (body != null) {
+            List<ParamSpec> specs = new ArrayList<>();
+            for (var p : body.layout()) {
+                Init init = switch (p.init()) {
+                    case "ones" -> Init.ONES;
+                    case "zeros" -> Init.ZEROS;
+                    case "uniform" -> Init.UNIFORM;
+                    default -> Init.NORMAL;
+                };
+                specs.add(new ParamSpec(p.name(), new Shape(p.shape()), init, p.std()));
+            }
+            return specs;
+        }
         long d = mp.dim();
         long ff = mp.ffDim();
         long hd = mp.headDim();
         double std = 0.02;
         double projStd = 0.02 / Math.sqrt(2.0 * mp.n_layers());
+        boolean layerNorm = !"rmsnorm".equals(mp.norm()); // RMSNorm has a scale but no bias
+        long fcRows = mp.gated() ? 2 * ff : ff;
         List<ParamSpec> specs = new ArrayList<>();
         specs.add(ParamSpec.normal(WTE, std, vocabSize, d));
         if ("learned".equals(mp.pos_encoding())) specs.add(ParamSpec.normal(WPE, std, mp.max_seq_len(), d));
         for (int l = 0; l < mp.n_layers(); l++) {
             String h = BlockWeights.prefix(l);
             specs.add(ParamSpec.ones(h + "ln_1.weight", d));
-            specs.add(ParamSpec.zeros(h + "ln_1.bias", d));
+            if (layerNorm) specs.add(ParamSpec.zeros(h + "ln_1.bias", d));
             if (mp.individual_head_params()) {
                 for (int head = 0; head < mp.n_heads(); head++) {
                     for (String qkv : new String[] {"q", "k", "v"}) {
@@ -183,15 +230,16 @@ public final class LM implements AutoCloseable {
             specs.add(ParamSpec.normal(h + "attn.c_proj.weight", projStd, d, d));
             specs.add(ParamSpec.zeros(h + "attn.c_proj.bias", d));
             specs.add(ParamSpec.ones(h + "ln_2.weight", d));
-            specs.add(ParamSpec.zeros(h + "ln_2.bias", d));
-            specs.add(ParamSpec.normal(h + "mlp.c_fc.weight", std, ff, d));
-            specs.add(ParamSpec.zeros(h + "mlp.c_fc.bias", ff));
+            if (layerNorm) specs.add(ParamSpec.zeros(h + "ln_2.bias", d));
+            // gated activations: rows [0, ff) are the gate, rows [ff, 2ff) the "up" features (see Ops.ffHidden)
+            specs.add(ParamSpec.normal(h + "mlp.c_fc.weight", std, fcRows, d));
+            specs.add(ParamSpec.zeros(h + "mlp.c_fc.bias", fcRows));
             specs.add(ParamSpec.normal(h + "mlp.c_proj.weight", projStd, d, ff));
             specs.add(ParamSpec.zeros(h + "mlp.c_proj.bias", d));
         }
         if (mp.final_norm()) {
             specs.add(ParamSpec.ones(LN_F_W, d));
-            specs.add(ParamSpec.zeros(LN_F_B, d));
+            if (layerNorm) specs.add(ParamSpec.zeros(LN_F_B, d));
         }
         if (!mp.tie_embed_deembed()) specs.add(ParamSpec.normal(LM_HEAD, std, vocabSize, d));
         return specs;
@@ -270,7 +318,7 @@ public final class LM implements AutoCloseable {
 
     private List<Block> blocksOf(Map<String, NDArray> p) {
         List<Block> out = new ArrayList<>(mp.n_layers());
-        for (int l = 0; l < mp.n_layers(); l++) {
+        for (int l = 0; body == null && l < mp.n_layers(); l++) {
             BlockWeights w = BlockWeights.of(p, l, mp.n_heads(), mp.individual_head_params());
             out.add(custom ? new CustomTransformerBlock(mp, l, w) : new TorchTransformerBlock(mp, w));
         }
@@ -344,6 +392,12 @@ public final class LM implements AutoCloseable {
      * @param ids {@code [B,T]} token ids (int64; other integer types are converted), or {@code [T]} for B=1;
      *            T ≤ max_seq_len. All results land in this array's manager.
      */
+    private void checkLength(NDArray ids) {
+        long t = ids.getShape().get(1);
+        if (ids.getShape().dimension() != 2 || t < 1 || t > mp.max_seq_len())
+            throw new IllegalArgumentException("ids must be [B,T] with 1 <= T <= max_seq_len=" + mp.max_seq_len() + ", got " + ids.getShape());
+    }
+
     public LMOutput forward(NDArray ids, ForwardOptions opts) {
         if (opts == null) opts = ForwardOptions.DEFAULT;
         if (ids.getShape().dimension() == 1) ids = ids.expandDims(0);
@@ -359,6 +413,7 @@ public final class LM implements AutoCloseable {
 
         // With LoRA, every parameter is base + adapter, computed afresh in the step scope (so gradients reach the adapters).
         Map<String, NDArray> eff = lora == null ? params : loraEffective(ids.getManager());
+        if (body != null) return new LMOutput(body.forward(ids, eff, false).logits(), null, null);
         NDArray wte = eff.get(WTE), wpe = eff.get(WPE), lnFW = eff.get(LN_F_W), lnFB = eff.get(LN_F_B);
         NDArray head = mp.tie_embed_deembed() ? wte : eff.get(LM_HEAD);
         List<Block> blocks = lora == null ? this.blocks : blocksOf(eff);
@@ -367,11 +422,12 @@ public final class LM implements AutoCloseable {
         switch (mp.pos_encoding()) {
             case "learned" -> x = x.add(Ops.firstRows(wpe, t, ids));          // + [T,D], broadcast over B
             case "sin" -> x = x.add(Ops.firstRows(sinTable(), t, ids));
-            default -> { } // "none": the causal mask alone breaks the symmetry between positions
+            default -> { } // "none": the causal mask alone breaks the symmetry between positions;
+                           // "rotary" and "alibi" act inside attention (see pass())
         }
 
-        Block.Pass pass = new Block.Pass(Ops.topLeft(causalMask(), t, ids), dropout, training, hooks,
-                opts.attnRequests(), opts.getAttns() ? new ArrayList<>() : null);
+        Block.Pass pass = pass(0, t, ids, dropout, training, hooks, opts.attnRequests(),
+                opts.getAttns() ? new ArrayList<>() : null);
         NDList residuals = opts.getEmbeddings() ? new NDList(blocks.size() + 1) : null;
         for (Block block : blocks) {
             if (residuals != null) residuals.add(x);
@@ -379,7 +435,7 @@ public final class LM implements AutoCloseable {
         }
         if (residuals != null) residuals.add(x);
         if (mp.final_norm()) {
-            x = Ops.layerNorm(x, lnFW, lnFB, mp.layer_norm_eps());
+            x = Ops.norm(x, lnFW, lnFB, mp.norm(), mp.layer_norm_eps());
             x = pass.hook(Hooks.LN_F_OUT, -1, x);
         }
         NDArray logits = Ops.linear(x, head, null); // [B,T,V]
@@ -403,7 +459,7 @@ public final class LM implements AutoCloseable {
         if (!lossMask.getShape().equals(expectedMask))
             throw new IllegalArgumentException("lossMask must be " + expectedMask + " for ids " + s + ", got " + lossMask.getShape());
         if (ids.getDataType() != DataType.INT64) ids = ids.toType(DataType.INT64, false);
-        return loss(ids.get(":, :-1"), ids.get(":, 1:"), lossMask, ForwardOptions.DEFAULT);
+        return loss(ids.get(":, :-1"), ids.get(":, 1:"), lossMask, ForwardOptions.DEFAULT, false);
     }
 
     /**
@@ -416,9 +472,26 @@ public final class LM implements AutoCloseable {
      * @param lossMask {@code [B,T]}, 1 where the target counts
      */
     public LossResult loss(NDArray x, NDArray y, NDArray lossMask, ForwardOptions opts) {
+        return loss(x, y, lossMask, opts, true);
+    }
+
+    /**
+     * @param objective true for the training objective: the hierarchical transformer then adds its auxiliary losses
+     *                  (weighted) to the cross-entropy, and reports each in {@link LossResult#extra()}; false for the
+     *                  plain cross-entropy (evaluation: {@link #loss(NDArray, NDArray)}). Same for other architectures.
+     */
+    private LossResult loss(NDArray x, NDArray y, NDArray lossMask, ForwardOptions opts, boolean objective) {
         if (x.getDataType() != DataType.INT64) x = x.toType(DataType.INT64, false);
         if (y.getDataType() != DataType.INT64) y = y.toType(DataType.INT64, false);
-        NDArray logits = forward(x, opts).logits();                                          // [B,T,V]
+        ModelBody.Output hout = null;
+        NDArray logits;
+        if (body != null && objective) {
+            checkLength(x);
+            hout = body.forward(x, lora == null ? params : loraEffective(x.getManager()), true);
+            logits = hout.logits();
+        } else {
+            logits = forward(x, opts).logits();                                              // [B,T,V]
+        }
         NDArray targetLogProb = Ops.pt(Ops.logSoftmax(logits, -1)).gather(y.expandDims(2), 2) // [B,T,1]
                 .squeeze(2);                                                                 // [B,T]
         // A copy owned by the step scope: ops on it (sum) land in its manager, and the caller's mask may live elsewhere.
@@ -430,7 +503,16 @@ public final class LM implements AutoCloseable {
             correct = Math.round(hits.toType(DataType.FLOAT64, false).getDouble());
         }
         NDArray loss = targetLogProb.neg().mul(mask).sum().div(Math.max(tokens, 1)); // +0 (not -0) when nothing counts
-        return new LossResult(loss, tokens, correct);
+        if (hout == null) return new LossResult(loss, tokens, correct);
+        if (hout.aux().isEmpty()) return new LossResult(loss, tokens, correct);
+        Map<String, Double> extra = new LinkedHashMap<>();
+        extra.put("ce", loss.toType(DataType.FLOAT64, false).getDouble());
+        NDArray total = loss;
+        for (ModelBody.Aux a : hout.aux()) {
+            extra.put(a.name(), a.value().toType(DataType.FLOAT64, false).getDouble());
+            if (a.weight() > 0) total = total.add(a.value().mul(a.weight()));
+        }
+        return new LossResult(total, tokens, correct, extra);
     }
 
     // ---------------------------------------------------------------------------------------------------
@@ -487,6 +569,83 @@ public final class LM implements AutoCloseable {
             causalMask = constant(m, new Shape(s, s), "causal_mask");
         }
         return causalMask;
+    }
+
+    /**
+     * The position-dependent state of one pass whose queries are positions {@code [from, to)} and whose keys are
+     * {@code [0, to)}: the additive causal mask {@code [to−from, to]} (for ALiBi {@code [H, to−from, to]}, the mask
+     * plus each head's distance penalty) and, for rotary positions, the cos/sin tables of the query positions.
+     * All are views or small results in {@code scope}'s manager.
+     */
+    Block.Pass pass(long from, long to, NDArray scope, double dropout, boolean training, Hooks hooks,
+                    Object attnRequests, List<NDArray> attns) {
+        NDArray mask = Ops.slice2(causalMask(), from, to, 0, to, scope);
+        if ("alibi".equals(mp.pos_encoding()))
+            mask = mask.add(Ops.slice2(alibiDistance(), from, to, 0, to, scope).mul(alibiSlopes())); // [H,Tq,Tk]
+        NDArray cos = null, sin = null;
+        if ("rotary".equals(mp.pos_encoding())) {
+            NDArray[] tables = ropeTables();
+            cos = Ops.slice2(tables[0], from, to, 0, mp.headDim(), scope);
+            sin = Ops.slice2(tables[1], from, to, 0, mp.headDim(), scope);
+        }
+        return new Block.Pass(mask, dropout, training, hooks, attnRequests, attns, cos, sin);
+    }
+
+    private NDArray alibiDist;
+    private NDArray alibiSlopes;
+    private NDArray ropeCos;
+    private NDArray ropeSin;
+
+    /** {@code [S,S]}: {@code k − q} on and below the diagonal (≤ 0), 0 above (the causal mask covers that part). */
+    synchronized NDArray alibiDistance() {
+        if (alibiDist == null) {
+            int s = mp.max_seq_len();
+            double[] m = new double[s * s];
+            for (int q = 0; q < s; q++)
+                for (int k = 0; k <= q; k++) m[q * s + k] = k - q;
+            alibiDist = constant(m, new Shape(s, s), "alibi_distance");
+        }
+        return alibiDist;
+    }
+
+    /**
+     * {@code [H,1,1]} ALiBi slopes (Press et al. 2022): the geometric sequence 2^(−8/n), 2^(−16/n), … for n = H when H
+     * is a power of 2; otherwise those of the largest power of 2 below H, then every other slope of twice that.
+     */
+    synchronized NDArray alibiSlopes() {
+        if (alibiSlopes == null) {
+            int h = mp.n_heads();
+            double[] slopes = alibiSlopeValues(h);
+            alibiSlopes = constant(slopes, new Shape(h, 1, 1), "alibi_slopes");
+        }
+        return alibiSlopes;
+    }
+
+    static double[] alibiSlopeValues(int h) {
+        int n = Integer.highestOneBit(h);
+        double[] out = new double[h];
+        for (int i = 0; i < n; i++) out[i] = Math.pow(2, -8.0 * (i + 1) / n);
+        for (int i = n; i < h; i++) out[i] = Math.pow(2, -8.0 * (2 * (i - n) + 1) / (2 * n));
+        return out;
+    }
+
+    /** {@code [S, hd]} cos and sin of rotary positions: feature i (and i + hd/2) turns at 10000^(−2(i mod hd/2)/hd). */
+    synchronized NDArray[] ropeTables() {
+        if (ropeCos == null) {
+            int s = mp.max_seq_len();
+            int hd = mp.headDim();
+            double[] c = new double[s * hd], sn = new double[s * hd];
+            for (int pos = 0; pos < s; pos++) {
+                for (int i = 0; i < hd; i++) {
+                    double theta = pos * Math.pow(10000.0, -2.0 * (i % (hd / 2)) / hd);
+                    c[pos * hd + i] = Math.cos(theta);
+                    sn[pos * hd + i] = Math.sin(theta);
+                }
+            }
+            ropeCos = constant(c, new Shape(s, hd), "rope_cos");
+            ropeSin = constant(sn, new Shape(s, hd), "rope_sin");
+        }
+        return new NDArray[] {ropeCos, ropeSin};
     }
 
     /** {@code [S,D]} sinusoidal positions (Vaswani et al. 2017, §3.5): sin on even features, cos on odd. */

@@ -1,6 +1,7 @@
 package org.tinker.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
@@ -13,70 +14,114 @@ import ai.djl.pytorch.jni.JniUtils;
  * which is always the activation, so outputs live in the caller's per-step scope and never in the
  * model's long-lived parameter manager.
  */
-final class Ops {
+public final class Ops {
     private Ops() {}
 
-    static PtNDArray pt(NDArray a) {
+    public static PtNDArray pt(NDArray a) {
         return (PtNDArray) a;
     }
 
     /** {@code x @ wᵀ + b} with torch's Linear layout {@code w: [out, in]}; {@code b} may be null. */
-    static NDArray linear(NDArray x, NDArray w, NDArray b) {
+    public static NDArray linear(NDArray x, NDArray w, NDArray b) {
         return JniUtils.linear(pt(x), pt(w), b == null ? null : pt(b));
     }
 
     /** LayerNorm over the last axis. */
-    static NDArray layerNorm(NDArray x, NDArray w, NDArray b, double eps) {
+    public static NDArray layerNorm(NDArray x, NDArray w, NDArray b, double eps) {
         return JniUtils.layerNorm(pt(x), new Shape(x.getShape().get(x.getShape().dimension() - 1)), pt(w), pt(b), eps);
     }
 
-    static NDArray softmax(NDArray x, int axis) {
+    /** RMSNorm over the last axis: {@code x / sqrt(mean(x²) + eps) · w} (no bias, no mean subtraction). */
+    public static NDArray rmsNorm(NDArray x, NDArray w, double eps) {
+        int last = x.getShape().dimension() - 1;
+        NDArray rms = x.mul(x).mean(new int[] {last}, true).add(eps).sqrt();
+        return x.div(rms).mul(w);
+    }
+
+    /** The norm a config names ({@code layernorm} | {@code rmsnorm}; RMSNorm ignores {@code b}, which is null). */
+    public static NDArray norm(NDArray x, NDArray w, NDArray b, String kind, double eps) {
+        return "rmsnorm".equals(kind) ? rmsNorm(x, w, eps) : layerNorm(x, w, b, eps);
+    }
+
+    /**
+     * The feed-forward hidden layer {@code act(c_fc(x))}. For the gated activations ({@code swiglu}, {@code geglu})
+     * {@code c_fc} has 2·ff output rows: the first ff are the gate, the last ff the "up" features, and the hidden
+     * layer is {@code act(gate) * up} (Shazeer 2020, "GLU variants"), with act = SiLU or GELU.
+     */
+    public static NDArray ffHidden(NDArray x, NDArray fcW, NDArray fcB, String act) {
+        NDArray h = linear(x, fcW, fcB);
+        if (!"swiglu".equals(act) && !"geglu".equals(act)) return activation(h, act);
+        NDList gateUp = h.split(2, h.getShape().dimension() - 1);
+        NDArray gate = gateUp.get(0);
+        NDArray g = "swiglu".equals(act) ? gate.mul(JniUtils.sigmoid(pt(gate))) : JniUtils.gelu(pt(gate));
+        return g.mul(gateUp.get(1));
+    }
+
+    /**
+     * Rotary position embedding (Su et al. 2021) of {@code x [B,H,T,hd]} with tables {@code cos, sin [T,hd]} for
+     * its positions, in the "rotate half" layout: feature i pairs with i + hd/2.
+     * {@code x·cos + rotate_half(x)·sin}, rotate_half(x) = [−x₂, x₁].
+     */
+    public static NDArray rope(NDArray x, NDArray cos, NDArray sin) {
+        int last = x.getShape().dimension() - 1;
+        NDList halves = x.split(2, last);
+        NDArray rotated = halves.get(1).neg().concat(halves.get(0), last);
+        return x.mul(cos).add(rotated.mul(sin));
+    }
+
+    /** Rows {@code [r0, r1)} and columns {@code [c0, c1)} of a 2-D constant, as a view in {@code scope}'s manager. */
+    public static NDArray slice2(NDArray table, long r0, long r1, long c0, long c1, NDArray scope) {
+        return JniUtils.index(pt(table), new long[] {r0, c0}, new long[] {r1, c1}, new long[] {1, 1},
+                pt(scope).getManager());
+    }
+
+    public static NDArray softmax(NDArray x, int axis) {
         return JniUtils.softmax(pt(x), axis, x.getDataType());
     }
 
-    static NDArray logSoftmax(NDArray x, int axis) {
+    public static NDArray logSoftmax(NDArray x, int axis) {
         return JniUtils.logSoftmax(pt(x), axis, x.getDataType());
     }
 
     /** Inverted dropout; the identity (no call at all) when it would do nothing. */
-    static NDArray dropout(NDArray x, double p, boolean training) {
+    public static NDArray dropout(NDArray x, double p, boolean training) {
         return training && p > 0 ? JniUtils.dropout(pt(x), p, true) : x;
     }
 
-    static NDArray activation(NDArray x, String name) {
+    public static NDArray activation(NDArray x, String name) {
         return switch (name) {
             case "relu" -> JniUtils.relu(pt(x));
             case "gelu" -> JniUtils.gelu(pt(x)); // exact erf GELU, as torch's "gelu"
             case "gelu_new" -> geluTanh(x);
-            default -> throw new IllegalArgumentException("unknown activation '" + name + "' (relu | gelu | gelu_new)");
+            default -> throw new IllegalArgumentException("unknown activation '" + name + "' (relu | gelu | gelu_new; swiglu and geglu are gated, see ffHidden)");
         };
     }
 
     private static final double SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
     /** GPT-2's {@code gelu_new}: {@code 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))} (torch's approximate='tanh'). */
-    static NDArray geluTanh(NDArray x) {
+    public static NDArray geluTanh(NDArray x) {
         NDArray inner = x.mul(x).mul(x).mul(0.044715).add(x).mul(SQRT_2_OVER_PI);
         return JniUtils.tanh(pt(inner)).add(1).mul(x).mul(0.5);
     }
 
-    static NDArray embedding(NDArray ids, NDArray table) {
+    public static NDArray embedding(NDArray ids, NDArray table) {
         return JniUtils.embedding(pt(ids), pt(table), false);
     }
 
-    static NDArray matmul(NDArray a, NDArray b) {
+    public static NDArray matmul(NDArray a, NDArray b) {
         return JniUtils.matmul(pt(a), pt(b));
     }
 
     /** Rows {@code [0, n)} of a 2-D constant or parameter, as a view created in {@code scope}'s manager. */
-    static NDArray firstRows(NDArray table, long n, NDArray scope) {
+    public static NDArray firstRows(NDArray table, long n, NDArray scope) {
         long cols = table.getShape().get(1);
         return JniUtils.index(pt(table), new long[] {0, 0}, new long[] {n, cols}, new long[] {1, 1},
                 pt(scope).getManager());
     }
 
     /** The top-left {@code n × n} block of a square constant, as a view created in {@code scope}'s manager. */
-    static NDArray topLeft(NDArray square, long n, NDArray scope) {
+    public static NDArray topLeft(NDArray square, long n, NDArray scope) {
         return JniUtils.index(pt(square), new long[] {0, 0}, new long[] {n, n}, new long[] {1, 1},
                 pt(scope).getManager());
     }

@@ -58,6 +58,7 @@ public final class Stepwise {
      * {@code blocks.l.resid_post}), computing no further than the last of them.
      */
     public static Result partialForward(LM lm, NDArray ids, Collection<String> outputNames) {
+        requireBlocks(lm);
         if (outputNames.isEmpty()) throw new IllegalArgumentException("partialForward needs at least one output name");
         List<String> known = names(lm);
         Set<String> wanted = new LinkedHashSet<>();
@@ -102,6 +103,7 @@ public final class Stepwise {
 
     /** Token embedding plus positions, {@code [B,T,D]}; ids {@code [B,T]} or {@code [T]}. */
     public static NDArray embed(LM lm, NDArray ids) {
+        requireBlocks(lm);
         if (ids.getShape().dimension() == 1) ids = ids.expandDims(0);
         if (ids.getDataType() != DataType.INT64) ids = ids.toType(DataType.INT64, false);
         long t = ids.getShape().get(1);
@@ -119,6 +121,7 @@ public final class Stepwise {
 
     /** Block {@code layer} applied to a residual stream {@code [B,T,D]} (causal, no dropout). */
     public static NDArray runBlock(LM lm, int layer, NDArray x) {
+        requireBlocks(lm);
         if (layer < 0 || layer >= lm.params().n_layers())
             throw new IllegalArgumentException("layer " + layer + " not in 0.." + (lm.params().n_layers() - 1));
         return block(lm, layer).forward(x, pass(lm, x, null));
@@ -128,20 +131,29 @@ public final class Stepwise {
     public static NDArray finalNorm(LM lm, NDArray x) {
         if (!lm.params().final_norm()) return x;
         Map<String, NDArray> p = lm.parameters();
-        return Ops.layerNorm(x, p.get(LM.LN_F_W), p.get(LM.LN_F_B), lm.params().layer_norm_eps());
+        return Ops.norm(x, p.get(LM.LN_F_W), p.get(LM.LN_F_B), lm.params().norm(), lm.params().layer_norm_eps());
     }
 
     /** LayerNorm {@code ln_1} or {@code ln_2} of a block, for decoding sub-block outputs. */
     public static NDArray blockNorm(LM lm, int layer, int which, NDArray x) {
+        requireBlocks(lm);
         BlockWeights w = weights(lm, layer);
-        return which == 1 ? Ops.layerNorm(x, w.ln1W(), w.ln1B(), lm.params().layer_norm_eps())
-                : Ops.layerNorm(x, w.ln2W(), w.ln2B(), lm.params().layer_norm_eps());
+        String kind = lm.params().norm();
+        return which == 1 ? Ops.norm(x, w.ln1W(), w.ln1B(), kind, lm.params().layer_norm_eps())
+                : Ops.norm(x, w.ln2W(), w.ln2B(), kind, lm.params().layer_norm_eps());
     }
 
     /** The head: {@code x @ lm_headᵀ} (or wte when tied), {@code [.., D] → [.., V]}. */
     public static NDArray unembed(LM lm, NDArray x) {
         Map<String, NDArray> p = lm.parameters();
         return Ops.linear(x, lm.params().tie_embed_deembed() ? p.get(LM.WTE) : p.get(LM.LM_HEAD), null);
+    }
+
+    /** The hierarchical and flexi bodies have no GPT blocks to step through. */
+    private static void requireBlocks(LM lm) {
+        if (!lm.hasBlocks())
+            throw new IllegalArgumentException("layer_architecture=" + lm.params().layer_architecture()
+                    + " has no transformer blocks to step through (stepwise access needs torch- or custom-transformer)");
     }
 
     private static BlockWeights weights(LM lm, int layer) {
@@ -154,9 +166,7 @@ public final class Stepwise {
 
     private static Block.Pass pass(LM lm, NDArray x, Hooks hooks) {
         long t = x.getShape().get(1);
-        NDArray mask = JniUtils.index(Ops.pt(lm.causalMask()), new long[] {0, 0}, new long[] {t, t}, new long[] {1, 1},
-                Ops.pt(x).getManager());
-        return new Block.Pass(mask, 0, false, hooks, null, null);
+        return lm.pass(0, t, x, 0, false, hooks, null, null);
     }
 
     /** Thrown by the last recording hook to stop the forward pass. */

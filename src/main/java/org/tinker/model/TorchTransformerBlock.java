@@ -20,6 +20,7 @@ final class TorchTransformerBlock implements Block {
     private final int dim;
     private final boolean normFirst;
     private final double eps;
+    private final String norm;
     private final String activation;
     private final double scale;
 
@@ -32,6 +33,7 @@ final class TorchTransformerBlock implements Block {
         this.dim = mp.dim();
         this.normFirst = mp.norm_first();
         this.eps = mp.layer_norm_eps();
+        this.norm = mp.norm();
         this.activation = mp.activation();
         this.scale = 1.0 / Math.sqrt(headDim);
     }
@@ -39,11 +41,11 @@ final class TorchTransformerBlock implements Block {
     @Override
     public NDArray forward(NDArray x, Pass pass) {
         if (normFirst) {
-            x = x.add(pass.drop(attention(Ops.layerNorm(x, w.ln1W(), w.ln1B(), eps), pass)));
-            return x.add(pass.drop(mlp(Ops.layerNorm(x, w.ln2W(), w.ln2B(), eps), pass)));
+            x = x.add(pass.drop(attention(Ops.norm(x, w.ln1W(), w.ln1B(), norm, eps), pass)));
+            return x.add(pass.drop(mlp(Ops.norm(x, w.ln2W(), w.ln2B(), norm, eps), pass)));
         }
-        x = Ops.layerNorm(x.add(pass.drop(attention(x, pass))), w.ln1W(), w.ln1B(), eps);
-        return Ops.layerNorm(x.add(pass.drop(mlp(x, pass))), w.ln2W(), w.ln2B(), eps);
+        x = Ops.norm(x.add(pass.drop(attention(x, pass))), w.ln1W(), w.ln1B(), norm, eps);
+        return Ops.norm(x.add(pass.drop(mlp(x, pass))), w.ln2W(), w.ln2B(), norm, eps);
     }
 
     private NDArray attention(NDArray x, Pass pass) {
@@ -53,13 +55,13 @@ final class TorchTransformerBlock implements Block {
         NDArray qkv = Ops.linear(x, w.attnW(), w.attnB())    // [B,T,3D]
                 .reshape(b, t, 3, nHeads, headDim)           // [B,T,3,H,hd]
                 .transpose(2, 0, 3, 1, 4);                   // [3,B,H,T,hd]
-        NDArray q = qkv.get(0);                              // [B,H,T,hd]
-        NDArray k = qkv.get(1);
+        NDArray q = pass.rope(qkv.get(0));                   // [B,H,T,hd], rotated when pos_encoding=rotary
+        NDArray k = pass.rope(qkv.get(1));
         NDArray v = qkv.get(2);
         // Scale q ([B,H,T,hd]) rather than the scores ([B,H,T,T]): T/hd times less work. The mask is added in
         // place — safe for autograd, since matmul's backward needs its inputs, not its output.
         NDArray scores = Ops.matmul(q.mul(scale), k.swapAxes(2, 3)) // [B,H,T,T]
-                .addi(pass.mask());                                 // -inf above the diagonal: no peeking ahead
+                .addi(pass.mask());                                 // -inf above the diagonal: no peeking ahead (+ ALiBi)
         NDArray pattern = Ops.softmax(scores, -1);
         if (pass.attns() != null) pass.attns().add(pattern);
         NDArray z = Ops.matmul(pass.drop(pattern), v)        // [B,H,T,hd]
@@ -69,7 +71,7 @@ final class TorchTransformerBlock implements Block {
     }
 
     private NDArray mlp(NDArray x, Pass pass) {
-        NDArray hidden = Ops.activation(Ops.linear(x, w.fcW(), w.fcB()), activation); // [B,T,ff]
+        NDArray hidden = Ops.ffHidden(x, w.fcW(), w.fcB(), activation); // [B,T,ff]
         return Ops.linear(pass.drop(hidden), w.mlpProjW(), w.mlpProjB());            // [B,T,D]
     }
 }

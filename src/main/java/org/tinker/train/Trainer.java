@@ -152,6 +152,7 @@ public final class Trainer {
                 Batch batch = data.batch(DataModule.Split.TRAIN, order[b]);
                 double loss, acc;
                 long tokens;
+                java.util.Map<String, Double> extra;
                 lm.setTraining(true);
                 JniUtils.setSeed(state.seed * 1_000_003L + state.statSyncer);
                 TrainingCallback.Step at = new TrainingCallback.Step(this, lm, state.statSyncer, state.nOptSteps,
@@ -172,6 +173,7 @@ public final class Trainer {
                         NDArray objective = tp.accumulate_grad_batches() > 1 ? r.loss().div(tp.accumulate_grad_batches()) : r.loss();
                         gc.backward(objective);
                         loss = scalar(r.loss());
+                        extra = r.extra();
                         tokens = r.tokens();
                         acc = r.tokens() == 0 ? 0 : (double) r.correct() / r.tokens();
                     }
@@ -208,6 +210,7 @@ public final class Trainer {
                 }
                 log("stat/train_batch_loss:main", loss);
                 log("stat/train_batch_acc:main", acc);
+                for (java.util.Map.Entry<String, Double> e : extra.entrySet()) log("stat/train_batch_" + e.getKey() + ":main", e.getValue());
                 log("avg_lr", lr);
                 log("n_train_samples", state.nTrainSamples);
                 log("n_train_batches", state.nTrainBatches);

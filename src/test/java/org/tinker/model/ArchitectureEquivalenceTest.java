@@ -68,6 +68,44 @@ class ArchitectureEquivalenceTest {
         }
     }
 
+    static List<ModelParams> variants() {
+        return Tiny.variants("torch-transformer");
+    }
+
+    /** Every variant (norm, positions incl. rotary/alibi, gated MLPs, tie) computes the same on both blocks. */
+    @ParameterizedTest(name = "{index}: {0}")
+    @MethodSource("variants")
+    void torchAndCustomAgreeOnEveryVariant(ModelParams fusedMp) {
+        try (LM fused = new LM(fusedMp, Tiny.V, base, 1);
+             LM custom = new LM(Tiny.withArch(fusedMp, "custom-transformer", false), Tiny.V, base, 99);
+             NDManager step = base.newSubManager()) {
+            assertEquals(fused.parameters().keySet(), custom.parameters().keySet());
+            custom.loadParameters(fused.parameters());
+            Tiny.sharpenAttention(fused, 4f);
+            Tiny.sharpenAttention(custom, 4f);
+            NDArray ids = Tiny.randomIds(step, 7, 3, 9);
+            ForwardOptions all = new ForwardOptions(true, true, null, null);
+            LMOutput a = fused.forward(ids, all);
+            LMOutput b = custom.forward(ids, all);
+            assertTrue(Tiny.maxAbsDiff(a.logits(), b.logits()) <= 1e-5, "logits differ: " + Tiny.describe(fusedMp));
+            assertTrue(Tiny.maxAbsDiff(a.attns(), b.attns()) <= 1e-5, "attns differ");
+            assertTrue(Tiny.maxAbsDiff(a.logits().get(0), a.logits().get(1)) > 1e-4);
+        }
+    }
+
+    /** The variants change the parameter layout as documented: RMSNorm has no biases, gated c_fc has 2·ff rows. */
+    @Test
+    void variantParameterLayout() {
+        ModelParams mp = Tiny.params("torch-transformer", true, "rotary", false, false, true, "swiglu").with("norm", "rmsnorm");
+        try (LM lm = new LM(mp, Tiny.V, base, 1)) {
+            Map<String, NDArray> p = lm.parameters();
+            assertTrue(!p.containsKey("transformer.h.0.ln_1.bias") && !p.containsKey(LM.LN_F_B));
+            assertTrue(p.containsKey("transformer.h.0.ln_1.weight") && !p.containsKey(LM.WPE));
+            assertEquals(new Shape(2L * mp.ffDim(), mp.dim()), p.get("transformer.h.0.mlp.c_fc.weight").getShape());
+            assertEquals(new Shape(mp.dim(), mp.ffDim()), p.get("transformer.h.0.mlp.c_proj.weight").getShape());
+        }
+    }
+
     /** Separate per-head q/k/v parameters are just the rows of the fused c_attn, head by head. */
     @Test
     void individualHeadParamsEqualFusedLayout() {

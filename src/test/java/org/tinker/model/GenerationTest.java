@@ -29,6 +29,14 @@ class GenerationTest {
                 for (boolean normFirst : List.of(false, true))
                     out.add(Tiny.params(arch, normFirst, pos, pos.equals("sin"), false, !pos.equals("none"), normFirst ? "gelu" : "relu"));
         out.add(Tiny.params("custom-transformer", false, "learned", false, true, true, "relu")); // individual heads
+        // rotary and ALiBi (positions inside attention: the cache must turn/penalise by absolute position), RMSNorm, gated MLPs
+        for (String arch : List.of("torch-transformer", "custom-transformer")) {
+            out.add(Tiny.params(arch, true, "rotary", false, false, true, "swiglu").with("norm", "rmsnorm"));
+            out.add(Tiny.params(arch, false, "alibi", true, false, true, "geglu"));
+            out.add(Tiny.params(arch, false, "rotary", true, false, false, "gelu_new"));
+            out.add(Tiny.params(arch, true, "alibi", false, false, true, "relu").with("norm", "rmsnorm"));
+        }
+        out.add(Tiny.params("custom-transformer", true, "rotary", false, true, true, "relu")); // individual heads + rotary
         return out;
     }
 

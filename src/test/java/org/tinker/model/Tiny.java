@@ -26,10 +26,34 @@ final class Tiny {
 
     /** Same config, another architecture. */
     static ModelParams withArch(ModelParams mp, String arch, boolean individualHeads) {
-        return new ModelParams(mp.n_layers(), mp.n_heads(), mp.dim(), mp.dim_ff_factor(), mp.max_seq_len(),
-                mp.tokenizer_source_name(), mp.custom_tokenizer_ntokens(), arch, mp.from_os_pretrained(),
-                mp.from_saved(), individualHeads, mp.pos_encoding(), mp.tie_embed_deembed(), mp.norm_first(),
-                mp.final_norm(), mp.activation(), mp.layer_norm_eps());
+        return mp.with("layer_architecture", arch).with("individual_head_params", individualHeads);
+    }
+
+    /**
+     * Every variant a config can select, for one architecture: each position encoding with pre- and post-norm,
+     * each activation (gated ones included) and each norm, tied and untied heads, with and without ln_f.
+     */
+    static java.util.List<ModelParams> variants(String arch) {
+        java.util.List<ModelParams> out = new java.util.ArrayList<>();
+        for (String pos : ModelParams.POS_ENCODINGS)
+            for (boolean normFirst : new boolean[] {false, true})
+                out.add(params(arch, normFirst, pos, normFirst, false, true, "relu"));
+        String[] acts = {"gelu", "gelu_new", "swiglu", "geglu"};
+        for (int i = 0; i < acts.length; i++)
+            out.add(params(arch, i % 2 == 0, ModelParams.POS_ENCODINGS.get(1 + i), i % 2 == 1, false, i != 1, acts[i])
+                    .with("norm", i < 2 ? "layernorm" : "rmsnorm"));
+        out.add(params(arch, true, "rotary", false, false, true, "swiglu").with("norm", "rmsnorm")); // the LLaMA recipe
+        out.add(params(arch, false, "alibi", true, false, true, "geglu").with("norm", "rmsnorm"));
+        if (arch.equals("custom-transformer"))
+            out.add(params(arch, true, "rotary", false, true, true, "gelu")); // individual heads
+        return out;
+    }
+
+    /** A short description of a variant for test names and messages. */
+    static String describe(ModelParams mp) {
+        return mp.layer_architecture() + " pos=" + mp.pos_encoding() + " norm=" + mp.norm() + (mp.norm_first() ? "(pre)" : "(post)")
+                + " act=" + mp.activation() + " tie=" + mp.tie_embed_deembed() + " ln_f=" + mp.final_norm()
+                + (mp.individual_head_params() ? " individual-heads" : "");
     }
 
     static NDArray randomIds(NDManager m, long seed, int b, int t) {

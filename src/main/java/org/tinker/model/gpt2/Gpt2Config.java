@@ -72,6 +72,10 @@ public record Gpt2Config(ModelParams mp, int vocabSize, int bosId, int eosId) {
         if (!mp.final_norm()) return "final_norm=False (GPT-2 has ln_f)";
         if (!"learned".equals(mp.pos_encoding())) return "pos_encoding=" + mp.pos_encoding() + " (GPT-2 learns positions)";
         if (mp.individual_head_params()) return "individual_head_params=True (GPT-2 has one fused c_attn)";
+        if (!"layernorm".equals(mp.norm())) return "norm=" + mp.norm() + " (GPT-2 uses LayerNorm)";
+        if (mp.gated()) return "activation=" + mp.activation() + " (GPT-2's MLP is not gated)";
+        if (!"torch-transformer".equals(mp.layer_architecture()) && !"custom-transformer".equals(mp.layer_architecture()))
+            return "layer_architecture=" + mp.layer_architecture() + " (GPT-2 is a plain transformer)";
         return null;
     }
 
