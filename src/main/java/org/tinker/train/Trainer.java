@@ -166,6 +166,7 @@ public final class Trainer {
                     if (dataParallel != null) { // the batch split over devices (DataParallel), gradients summed into lm
                         DataParallel.Result r = dataParallel.forwardBackward(x, y, mask, fo, 1.0 / tp.accumulate_grad_batches());
                         loss = r.loss();
+                        extra = java.util.Map.of(); // auxiliary losses are not gathered across shards
                         tokens = r.tokens();
                         acc = r.tokens() == 0 ? 0 : (double) r.correct() / r.tokens();
                     } else try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
