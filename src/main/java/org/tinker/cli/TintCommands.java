@@ -215,6 +215,7 @@ public final class TintCommands implements Callable<Integer> {
             r.addProperty("ppl_base", Math.exp(base / n)); r.addProperty("ppl_tint", Math.exp(after / n)); r.addProperty("ppl_dynamic_eval", Math.exp(dynamic / n));
             r.addProperty("seconds", secs);
             String line = new Gson().toJson(r);
+            if (log.toAbsolutePath().getParent() != null) Files.createDirectories(log.toAbsolutePath().getParent());
             Files.writeString(log, line + "\n", StandardOpenOption.CREATE, StandardOpenOption.APPEND);
             System.out.printf("%s %s, %d blocks of %d (train %.2f): perplexity base %.4f, TinT %.4f, dynamic eval %.4f (%.1f s); appended to %s%n", task, split,
                     blocks, blockSize, trainFraction, Math.exp(base / n), Math.exp(after / n), Math.exp(dynamic / n), secs, log);

@@ -29,6 +29,20 @@ class TintConstructionTest {
             assertTrue(origErr < 1e-10, "original " + origErr);
             assertTrue(rel < 1e-9, "final rel " + rel);
             assertTrue(abs < 1e-10, "final abs " + abs);
+            com.google.gson.JsonObject ej;
+            try {
+                ej = com.google.gson.JsonParser.parseString(java.nio.file.Files.readString(TintFixtures.ROOT.resolve("hard64/expected.json"))).getAsJsonObject();
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+            double nEval = in.ids().length - in.nTrain();
+            double before = org.tinker.cli.TintCommandsAccess.evalLoss(out.originalLogits, in.ids(), in.nTrain()) / nEval;
+            double after = org.tinker.cli.TintCommandsAccess.evalLoss(out.finalLogits, in.ids(), in.nTrain()) / nEval;
+            System.out.printf("hard64 eval loss %.15f -> %.15f (fixture %.15f -> %.15f)%n", before, after,
+                    ej.get("eval_loss_before").getAsDouble(), ej.get("eval_loss_after").getAsDouble());
+            assertEquals(ej.get("eval_loss_before").getAsDouble(), before, 1e-10);
+            assertEquals(ej.get("eval_loss_after").getAsDouble(), after, 1e-10);
+            assertEquals(ej.get("repo_param_count").getAsLong(), TintModel.repoParamCount(97, 48, 2, 64, 64, 192, in.config()));
             Map<String, NDArray> mine = out.updated.toHf(m, DataType.FLOAT64, 0, false);
             Map<String, NDArray> base = in.aux().toHf(m, DataType.FLOAT64, 0, false);
             double worst = 0;
