@@ -55,7 +55,20 @@ class TintCliTest {
     }
 
     @Test
+    void perplexityAppendsAJsonLine() throws java.io.IOException {
+        Path log = tmp.resolve("logs/ppl.jsonl");
+        assertEquals(0, Main.run("tint", "perplexity", "--pretrained", "src/test/resources/tiny-gpt2", "--task", "wikitext-2", "--split", "valid",
+                "--train-fraction", "0.5", "--block-size", "64", "--data-subset", "1", "--inner-lr", "1e-3", "--log", log.toString()));
+        String line = Files.readAllLines(log).get(0);
+        com.google.gson.JsonObject o = com.google.gson.JsonParser.parseString(line).getAsJsonObject();
+        assertEquals(64, o.get("block_size").getAsInt());
+        assertEquals(32, o.get("eval_tokens").getAsInt());
+        assertTrue(o.get("ppl_base").getAsDouble() > 1 && o.get("ppl_tint").getAsDouble() > 1 && o.get("ppl_dynamic_eval").getAsDouble() > 1);
+    }
+
+    @Test
     void userMistakesExit2() {
+        assertEquals(2, Main.run("tint", "perplexity", "--pretrained", "src/test/resources/tiny-gpt2", "--block-size", "4096", "--log", tmp.resolve("l").toString()));
         assertEquals(2, Main.run("tint", "create", "--pretrained", "src/test/resources/tiny-gpt2", "--num-prefixes", "3", "--save", tmp.resolve("x").toString()));
         assertEquals(2, Main.run("tint", "forward", "--input", tmp.resolve("missing.json").toString(), "--out", tmp.resolve("o").toString()));
     }
