@@ -84,14 +84,23 @@ public final class TintCommands implements Callable<Integer> {
             try (NDManager m = NDManager.newBaseManager()) {
                 TintInput in = TintInput.read(input, m);
                 TintModel t = new TintModel(in.aux(), in.config());
-                Runtime rt = Runtime.getRuntime();
                 TintModel.Output o = null;
                 double secs = Double.POSITIVE_INFINITY;
+                System.gc();
+                long before = usedHeap();
+                for (var pool : java.lang.management.ManagementFactory.getMemoryPoolMXBeans()) pool.resetPeakUsage();
                 for (int r = 0; r < Math.max(1, repeat); r++) {
                     long t0 = System.nanoTime();
                     o = t.forward(in.ids(), in.nTrain());
                     secs = Math.min(secs, (System.nanoTime() - t0) / 1e9);
                 }
+                long peak = 0;
+                for (var pool : java.lang.management.ManagementFactory.getMemoryPoolMXBeans())
+                    if (pool.getType() == java.lang.management.MemoryType.HEAP) peak += pool.getPeakUsage().getUsed();
+                System.gc();
+                long retained = usedHeap() - before;
+                System.out.printf("heap: %.1f MiB before the pass (model built), peak %.1f MiB during it (garbage included), %.1f MiB retained by its outputs%n",
+                        before / 1048576.0, peak / 1048576.0, retained / 1048576.0);
                 DataType dt = in.config().f32 ? DataType.FLOAT32 : DataType.FLOAT64;
                 LinkedHashMap<String, NDArray> w = new LinkedHashMap<>();
                 w.put("original_logits", m.create(o.originalLogits.a, new Shape(o.originalLogits.rows, o.originalLogits.cols)).toType(dt, false));
@@ -100,8 +109,8 @@ public final class TintCommands implements Callable<Integer> {
                 w.putAll(o.updated.toHf(m, dt, L - in.config().nSim(L), false));
                 if (out.toAbsolutePath().getParent() != null) Files.createDirectories(out.toAbsolutePath().getParent());
                 SafeTensors.write(out, w);
-                System.out.printf("TinT forward: %d tokens (%d train), %s, %.3f s, heap used %.0f MiB; eval loss %.6f -> %.6f; wrote %d tensors to %s%n",
-                        in.ids().length, in.nTrain(), in.config().f32 ? "float32" : "float64", secs, (rt.totalMemory() - rt.freeMemory()) / 1048576.0,
+                System.out.printf("TinT forward: %d tokens (%d train), %s, %.3f s; eval loss %.6f -> %.6f; wrote %d tensors to %s%n",
+                        in.ids().length, in.nTrain(), in.config().f32 ? "float32" : "float64", secs,
                         evalLoss(o.originalLogits, in.ids(), in.nTrain())[0] / (in.ids().length - in.nTrain()),
                         evalLoss(o.finalLogits, in.ids(), in.nTrain())[0] / (in.ids().length - in.nTrain()), w.size(), out);
             }
@@ -127,6 +136,10 @@ public final class TintCommands implements Callable<Integer> {
                     c.numPrefixes, c.hiddenSize, c.numAttentionHeads, TintModel.repoParamCount(a.V, a.D, a.L, a.T, a.T, a.F, c), t.ownParamCount(), save);
             return 0;
         }
+    }
+
+    static long usedHeap() {
+        return java.lang.management.ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
     }
 
     /** [Σ CE over the eval targets n_train..T−1, count]. */
