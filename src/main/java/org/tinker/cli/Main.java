@@ -50,7 +50,7 @@ import picocli.CommandLine.Option;
         description = {"Train transformer LMs from configs/NAME.txt (and every configs/NAME-*.txt).",
                 "Every list value in a config (dim=[128,256]) is a grid axis: one run per combination."},
         subcommands = {Main.ListCmd.class, Main.VerifyCmd.class, Main.ResumeCmd.class, Main.TokenizeCmd.class, Main.ParamsCmd.class,
-                BenchCommand.class, GridStatusCommand.class,
+                BenchCommand.class, GridStatusCommand.class, TintCommands.class,
                 Gpt2Commands.LogitsCmd.class, Gpt2Commands.ExportCmd.class, Gpt2Commands.LoraMergeCmd.class, PerplexityCommand.class, Main.WandbSyncCmd.class,
                 TransferCommand.class, DesignSpaceCommand.class,
                 ExploreCommands.Checkpoints.class, ExploreCommands.Sample.class, ExploreCommands.PlotMetrics.class, ExploreCommands.Attentions.class, ExploreCommands.Lens.class},
