@@ -22,17 +22,26 @@ public final class AuxModel {
     public final String norm;
     public final boolean f32;
     public Mat wte, wpe, lnfW, lnfB;
+    /**
+     * ln_f's weight as a full D×D matrix (torch Linear layout [out, in]), or null when it is diag({@link #lnfW}). Only
+     * TinT's {@code ln_update_bias_only=false} update (tint.md §1.4) makes it non-diagonal; the norm output is then
+     * y = M·f(x) + β, and {@link #lnfW} holds M's diagonal.
+     */
+    public Mat lnfM;
     public final List<Layer> layers = new ArrayList<>();
 
     /** One block. Q/K/V are the three column blocks of HF's c_attn, transposed. */
     public static final class Layer {
         public Mat ln1W, ln1B, wq, bq, wk, bk, wv, bv, wo, bo, ln2W, ln2B, w1, b1, w2, b2;
+        /** ln_1 / ln_2 weight as a full D×D matrix, or null when diagonal (see {@link AuxModel#lnfM}). */
+        public Mat ln1M, ln2M;
 
         Layer copy() {
             Layer c = new Layer();
             c.ln1W = ln1W.copy(); c.ln1B = ln1B.copy(); c.wq = wq.copy(); c.bq = bq.copy(); c.wk = wk.copy(); c.bk = bk.copy();
             c.wv = wv.copy(); c.bv = bv.copy(); c.wo = wo.copy(); c.bo = bo.copy(); c.ln2W = ln2W.copy(); c.ln2B = ln2B.copy();
             c.w1 = w1.copy(); c.b1 = b1.copy(); c.w2 = w2.copy(); c.b2 = b2.copy();
+            c.ln1M = ln1M == null ? null : ln1M.copy(); c.ln2M = ln2M == null ? null : ln2M.copy();
             return c;
         }
     }
@@ -48,6 +57,7 @@ public final class AuxModel {
     public AuxModel copy() {
         AuxModel c = new AuxModel(D, H, L, V, T, F, eps, act, norm, f32);
         c.wte = wte.copy(); c.wpe = wpe.copy(); c.lnfW = lnfW.copy(); c.lnfB = lnfB.copy();
+        c.lnfM = lnfM == null ? null : lnfM.copy();
         for (Layer l : layers) c.layers.add(l.copy());
         return c;
     }
@@ -119,12 +129,14 @@ public final class AuxModel {
             Layer y = layers.get(l);
             String p = "transformer.h." + l + ".";
             out.put(p + "ln_1.weight", nd(mgr, y.ln1W, true, dt));
+            if (y.ln1M != null) out.put(p + "ln_1.weight_matrix", nd(mgr, y.ln1M, false, dt));
             out.put(p + "ln_1.bias", nd(mgr, y.ln1B, true, dt));
             out.put(p + "attn.c_attn.weight", nd(mgr, Mat.vstack(Mat.vstack(y.wq, y.wk), y.wv).t(), false, dt));
             out.put(p + "attn.c_attn.bias", nd(mgr, Mat.hstack(y.bq, y.bk, y.bv), true, dt));
             out.put(p + "attn.c_proj.weight", nd(mgr, y.wo.t(), false, dt));
             out.put(p + "attn.c_proj.bias", nd(mgr, y.bo, true, dt));
             out.put(p + "ln_2.weight", nd(mgr, y.ln2W, true, dt));
+            if (y.ln2M != null) out.put(p + "ln_2.weight_matrix", nd(mgr, y.ln2M, false, dt));
             out.put(p + "ln_2.bias", nd(mgr, y.ln2B, true, dt));
             out.put(p + "mlp.c_fc.weight", nd(mgr, y.w1.t(), false, dt));
             out.put(p + "mlp.c_fc.bias", nd(mgr, y.b1, true, dt));
@@ -132,6 +144,7 @@ public final class AuxModel {
             out.put(p + "mlp.c_proj.bias", nd(mgr, y.b2, true, dt));
         }
         out.put("transformer.ln_f.weight", nd(mgr, lnfW, true, dt));
+        if (lnfM != null) out.put("transformer.ln_f.weight_matrix", nd(mgr, lnfM, false, dt));
         out.put("transformer.ln_f.bias", nd(mgr, lnfB, true, dt));
         return out;
     }
@@ -222,7 +235,7 @@ public final class AuxModel {
         LayerCache c = new LayerCache();
         c.x = x;
         c.z1 = normalize(x);
-        c.u1 = c.z1.mul(rowsOf(y.ln1W, x.rows)).addRow(y.ln1B);
+        c.u1 = affine(c.z1, y.ln1W, y.ln1M, y.ln1B);
         c.q = c.u1.mmT(y.wq).addRow(y.bq);
         c.k = c.u1.mmT(y.wk).addRow(y.bk);
         c.v = c.u1.mmT(y.wv).addRow(y.bv);
@@ -237,7 +250,7 @@ public final class AuxModel {
         }
         c.xm = x.add(c.o.mmT(y.wo).addRow(y.bo));
         c.z2 = normalize(c.xm);
-        c.u2 = c.z2.mul(rowsOf(y.ln2W, n)).addRow(y.ln2B);
+        c.u2 = affine(c.z2, y.ln2W, y.ln2M, y.ln2B);
         c.h = c.u2.mmT(y.w1).addRow(y.b1);
         c.a = c.h.map(this::sigma);
         c.out = c.xm.add(c.a.mmT(y.w2).addRow(y.b2));
@@ -258,6 +271,30 @@ public final class AuxModel {
             for (int u = 0; u <= t; u++) p.set(t, u, e[u] / z);
         }
         return p;
+    }
+
+    /** The norm's affine part: z⊙γ + β, or z·Mᵀ + β when the weight is a full matrix M (non-null). */
+    static Mat affine(Mat z, Mat gamma, Mat M, Mat beta) {
+        return (M == null ? z.mul(rowsOf(gamma, z.rows)) : z.mmT(M)).addRow(beta);
+    }
+
+    /** δz from δy through the affine part: γ⊙δy, or Mᵀδy per row. */
+    static Mat affineBack(Mat dy, Mat gamma, Mat M) {
+        return M == null ? dy.mul(rowsOf(gamma, dy.rows)) : dy.mm(M);
+    }
+
+    /** diag(v) for a 1×n row v. */
+    static Mat diag(Mat v) {
+        Mat m = new Mat(v.cols, v.cols, v.f32);
+        for (int i = 0; i < v.cols; i++) m.set(i, i, v.get(0, i));
+        return m;
+    }
+
+    /** The diagonal of a square matrix as a 1×n row. */
+    static Mat diagOf(Mat m) {
+        Mat v = new Mat(1, m.rows, m.f32);
+        for (int i = 0; i < m.rows; i++) v.set(0, i, m.get(i, i));
+        return v;
     }
 
     static Mat rowsOf(Mat v, int n) {
@@ -282,7 +319,7 @@ public final class AuxModel {
         }
         f.xf = x;
         f.zf = normalize(x);
-        f.hf = f.zf.mul(rowsOf(lnfW, x.rows)).addRow(lnfB);
+        f.hf = affine(f.zf, lnfW, lnfM, lnfB);
         f.logits = head(f.hf);
         return f;
     }

@@ -139,6 +139,14 @@ final class LinAttn {
      * token, value −η δy_t) give b ← b − η Σ δy in prefix 0. {@code biasOnly}: the weight heads' values are zero.
      */
     static LinAttn descent(int D, int K, int E, int Taux, double eta, boolean biasOnly, boolean f32) {
+        return descent(D, K, E, Taux, eta, biasOnly, E - D, f32);
+    }
+
+    /**
+     * As {@link #descent(int, int, int, int, double, boolean, boolean)} with the weight heads' values −η·x_t read from the
+     * memory slot [valueAt, valueAt+D) (LayerNorm: z = f(x) at [E−2D, E−D), tint.md §1.4).
+     */
+    static LinAttn descent(int D, int K, int E, int Taux, double eta, boolean biasOnly, int valueAt, boolean f32) {
         int S = D / K, c = D / K, nW = S * c;
         LinAttn m = new LinAttn(E / K, K, E, Taux + K, Rows.PREFIX, Rows.TRAIN, f32);
         for (int s = 0; s < S; s++)
@@ -149,7 +157,7 @@ final class LinAttn {
                     m.wk.set(j * S + s, h * K + j, 1);
                 }
                 for (int i = 0; i < K; i++) {
-                    if (!biasOnly) m.wv.set(E - D + r * K + i, h * K + i, -eta);
+                    if (!biasOnly) m.wv.set(valueAt + r * K + i, h * K + i, -eta);
                     m.wo.set(h * K + i, s * D + r * K + i, 1);
                 }
             }

@@ -104,7 +104,6 @@ public final class TintConfig {
             broken.add("n_simulation_layers=" + nSimulationLayers + " must be -1 (all) or in 1.." + aux.L);
         if (nForwardBackward < 1) broken.add("n_forward_backward=" + nForwardBackward + " must be ≥ 1");
         if (aux.F % D != 0) broken.add("the aux MLP width " + aux.F + " must be a multiple of D=" + D + " (the MLP is simulated in F/D chunks of D)");
-        if (!lnUpdateBiasOnly) broken.add("ln_update_bias_only=false is not supported (the original's full-matrix LN update is not the γ gradient)");
         if (scaleEmbeddings <= 0) broken.add("scale_embeddings=" + scaleEmbeddings + " must be > 0");
         if (!broken.isEmpty())
             throw new ConfigError("TinT settings for an aux model with D=" + D + ", n_head=" + H + ": " + String.join("; ", broken)

@@ -39,7 +39,9 @@ public final class TintModel {
         lf = LinAttn.forward(D, K, E, Taux, f32);
         lb = LinAttn.backward(D, K, E, Taux, f32);
         ld = LinAttn.descent(D, K, E, Taux, cfg.innerLr, false, f32);
-        ldBias = LinAttn.descent(D, K, E, Taux, cfg.innerLr, cfg.lnUpdateBiasOnly, f32);
+        // LayerNorm descent: β only, or (ln_update_bias_only=false) the whole stored matrix M ← M − η Σ δy zᵀ with z from
+        // the memory slot [E−2D, E−D); M stops being diagonal, as in the original (tint.md §1.4): not the γ gradient
+        ldBias = LinAttn.descent(D, K, E, Taux, cfg.innerLr, cfg.lnUpdateBiasOnly, E - 2 * D, f32);
         keepReplace = Gates.keepPrefixReplaceTokens(P, Taux, K, cfg.gateScale, f32);
         addPrefix = Gates.addToPrefix(P, Taux, K, cfg.gateScale, f32);
         placeK = shift(0, D, D);
@@ -59,7 +61,7 @@ public final class TintModel {
         for (int i = 0; i < D; i++) fdOut.set(i, i, N);
         attn = new SoftAttn(aux.D, aux.H, E, Hs, f32);
         for (int l = 0; l < aux.L; l++) prefixes.add(encodeLayer(aux.layers.get(l)));
-        lnfPrefix = encode(diag(aux.lnfW), aux.lnfB);
+        lnfPrefix = encode(lnMatrix(aux.lnfW, aux.lnfM), aux.lnfB);
     }
 
     Mat shift(int from, int to, int width) {
@@ -69,6 +71,19 @@ public final class TintModel {
     }
 
     // ------------------------------------------------------------------------------------------------ prefix encoding
+
+    /** A norm weight as the D×D matrix the prefix stores: M, or diag(γ). */
+    Mat lnMatrix(Mat gamma, Mat M) {
+        return M != null ? M : diag(gamma);
+    }
+
+    /** Decoded norm weight: null (diagonal, γ = the diagonal) unless an off-diagonal entry is non-zero. */
+    static Mat fullIfDense(Mat w) {
+        for (int i = 0; i < w.rows; i++)
+            for (int j = 0; j < w.cols; j++)
+                if (i != j && w.get(i, j) != 0) return w;
+        return null;
+    }
 
     Mat diag(Mat v) {
         Mat m = new Mat(v.cols, v.cols, f32);
@@ -103,12 +118,12 @@ public final class TintModel {
 
     Mat[] encodeLayer(AuxModel.Layer y) {
         Mat[] p = new Mat[6 + 2 * R];
-        p[0] = encode(diag(y.ln1W), y.ln1B);
+        p[0] = encode(lnMatrix(y.ln1W, y.ln1M), y.ln1B);
         p[1] = encode(y.wq, y.bq);
         p[2] = encode(y.wk, y.bk);
         p[3] = encode(y.wv, y.bv);
         p[4] = encode(y.wo, y.bo);
-        p[5] = encode(diag(y.ln2W), y.ln2B);
+        p[5] = encode(lnMatrix(y.ln2W, y.ln2M), y.ln2B);
         Mat b2 = y.b2.scale(1.0 / R);
         for (int k = 0; k < R; k++) {
             p[6 + 2 * k] = encode(y.w1.rows(k * D, (k + 1) * D), y.b1.cols(k * D, (k + 1) * D));
@@ -123,12 +138,12 @@ public final class TintModel {
         for (int l = 0; l < aux.L; l++) {
             Mat[] p = pre.get(l);
             AuxModel.Layer y = a.layers.get(l);
-            y.ln1W = diagOf(decodeW(p[0])); y.ln1B = decodeB(p[0]);
+            y.ln1W = diagOf(decodeW(p[0])); y.ln1M = fullIfDense(decodeW(p[0])); y.ln1B = decodeB(p[0]);
             y.wq = decodeW(p[1]); y.bq = decodeB(p[1]);
             y.wk = decodeW(p[2]); y.bk = decodeB(p[2]);
             y.wv = decodeW(p[3]); y.bv = decodeB(p[3]);
             y.wo = decodeW(p[4]); y.bo = decodeB(p[4]);
-            y.ln2W = diagOf(decodeW(p[5])); y.ln2B = decodeB(p[5]);
+            y.ln2W = diagOf(decodeW(p[5])); y.ln2M = fullIfDense(decodeW(p[5])); y.ln2B = decodeB(p[5]);
             Mat w1 = new Mat(aux.F, D, f32), b1 = new Mat(1, aux.F, f32), w2 = new Mat(D, aux.F, f32), b2 = new Mat(1, D, f32);
             for (int k = 0; k < R; k++) {
                 w1.put(k * D, 0, decodeW(p[6 + 2 * k]));
@@ -139,6 +154,7 @@ public final class TintModel {
             y.w1 = w1; y.b1 = b1; y.w2 = w2; y.b2 = b2;
         }
         a.lnfW = diagOf(decodeW(lnf));
+        a.lnfM = fullIfDense(decodeW(lnf));
         a.lnfB = decodeB(lnf);
         return a;
     }
@@ -281,7 +297,9 @@ public final class TintModel {
         return out;
     }
 
-    /** LayerNorm backward unit: δz = γ⊙δy with the β descent, then N·(f(x + δz/N) − f(x)). Returns δx and the new prefix. */
+    /**
+     * LayerNorm backward unit: δz = γ⊙δy (Mᵀδy for a full matrix) with the β descent (and, with
+     * ln_update_bias_only=false, the full-matrix descent of the stored weight), then N·(f(x + δz/N) − f(x)). Returns δx and the new prefix. */
     Mat layerNormBackward(Mat G, Mat mem, Mat prefix, Seq s, Mat[] newPrefix) {
         Mat Y = linearDescentBackward(withMemory(G, mem, prefix), true, s);
         newPrefix[0] = Y.rows(0, K);

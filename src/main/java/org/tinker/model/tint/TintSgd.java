@@ -9,7 +9,11 @@ package org.tinker.model.tint;
  *   <li>A1 {@code stopAttn}: no gradient through the attention scores (only V and O get gradients, δx has no q/k path);
  *   <li>A2 {@code freezeQK}: W_Q, W_K, b_Q, b_K frozen;
  *   <li>A3/A4 {@code fdN}: LayerNorm and activation backward as N·(f(x+δ/N) − f(x)); {@code Double.POSITIVE_INFINITY} = exact;
- *   <li>A5 {@code freezeGamma}: every LayerNorm γ frozen (β updated);
+ *   <li>A5 {@code freezeGamma}: every LayerNorm γ frozen (β updated); {@code lnFullMatrix} instead: the original's
+ *       {@code ln_update_bias_only=false} (tint.md §1.4), where each simulated LayerNorm weight is held as the full
+ *       matrix M = diag(γ) and updated as M ← M − η Σ_𝒯 δy zᵀ (δy = gradient at the norm's output, z = f(x)). Its diagonal
+ *       step is the γ gradient, but the off-diagonal entries become non-zero too, so from then on the "LayerNorm" is
+ *       y = M·f(x) + β with a dense M: this is what the original computes, not SGD on γ;
  *   <li>A6 {@code nSim} (top layers only; ln_f always) and {@code trainEmbeddings} (wte/wpe, exact mode only);
  *   <li>A7 {@code mlpBiasMult}: the MLP output bias step is mult·η (TinT: F/D = 4);
  *   <li>A8 {@code meanLoss}: false = summed loss (TinT), true = mean over the train targets.
@@ -22,6 +26,7 @@ public final class TintSgd {
     public static final class Switches {
         public boolean stopAttn = true, freezeQK = true, freezeGamma = true, meanLoss = false, trainEmbeddings = false;
         public boolean backpropThroughAttention = true;
+        public boolean lnFullMatrix = false;
         public double fdN = 1000;
         public double mlpBiasMult = 4;
         public int nSim = -1;
@@ -33,6 +38,7 @@ public final class TintSgd {
             s.mlpBiasMult = (double) aux.F / aux.D;
             s.nSim = c.nSim(aux.L);
             s.backpropThroughAttention = c.backpropThroughAttention;
+            s.lnFullMatrix = !c.lnUpdateBiasOnly;
             return s;
         }
 
@@ -70,8 +76,9 @@ public final class TintSgd {
         Mat dhf = dlog.mm(aux.wte);
         if (sw.trainEmbeddings) g.wte = dlog.tmm(f.hf);
         g.lnfB = dhf.colSum();
-        if (!sw.freezeGamma) g.lnfW = dhf.mul(f.zf).colSum();
-        Mat dx = normBack(aux, f.xf, f.zf, dhf.mul(AuxModel.rowsOf(aux.lnfW, T)), sw);
+        g.lnfW = dhf.mul(f.zf).colSum();
+        if (sw.lnFullMatrix) g.lnfM = dhf.tmm(f.zf);
+        Mat dx = normBack(aux, f.xf, f.zf, AuxModel.affineBack(dhf, aux.lnfW, aux.lnfM), sw);
         for (int l = aux.L - 1; l >= aux.L - nSim; l--) dx = layerBack(aux, l, f.layers.get(l), dx, g.layers.get(l), sw);
         if (sw.trainEmbeddings) {
             for (int t = 0; t < T; t++)
@@ -89,7 +96,13 @@ public final class TintSgd {
         AuxModel w = aux.copy();
         int nSim = sw.nSim < 0 ? aux.L : sw.nSim;
         w.lnfB = w.lnfB.sub(g.lnfB.scale(lr));
-        if (!sw.freezeGamma) w.lnfW = w.lnfW.sub(g.lnfW.scale(lr));
+        if (sw.lnFullMatrix) {
+            w.lnfM = fullOf(w.lnfW, w.lnfM).sub(g.lnfM.scale(lr));
+            w.lnfW = AuxModel.diagOf(w.lnfM);
+        } else if (!sw.freezeGamma) {
+            w.lnfW = w.lnfW.sub(g.lnfW.scale(lr));
+            if (w.lnfM != null) w.lnfM = w.lnfM.sub(AuxModel.diag(g.lnfW).scale(lr));
+        }
         if (sw.trainEmbeddings) {
             w.wte = w.wte.sub(g.wte.scale(lr));
             w.wpe = w.wpe.sub(g.wpe.scale(lr));
@@ -105,11 +118,21 @@ public final class TintSgd {
             y.w1 = y.w1.sub(d.w1.scale(lr)); y.b1 = y.b1.sub(d.b1.scale(lr));
             y.w2 = y.w2.sub(d.w2.scale(lr)); y.b2 = y.b2.sub(d.b2.scale(lr * sw.mlpBiasMult));
             y.ln1B = y.ln1B.sub(d.ln1B.scale(lr)); y.ln2B = y.ln2B.sub(d.ln2B.scale(lr));
-            if (!sw.freezeGamma) {
+            if (sw.lnFullMatrix) {
+                y.ln1M = fullOf(y.ln1W, y.ln1M).sub(d.ln1M.scale(lr)); y.ln1W = AuxModel.diagOf(y.ln1M);
+                y.ln2M = fullOf(y.ln2W, y.ln2M).sub(d.ln2M.scale(lr)); y.ln2W = AuxModel.diagOf(y.ln2M);
+            } else if (!sw.freezeGamma) {
                 y.ln1W = y.ln1W.sub(d.ln1W.scale(lr)); y.ln2W = y.ln2W.sub(d.ln2W.scale(lr));
+                if (y.ln1M != null) y.ln1M = y.ln1M.sub(AuxModel.diag(d.ln1W).scale(lr));
+                if (y.ln2M != null) y.ln2M = y.ln2M.sub(AuxModel.diag(d.ln2W).scale(lr));
             }
         }
         return w;
+    }
+
+    /** The norm weight as a full matrix: M itself, or diag(γ) when there is none yet. */
+    static Mat fullOf(Mat gamma, Mat M) {
+        return M != null ? M : AuxModel.diag(gamma);
     }
 
     /** {@code steps} SGD steps. */
@@ -143,7 +166,8 @@ public final class TintSgd {
         Mat du2 = dh.mm(y.w1);
         gl.ln2B = du2.colSum();
         gl.ln2W = du2.mul(c.z2).colSum();
-        Mat gmid = g.add(normBack(aux, c.xm, c.z2, du2.mul(AuxModel.rowsOf(y.ln2W, T)), sw));
+        if (sw.lnFullMatrix) gl.ln2M = du2.tmm(c.z2);
+        Mat gmid = g.add(normBack(aux, c.xm, c.z2, AuxModel.affineBack(du2, y.ln2W, y.ln2M), sw));
         // attention
         gl.wo = gmid.tmm(c.o);
         gl.bo = gmid.colSum();
@@ -175,14 +199,19 @@ public final class TintSgd {
         }
         gl.ln1B = du1.colSum();
         gl.ln1W = du1.mul(c.z1).colSum();
-        return gmid.add(normBack(aux, c.x, c.z1, du1.mul(AuxModel.rowsOf(y.ln1W, T)), sw));
+        if (sw.lnFullMatrix) gl.ln1M = du1.tmm(c.z1);
+        return gmid.add(normBack(aux, c.x, c.z1, AuxModel.affineBack(du1, y.ln1W, y.ln1M), sw));
     }
 
     static AuxModel zerosLike(AuxModel a) {
         AuxModel g = a.copy();
         zero(g.wte); zero(g.wpe); zero(g.lnfW); zero(g.lnfB);
-        for (AuxModel.Layer y : g.layers)
+        g.lnfM = null;
+        for (AuxModel.Layer y : g.layers) {
+            y.ln1M = null;
+            y.ln2M = null;
             for (Mat m : new Mat[] {y.ln1W, y.ln1B, y.wq, y.bq, y.wk, y.bk, y.wv, y.bv, y.wo, y.bo, y.ln2W, y.ln2B, y.w1, y.b1, y.w2, y.b2}) zero(m);
+        }
         return g;
     }
 

@@ -120,6 +120,7 @@ public final class TintStore {
         a.layers.clear();
         a.layers.addAll(dec.layers);
         a.lnfW = dec.lnfW;
+        a.lnfM = dec.lnfM;
         a.lnfB = dec.lnfB;
         return t;
     }
