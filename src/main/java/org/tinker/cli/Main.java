@@ -190,12 +190,9 @@ public final class Main implements Callable<Integer> {
         }
     }
 
+    /** One device for commands that run on one (resume): the same rules as training's --gpu-id. */
     static Device device(Integer gpuId) {
-        if (gpuId == null) return Device.cpu();
-        int n = Engine.getInstance().getGpuCount();
-        if (n == 0) throw new ConfigError("--gpu-id=" + gpuId + ": no CUDA device is visible (the bundled natives are CPU-only; drop --gpu-id to train on the CPU)");
-        if (gpuId < 0 || gpuId >= n) throw new ConfigError("--gpu-id=" + gpuId + ": expected 0.." + (n - 1) + " (" + n + " CUDA devices)");
-        return Device.gpu(gpuId);
+        return gpuId == null ? Device.cpu() : GridRun.devices(String.valueOf(gpuId)).get(0);
     }
 
     @Command(name = "list", mixinStandardHelpOptions = true, description = "List saved runs: timestamp, config, task, key params, final val loss.")

@@ -55,25 +55,7 @@ public record ModelParams(
 
     /** A copy with one field replaced, by its config name (for tests, ablations and code that derives configs). */
     public ModelParams with(String field, Object value) {
-        java.lang.reflect.RecordComponent[] comps = ModelParams.class.getRecordComponents();
-        Object[] args = new Object[comps.length];
-        Class<?>[] types = new Class<?>[comps.length];
-        boolean found = false;
-        try {
-            for (int k = 0; k < comps.length; k++) {
-                types[k] = comps[k].getType();
-                if (comps[k].getName().equals(field)) {
-                    args[k] = value;
-                    found = true;
-                } else {
-                    args[k] = comps[k].getAccessor().invoke(this);
-                }
-            }
-            if (!found) throw new IllegalArgumentException("ModelParams has no field '" + field + "'");
-            return ModelParams.class.getDeclaredConstructor(types).newInstance(args);
-        } catch (ReflectiveOperationException e) {
-            throw new IllegalArgumentException("cannot set " + field + "=" + value + ": " + e, e);
-        }
+        return Params.with(this, field, value);
     }
 
     public static final List<String> TOKENIZERS = List.of("char", "word", "gpt2", "custom");

@@ -201,6 +201,26 @@ public final class Params {
         return prev[b.length()];
     }
 
+    /** A copy of a params record with one field replaced, by its config name (no validation: code that derives configs). */
+    @SuppressWarnings("unchecked")
+    public static <R extends Record> R with(R record, String field, Object value) {
+        RecordComponent[] comps = record.getClass().getRecordComponents();
+        Object[] args = new Object[comps.length];
+        Class<?>[] types = new Class<?>[comps.length];
+        boolean found = false;
+        try {
+            for (int k = 0; k < comps.length; k++) {
+                types[k] = comps[k].getType();
+                found |= comps[k].getName().equals(field);
+                args[k] = comps[k].getName().equals(field) ? value : comps[k].getAccessor().invoke(record);
+            }
+            if (!found) throw new IllegalArgumentException(record.getClass().getSimpleName() + " has no field '" + field + "'");
+            return (R) record.getClass().getDeclaredConstructor(types).newInstance(args);
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalArgumentException("cannot set " + field + "=" + value + ": " + e, e);
+        }
+    }
+
     /** Record → ordered map of its fields (as JSON or a config would hold them). */
     public static LinkedHashMap<String, Object> toMap(Record r) {
         LinkedHashMap<String, Object> m = new LinkedHashMap<>();

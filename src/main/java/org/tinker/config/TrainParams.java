@@ -33,6 +33,11 @@ public record TrainParams(
 
     public static final java.util.List<String> SCHEDULERS = java.util.List.of("Cosine", "Cyclic", "Plateau", "Linear", "Constant");
 
+    /** A copy with one field replaced, by its config name. */
+    public TrainParams with(String field, Object value) {
+        return Params.with(this, field, value);
+    }
+
     public void validate(Params.Where where) {
         if (batch_size <= 0) where.fail("batch_size", "a positive integer", batch_size);
         if (accumulate_grad_batches <= 0) where.fail("accumulate_grad_batches", "a positive integer", accumulate_grad_batches);

@@ -108,11 +108,10 @@ public final class Benchmark {
     }
 
     static RunSpec forBenchmark(RunSpec s, int steps) {
-        TrainParams t = s.tp();
-        TrainParams b = new TrainParams(t.batch_size(), t.accumulate_grad_batches(), 1000, steps, t.dropout(), t.gradient_clip_val(),
-                Integer.MAX_VALUE, 0, t.sample_temperature(), true, Integer.MAX_VALUE, t.lr(), t.lr_warm_steps(),
-                t.lr_scheduler_type(), t.min_lr(), t.scheduler_factor(), t.patience(), t.lr_cycle_steps(), t.weight_decay(),
-                t.adam_beta1(), t.adam_beta2(), t.lora_rank(), t.lora_std(), 0, t.random_seed());
+        // one run of exactly `steps` steps, validating only at epoch ends and at the end, no samples or checkpoints
+        TrainParams b = s.tp().with("epochs", 1000).with("max_steps", steps).with("val_check_epoch_frac", Integer.MAX_VALUE)
+                .with("max_sample_tokens", 0).with("no_wandb", true).with("hyperparams_log_freq", Integer.MAX_VALUE)
+                .with("checkpoint_every", 0);
         return new RunSpec(s.configName(), s.index(), s.total(), s.dp(), b, s.mp(), s.varying(), s.ablation());
     }
 

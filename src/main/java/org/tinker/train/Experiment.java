@@ -220,12 +220,7 @@ public final class Experiment {
     }
 
     private static RunSpec withCheckpointEvery(RunSpec s, int every) {
-        TrainParams t = s.tp();
-        TrainParams n = new TrainParams(t.batch_size(), t.accumulate_grad_batches(), t.epochs(), t.max_steps(), t.dropout(),
-                t.gradient_clip_val(), t.val_check_epoch_frac(), t.max_sample_tokens(), t.sample_temperature(), t.no_wandb(),
-                t.hyperparams_log_freq(), t.lr(), t.lr_warm_steps(), t.lr_scheduler_type(), t.min_lr(), t.scheduler_factor(),
-                t.patience(), t.lr_cycle_steps(), t.weight_decay(), t.adam_beta1(), t.adam_beta2(), t.lora_rank(), t.lora_std(),
-                every, t.random_seed());
+        TrainParams n = s.tp().with("checkpoint_every", every);
         return new RunSpec(s.configName(), s.index(), s.total(), s.dp(), n, s.mp(), s.varying(), s.ablation());
     }
 
