@@ -27,9 +27,11 @@ interface Block {
      * @param attns    when non-null, each block appends its {@code [B,H,T,T]} attention pattern
      * @param ropeCos  rotary positions: {@code [T,hd]} cos of the query positions, or null (no rotary)
      * @param ropeSin  likewise sin
+     * @param causalOnly {@code mask} is exactly the square causal mask (no ALiBi, queries = keys), so a fused attention
+     *                 kernel may apply causality itself instead of reading the mask
      */
     record Pass(NDArray mask, double dropout, boolean training, Hooks hooks, Object attnRequests,
-                List<NDArray> attns, NDArray ropeCos, NDArray ropeSin) {
+                List<NDArray> attns, NDArray ropeCos, NDArray ropeSin, boolean causalOnly) {
 
         /** Rotates q or k {@code [B,H,T,hd]} by its positions when the model uses rotary positions. */
         NDArray rope(NDArray qk) {

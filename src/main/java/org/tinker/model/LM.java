@@ -588,7 +588,8 @@ public final class LM implements AutoCloseable {
             cos = Ops.slice2(tables[0], from, to, 0, mp.headDim(), scope);
             sin = Ops.slice2(tables[1], from, to, 0, mp.headDim(), scope);
         }
-        return new Block.Pass(mask, dropout, training, hooks, attnRequests, attns, cos, sin);
+        boolean causalOnly = from == 0 && !"alibi".equals(mp.pos_encoding());
+        return new Block.Pass(mask, dropout, training, hooks, attnRequests, attns, cos, sin, causalOnly);
     }
 
     private NDArray alibiDist;

@@ -1,6 +1,7 @@
 package org.tinker.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.Shape;
 import org.tinker.config.ModelParams;
 
@@ -8,7 +9,8 @@ import org.tinker.config.ModelParams;
  * The fast path ({@code layer_architecture = "torch-transformer"}): the same function as torch's
  * {@code nn.TransformerEncoderLayer} with a causal mask, written with as few JNI calls as DJL allows —
  * one fused q|k|v projection, one batched matmul for all heads' scores and one for their outputs,
- * fused LayerNorm/softmax/linear kernels, and no Java loop over heads or tokens.
+ * fused LayerNorm/linear kernels, libtorch's fused scaled-dot-product attention ({@link Kernels}) whenever the
+ * attention pattern itself is not asked for, and no Java loop over heads or tokens.
  *
  * <p>Hooks are not offered here (use {@link CustomTransformerBlock} for that); attention patterns are still
  * recorded when asked for, since the softmax is computed explicitly anyway.
@@ -52,22 +54,34 @@ final class TorchTransformerBlock implements Block {
         Shape s = x.getShape();
         long b = s.get(0);
         long t = s.get(1);
-        NDArray qkv = Ops.linear(x, w.attnW(), w.attnB())    // [B,T,3D]
-                .reshape(b, t, 3, nHeads, headDim)           // [B,T,3,H,hd]
-                .transpose(2, 0, 3, 1, 4);                   // [3,B,H,T,hd]
-        NDArray q = pass.rope(qkv.get(0));                   // [B,H,T,hd], rotated when pos_encoding=rotary
-        NDArray k = pass.rope(qkv.get(1));
-        NDArray v = qkv.get(2);
-        // Scale q ([B,H,T,hd]) rather than the scores ([B,H,T,T]): T/hd times less work. The mask is added in
-        // place — safe for autograd, since matmul's backward needs its inputs, not its output.
-        NDArray scores = Ops.matmul(q.mul(scale), k.swapAxes(2, 3)) // [B,H,T,T]
-                .addi(pass.mask());                                 // -inf above the diagonal: no peeking ahead (+ ALiBi)
-        NDArray pattern = Ops.softmax(scores, -1);
-        if (pass.attns() != null) pass.attns().add(pattern);
-        NDArray z = Ops.matmul(pass.drop(pattern), v)        // [B,H,T,hd]
-                .transpose(0, 2, 1, 3)                       // [B,T,H,hd]
-                .reshape(b, t, dim);                         // [B,T,D], heads side by side
+        // One projection for q|k|v, then split (not select: split's backward is one concatenation, while each
+        // select's backward fills a zero tensor the size of all three).
+        NDList qkv = Ops.linear(x, w.attnW(), w.attnB()).split(3, 2); // 3 × [B,T,D]
+        NDArray q = pass.rope(heads(qkv.get(0), b, t));               // [B,H,T,hd], rotated when pos_encoding=rotary
+        NDArray k = pass.rope(heads(qkv.get(1), b, t));
+        NDArray v = heads(qkv.get(2), b, t);
+        NDArray z;                                                    // [B,H,T,hd]
+        if (pass.attns() == null && Kernels.available()) {
+            // The fused kernel (flash attention on CPU): the [B,H,T,T] scores never exist in memory, and with the plain
+            // causal mask it skips the blocks above the diagonal. Same function, same gradients as the explicit branch.
+            z = Kernels.attention(q, k, v, pass.causalOnly() ? null : pass.mask(), pass.training() ? pass.dropout() : 0);
+        } else {
+            // Scale q ([B,H,T,hd]) rather than the scores ([B,H,T,T]): T/hd times less work. The mask is added in
+            // place — safe for autograd, since matmul's backward needs its inputs, not its output.
+            NDArray scores = Ops.matmul(q.mul(scale), k.swapAxes(2, 3)) // [B,H,T,T]
+                    .addi(pass.mask());                                 // -inf above the diagonal: no peeking ahead (+ ALiBi)
+            NDArray pattern = Ops.softmax(scores, -1);
+            if (pass.attns() != null) pass.attns().add(pattern);
+            z = Ops.matmul(pass.drop(pattern), v);
+        }
+        z = z.transpose(0, 2, 1, 3)                                   // [B,T,H,hd]
+                .reshape(b, t, dim);                                  // [B,T,D], heads side by side
         return Ops.linear(z, w.attnProjW(), w.attnProjB());
+    }
+
+    /** [B,T,D] → [B,H,T,hd]: head h owns features h·hd … (h+1)·hd − 1. */
+    private NDArray heads(NDArray y, long b, long t) {
+        return y.reshape(b, t, nHeads, headDim).transpose(0, 2, 1, 3);
     }
 
     private NDArray mlp(NDArray x, Pass pass) {

@@ -3,7 +3,10 @@ package org.tinker.train;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import org.tinker.model.Kernels;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -44,6 +47,10 @@ public final class AdamW implements AutoCloseable {
     /** One step that leaves the {@code frozen} parameters (and their moments) untouched. */
     public void step(double lr, java.util.Set<String> frozen) {
         t++;
+        if (Kernels.available()) {
+            fusedStep(lr, frozen);
+            return;
+        }
         double bc1 = 1 - Math.pow(beta1, t), bc2 = 1 - Math.pow(beta2, t);
         double stepSize = lr / bc1, sqrtBc2 = Math.sqrt(bc2);
         for (Map.Entry<String, NDArray> e : params.entrySet()) {
@@ -68,6 +75,32 @@ public final class AdamW implements AutoCloseable {
                 upd.attach(tmp);
                 upd.muli(stepSize);
                 p.subi(upd);
+            }
+        }
+    }
+
+    /**
+     * The same update as the loop above in one multi-tensor kernel (one pass over each tensor instead of ~13 and one
+     * call instead of ~13 per parameter); see {@link Kernels#adamw}. Groups by device, as the kernel needs.
+     */
+    private void fusedStep(double lr, java.util.Set<String> frozen) {
+        try (NDManager tmp = manager.newSubManager()) {
+            Map<ai.djl.Device, List<String>> byDevice = new LinkedHashMap<>();
+            for (String name : params.keySet())
+                if (!frozen.contains(name)) byDevice.computeIfAbsent(params.get(name).getDevice(), d -> new ArrayList<>()).add(name);
+            for (Map.Entry<ai.djl.Device, List<String>> group : byDevice.entrySet()) {
+                List<NDArray> ps = new ArrayList<>(), gs = new ArrayList<>(), ms = new ArrayList<>(), vs = new ArrayList<>();
+                for (String name : group.getValue()) {
+                    NDArray p = params.get(name);
+                    NDArray g = p.getGradient();
+                    g.attach(tmp);
+                    ps.add(p);
+                    gs.add(g);
+                    ms.add(m.get(name));
+                    vs.add(v.get(name));
+                }
+                NDArray step = tmp.create((float) t).toDevice(group.getKey(), false); // t < 2^24 is exact in float32
+                Kernels.adamw(ps, gs, ms, vs, step, lr, beta1, beta2, weightDecay, eps);
             }
         }
     }

@@ -24,6 +24,7 @@ import org.tinker.config.TrainParams;
 import org.tinker.data.Batch;
 import org.tinker.data.DataModule;
 import org.tinker.data.Tokenizers;
+import org.tinker.model.Kernels;
 import org.tinker.model.LM;
 import org.tinker.model.ForwardOptions;
 import org.tinker.model.LossResult;
@@ -355,8 +356,13 @@ public final class Trainer {
                 NDArray g = p.getGradient();
                 g.attach(tmp);
                 grads.add(g);
-                sq.add(g.square().sum());
             }
+            if (grads.isEmpty()) return;
+            if (Kernels.available() && grads.stream().allMatch(g -> g.getDevice().equals(grads.get(0).getDevice()))) {
+                Kernels.clipGradNorm(grads, tp.gradient_clip_val()); // two fused multi-tensor kernels, same arithmetic
+                return;
+            }
+            for (NDArray g : grads) sq.add(g.square().sum());
             double norm = Math.sqrt(ai.djl.ndarray.NDArrays.stack(sq).sum().toType(ai.djl.ndarray.types.DataType.FLOAT64, false).getDouble());
             double coef = tp.gradient_clip_val() / (norm + 1e-6);
             if (coef < 1) for (NDArray g : grads) g.muli(coef);

@@ -1,0 +1,208 @@
+package org.tinker.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.engine.PtNDManager;
+import ai.djl.pytorch.engine.PtSymbolBlock;
+import ai.djl.pytorch.jni.IValue;
+import ai.djl.pytorch.jni.JniUtils;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.lang.reflect.Constructor;
+import java.lang.reflect.Field;
+import java.lang.reflect.Method;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.zip.CRC32;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipOutputStream;
+
+/**
+ * Fused libtorch kernels that DJL 0.35.1 does not expose: causal scaled-dot-product attention (the flash-attention
+ * CPU kernel: no [B,H,T,T] scores in memory, the upper triangle skipped), the multi-tensor fused AdamW and global-norm
+ * gradient clipping ({@code _foreach_norm} / {@code _foreach_mul_}).
+ *
+ * <p>Route: libtorch compiles TorchScript source when it loads a module, so we write a tiny TorchScript archive
+ * (a zip holding {@code code/__torch__.py}, a one-object pickle and a version file) from the source below, load it
+ * once through DJL's module loader and call its methods. No Python and no file outside the jar is involved; the
+ * archive is written to a temporary file at first use. The ops then run inside libtorch's interpreter and join the
+ * autograd graph like any other op, so gradients flow through {@link #attention} exactly as through the explicit path.
+ *
+ * <p>If the module cannot be loaded (a user-supplied libtorch without these ops), {@link #available()} is false and
+ * callers keep their explicit implementations.
+ */
+public final class Kernels {
+    private Kernels() {}
+
+    /** The TorchScript source (serialized-code dialect: every method takes {@code self}, types are annotated). */
+    static final String SOURCE = """
+            class Kernels(Module):
+              __parameters__ = []
+              __buffers__ = []
+              training : bool
+              def forward(self: __torch__.Kernels, x: Tensor) -> Tensor:
+                return x
+              def causal_attention(self: __torch__.Kernels, q: Tensor, k: Tensor, v: Tensor, dropout_p: float) -> Tensor:
+                return torch.scaled_dot_product_attention(q, k, v, None, dropout_p, True)
+              def masked_attention(self: __torch__.Kernels, q: Tensor, k: Tensor, v: Tensor, mask: Tensor, dropout_p: float) -> Tensor:
+                return torch.scaled_dot_product_attention(q, k, v, mask, dropout_p, False)
+              def clip_grad_norm(self: __torch__.Kernels, grads: List[Tensor], max_norm: float) -> Tensor:
+                norms = torch._foreach_norm(grads, 2.)
+                total = torch.linalg_vector_norm(torch.stack(norms), 2.)
+                coef = torch.clamp(torch.mul(torch.reciprocal(torch.add(total, 1e-6)), max_norm), None, 1.)
+                torch._foreach_mul_(grads, coef)
+                return total
+              def adamw(self: __torch__.Kernels, params: List[Tensor], grads: List[Tensor], exp_avgs: List[Tensor], exp_avg_sqs: List[Tensor], step: Tensor, lr: float, beta1: float, beta2: float, weight_decay: float, eps: float) -> Tensor:
+                steps: List[Tensor] = []
+                for i in range(len(params)):
+                  steps.append(step)
+                torch._fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, annotate(List[Tensor], []), steps, lr=lr, beta1=beta1, beta2=beta2, weight_decay=weight_decay, eps=eps, amsgrad=False, maximize=False)
+                return step
+            """;
+
+    private static final boolean OFF = "off".equals(System.getProperty("tinker.kernels"));
+    private static volatile boolean loaded;
+    private static PtSymbolBlock module;
+    private static Method runMethod;
+    private static Object lib;
+    private static Constructor<IValue> ivalueOf;
+
+    /**
+     * Whether the fused kernels loaded (once per process; false means: use the explicit ops). {@code -Dtinker.kernels=off}
+     * turns them off, to compare against the explicit path.
+     */
+    public static boolean available() {
+        if (OFF) return false;
+        if (!loaded) load();
+        return module != null;
+    }
+
+    private static synchronized void load() {
+        if (loaded) return;
+        try {
+            Path archive = Files.createTempFile("tinker-kernels", ".pt");
+            archive.toFile().deleteOnExit();
+            Files.write(archive, archive());
+            PtNDManager base = (PtNDManager) NDManager.newBaseManager("PyTorch");
+            module = JniUtils.loadModule(base, archive, false, new String[0], new String[0], false);
+            // IValueUtils.runMethod always runs with autograd off; attention needs it on, so call the native method the
+            // same way with is_train = the caller's grad mode.
+            Class<?> libClass = Class.forName("ai.djl.pytorch.jni.PyTorchLibrary");
+            Field f = libClass.getDeclaredField("LIB");
+            f.setAccessible(true);
+            lib = f.get(null);
+            runMethod = libClass.getDeclaredMethod("moduleRunMethod", long.class, String.class, long[].class, boolean.class, boolean.class);
+            runMethod.setAccessible(true);
+            ivalueOf = IValue.class.getDeclaredConstructor(long.class);
+            ivalueOf.setAccessible(true);
+            Files.deleteIfExists(archive);
+        } catch (Exception | LinkageError e) {
+            module = null;
+            System.err.println("tinker: fused kernels unavailable (" + e.getMessage() + "); using the explicit ops");
+        }
+        loaded = true;
+    }
+
+    /**
+     * Softmax attention {@code softmax(q·kᵀ/√hd + mask)·v} over {@code [B,H,T,hd]} inputs. With {@code mask} null the
+     * kernel applies the causal mask itself (Tq = Tk); otherwise {@code mask} is an additive {@code [.., Tq, Tk]} mask.
+     * Dropout on the pattern with probability {@code dropoutP}. The result lands in {@code q}'s manager.
+     */
+    public static NDArray attention(NDArray q, NDArray k, NDArray v, NDArray mask, double dropoutP) {
+        boolean grad = JniUtils.isGradMode();
+        if (mask == null)
+            return runTensor("causal_attention", q, grad, IValue.from(Ops.pt(q)), IValue.from(Ops.pt(k)), IValue.from(Ops.pt(v)),
+                    IValue.from(dropoutP));
+        return runTensor("masked_attention", q, grad, IValue.from(Ops.pt(q)), IValue.from(Ops.pt(k)), IValue.from(Ops.pt(v)),
+                IValue.from(Ops.pt(mask)), IValue.from(dropoutP));
+    }
+
+    /**
+     * Scales {@code grads} in place so their global L2 norm is at most {@code maxNorm} (torch's clip_grad_norm_ with
+     * the same 1e-6), in two fused multi-tensor kernels. Returns the norm before clipping.
+     */
+    public static double clipGradNorm(List<NDArray> grads, double maxNorm) {
+        IValue list = IValue.listFrom(grads.stream().map(Ops::pt).toArray(PtNDArray[]::new));
+        NDArray total = runTensor("clip_grad_norm", grads.get(0), false, list, IValue.from(maxNorm));
+        try (total) {
+            return total.toType(ai.djl.ndarray.types.DataType.FLOAT64, false).getDouble();
+        }
+    }
+
+    /**
+     * One AdamW step for all {@code params} in one multi-tensor kernel (torch's {@code _fused_adamw_}, the update of
+     * torch.optim.AdamW(fused=True)), in place on params and moments. {@code step} is a scalar float tensor holding
+     * the step number t ≥ 1 (bias corrections 1 − β^t).
+     */
+    public static void adamw(List<NDArray> params, List<NDArray> grads, List<NDArray> expAvgs, List<NDArray> expAvgSqs,
+                             NDArray step, double lr, double beta1, double beta2, double weightDecay, double eps) {
+        IValue[] in = {list(params), list(grads), list(expAvgs), list(expAvgSqs), IValue.from(Ops.pt(step)),
+                IValue.from(lr), IValue.from(beta1), IValue.from(beta2), IValue.from(weightDecay), IValue.from(eps)};
+        runTensor("adamw", step, false, in).close();
+    }
+
+    private static IValue list(List<NDArray> xs) {
+        return IValue.listFrom(xs.stream().map(Ops::pt).toArray(PtNDArray[]::new));
+    }
+
+    private static NDArray runTensor(String method, NDArray owner, boolean grad, IValue... in) {
+        if (!available()) throw new IllegalStateException("fused kernels unavailable");
+        long[] handles = new long[in.length];
+        for (int i = 0; i < in.length; i++) handles[i] = in[i].getHandle();
+        try {
+            long out = (Long) runMethod.invoke(lib, module.getHandle(), method, handles, grad, false);
+            try (IValue result = ivalueOf.newInstance(out)) {
+                return result.toTensor((PtNDManager) owner.getManager());
+            }
+        } catch (ReflectiveOperationException e) {
+            Throwable cause = e.getCause() == null ? e : e.getCause();
+            if (cause instanceof RuntimeException re) throw re;
+            throw new IllegalStateException(cause);
+        } finally {
+            for (IValue v : in) v.close();
+        }
+    }
+
+    /** The TorchScript archive: a stored (uncompressed) zip, as torch.jit.save writes it. */
+    static byte[] archive() throws IOException {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (ZipOutputStream zip = new ZipOutputStream(bytes)) {
+            stored(zip, "kernels/version", "3\n".getBytes(StandardCharsets.US_ASCII));
+            stored(zip, "kernels/code/__torch__.py", SOURCE.getBytes(StandardCharsets.UTF_8));
+            stored(zip, "kernels/constants.pkl", new byte[] {(byte) 0x80, 2, ')', '.'}); // pickle of ()
+            stored(zip, "kernels/data.pkl", modulePickle());
+        }
+        return bytes.toByteArray();
+    }
+
+    /** Pickle (protocol 2) of one {@code __torch__.Kernels} object whose state is {"training": False}. */
+    private static byte[] modulePickle() throws IOException {
+        ByteArrayOutputStream p = new ByteArrayOutputStream();
+        p.write(new byte[] {(byte) 0x80, 2});
+        p.write("c__torch__\nKernels\n".getBytes(StandardCharsets.US_ASCII)); // GLOBAL
+        p.write(new byte[] {')', (byte) 0x81, '}', '('});                    // EMPTY_TUPLE NEWOBJ EMPTY_DICT MARK
+        byte[] key = "training".getBytes(StandardCharsets.US_ASCII);
+        p.write('X');                                                        // BINUNICODE, 4-byte little-endian length
+        p.write(new byte[] {(byte) key.length, 0, 0, 0});
+        p.write(key);
+        p.write(new byte[] {(byte) 0x89, 'u', 'b', '.'});                     // NEWFALSE SETITEMS BUILD STOP
+        return p.toByteArray();
+    }
+
+    private static void stored(ZipOutputStream zip, String name, byte[] data) throws IOException {
+        ZipEntry e = new ZipEntry(name);
+        e.setMethod(ZipEntry.STORED);
+        e.setSize(data.length);
+        e.setCompressedSize(data.length);
+        CRC32 crc = new CRC32();
+        crc.update(data);
+        e.setCrc(crc.getValue());
+        e.setTime(315532800000L + 86400000L); // fixed timestamp: the archive is byte-identical on every run
+        zip.putNextEntry(e);
+        zip.write(data);
+        zip.closeEntry();
+    }
+}

@@ -1,0 +1,112 @@
+package org.tinker.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.JniUtils;
+import ai.djl.training.GradientCollector;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** The fused kernels compute what the explicit ops compute, gradients included. */
+class KernelsTest {
+
+    /** softmax(q·kᵀ/√hd + causal mask)·v with plain NDArray ops. */
+    private static NDArray explicitAttention(NDArray q, NDArray k, NDArray v, NDArray mask) {
+        double scale = 1 / Math.sqrt(q.getShape().get(3));
+        NDArray scores = Ops.matmul(q.mul(scale), k.swapAxes(2, 3)).add(mask); // [B,H,T,T]
+        return Ops.matmul(Ops.softmax(scores, -1), v);                           // [B,H,T,hd]
+    }
+
+    private static NDArray causalMask(NDManager m, int t, DataType dt) {
+        double[] d = new double[t * t];
+        for (int i = 0; i < t; i++) for (int j = i + 1; j < t; j++) d[i * t + j] = Double.NEGATIVE_INFINITY;
+        return m.create(d, new Shape(t, t)).toType(dt, false);
+    }
+
+    @Test
+    void causalAttentionMatchesTheExplicitPathWithGradients() {
+        assertTrue(Kernels.available(), "the TorchScript kernels must load from the jar's own source");
+        for (DataType dt : new DataType[] {DataType.FLOAT64, DataType.FLOAT32}) {
+            try (NDManager m = NDManager.newBaseManager()) {
+                m.getEngine().setRandomSeed(7);
+                Shape s = new Shape(2, 3, 9, 4); // [B,H,T,hd]
+                NDArray q = m.randomNormal(s).toType(dt, false), k = m.randomNormal(s).toType(dt, false),
+                        v = m.randomNormal(s).toType(dt, false), w = m.randomNormal(s).toType(dt, false);
+                NDArray mask = causalMask(m, 9, dt);
+                double[][] out = new double[2][];
+                double[][][] grads = new double[2][3][];
+                for (int path = 0; path < 2; path++) {
+                    for (NDArray a : new NDArray[] {q, k, v}) a.setRequiresGradient(true);
+                    try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                        NDArray o = path == 0 ? explicitAttention(q, k, v, mask) : Kernels.attention(q, k, v, null, 0);
+                        out[path] = o.toType(DataType.FLOAT64, false).toDoubleArray();
+                        gc.backward(o.mul(w).sum()); // a loss that weighs every output differently
+                    }
+                    NDArray[] in = {q, k, v};
+                    for (int i = 0; i < 3; i++) {
+                        grads[path][i] = in[i].getGradient().toType(DataType.FLOAT64, false).toDoubleArray();
+                        JniUtils.zeroGrad(Ops.pt(in[i])); // gradients accumulate across backward passes
+                    }
+                }
+                double tol = dt == DataType.FLOAT64 ? 1e-12 : 2e-5;
+                assertArrayEquals(out[0], out[1], tol, dt + " outputs");
+                for (int i = 0; i < 3; i++) assertArrayEquals(grads[0][i], grads[1][i], tol, dt + " gradient of " + "qkv".charAt(i));
+                // The additive-mask variant (ALiBi) with the plain causal mask is the same function.
+                assertArrayEquals(out[0], Kernels.attention(q, k, v, mask, 0).toType(DataType.FLOAT64, false).toDoubleArray(), tol);
+            }
+        }
+    }
+
+    @Test
+    void clippingScalesToTheMaxNormAndLeavesSmallGradientsAlone() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            List<NDArray> g = new ArrayList<>(List.of(m.create(new float[] {3, 0}), m.create(new float[][] {{0, 4}, {0, 0}})));
+            double norm = Kernels.clipGradNorm(g, 1.0);
+            assertEquals(5.0, norm, 1e-6);
+            assertArrayEquals(new float[] {0.6f, 0}, g.get(0).toFloatArray(), 1e-6f); // scaled by 1/(5 + 1e-6), in place
+            assertArrayEquals(new float[] {0, 0.8f, 0, 0}, g.get(1).toFloatArray(), 1e-6f);
+            assertEquals(1.0, Kernels.clipGradNorm(g, 10.0), 1e-6);
+            assertArrayEquals(new float[] {0.6f, 0}, g.get(0).toFloatArray(), 1e-6f); // under the limit: untouched
+        }
+    }
+
+    @Test
+    void fusedAdamWFollowsTheTorchFormulaStepByStep() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            double lr = 0.01, b1 = 0.9, b2 = 0.999, eps = 1e-8, wd = 0.1;
+            double[] p = {0.5, -1.0, 2.0}, mom = new double[3], vel = new double[3];
+            NDArray param = m.create(new float[] {0.5f, -1f, 2f}), expAvg = m.zeros(new Shape(3)), expAvgSq = m.zeros(new Shape(3));
+            NDArray step = m.create(0f);
+            double[][] grads = {{0.1, -0.2, 0.3}, {1.0, 0.0, -2.0}, {-0.5, 0.25, 0.125}};
+            for (int t = 1; t <= grads.length; t++) {
+                double[] g = grads[t - 1];
+                NDArray grad = m.create(new float[] {(float) g[0], (float) g[1], (float) g[2]});
+                step.addi(1);
+                Kernels.adamw(List.of(param), List.of(grad), List.of(expAvg), List.of(expAvgSq), step, lr, b1, b2, wd, eps);
+                for (int i = 0; i < 3; i++) { // torch.optim.AdamW, written out
+                    p[i] *= 1 - lr * wd;
+                    mom[i] = b1 * mom[i] + (1 - b1) * g[i];
+                    vel[i] = b2 * vel[i] + (1 - b2) * g[i] * g[i];
+                    double bc1 = 1 - Math.pow(b1, t), bc2 = 1 - Math.pow(b2, t);
+                    p[i] -= lr / bc1 * mom[i] / (Math.sqrt(vel[i]) / Math.sqrt(bc2) + eps);
+                }
+                float[] got = param.toFloatArray();
+                for (int i = 0; i < 3; i++) assertEquals(p[i], got[i], 1e-6, "step " + t + " param " + i);
+            }
+            assertEquals(3f, step.getFloat(), "the kernel reads the step, it does not advance it");
+        }
+    }
+
+    @Test
+    void theArchiveIsTheSameBytesEveryTime() throws Exception {
+        assertArrayEquals(Kernels.archive(), Kernels.archive());
+    }
+}
