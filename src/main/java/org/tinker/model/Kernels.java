@@ -55,6 +55,42 @@ public final class Kernels {
                 coef = torch.clamp(torch.mul(torch.reciprocal(torch.add(total, 1e-6)), max_norm), None, 1.)
                 torch._foreach_mul_(grads, coef)
                 return total
+              def lm_head_loss(self: __torch__.Kernels, h: Tensor, w: Tensor, y: Tensor, mask: Tensor, block: int, need_grad: bool) -> List[Tensor]:
+                n = torch.size(h, 0)
+                V = torch.size(w, 0)
+                m = torch.full([n], float("-inf"), dtype=h.dtype, device=h.device)
+                s = torch.zeros([n], dtype=h.dtype, device=h.device)
+                best = torch.full([n], float("-inf"), dtype=h.dtype, device=h.device)
+                arg = torch.zeros([n], dtype=4, device=h.device)
+                for start in range(0, V, block):
+                  nb = min(block, V - start)
+                  lb = torch.matmul(h, torch.t(torch.narrow(w, 0, start, nb)))
+                  bm, ba = torch.max(lb, 1)
+                  better = torch.gt(bm, best)
+                  arg = torch.where(better, torch.add(ba, start), arg)
+                  best = torch.where(better, bm, best)
+                  m2 = torch.maximum(m, bm)
+                  s = torch.add(torch.mul(s, torch.exp(torch.sub(m, m2))), torch.sum(torch.exp(torch.sub(lb, torch.unsqueeze(m2, 1))), [1]))
+                  m = m2
+                lse = torch.add(m, torch.log(s))
+                target = torch.sum(torch.mul(h, torch.index_select(w, 0, y)), [1])
+                loss = torch.sum(torch.mul(torch.sub(lse, target), mask))
+                correct = torch.sum(torch.mul(torch.eq(arg, y), mask))
+                if not need_grad:
+                  return [loss, correct]
+                grad_h = torch.zeros_like(h)
+                grad_w = torch.empty_like(w)
+                rows = torch.unsqueeze(mask, 1)
+                for start in range(0, V, block):
+                  nb = min(block, V - start)
+                  wb = torch.narrow(w, 0, start, nb)
+                  g = torch.exp_(torch.sub_(torch.matmul(h, torch.t(wb)), torch.unsqueeze(lse, 1)))
+                  hit = torch.unsqueeze(torch.to(torch.logical_and(torch.ge(y, start), torch.lt(y, start + nb)), h.dtype), 1)
+                  g = torch.scatter_add_(g, 1, torch.unsqueeze(torch.clamp(torch.sub(y, start), 0, nb - 1), 1), torch.neg(hit))
+                  g = torch.mul_(g, rows)
+                  grad_h = torch.addmm_(grad_h, g, wb)
+                  torch.copy_(torch.narrow(grad_w, 0, start, nb), torch.matmul(torch.t(g), h))
+                return [loss, correct, grad_h, grad_w]
               def adamw(self: __torch__.Kernels, params: List[Tensor], grads: List[Tensor], exp_avgs: List[Tensor], exp_avg_sqs: List[Tensor], step: Tensor, lr: float, beta1: float, beta2: float, weight_decay: float, eps: float) -> Tensor:
                 steps: List[Tensor] = []
                 for i in range(len(params)):
@@ -63,7 +99,7 @@ public final class Kernels {
                 return step
             """;
 
-    private static final boolean OFF = "off".equals(System.getProperty("tinker.kernels"));
+    private static volatile boolean off = "off".equals(System.getProperty("tinker.kernels"));
     private static volatile boolean loaded;
     private static PtSymbolBlock module;
     private static Method runMethod;
@@ -75,9 +111,14 @@ public final class Kernels {
      * turns them off, to compare against the explicit path.
      */
     public static boolean available() {
-        if (OFF) return false;
+        if (off) return false;
         if (!loaded) load();
         return module != null;
+    }
+
+    /** Turns the fused kernels on or off for this process (the tests compare both paths). */
+    static void setEnabled(boolean enabled) {
+        off = !enabled;
     }
 
     private static synchronized void load() {
@@ -144,19 +185,49 @@ public final class Kernels {
         runTensor("adamw", step, false, in).close();
     }
 
+    /**
+     * The language-model head and its cross-entropy in one pass over vocabulary blocks, without the {@code [N,V]}
+     * logits in memory: for each block of {@code block} rows of {@code w}, the logits block is computed, folded into
+     * a running log-sum-exp and argmax, and dropped; a second sweep recomputes each block, turns it into its share of
+     * dCE/dlogits = mask·(softmax − onehot) and multiplies it straight into the gradients of {@code h} and {@code w}.
+     * On a 10k vocabulary this replaces about ten passes over an 80 MB array with work that stays in cache.
+     *
+     * @param h    {@code [N,D]} final hidden states
+     * @param w    {@code [V,D]} the head (the tied embedding or lm_head)
+     * @param y    {@code [N]} int64 targets
+     * @param mask {@code [N]} weight of each row's loss (1/0)
+     * @return {@code [Σ mask·CE, Σ mask·(argmax = y)]}, then when {@code needGrad} {@code d/dh} and {@code d/dw} of
+     *         the first; all land in {@code h}'s manager
+     */
+    public static List<NDArray> lmHeadLoss(NDArray h, NDArray w, NDArray y, NDArray mask, int block, boolean needGrad) {
+        IValue[] in = {IValue.from(Ops.pt(h)), IValue.from(Ops.pt(w)), IValue.from(Ops.pt(y)), IValue.from(Ops.pt(mask)),
+                IValue.from((long) block), IValue.from(needGrad)};
+        return runList("lm_head_loss", h, in);
+    }
+
     private static IValue list(List<NDArray> xs) {
         return IValue.listFrom(xs.stream().map(Ops::pt).toArray(PtNDArray[]::new));
     }
 
     private static NDArray runTensor(String method, NDArray owner, boolean grad, IValue... in) {
+        try (IValue result = run(method, grad, in)) {
+            return result.toTensor((PtNDManager) owner.getManager());
+        }
+    }
+
+    private static List<NDArray> runList(String method, NDArray owner, IValue... in) {
+        try (IValue result = run(method, false, in)) {
+            return List.of(result.toTensorArray((PtNDManager) owner.getManager()));
+        }
+    }
+
+    private static IValue run(String method, boolean grad, IValue... in) {
         if (!available()) throw new IllegalStateException("fused kernels unavailable");
         long[] handles = new long[in.length];
         for (int i = 0; i < in.length; i++) handles[i] = in[i].getHandle();
         try {
             long out = (Long) runMethod.invoke(lib, module.getHandle(), method, handles, grad, false);
-            try (IValue result = ivalueOf.newInstance(out)) {
-                return result.toTensor((PtNDManager) owner.getManager());
-            }
+            return ivalueOf.newInstance(out);
         } catch (ReflectiveOperationException e) {
             Throwable cause = e.getCause() == null ? e : e.getCause();
             if (cause instanceof RuntimeException re) throw re;

@@ -399,6 +399,18 @@ public final class LM implements AutoCloseable {
     }
 
     public LMOutput forward(NDArray ids, ForwardOptions opts) {
+        Trunk tr = trunk(ids, opts);
+        if (tr.logits() != null) return new LMOutput(tr.logits(), null, null);
+        return new LMOutput(Ops.linear(tr.hidden(), tr.head(), null), tr.attns(), tr.embeddings()); // logits [B,T,V]
+    }
+
+    /**
+     * Everything of the forward pass but the LM head: the final hidden state {@code [B,T,D]} (after ln_f) and the head
+     * {@code [V,D]} that maps it to logits; or, for a model body with its own head (hierarchical, flexi), its logits.
+     */
+    private record Trunk(NDArray hidden, NDArray head, NDArray attns, NDArray embeddings, NDArray logits) {}
+
+    private Trunk trunk(NDArray ids, ForwardOptions opts) {
         if (opts == null) opts = ForwardOptions.DEFAULT;
         if (ids.getShape().dimension() == 1) ids = ids.expandDims(0);
         if (ids.getShape().dimension() != 2)
@@ -413,7 +425,7 @@ public final class LM implements AutoCloseable {
 
         // With LoRA, every parameter is base + adapter, computed afresh in the step scope (so gradients reach the adapters).
         Map<String, NDArray> eff = lora == null ? params : loraEffective(ids.getManager());
-        if (body != null) return new LMOutput(body.forward(ids, eff, false).logits(), null, null);
+        if (body != null) return new Trunk(null, null, null, null, body.forward(ids, eff, false).logits());
         NDArray wte = eff.get(WTE), wpe = eff.get(WPE), lnFW = eff.get(LN_F_W), lnFB = eff.get(LN_F_B);
         NDArray head = mp.tie_embed_deembed() ? wte : eff.get(LM_HEAD);
         List<Block> blocks = lora == null ? this.blocks : blocksOf(eff);
@@ -438,11 +450,9 @@ public final class LM implements AutoCloseable {
             x = Ops.norm(x, lnFW, lnFB, mp.norm(), mp.layer_norm_eps());
             x = pass.hook(Hooks.LN_F_OUT, -1, x);
         }
-        NDArray logits = Ops.linear(x, head, null); // [B,T,V]
-
         NDArray attns = pass.attns() == null ? null : NDArrays.stack(new NDList(pass.attns()), 1); // [B,L,H,T,T]
         NDArray embeddings = residuals == null ? null : NDArrays.stack(residuals, 1);              // [B,L+1,T,D]
-        return new LMOutput(logits, attns, embeddings);
+        return new Trunk(x, head, attns, embeddings, null);
     }
 
     /**
@@ -485,19 +495,21 @@ public final class LM implements AutoCloseable {
         if (y.getDataType() != DataType.INT64) y = y.toType(DataType.INT64, false);
         ModelBody.Output hout = null;
         NDArray logits;
+        // A copy owned by the step scope: ops on it (sum) land in its manager, and the caller's mask may live elsewhere.
+        NDArray mask = lossMask.toType(dtype, true);
+        mask.attach(x.getManager());
+        long tokens = Math.round(mask.sum().toType(DataType.FLOAT64, false).getDouble());
         if (body != null && objective) {
             checkLength(x);
             hout = body.forward(x, lora == null ? params : loraEffective(x.getManager()), true);
             logits = hout.logits();
         } else {
-            logits = forward(x, opts).logits();                                              // [B,T,V]
+            Trunk tr = trunk(x, opts);
+            if (tr.logits() == null && Kernels.available()) return fusedHeadLoss(tr, y, mask, tokens);
+            logits = tr.logits() != null ? tr.logits() : Ops.linear(tr.hidden(), tr.head(), null); // [B,T,V]
         }
         NDArray targetLogProb = Ops.pt(Ops.logSoftmax(logits, -1)).gather(y.expandDims(2), 2) // [B,T,1]
                 .squeeze(2);                                                                 // [B,T]
-        // A copy owned by the step scope: ops on it (sum) land in its manager, and the caller's mask may live elsewhere.
-        NDArray mask = lossMask.toType(dtype, true);
-        mask.attach(x.getManager());
-        long tokens = Math.round(mask.sum().toType(DataType.FLOAT64, false).getDouble());
         long correct;
         try (NDArray hits = logits.argMax(2).eq(y).toType(dtype, false).mul(mask).sum()) {
             correct = Math.round(hits.toType(DataType.FLOAT64, false).getDouble());
@@ -513,6 +525,30 @@ public final class LM implements AutoCloseable {
             if (a.weight() > 0) total = total.add(a.value().mul(a.weight()));
         }
         return new LossResult(total, tokens, correct, extra);
+    }
+
+    /**
+     * The cross-entropy through {@link Kernels#lmHeadLoss}: the kernel returns the loss and, when a gradient is being
+     * recorded, dLoss/dh and dLoss/dhead computed block by block without materialising the logits. They enter the
+     * autograd graph through a surrogate whose gradient is exactly those arrays and whose value is the true loss:
+     * {@code S = Σ h·ĝh + Σ head·ĝw (ĝ constants)}, {@code loss = L + (S − stop_gradient(S))}, which is L to the bit.
+     */
+    private LossResult fusedHeadLoss(Trunk tr, NDArray y, NDArray mask, long tokens) {
+        NDArray h = tr.hidden();
+        long d = h.getShape().get(h.getShape().dimension() - 1);
+        long vocab = tr.head().getShape().get(0);
+        NDArray h2 = h.reshape(-1, d); // [N,D], N = B·T
+        boolean grad = ai.djl.pytorch.jni.JniUtils.isGradMode();
+        // Vocabulary blocks of about 2 MB of logits (N × block floats): they stay in cache between the passes.
+        int block = (int) Math.max(64, Math.min(vocab, (1L << 19) / Math.max(1, h2.getShape().get(0))));
+        List<NDArray> out = Kernels.lmHeadLoss(h2, tr.head(), y.reshape(-1), mask.reshape(-1), block, grad);
+        double scale = 1.0 / Math.max(tokens, 1);
+        long correct = Math.round(out.get(1).toType(DataType.FLOAT64, false).getDouble());
+        NDArray value = out.get(0).mul(scale); // mean over counted tokens; +0 when nothing counts
+        if (!grad) return new LossResult(value, tokens, correct);
+        NDArray surrogate = h2.mul(out.get(2).mul(scale)).sum().add(tr.head().mul(out.get(3).mul(scale)).sum());
+        NDArray loss = value.add(surrogate.sub(surrogate.stopGradient()));
+        return new LossResult(loss, tokens, correct);
     }
 
     // ---------------------------------------------------------------------------------------------------

@@ -106,6 +106,86 @@ class KernelsTest {
     }
 
     @Test
+    void lmHeadLossEqualsLogSoftmaxCrossEntropyAndItsGradients() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            m.getEngine().setRandomSeed(3);
+            int n = 13, d = 5, vocab = 23;
+            NDArray h = m.randomNormal(new Shape(n, d)).toType(DataType.FLOAT64, false);
+            NDArray w = m.randomNormal(new Shape(vocab, d)).toType(DataType.FLOAT64, false);
+            long[] ys = new long[n];
+            float[] mk = new float[n];
+            for (int i = 0; i < n; i++) { ys[i] = (i * 7L) % vocab; mk[i] = i % 4 == 3 ? 0 : 1; }
+            ys[2] = vocab - 1; // the last (partial) block holds a target
+            NDArray y = m.create(ys), mask = m.create(mk).toType(DataType.FLOAT64, false);
+            // Reference: full logits, log-softmax, gather, autograd.
+            h.setRequiresGradient(true);
+            w.setRequiresGradient(true);
+            double refLoss;
+            long refCorrect;
+            try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                NDArray logits = Ops.linear(h, w, null);                                  // [N,V]
+                NDArray ce = Ops.pt(Ops.logSoftmax(logits, -1)).gather(y.expandDims(1), 1).squeeze(1).neg(); // [N]
+                NDArray loss = ce.mul(mask).sum();
+                refLoss = loss.getDouble();
+                refCorrect = Math.round(logits.argMax(1).eq(y).toType(DataType.FLOAT64, false).mul(mask).sum().getDouble());
+                gc.backward(loss);
+            }
+            double[] refGh = h.getGradient().toDoubleArray(), refGw = w.getGradient().toDoubleArray();
+            for (int block : new int[] {4, 23, 64}) { // blocks that split V unevenly, exactly, and not at all
+                List<NDArray> out = Kernels.lmHeadLoss(h, w, y, mask, block, true);
+                assertEquals(refLoss, out.get(0).getDouble(), 1e-12, "loss, block " + block);
+                assertEquals(refCorrect, Math.round(out.get(1).getDouble()), "correct, block " + block);
+                assertArrayEquals(refGh, out.get(2).toDoubleArray(), 1e-12, "d/dh, block " + block);
+                assertArrayEquals(refGw, out.get(3).toDoubleArray(), 1e-12, "d/dw, block " + block);
+                assertEquals(2, Kernels.lmHeadLoss(h, w, y, mask, block, false).size(), "no gradients asked, none computed");
+            }
+        }
+    }
+
+    static List<org.tinker.config.ModelParams> variants() {
+        List<org.tinker.config.ModelParams> out = new ArrayList<>(Tiny.variants("torch-transformer"));
+        out.add(Tiny.params("custom-transformer", true, "learned", false, false, true, "gelu"));
+        return out;
+    }
+
+    /**
+     * Whole model, float64: the training loss and the gradient of every parameter are the same with the fused kernels
+     * (SDPA with the causal flag or the ALiBi mask, the blockwise LM-head loss) as with the explicit ops.
+     */
+    @org.junit.jupiter.params.ParameterizedTest(name = "{index}: {0}")
+    @org.junit.jupiter.params.provider.MethodSource("variants")
+    void aModelTrainsIdenticallyWithAndWithoutTheKernels(org.tinker.config.ModelParams mp) {
+        try (NDManager base = NDManager.newBaseManager(); LM lm = new LM(mp, Tiny.V, base, 1, DataType.FLOAT64)) {
+            Tiny.sharpenAttention(lm, 4f);
+            double[] loss = new double[2];
+            List<List<double[]>> grads = new ArrayList<>();
+            for (int path = 0; path < 2; path++) {
+                Kernels.setEnabled(path == 1);
+                try (NDManager step = base.newSubManager()) {
+                    NDArray ids = Tiny.randomIds(step, 5, 3, 10);
+                    NDArray mask = step.ones(new Shape(3, 9));
+                    mask.set(new ai.djl.ndarray.index.NDIndex("0, :4"), 0f); // some targets do not count
+                    lm.parameters().values().forEach(a -> JniUtils.zeroGrad(Ops.pt(a)));
+                    try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                        NDArray l = lm.loss(ids, mask).loss();
+                        loss[path] = l.getDouble();
+                        gc.backward(l);
+                    }
+                    List<double[]> g = new ArrayList<>();
+                    lm.parameters().values().forEach(a -> g.add(a.getGradient().toDoubleArray()));
+                    grads.add(g);
+                } finally {
+                    Kernels.setEnabled(true);
+                }
+            }
+            assertEquals(loss[0], loss[1], 1e-12, "loss");
+            String[] names = lm.parameters().keySet().toArray(String[]::new);
+            for (int i = 0; i < names.length; i++) assertArrayEquals(grads.get(0).get(i), grads.get(1).get(i), 1e-11, names[i]);
+            assertTrue(java.util.Arrays.stream(grads.get(1).get(0)).anyMatch(x -> x != 0), "gradients reach the embedding");
+        }
+    }
+
+    @Test
     void theArchiveIsTheSameBytesEveryTime() throws Exception {
         assertArrayEquals(Kernels.archive(), Kernels.archive());
     }
