@@ -13,6 +13,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
 import java.util.concurrent.Callable;
 import org.tinker.config.ConfigError;
+import org.tinker.model.gpt2.Gpt2Pretrained;
 import org.tinker.model.gpt2.SafeTensors;
 import org.tinker.model.tint.AuxModel;
 import org.tinker.model.tint.Mat;
@@ -66,14 +67,29 @@ public final class TintCommands implements Callable<Integer> {
         }
     }
 
+    /** The aux model: an HF OPT folder directly, anything else (GPT-2 folders, tinker runs) through the LM loader. */
     static AuxModel aux(Gpt2Commands.ModelChoice model, Path savedModels, Settings s) {
+        Path opt = optFolder(model);
+        if (opt != null) {
+            try (NDManager m = NDManager.newBaseManager()) {
+                return TintInput.loadAux(opt, m, s.dtype.equals("float32"), s.norm);
+            }
+        }
         try (Gpt2Commands.Loaded l = Gpt2Commands.load(model, savedModels, DataType.FLOAT32)) {
             return TintStore.fromLm(l.lm(), s.dtype.equals("float32"), s.norm);
         }
     }
 
-    @Command(name = "forward", mixinStandardHelpOptions = true, description = {"One TinT forward pass on a fixture-style input.json (aux model, ids, n_train, every TinT setting);",
-            "writes original_logits, final_logits and the updated aux weights (HF names, top n_simulation_layers + ln_f) in the input's dtype."})
+    /** The checkpoint folder of {@code --pretrained} when its config.json says model_type opt, else null. */
+    static Path optFolder(Gpt2Commands.ModelChoice model) {
+        if (model.pretrained == null) return null;
+        Path dir = Gpt2Pretrained.resolve(model.pretrained);
+        return TintInput.isOpt(dir) ? dir : null;
+    }
+
+    @Command(name = "forward", mixinStandardHelpOptions = true, description = {"One TinT forward pass on a fixture-style input.json (GPT-2 or OPT aux model, ids, n_train,",
+            "every TinT setting, optional icl_mask | icl_segments and position_ids); writes original_logits, final_logits and the updated",
+            "aux weights (the aux family's HF names, top n_simulation_layers + the final norm) in the input's dtype."})
     static final class Forward implements Callable<Integer> {
         @Option(names = "--input", required = true, paramLabel = "CASE/input.json") Path input;
         @Option(names = "--out", required = true, paramLabel = "OUT.safetensors") Path out;
@@ -91,7 +107,7 @@ public final class TintCommands implements Callable<Integer> {
                 for (var pool : java.lang.management.ManagementFactory.getMemoryPoolMXBeans()) pool.resetPeakUsage();
                 for (int r = 0; r < Math.max(1, repeat); r++) {
                     long t0 = System.nanoTime();
-                    o = t.forward(in.ids(), in.nTrain());
+                    o = t.forward(in.ids(), in.nTrain(), in.icl());
                     secs = Math.min(secs, (System.nanoTime() - t0) / 1e9);
                 }
                 long peak = 0;
@@ -118,7 +134,7 @@ public final class TintCommands implements Callable<Integer> {
         }
     }
 
-    @Command(name = "create", mixinStandardHelpOptions = true, description = "Construct the TinT model of a GPT-2-architecture model and save it (tint.json + tint.safetensors).")
+    @Command(name = "create", mixinStandardHelpOptions = true, description = "Construct the TinT model of a GPT-2-architecture model or an HF OPT folder and save it (tint.json + tint.safetensors).")
     static final class Create implements Callable<Integer> {
         @ArgGroup(exclusive = true, multiplicity = "1") Gpt2Commands.ModelChoice model;
         @Mixin Settings settings;
@@ -133,7 +149,7 @@ public final class TintCommands implements Callable<Integer> {
             TintModel t = new TintModel(a, c);
             TintStore.save(t, save);
             System.out.printf("TinT of an aux with D=%d, L=%d: K=%d, E=%d, Hs=%d; parameters: repo-equivalent %,d, own %,d; saved to %s%n", a.D, a.L,
-                    c.numPrefixes, c.hiddenSize, c.numAttentionHeads, TintModel.repoParamCount(a.V, a.D, a.L, a.T, a.T, a.F, c), t.ownParamCount(), save);
+                    c.numPrefixes, c.hiddenSize, c.numAttentionHeads, t.repoParamCount(), t.ownParamCount(), save);
             return 0;
         }
     }
@@ -173,23 +189,36 @@ public final class TintCommands implements Callable<Integer> {
         @Option(names = "--log", paramLabel = "FILE") Path log = Path.of("tint-results.jsonl");
         @Option(names = "--saved-models", paramLabel = "DIR") Path savedModels = Path.of("saved-models");
 
+        /** The split's non-empty lines joined by newlines, tokenised. */
+        int[] tokens(org.tinker.data.Tokenizer tok) {
+            var t = org.tinker.data.Tasks.load(org.tinker.config.DataParams.DEFAULTS.withDatasetName(task), Path.of("."));
+            var samples = switch (split) {
+                case "test" -> t.splits().test();
+                case "valid" -> t.splits().valid();
+                case "train" -> t.splits().train();
+                default -> throw new ConfigError("--split=" + split + ": expected test, valid or train");
+            };
+            StringBuilder text = new StringBuilder();
+            for (var s : samples) if (!s.text().isBlank()) text.append(text.length() == 0 ? "" : "\n").append(s.text());
+            return tok.encode(text.toString());
+        }
+
         @Override
         public Integer call() throws IOException {
             if (!dynamicLoss.equals("mean") && !dynamicLoss.equals("sum")) throw new ConfigError("--dynamic-loss=" + dynamicLoss + ": expected mean or sum");
             if (!(trainFraction > 0 && trainFraction < 1)) throw new ConfigError("--train-fraction=" + trainFraction + ": expected a number in (0, 1)");
             int[] all;
-            try (Gpt2Commands.Loaded l = Gpt2Commands.load(model, savedModels, DataType.FLOAT32)) {
-                if (l.tokenizer() == null) throw new ConfigError("tint perplexity: this model has no tokenizer");
-                var t = org.tinker.data.Tasks.load(org.tinker.config.DataParams.DEFAULTS.withDatasetName(task), Path.of("."));
-                var samples = switch (split) {
-                    case "test" -> t.splits().test();
-                    case "valid" -> t.splits().valid();
-                    case "train" -> t.splits().train();
-                    default -> throw new ConfigError("--split=" + split + ": expected test, valid or train");
-                };
-                StringBuilder text = new StringBuilder();
-                for (var s : samples) if (!s.text().isBlank()) text.append(text.length() == 0 ? "" : "\n").append(s.text());
-                all = l.tokenizer().encode(text.toString());
+            Path opt = optFolder(model);
+            if (opt != null) {
+                // OPT has no bundled tokenizer here: its folder's own (tokenizer.json or vocab.json + merges.txt)
+                org.tinker.data.Tokenizer tok = Gpt2Pretrained.tokenizer(opt, -1);
+                if (tok == null) throw new ConfigError(opt + ": no tokenizer.json or vocab.json + merges.txt (tint perplexity needs the OPT model's tokenizer)");
+                all = tokens(tok);
+            } else {
+                try (Gpt2Commands.Loaded l = Gpt2Commands.load(model, savedModels, DataType.FLOAT32)) {
+                    if (l.tokenizer() == null) throw new ConfigError("tint perplexity: this model has no tokenizer");
+                    all = tokens(l.tokenizer());
+                }
             }
             AuxModel aux = aux(model, savedModels, settings);
             if (blockSize < 4 || blockSize > aux.T) throw new ConfigError("--block-size=" + blockSize + ": expected 4.." + aux.T + " (the aux n_positions)");

@@ -11,16 +11,61 @@ import java.util.Map;
 import org.tinker.config.ConfigError;
 
 /**
- * The auxiliary (simulated) GPT-2: its weights in torch-Linear layout [out, in] as {@link Mat}s, and a plain forward
- * pass that keeps what a backward pass needs. {@code norm} is "layernorm" (GPT-2) or "rmsnorm" (the extension beyond
- * the original: f(x) = x/√(mean(x²)+ε), still with the affine γ, β).
+ * The auxiliary (simulated) model: a pre-LN GPT-2 or OPT (tint.md §1.0; the original's {@code tint_gpt.py} and
+ * {@code tint_opt.py}), its weights in torch-Linear layout [out, in] as {@link Mat}s, and a plain forward pass that keeps
+ * what a backward pass needs. The two families compute the same block (OPT's q·head_dim^-0.5 is the same score
+ * ⟨q,k⟩/√d); they differ only in the HF names and layouts ({@link Family}), the activation (GPT-2 gelu_new, OPT relu)
+ * and OPT's learned-position offset of 2. {@code norm} is "layernorm" or "rmsnorm" (the extension beyond the original:
+ * f(x) = x/√(mean(x²)+ε), still with the affine γ, β).
  */
 public final class AuxModel {
+    /**
+     * Where a family keeps each tensor in an HF checkpoint, and its position offset. GPT-2 stores the projections as
+     * Conv1D [in, out] with q|k|v fused in c_attn; OPT as torch Linear [out, in] with separate q/k/v_proj. OPT's
+     * {@code embed_positions} has max_position_embeddings+2 rows and position p reads row p+2 (HF's offset).
+     */
+    public enum Family {
+        GPT2("gpt2", 0, "transformer.", new String[] {""}, "wte", "wpe", "ln_f", "h.", "ln_1", null, "attn.c_attn", "attn.c_proj",
+                "ln_2", "mlp.c_fc", "mlp.c_proj", true),
+        OPT("opt", 2, "model.decoder.", new String[] {"decoder.", ""}, "embed_tokens", "embed_positions", "final_layer_norm", "layers.",
+                "self_attn_layer_norm", new String[] {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"}, null,
+                "self_attn.out_proj", "final_layer_norm", "fc1", "fc2", false);
+
+        /** HF's model_type. */
+        public final String modelType;
+        /** wpe row of position p = p + posOffset. */
+        public final int posOffset;
+        final String root, wte, wpe, lnf, block, ln1, fusedQkv, out, ln2, fc1, fc2;
+        final String[] otherRoots, qkv;
+        final boolean conv1d;
+
+        Family(String modelType, int posOffset, String root, String[] otherRoots, String wte, String wpe, String lnf, String block, String ln1,
+               String[] qkv, String fusedQkv, String out, String ln2, String fc1, String fc2, boolean conv1d) {
+            this.modelType = modelType; this.posOffset = posOffset; this.root = root; this.otherRoots = otherRoots; this.wte = wte; this.wpe = wpe;
+            this.lnf = lnf; this.block = block; this.ln1 = ln1; this.qkv = qkv; this.fusedQkv = fusedQkv; this.out = out; this.ln2 = ln2;
+            this.fc1 = fc1; this.fc2 = fc2; this.conv1d = conv1d;
+        }
+
+        public static Family of(String modelType, String where) {
+            for (Family f : values()) if (f.modelType.equals(modelType)) return f;
+            throw new ConfigError(where + ": model_type=" + modelType + ": TinT supports gpt2 and opt aux models");
+        }
+
+        /** The key without the checkpoint's root (transformer. / model.decoder. / decoder.), or null if it has none of them. */
+        String strip(String key) {
+            if (key.startsWith(root)) return key.substring(root.length());
+            for (String r : otherRoots) if (key.startsWith(r)) return key.substring(r.length());
+            return null;
+        }
+    }
+
+    public final Family family;
     public final int D, H, L, V, T, F;
     public final double eps;
     public final String act;
     public final String norm;
     public final boolean f32;
+    /** wpe has T + family.posOffset rows. */
     public Mat wte, wpe, lnfW, lnfB;
     /**
      * ln_f's weight as a full D×D matrix (torch Linear layout [out, in]), or null when it is diag({@link #lnfW}). Only
@@ -30,7 +75,7 @@ public final class AuxModel {
     public Mat lnfM;
     public final List<Layer> layers = new ArrayList<>();
 
-    /** One block. Q/K/V are the three column blocks of HF's c_attn, transposed. */
+    /** One block. Q/K/V are GPT-2's c_attn column blocks transposed, or OPT's q/k/v_proj. */
     public static final class Layer {
         public Mat ln1W, ln1B, wq, bq, wk, bk, wv, bv, wo, bo, ln2W, ln2B, w1, b1, w2, b2;
         /** ln_1 / ln_2 weight as a full D×D matrix, or null when diagonal (see {@link AuxModel#lnfM}). */
@@ -47,15 +92,20 @@ public final class AuxModel {
     }
 
     public AuxModel(int D, int H, int L, int V, int T, int F, double eps, String act, String norm, boolean f32) {
+        this(Family.GPT2, D, H, L, V, T, F, eps, act, norm, f32);
+    }
+
+    public AuxModel(Family family, int D, int H, int L, int V, int T, int F, double eps, String act, String norm, boolean f32) {
+        this.family = family;
         this.D = D; this.H = H; this.L = L; this.V = V; this.T = T; this.F = F; this.eps = eps; this.act = act; this.norm = norm; this.f32 = f32;
         if (!act.equals("gelu_new") && !act.equals("relu"))
-            throw new ConfigError("activation_function=" + act + ": TinT supports gelu_new (GPT-2) and relu");
+            throw new ConfigError("activation_function=" + act + ": TinT supports gelu_new (GPT-2) and relu (OPT)");
         if (!norm.equals("layernorm") && !norm.equals("rmsnorm")) throw new ConfigError("norm=" + norm + ": expected layernorm or rmsnorm");
-        if (D % H != 0) throw new ConfigError("n_embd=" + D + " is not a multiple of n_head=" + H);
+        if (D % H != 0) throw new ConfigError("hidden width " + D + " is not a multiple of the number of heads " + H);
     }
 
     public AuxModel copy() {
-        AuxModel c = new AuxModel(D, H, L, V, T, F, eps, act, norm, f32);
+        AuxModel c = new AuxModel(family, D, H, L, V, T, F, eps, act, norm, f32);
         c.wte = wte.copy(); c.wpe = wpe.copy(); c.lnfW = lnfW.copy(); c.lnfB = lnfB.copy();
         c.lnfM = lnfM == null ? null : lnfM.copy();
         for (Layer l : layers) c.layers.add(l.copy());
@@ -72,42 +122,65 @@ public final class AuxModel {
         return new Mat((int) s.get(0), (int) s.get(1), d, f32);
     }
 
-    /**
-     * From HF GPT-2 tensors (with or without the {@code transformer.} prefix; Conv1D [in, out]).
-     * {@code where} names the source in errors.
-     */
+    /** From HF GPT-2 tensors (with or without the {@code transformer.} prefix; Conv1D [in, out]). {@code where} names the source in errors. */
     public static AuxModel fromHf(Map<String, NDArray> hf, int nHead, double eps, String act, String norm, boolean f32, String where) {
+        return fromHf(hf, Family.GPT2, nHead, eps, act, norm, f32, where);
+    }
+
+    /**
+     * From HF tensors of either family (keys with or without the family's roots; tensors outside them, such as a tied
+     * {@code lm_head.weight}, are ignored). The sizes come from the tensors: D and V from wte, T from wpe's rows less
+     * the position offset, L from the blocks present, F from the first MLP weight.
+     */
+    public static AuxModel fromHf(Map<String, NDArray> hf, Family fam, int nHead, double eps, String act, String norm, boolean f32, String where) {
         Map<String, NDArray> m = new LinkedHashMap<>();
         for (Map.Entry<String, NDArray> e : hf.entrySet()) {
-            String k = e.getKey().startsWith("transformer.") ? e.getKey().substring("transformer.".length()) : e.getKey();
-            m.put(k, e.getValue());
+            String k = fam.strip(e.getKey());
+            if (k != null) m.putIfAbsent(k, e.getValue());
         }
         java.util.function.Function<String, Mat> get = k -> {
             NDArray a = m.get(k);
-            if (a == null) throw new ConfigError(where + ": missing tensor transformer." + k);
+            if (a == null) throw new ConfigError(where + ": missing tensor " + fam.root + k);
             return mat(a, f32);
         };
-        Mat wte = get.apply("wte.weight"), wpe = get.apply("wpe.weight");
-        int D = wte.cols, V = wte.rows, T = wpe.rows;
+        // a projection as [out, in]: GPT-2's Conv1D is stored [in, out]
+        java.util.function.Function<String, Mat> linear = stem -> fam.conv1d ? get.apply(stem + ".weight").t() : get.apply(stem + ".weight");
+        Mat wte = get.apply(fam.wte + ".weight"), wpe = get.apply(fam.wpe + ".weight");
+        int D = wte.cols, V = wte.rows, T = wpe.rows - fam.posOffset;
+        if (T < 1 || wpe.cols != D)
+            throw new ConfigError(where + ": " + fam.root + fam.wpe + ".weight has shape [" + wpe.rows + ", " + wpe.cols + "], expected [positions+" + fam.posOffset + ", " + D + "]");
         int L = 0;
-        while (m.containsKey("h." + L + ".ln_1.weight")) L++;
-        if (L == 0) throw new ConfigError(where + ": no transformer.h.0.* tensors (expected a GPT-2 checkpoint)");
-        int F = (int) m.get("h.0.mlp.c_fc.weight").getShape().get(1);
-        AuxModel a = new AuxModel(D, nHead, L, V, T, F, eps, act, norm, f32);
+        while (m.containsKey(fam.block + L + "." + fam.ln1 + ".weight")) L++;
+        if (L == 0) throw new ConfigError(where + ": no " + fam.root + fam.block + "0.* tensors (expected a " + fam.modelType + " checkpoint)");
+        String b0 = fam.block + "0.";
+        int F = linear.apply(b0 + fam.fc1).rows;
+        AuxModel a = new AuxModel(fam, D, nHead, L, V, T, F, eps, act, norm, f32);
         a.wte = wte; a.wpe = wpe;
-        a.lnfW = get.apply("ln_f.weight"); a.lnfB = get.apply("ln_f.bias");
+        a.lnfW = get.apply(fam.lnf + ".weight"); a.lnfB = get.apply(fam.lnf + ".bias");
         for (int l = 0; l < L; l++) {
-            String p = "h." + l + ".";
+            String p = fam.block + l + ".";
             Layer y = new Layer();
-            y.ln1W = get.apply(p + "ln_1.weight"); y.ln1B = get.apply(p + "ln_1.bias");
-            Mat cat = get.apply(p + "attn.c_attn.weight").t(); // [3D, D]
-            Mat cab = get.apply(p + "attn.c_attn.bias");
-            y.wq = cat.rows(0, D); y.wk = cat.rows(D, 2 * D); y.wv = cat.rows(2 * D, 3 * D);
-            y.bq = cab.cols(0, D); y.bk = cab.cols(D, 2 * D); y.bv = cab.cols(2 * D, 3 * D);
-            y.wo = get.apply(p + "attn.c_proj.weight").t(); y.bo = get.apply(p + "attn.c_proj.bias");
-            y.ln2W = get.apply(p + "ln_2.weight"); y.ln2B = get.apply(p + "ln_2.bias");
-            y.w1 = get.apply(p + "mlp.c_fc.weight").t(); y.b1 = get.apply(p + "mlp.c_fc.bias");
-            y.w2 = get.apply(p + "mlp.c_proj.weight").t(); y.b2 = get.apply(p + "mlp.c_proj.bias");
+            y.ln1W = get.apply(p + fam.ln1 + ".weight"); y.ln1B = get.apply(p + fam.ln1 + ".bias");
+            if (fam.fusedQkv != null) {
+                Mat w = linear.apply(p + fam.fusedQkv); // [3D, D]: q | k | v rows
+                Mat bias = get.apply(p + fam.fusedQkv + ".bias");
+                y.wq = w.rows(0, D); y.wk = w.rows(D, 2 * D); y.wv = w.rows(2 * D, 3 * D);
+                y.bq = bias.cols(0, D); y.bk = bias.cols(D, 2 * D); y.bv = bias.cols(2 * D, 3 * D);
+            } else {
+                y.wq = linear.apply(p + fam.qkv[0]); y.bq = get.apply(p + fam.qkv[0] + ".bias");
+                y.wk = linear.apply(p + fam.qkv[1]); y.bk = get.apply(p + fam.qkv[1] + ".bias");
+                y.wv = linear.apply(p + fam.qkv[2]); y.bv = get.apply(p + fam.qkv[2] + ".bias");
+            }
+            y.wo = linear.apply(p + fam.out); y.bo = get.apply(p + fam.out + ".bias");
+            y.ln2W = get.apply(p + fam.ln2 + ".weight"); y.ln2B = get.apply(p + fam.ln2 + ".bias");
+            y.w1 = linear.apply(p + fam.fc1); y.b1 = get.apply(p + fam.fc1 + ".bias");
+            y.w2 = linear.apply(p + fam.fc2); y.b2 = get.apply(p + fam.fc2 + ".bias");
+            Mat[] got = {y.wq, y.wk, y.wv, y.wo, y.w1, y.w2, y.b1};
+            int[][] want = {{D, D}, {D, D}, {D, D}, {D, D}, {F, D}, {D, F}, {1, F}};
+            for (int i = 0; i < got.length; i++)
+                if (got[i].rows != want[i][0] || got[i].cols != want[i][1])
+                    throw new ConfigError(where + ": block " + l + " has a " + got[i].shape() + " projection where [out, in] = " + want[i][0] + "×" + want[i][1]
+                            + " was expected (D=" + D + " from wte, F=" + F + ")");
             a.layers.add(y);
         }
         return a;
@@ -118,34 +191,49 @@ public final class AuxModel {
         return a.toType(dt, false);
     }
 
-    /** The weights under HF names (Conv1D [in, out]); {@code layersFrom}: only blocks ≥ it (plus ln_f), or all with 0 and embeddings. */
+    /**
+     * The weights under the family's HF names and layouts; {@code layersFrom}: only blocks ≥ it (plus the final norm),
+     * {@code embeddings}: also wte and wpe. A norm weight that became a full matrix (tint.md §1.4) is added as
+     * {@code <norm>.weight_matrix} beside its diagonal.
+     */
     public LinkedHashMap<String, NDArray> toHf(NDManager mgr, DataType dt, int layersFrom, boolean embeddings) {
+        Family fam = family;
         LinkedHashMap<String, NDArray> out = new LinkedHashMap<>();
+        java.util.function.BiConsumer<String, Mat> vec = (k, v) -> out.put(fam.root + k, nd(mgr, v, true, dt));
+        java.util.function.BiConsumer<String, Mat> linear = (stem, w) -> out.put(fam.root + stem + ".weight", nd(mgr, fam.conv1d ? w.t() : w, false, dt));
         if (embeddings) {
-            out.put("transformer.wte.weight", nd(mgr, wte, false, dt));
-            out.put("transformer.wpe.weight", nd(mgr, wpe, false, dt));
+            out.put(fam.root + fam.wte + ".weight", nd(mgr, wte, false, dt));
+            out.put(fam.root + fam.wpe + ".weight", nd(mgr, wpe, false, dt));
         }
         for (int l = layersFrom; l < L; l++) {
             Layer y = layers.get(l);
-            String p = "transformer.h." + l + ".";
-            out.put(p + "ln_1.weight", nd(mgr, y.ln1W, true, dt));
-            if (y.ln1M != null) out.put(p + "ln_1.weight_matrix", nd(mgr, y.ln1M, false, dt));
-            out.put(p + "ln_1.bias", nd(mgr, y.ln1B, true, dt));
-            out.put(p + "attn.c_attn.weight", nd(mgr, Mat.vstack(Mat.vstack(y.wq, y.wk), y.wv).t(), false, dt));
-            out.put(p + "attn.c_attn.bias", nd(mgr, Mat.hstack(y.bq, y.bk, y.bv), true, dt));
-            out.put(p + "attn.c_proj.weight", nd(mgr, y.wo.t(), false, dt));
-            out.put(p + "attn.c_proj.bias", nd(mgr, y.bo, true, dt));
-            out.put(p + "ln_2.weight", nd(mgr, y.ln2W, true, dt));
-            if (y.ln2M != null) out.put(p + "ln_2.weight_matrix", nd(mgr, y.ln2M, false, dt));
-            out.put(p + "ln_2.bias", nd(mgr, y.ln2B, true, dt));
-            out.put(p + "mlp.c_fc.weight", nd(mgr, y.w1.t(), false, dt));
-            out.put(p + "mlp.c_fc.bias", nd(mgr, y.b1, true, dt));
-            out.put(p + "mlp.c_proj.weight", nd(mgr, y.w2.t(), false, dt));
-            out.put(p + "mlp.c_proj.bias", nd(mgr, y.b2, true, dt));
+            String p = fam.block + l + ".";
+            vec.accept(p + fam.ln1 + ".weight", y.ln1W);
+            if (y.ln1M != null) out.put(fam.root + p + fam.ln1 + ".weight_matrix", nd(mgr, y.ln1M, false, dt));
+            vec.accept(p + fam.ln1 + ".bias", y.ln1B);
+            if (fam.fusedQkv != null) {
+                linear.accept(p + fam.fusedQkv, Mat.vstack(Mat.vstack(y.wq, y.wk), y.wv));
+                vec.accept(p + fam.fusedQkv + ".bias", Mat.hstack(y.bq, y.bk, y.bv));
+            } else {
+                Mat[][] wb = {{y.wq, y.bq}, {y.wk, y.bk}, {y.wv, y.bv}};
+                for (int i = 0; i < 3; i++) {
+                    linear.accept(p + fam.qkv[i], wb[i][0]);
+                    vec.accept(p + fam.qkv[i] + ".bias", wb[i][1]);
+                }
+            }
+            linear.accept(p + fam.out, y.wo);
+            vec.accept(p + fam.out + ".bias", y.bo);
+            vec.accept(p + fam.ln2 + ".weight", y.ln2W);
+            if (y.ln2M != null) out.put(fam.root + p + fam.ln2 + ".weight_matrix", nd(mgr, y.ln2M, false, dt));
+            vec.accept(p + fam.ln2 + ".bias", y.ln2B);
+            linear.accept(p + fam.fc1, y.w1);
+            vec.accept(p + fam.fc1 + ".bias", y.b1);
+            linear.accept(p + fam.fc2, y.w2);
+            vec.accept(p + fam.fc2 + ".bias", y.b2);
         }
-        out.put("transformer.ln_f.weight", nd(mgr, lnfW, true, dt));
-        if (lnfM != null) out.put("transformer.ln_f.weight_matrix", nd(mgr, lnfM, false, dt));
-        out.put("transformer.ln_f.bias", nd(mgr, lnfB, true, dt));
+        vec.accept(fam.lnf + ".weight", lnfW);
+        if (lnfM != null) out.put(fam.root + fam.lnf + ".weight_matrix", nd(mgr, lnfM, false, dt));
+        vec.accept(fam.lnf + ".bias", lnfB);
         return out;
     }
 
@@ -224,13 +312,25 @@ public final class AuxModel {
     }
 
     public Mat embed(long[] ids) {
+        return embed(ids, IclInput.NONE);
+    }
+
+    /** wte(x_t) + wpe(position of t), with OPT's offset on the wpe row. */
+    public Mat embed(long[] ids, IclInput icl) {
         Mat x = new Mat(ids.length, D, f32);
-        for (int t = 0; t < ids.length; t++)
-            for (int j = 0; j < D; j++) x.set(t, j, wte.get((int) ids[t], j) + wpe.get(t, j));
+        for (int t = 0; t < ids.length; t++) {
+            int row = wpeRow(t, icl);
+            for (int j = 0; j < D; j++) x.set(t, j, wte.get((int) ids[t], j) + wpe.get(row, j));
+        }
         return x;
     }
 
-    public LayerCache block(int l, Mat x) {
+    /** The wpe row that token t reads. */
+    int wpeRow(int t, IclInput icl) {
+        return icl.position(t) + family.posOffset;
+    }
+
+    public LayerCache block(int l, Mat x, IclInput icl) {
         Layer y = layers.get(l);
         LayerCache c = new LayerCache();
         c.x = x;
@@ -239,13 +339,14 @@ public final class AuxModel {
         c.q = c.u1.mmT(y.wq).addRow(y.bq);
         c.k = c.u1.mmT(y.wk).addRow(y.bk);
         c.v = c.u1.mmT(y.wv).addRow(y.bv);
-        int d = D / H, n = x.rows;
+        int d = D / H;
         c.attn = new Mat[H];
         c.o = x.like();
         for (int i = 0; i < H; i++) {
             Mat qi = c.q.cols(i * d, (i + 1) * d), ki = c.k.cols(i * d, (i + 1) * d), vi = c.v.cols(i * d, (i + 1) * d);
+            // HF OPT scales q (bias included) by d^-0.5 before ⟨q,k⟩: the same score as GPT-2's ⟨q,k⟩/√d
             Mat s = qi.mmT(ki).scale(1 / Math.sqrt(d));
-            c.attn[i] = causalSoftmax(s);
+            c.attn[i] = maskedSoftmax(s, icl);
             c.o.put(0, i * d, c.attn[i].mm(vi));
         }
         c.xm = x.add(c.o.mmT(y.wo).addRow(y.bo));
@@ -257,18 +358,23 @@ public final class AuxModel {
         return c;
     }
 
-    static Mat causalSoftmax(Mat s) {
+    /**
+     * Row softmax over the allowed keys u ≤ t ({@link IclInput#attends}); the others get exactly 0, as the original's
+     * finfo.min scores do after exp. With every key allowed the arithmetic is that of the plain causal softmax.
+     */
+    static Mat maskedSoftmax(Mat s, IclInput icl) {
         Mat p = s.like();
         for (int t = 0; t < s.rows; t++) {
             double m = Double.NEGATIVE_INFINITY;
-            for (int u = 0; u <= t; u++) m = Math.max(m, s.get(t, u));
+            for (int u = 0; u <= t; u++) if (icl.attends(t, u)) m = Math.max(m, s.get(t, u));
             double z = 0;
             double[] e = new double[t + 1];
             for (int u = 0; u <= t; u++) {
+                if (!icl.attends(t, u)) continue;
                 e[u] = Math.exp(s.get(t, u) - m);
                 z += e[u];
             }
-            for (int u = 0; u <= t; u++) p.set(t, u, e[u] / z);
+            for (int u = 0; u <= t; u++) if (icl.attends(t, u)) p.set(t, u, e[u] / z);
         }
         return p;
     }
@@ -308,12 +414,17 @@ public final class AuxModel {
     }
 
     public Forward forward(long[] ids) {
-        if (ids.length > T) throw new ConfigError("input of " + ids.length + " tokens is longer than the aux model's n_positions=" + T);
+        return forward(ids, IclInput.NONE);
+    }
+
+    public Forward forward(long[] ids, IclInput icl) {
+        if (ids.length > T) throw new ConfigError("input of " + ids.length + " tokens is longer than the aux model's " + T + " positions");
+        icl.check(ids.length, T);
         Forward f = new Forward();
-        f.x0 = embed(ids);
+        f.x0 = embed(ids, icl);
         Mat x = f.x0;
         for (int l = 0; l < L; l++) {
-            LayerCache c = block(l, x);
+            LayerCache c = block(l, x, icl);
             f.layers.add(c);
             x = c.out;
         }

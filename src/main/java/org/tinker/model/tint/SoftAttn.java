@@ -2,9 +2,10 @@ package org.tinker.model.tint;
 
 /**
  * TinT softmax self-attention over the token rows (tint.md §1.6): Hs heads of size hd = E/Hs; TinT head i < H simulates
- * aux head i, reading q, k, v from [0,D), [D,2D), [2D,3D), with score ⟨q,k⟩·initial_scale/√hd = ⟨q,k⟩/√d; causal mask,
- * prefix keys excluded. The backward variant (stop-gradient through the scores) recomputes A from the stored [q,k]
- * (memory [E−3D, E−D)) and applies Aᵀ to δo ([0,D)), keys t limited to u itself and the train part.
+ * aux head i, reading q, k, v from [0,D), [D,2D), [2D,3D), with score ⟨q,k⟩·initial_scale/√hd = ⟨q,k⟩/√d; causal mask
+ * restricted further by the sequence's icl_mask, prefix keys excluded. The backward variant (stop-gradient through the
+ * scores) recomputes A, with the same masks, from the stored [q,k] (memory [E−3D, E−D)) and applies Aᵀ to δo ([0,D)),
+ * keys t limited to u itself and the train part.
  */
 final class SoftAttn {
     final int D, H, d, E, Hs, hd;
@@ -48,7 +49,7 @@ final class SoftAttn {
         Mat Q = tok.mm(mq), Kk = tok.mm(mk), V = tok.mm(mv);
         Mat O = new Mat(T, E, X.f32);
         for (int h = 0; h < H; h++) {
-            Mat A = AuxModel.causalSoftmax(Q.cols(h * hd, (h + 1) * hd).mmT(Kk.cols(h * hd, (h + 1) * hd)));
+            Mat A = AuxModel.maskedSoftmax(Q.cols(h * hd, (h + 1) * hd).mmT(Kk.cols(h * hd, (h + 1) * hd)), s.icl);
             Mat Vh = V.cols(h * hd, (h + 1) * hd);
             if (transpose) {
                 for (int t = 0; t < T; t++)

@@ -16,7 +16,7 @@ import java.util.List;
  * same for some of them), so {@link #ownParamCount} counts each once.
  */
 public final class TintModel {
-    public final AuxModel aux; // only dimensions, σ, normalisation kind, wte/wpe (embedding and LM head) are used
+    public final AuxModel aux; // only dimensions, family, σ, normalisation kind, wte/wpe (embedding and LM head) are used
     public final TintConfig cfg;
     final int D, K, E, S, P, Taux, R, Hs, hd;
     final boolean f32;
@@ -220,7 +220,7 @@ public final class TintModel {
     }
 
     Mat normalizeRows(Mat x) {
-        AuxModel shadow = new AuxModel(D, aux.H, 1, 1, 1, aux.F, cfg.epsilon, aux.act, aux.norm, f32);
+        AuxModel shadow = new AuxModel(aux.family, D, aux.H, 1, 1, 1, aux.F, cfg.epsilon, aux.act, aux.norm, f32);
         return shadow.normalize(x);
     }
 
@@ -364,11 +364,17 @@ public final class TintModel {
 
     /** The TinT forward pass on {@code ids} with the train part [0, nTrain). */
     public Output forward(long[] ids, int nTrain) {
+        return forward(ids, nTrain, IclInput.NONE);
+    }
+
+    /** The TinT forward pass with the original's icl_mask / position_ids (single-FT ICL, tint.md §1.6). */
+    public Output forward(long[] ids, int nTrain, IclInput icl) {
         cfg.validate(aux, ids.length);
+        icl.check(ids.length, aux.T);
         int T = ids.length, L = aux.L, nSim = cfg.nSim(L);
-        Seq s = new Seq(K, T, nTrain, Taux, f32);
+        Seq s = new Seq(K, T, nTrain, Taux, icl, f32);
         Mat X = new Mat(K + T, E, f32);
-        X.put(K, 0, aux.embed(ids));
+        X.put(K, 0, aux.embed(ids, icl));
         List<Mat[]> pre = new ArrayList<>(prefixes);
         Mat lnf = lnfPrefix;
         Record[] recs = new Record[L];
@@ -439,7 +445,20 @@ public final class TintModel {
         return n;
     }
 
-    /** The original code's count (tint.md §6 formula). */
+    /** The original code's count (tint.md §6 formula) for this model's aux. */
+    public long repoParamCount() {
+        return repoParamCount(aux.family, aux.V, aux.D, aux.L, aux.T, aux.F, cfg);
+    }
+
+    /** tint.md §6 for an aux family: wpe has T_aux rows for GPT-2 and T_aux+2 for OPT (R in the formula). */
+    public static long repoParamCount(AuxModel.Family family, int V, int D, int L, int Taux, int F, TintConfig c) {
+        return repoParamCount(V, D, L, Taux, Taux + family.posOffset, F, c);
+    }
+
+    /**
+     * The original code's count (tint.md §6 formula). {@code wpeRows}: T_aux for GPT-2, T_aux+2 for OPT (HF's position
+     * offset); TinT's one-hot positions have T_aux + K coordinates for both.
+     */
     public static long repoParamCount(int V, int D, int L, int Taux, int wpeRows, int F, TintConfig c) {
         long E = c.hiddenSize, K = c.numPrefixes, Hs = c.numAttentionHeads, P = Taux + K, hd = E / Hs, r = F / D;
         int nSim = c.nSimulationLayers < 0 ? L : c.nSimulationLayers;

@@ -57,8 +57,16 @@ public final class TintSgd {
 
     /** Gradient of the (summed or mean) CE over targets 1..nTrain−1 w.r.t. the weights, as an AuxModel of the same shape. */
     public static AuxModel grad(AuxModel aux, long[] ids, int nTrain, Switches sw) {
+        return grad(aux, ids, IclInput.NONE, nTrain, sw);
+    }
+
+    /**
+     * The same with the original's icl_mask / position_ids: the forward's attention is masked, so every backward
+     * quantity that goes through A (Aᵀδo, and the score Jacobian in exact mode) follows the mask too.
+     */
+    public static AuxModel grad(AuxModel aux, long[] ids, IclInput icl, int nTrain, Switches sw) {
         AuxModel g = zerosLike(aux);
-        AuxModel.Forward f = aux.forward(ids);
+        AuxModel.Forward f = aux.forward(ids, icl);
         int T = ids.length, V = aux.V;
         int nSim = sw.nSim < 0 ? aux.L : sw.nSim;
         Mat dlog = new Mat(T, V, aux.f32);
@@ -83,7 +91,8 @@ public final class TintSgd {
         if (sw.trainEmbeddings) {
             for (int t = 0; t < T; t++)
                 for (int j = 0; j < aux.D; j++) {
-                    g.wpe.set(t, j, g.wpe.get(t, j) + dx.get(t, j));
+                    int row = aux.wpeRow(t, icl);
+                    g.wpe.set(row, j, g.wpe.get(row, j) + dx.get(t, j));
                     g.wte.set((int) ids[t], j, g.wte.get((int) ids[t], j) + dx.get(t, j));
                 }
         }
@@ -92,7 +101,11 @@ public final class TintSgd {
 
     /** One SGD step: w − η·g (MLP output bias with mlpBiasMult·η). Frozen tensors are copied unchanged. */
     public static AuxModel step(AuxModel aux, long[] ids, int nTrain, double lr, Switches sw) {
-        AuxModel g = grad(aux, ids, nTrain, sw);
+        return step(aux, ids, IclInput.NONE, nTrain, lr, sw);
+    }
+
+    public static AuxModel step(AuxModel aux, long[] ids, IclInput icl, int nTrain, double lr, Switches sw) {
+        AuxModel g = grad(aux, ids, icl, nTrain, sw);
         AuxModel w = aux.copy();
         int nSim = sw.nSim < 0 ? aux.L : sw.nSim;
         w.lnfB = w.lnfB.sub(g.lnfB.scale(lr));
@@ -137,8 +150,12 @@ public final class TintSgd {
 
     /** {@code steps} SGD steps. */
     public static AuxModel train(AuxModel aux, long[] ids, int nTrain, double lr, int steps, Switches sw) {
+        return train(aux, ids, IclInput.NONE, nTrain, lr, steps, sw);
+    }
+
+    public static AuxModel train(AuxModel aux, long[] ids, IclInput icl, int nTrain, double lr, int steps, Switches sw) {
         AuxModel w = aux;
-        for (int s = 0; s < steps; s++) w = step(w, ids, nTrain, lr, sw);
+        for (int s = 0; s < steps; s++) w = step(w, ids, icl, nTrain, lr, sw);
         return w;
     }
 

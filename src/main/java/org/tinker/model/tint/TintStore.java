@@ -20,7 +20,7 @@ import org.tinker.model.gpt2.SafeTensors;
 /**
  * Saving and loading a constructed TinT model: a folder with {@code tint.json} (the TinT settings and the aux
  * dimensions) and {@code tint.safetensors} (every TinT tensor: the fixed module matrices, the gates, the prefixes
- * holding the aux weights, wte and wpe). Loading rebuilds the aux weights from the prefixes alone.
+ * holding the aux weights, wte and wpe) for a GPT-2 or OPT aux. Loading rebuilds the aux weights from the prefixes alone.
  */
 public final class TintStore {
     private TintStore() {}
@@ -54,6 +54,7 @@ public final class TintStore {
     public static void save(TintModel t, Path dir) {
         JsonObject o = new JsonObject();
         AuxModel a = t.aux;
+        o.addProperty("model_type", a.family.modelType);
         o.addProperty("n_embd", a.D); o.addProperty("n_head", a.H); o.addProperty("n_layer", a.L); o.addProperty("vocab_size", a.V);
         o.addProperty("n_positions", a.T); o.addProperty("n_inner", a.F); o.addProperty("layer_norm_epsilon", a.eps);
         o.addProperty("activation_function", a.act); o.addProperty("norm", a.norm);
@@ -66,7 +67,7 @@ public final class TintStore {
         o.addProperty("ln_update_bias_only", c.lnUpdateBiasOnly); o.addProperty("backprop_through_attention", c.backpropThroughAttention);
         o.addProperty("epsilon", c.epsilon); o.addProperty("max_position_embeddings", c.maxPositionEmbeddings);
         o.addProperty("dtype", c.f32 ? "float32" : "float64");
-        o.addProperty("repo_param_count", TintModel.repoParamCount(a.V, a.D, a.L, a.T, a.T, a.F, c));
+        o.addProperty("repo_param_count", t.repoParamCount());
         o.addProperty("own_param_count", t.ownParamCount());
         DataType dt = c.f32 ? DataType.FLOAT32 : DataType.FLOAT64;
         try (NDManager mgr = NDManager.newBaseManager()) {
@@ -93,9 +94,11 @@ public final class TintStore {
         boolean f32 = c.f32;
         int D = o.get("n_embd").getAsInt(), H = o.get("n_head").getAsInt(), L = o.get("n_layer").getAsInt(), V = o.get("vocab_size").getAsInt();
         int T = o.get("n_positions").getAsInt(), F = o.get("n_inner").getAsInt();
-        AuxModel a = new AuxModel(D, H, L, V, T, F, o.get("layer_norm_epsilon").getAsDouble(), o.get("activation_function").getAsString(),
+        // tint.json files written before OPT support have no model_type: they are GPT-2
+        AuxModel.Family fam = AuxModel.Family.of(o.has("model_type") ? o.get("model_type").getAsString() : "gpt2", js.toString());
+        AuxModel a = new AuxModel(fam, D, H, L, V, T, F, o.get("layer_norm_epsilon").getAsDouble(), o.get("activation_function").getAsString(),
                 o.get("norm").getAsString(), f32);
-        a.wte = new Mat(V, D, f32); a.wpe = new Mat(T, D, f32); a.lnfW = new Mat(1, D, f32); a.lnfB = new Mat(1, D, f32);
+        a.wte = new Mat(V, D, f32); a.wpe = new Mat(T + fam.posOffset, D, f32); a.lnfW = new Mat(1, D, f32); a.lnfB = new Mat(1, D, f32);
         for (int l = 0; l < L; l++) {
             AuxModel.Layer y = new AuxModel.Layer();
             y.ln1W = new Mat(1, D, f32); y.ln1B = new Mat(1, D, f32); y.ln2W = new Mat(1, D, f32); y.ln2B = new Mat(1, D, f32);
