@@ -26,10 +26,13 @@ public record TrainParams(
         @Doc("LoRA rank on every parameter (0 = off): only the adapters train, the base weights stay frozen") int lora_rank,
         @Doc("init std of the LoRA matrices") double lora_std,
         @Doc("0 never; -1 after every validation; n>0 each time n_train_samples crosses a multiple of n") int checkpoint_every,
-        @Doc("seed of weights, data order, dropout and sampling") long random_seed) {
+        @Doc("seed of weights, data order, dropout and sampling") long random_seed,
+        @Doc("compute precision: fp32 | bf16 (matmuls and attention in bfloat16 on fp32 master weights, as torch.autocast)") String precision) {
 
     public static final TrainParams DEFAULTS = new TrainParams(8, 1, 5, -1, 0.1, 0.5, 0.1, 30, 0.5, false, 100,
-            1e-3, 50, "Cosine", 1e-7, 0.995, 10, 500, 0.0, 0.9, 0.999, 0, 0.02, 0, 0L);
+            1e-3, 50, "Cosine", 1e-7, 0.995, 10, 500, 0.0, 0.9, 0.999, 0, 0.02, 0, 0L, "fp32");
+
+    public static final java.util.List<String> PRECISIONS = java.util.List.of("fp32", "bf16");
 
     public static final java.util.List<String> SCHEDULERS = java.util.List.of("Cosine", "Cyclic", "Plateau", "Linear", "Constant");
 
@@ -44,6 +47,7 @@ public record TrainParams(
         if (epochs <= 0) where.fail("epochs", "a positive integer", epochs);
         if (max_steps == 0 || max_steps < -1) where.fail("max_steps", "a positive number of steps or -1", max_steps);
         if (dropout < 0 || dropout >= 1) where.fail("dropout", "a probability in [0, 1)", dropout);
+        if (!PRECISIONS.contains(precision)) where.fail("precision", "one of " + PRECISIONS, precision);
         if (gradient_clip_val < 0) where.fail("gradient_clip_val", "a non-negative norm", gradient_clip_val);
         if (val_check_epoch_frac instanceof Double d && (d <= 0 || d > 1))
             where.fail("val_check_epoch_frac", "a fraction in (0, 1] or a positive number of batches", d);

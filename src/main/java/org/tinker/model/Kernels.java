@@ -49,33 +49,45 @@ public final class Kernels {
                 return torch.scaled_dot_product_attention(q, k, v, None, dropout_p, True)
               def masked_attention(self: __torch__.Kernels, q: Tensor, k: Tensor, v: Tensor, mask: Tensor, dropout_p: float) -> Tensor:
                 return torch.scaled_dot_product_attention(q, k, v, mask, dropout_p, False)
+              def causal_attention_bf16(self: __torch__.Kernels, q: Tensor, k: Tensor, v: Tensor, dropout_p: float) -> Tensor:
+                out = torch.scaled_dot_product_attention(torch.to(q, 15), torch.to(k, 15), torch.to(v, 15), None, dropout_p, True)
+                return torch.to(out, q.dtype)
+              def masked_attention_bf16(self: __torch__.Kernels, q: Tensor, k: Tensor, v: Tensor, mask: Tensor, dropout_p: float) -> Tensor:
+                out = torch.scaled_dot_product_attention(torch.to(q, 15), torch.to(k, 15), torch.to(v, 15), torch.to(mask, 15), dropout_p, False)
+                return torch.to(out, q.dtype)
+              def linear_bf16(self: __torch__.Kernels, x: Tensor, w: Tensor, b: Tensor) -> Tensor:
+                return torch.to(torch.linear(torch.to(x, 15), torch.to(w, 15), torch.to(b, 15)), x.dtype)
+              def linear_bf16_nobias(self: __torch__.Kernels, x: Tensor, w: Tensor) -> Tensor:
+                return torch.to(torch.linear(torch.to(x, 15), torch.to(w, 15)), x.dtype)
               def clip_grad_norm(self: __torch__.Kernels, grads: List[Tensor], max_norm: float) -> Tensor:
                 norms = torch._foreach_norm(grads, 2.)
                 total = torch.linalg_vector_norm(torch.stack(norms), 2.)
                 coef = torch.clamp(torch.mul(torch.reciprocal(torch.add(total, 1e-6)), max_norm), None, 1.)
                 torch._foreach_mul_(grads, coef)
                 return total
-              def lm_head_loss(self: __torch__.Kernels, h: Tensor, w: Tensor, y: Tensor, mask: Tensor, block: int, need_grad: bool) -> List[Tensor]:
+              def lm_head_loss(self: __torch__.Kernels, h: Tensor, w: Tensor, y: Tensor, mask: Tensor, block: int, need_grad: bool, bf16: bool) -> List[Tensor]:
                 n = torch.size(h, 0)
                 V = torch.size(w, 0)
+                hm = h
+                wm = w
+                if bf16:
+                  hm = torch.to(h, 15)
+                  wm = torch.to(w, 15)
                 m = torch.full([n], float("-inf"), dtype=h.dtype, device=h.device)
                 s = torch.zeros([n], dtype=h.dtype, device=h.device)
-                best = torch.full([n], float("-inf"), dtype=h.dtype, device=h.device)
-                arg = torch.zeros([n], dtype=4, device=h.device)
+                target = torch.zeros([n], dtype=h.dtype, device=h.device)
                 for start in range(0, V, block):
                   nb = min(block, V - start)
-                  lb = torch.matmul(h, torch.t(torch.narrow(w, 0, start, nb)))
-                  bm, ba = torch.max(lb, 1)
-                  better = torch.gt(bm, best)
-                  arg = torch.where(better, torch.add(ba, start), arg)
-                  best = torch.where(better, bm, best)
-                  m2 = torch.maximum(m, bm)
-                  s = torch.add(torch.mul(s, torch.exp(torch.sub(m, m2))), torch.sum(torch.exp(torch.sub(lb, torch.unsqueeze(m2, 1))), [1]))
+                  lb = torch.to(torch.matmul(hm, torch.t(torch.narrow(wm, 0, start, nb))), h.dtype)
+                  hit = torch.logical_and(torch.ge(y, start), torch.lt(y, start + nb))
+                  picked = torch.squeeze(torch.gather(lb, 1, torch.unsqueeze(torch.clamp(torch.sub(y, start), 0, nb - 1), 1)), 1)
+                  target = torch.where(hit, picked, target)
+                  m2 = torch.maximum(m, torch.amax(lb, [1]))
+                  s = torch.add(torch.mul(s, torch.exp(torch.sub(m, m2))), torch.sum(torch.exp_(torch.sub_(lb, torch.unsqueeze(m2, 1))), [1]))
                   m = m2
                 lse = torch.add(m, torch.log(s))
-                target = torch.sum(torch.mul(h, torch.index_select(w, 0, y)), [1])
                 loss = torch.sum(torch.mul(torch.sub(lse, target), mask))
-                correct = torch.sum(torch.mul(torch.eq(arg, y), mask))
+                correct = torch.sum(torch.mul(torch.ge(target, m), mask))
                 if not need_grad:
                   return [loss, correct]
                 grad_h = torch.zeros_like(h)
@@ -83,13 +95,18 @@ public final class Kernels {
                 rows = torch.unsqueeze(mask, 1)
                 for start in range(0, V, block):
                   nb = min(block, V - start)
-                  wb = torch.narrow(w, 0, start, nb)
-                  g = torch.exp_(torch.sub_(torch.matmul(h, torch.t(wb)), torch.unsqueeze(lse, 1)))
+                  wb = torch.narrow(wm, 0, start, nb)
+                  g = torch.exp_(torch.sub_(torch.to(torch.matmul(hm, torch.t(wb)), h.dtype), torch.unsqueeze(lse, 1)))
                   hit = torch.unsqueeze(torch.to(torch.logical_and(torch.ge(y, start), torch.lt(y, start + nb)), h.dtype), 1)
                   g = torch.scatter_add_(g, 1, torch.unsqueeze(torch.clamp(torch.sub(y, start), 0, nb - 1), 1), torch.neg(hit))
                   g = torch.mul_(g, rows)
-                  grad_h = torch.addmm_(grad_h, g, wb)
-                  torch.copy_(torch.narrow(grad_w, 0, start, nb), torch.matmul(torch.t(g), h))
+                  if bf16:
+                    g16 = torch.to(g, 15)
+                    grad_h = torch.add_(grad_h, torch.matmul(g16, wb))
+                    torch.copy_(torch.narrow(grad_w, 0, start, nb), torch.matmul(torch.t(g16), hm))
+                  else:
+                    grad_h = torch.addmm_(grad_h, g, wb)
+                    torch.copy_(torch.narrow(grad_w, 0, start, nb), torch.matmul(torch.t(g), h))
                 return [loss, correct, grad_h, grad_w]
               def adamw(self: __torch__.Kernels, params: List[Tensor], grads: List[Tensor], exp_avgs: List[Tensor], exp_avg_sqs: List[Tensor], step: Tensor, lr: float, beta1: float, beta2: float, weight_decay: float, eps: float) -> Tensor:
                 steps: List[Tensor] = []
@@ -154,11 +171,22 @@ public final class Kernels {
      */
     public static NDArray attention(NDArray q, NDArray k, NDArray v, NDArray mask, double dropoutP) {
         boolean grad = JniUtils.isGradMode();
+        String suffix = Ops.autocastBf16(q) ? "_bf16" : "";
         if (mask == null)
-            return runTensor("causal_attention", q, grad, IValue.from(Ops.pt(q)), IValue.from(Ops.pt(k)), IValue.from(Ops.pt(v)),
+            return runTensor("causal_attention" + suffix, q, grad, IValue.from(Ops.pt(q)), IValue.from(Ops.pt(k)), IValue.from(Ops.pt(v)),
                     IValue.from(dropoutP));
-        return runTensor("masked_attention", q, grad, IValue.from(Ops.pt(q)), IValue.from(Ops.pt(k)), IValue.from(Ops.pt(v)),
+        return runTensor("masked_attention" + suffix, q, grad, IValue.from(Ops.pt(q)), IValue.from(Ops.pt(k)), IValue.from(Ops.pt(v)),
                 IValue.from(Ops.pt(mask)), IValue.from(dropoutP));
+    }
+
+    /**
+     * {@code x @ wᵀ + b} computed in bfloat16 (inputs cast on the way in, the result cast back to x's dtype), the
+     * autocast treatment of a linear layer. Differentiable: the gradients reach x, w and b in their own dtype.
+     */
+    public static NDArray linearBf16(NDArray x, NDArray w, NDArray b) {
+        boolean grad = JniUtils.isGradMode();
+        if (b == null) return runTensor("linear_bf16_nobias", x, grad, IValue.from(Ops.pt(x)), IValue.from(Ops.pt(w)));
+        return runTensor("linear_bf16", x, grad, IValue.from(Ops.pt(x)), IValue.from(Ops.pt(w)), IValue.from(Ops.pt(b)));
     }
 
     /**
@@ -196,12 +224,14 @@ public final class Kernels {
      * @param w    {@code [V,D]} the head (the tied embedding or lm_head)
      * @param y    {@code [N]} int64 targets
      * @param mask {@code [N]} weight of each row's loss (1/0)
+     * @param bf16 the matmuls in bfloat16 (log-sum-exp, softmax and the gradients' accumulation stay in h's dtype)
      * @return {@code [Σ mask·CE, Σ mask·(argmax = y)]}, then when {@code needGrad} {@code d/dh} and {@code d/dw} of
-     *         the first; all land in {@code h}'s manager
+     *         the first; all land in {@code h}'s manager. A row counts as correct when its target's logit is the row's
+     *         maximum (with exact ties, torch's argmax would pick the lower id; ties do not occur in float training).
      */
-    public static List<NDArray> lmHeadLoss(NDArray h, NDArray w, NDArray y, NDArray mask, int block, boolean needGrad) {
+    public static List<NDArray> lmHeadLoss(NDArray h, NDArray w, NDArray y, NDArray mask, int block, boolean needGrad, boolean bf16) {
         IValue[] in = {IValue.from(Ops.pt(h)), IValue.from(Ops.pt(w)), IValue.from(Ops.pt(y)), IValue.from(Ops.pt(mask)),
-                IValue.from((long) block), IValue.from(needGrad)};
+                IValue.from((long) block), IValue.from(needGrad), IValue.from(bf16)};
         return runList("lm_head_loss", h, in);
     }
 

@@ -23,7 +23,28 @@ public final class Ops {
 
     /** {@code x @ wᵀ + b} with torch's Linear layout {@code w: [out, in]}; {@code b} may be null. */
     public static NDArray linear(NDArray x, NDArray w, NDArray b) {
+        if (autocastBf16(x)) return Kernels.linearBf16(x, w, b);
         return JniUtils.linear(pt(x), pt(w), b == null ? null : pt(b));
+    }
+
+    /**
+     * Mixed precision, as torch.autocast: while on (per thread), linear layers and fused attention compute in bfloat16
+     * on float32 inputs and weights and return float32; norms, activations, softmax statistics and the loss stay
+     * float32, and so do the master weights and their gradients. DJL cannot hold a bfloat16 array, so every bfloat16
+     * tensor lives and dies inside one {@link Kernels} call.
+     */
+    private static final ThreadLocal<Boolean> AUTOCAST = ThreadLocal.withInitial(() -> false);
+
+    /** Sets this thread's autocast state and returns the previous one (restore it in a finally block). */
+    public static boolean autocast(boolean on) {
+        boolean was = AUTOCAST.get();
+        AUTOCAST.set(on);
+        return was;
+    }
+
+    /** Whether an op on {@code x} should run in bfloat16 now: autocast is on and x is float32. */
+    static boolean autocastBf16(NDArray x) {
+        return AUTOCAST.get() && x.getDataType() == ai.djl.ndarray.types.DataType.FLOAT32 && Kernels.available();
     }
 
     /** LayerNorm over the last axis. */

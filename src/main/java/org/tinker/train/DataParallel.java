@@ -72,6 +72,7 @@ public final class DataParallel implements AutoCloseable {
                 r.loadParameters(onDevice);
             }
             r.setDropout(master.dropout());
+            r.setPrecision(master.precision());
             replicas.add(r);
         }
         this.pool = concurrent ? Executors.newFixedThreadPool(devices.size(), t -> {

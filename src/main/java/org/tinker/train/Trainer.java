@@ -78,6 +78,7 @@ public final class Trainer {
         listeners.addAll(opts.listeners());
         state.seed = tp.random_seed();
         lm.setDropout(tp.dropout());
+        lm.setPrecision(tp.precision());
         log("n_train_samples", 0);
         log("n_train_batches", 0);
         log("n_opt_steps", 0);

@@ -132,12 +132,12 @@ class KernelsTest {
             }
             double[] refGh = h.getGradient().toDoubleArray(), refGw = w.getGradient().toDoubleArray();
             for (int block : new int[] {4, 23, 64}) { // blocks that split V unevenly, exactly, and not at all
-                List<NDArray> out = Kernels.lmHeadLoss(h, w, y, mask, block, true);
+                List<NDArray> out = Kernels.lmHeadLoss(h, w, y, mask, block, true, false);
                 assertEquals(refLoss, out.get(0).getDouble(), 1e-12, "loss, block " + block);
                 assertEquals(refCorrect, Math.round(out.get(1).getDouble()), "correct, block " + block);
                 assertArrayEquals(refGh, out.get(2).toDoubleArray(), 1e-12, "d/dh, block " + block);
                 assertArrayEquals(refGw, out.get(3).toDoubleArray(), 1e-12, "d/dw, block " + block);
-                assertEquals(2, Kernels.lmHeadLoss(h, w, y, mask, block, false).size(), "no gradients asked, none computed");
+                assertEquals(2, Kernels.lmHeadLoss(h, w, y, mask, block, false, false).size(), "no gradients asked, none computed");
             }
         }
     }
