@@ -28,7 +28,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code runner tint}: the TinT construction (forward on a fixture-style input, create/save, perplexity). */
-@Command(name = "tint", mixinStandardHelpOptions = true, description = "TinT: a transformer whose forward pass simulates an aux GPT-2, its backward pass and SGD on the train part.",
+@Command(name = "tint", mixinStandardHelpOptions = true, description = "TinT: a transformer whose forward pass simulates an aux GPT-2 or OPT, its backward pass and SGD on the train part.",
         subcommands = {TintCommands.Forward.class, TintCommands.Create.class, TintCommands.Perplexity.class})
 public final class TintCommands implements Callable<Integer> {
     @Override
@@ -51,11 +51,17 @@ public final class TintCommands implements Callable<Integer> {
         @Option(names = "--no-reuse-backward-blocks", negatable = false) boolean noReuseBackward;
         @Option(names = "--norm", paramLabel = "N", description = "layernorm (GPT-2) | rmsnorm (simulate the aux with RMSNorm; extension)") String norm = "layernorm";
         @Option(names = "--dtype", paramLabel = "D", description = "float64 (default) | float32") String dtype = "float64";
+        @Option(names = "--use-prediction-loss", arity = "1", paramLabel = "BOOL", description = {"true (default): the cross-entropy gradient at the top;",
+                "it takes precedence over --use-quad, as in the original"}) boolean usePredictionLoss = true;
+        @Option(names = "--use-quad", arity = "1", paramLabel = "BOOL", description = {"with --use-prediction-loss false: the loss 0.5*|E h|^2 - (E h)_y",
+                "(Saunshi et al.); both false: the original's third option, grad = mean_v E_v - E_y. Ignored while --use-prediction-loss is true"})
+        boolean useQuad = false;
 
         TintConfig config(int D, int H) {
             TintConfig c = new TintConfig();
             c.nSimulationLayers = nSim; c.nForwardBackward = steps; c.innerLr = innerLr; c.scaleEmbeddings = scaleEmbeddings; c.gateScale = gateScale;
             c.restrictPrefixes = !noRestrict; c.reuseForwardBlocks = !noReuseForward; c.reuseBackwardBlocks = !noReuseBackward;
+            c.usePredictionLoss = usePredictionLoss; c.useQuad = useQuad;
             if (!dtype.equals("float32") && !dtype.equals("float64")) throw new ConfigError("--dtype=" + dtype + ": expected float32 or float64");
             c.f32 = dtype.equals("float32");
             String first = TintConfig.suggest(D, H).split(" \\| ")[0];
@@ -63,6 +69,26 @@ public final class TintCommands implements Callable<Integer> {
             c.numPrefixes = numPrefixes != null ? numPrefixes : Integer.parseInt(kv[0].split("=")[1]);
             c.hiddenSize = hiddenSize != null ? hiddenSize : Integer.parseInt(kv[1].split("=")[1]);
             c.numAttentionHeads = heads != null ? heads : Integer.parseInt(kv[2].split("=")[1]);
+            return c;
+        }
+    }
+
+    /**
+     * {@code --pretrained DIR | --timestamp T} for the tint commands. Gpt2Commands.ModelChoice's help says "GPT-2
+     * checkpoint folder", which is right for the gpt2 commands, but tint also takes HF OPT folders; picocli cannot
+     * override an inherited option's text, hence this twin, converted with {@link #choice()} for the shared loaders.
+     */
+    static final class AuxChoice {
+        @Option(names = "--pretrained", paramLabel = "DIR", description = "a GPT-2 or OPT checkpoint folder (HF layout; OPT when its config.json says model_type opt), a models/ name or an HF-cache name (gpt2)")
+        String pretrained;
+
+        @Option(names = "--timestamp", paramLabel = "T", description = "a saved tinker run (its final checkpoint)")
+        String timestamp;
+
+        Gpt2Commands.ModelChoice choice() {
+            Gpt2Commands.ModelChoice c = new Gpt2Commands.ModelChoice();
+            c.pretrained = pretrained;
+            c.timestamp = timestamp;
             return c;
         }
     }
@@ -136,14 +162,14 @@ public final class TintCommands implements Callable<Integer> {
 
     @Command(name = "create", mixinStandardHelpOptions = true, description = "Construct the TinT model of a GPT-2-architecture model or an HF OPT folder and save it (tint.json + tint.safetensors).")
     static final class Create implements Callable<Integer> {
-        @ArgGroup(exclusive = true, multiplicity = "1") Gpt2Commands.ModelChoice model;
+        @ArgGroup(exclusive = true, multiplicity = "1") AuxChoice model;
         @Mixin Settings settings;
         @Option(names = "--save", required = true, paramLabel = "PATH") Path save;
         @Option(names = "--saved-models", paramLabel = "DIR") Path savedModels = Path.of("saved-models");
 
         @Override
         public Integer call() {
-            AuxModel a = aux(model, savedModels, settings);
+            AuxModel a = aux(model.choice(), savedModels, settings);
             TintConfig c = settings.config(a.D, a.H);
             c.validate(a, 1);
             TintModel t = new TintModel(a, c);
@@ -176,7 +202,7 @@ public final class TintCommands implements Callable<Integer> {
             "--train-fraction is the train part; perplexity of the rest before and after TinT's internal update, and with dynamic evaluation",
             "(explicit SGD on all parameters, same train part, --dynamic-steps steps of --dynamic-lr on the mean or summed loss). Appends a JSON line to --log."})
     static final class Perplexity implements Callable<Integer> {
-        @ArgGroup(exclusive = true, multiplicity = "1") Gpt2Commands.ModelChoice model;
+        @ArgGroup(exclusive = true, multiplicity = "1") AuxChoice model;
         @Mixin Settings settings;
         @Option(names = "--task", paramLabel = "T") String task = "wikitext-2";
         @Option(names = "--split", paramLabel = "S") String split = "valid";
@@ -208,20 +234,21 @@ public final class TintCommands implements Callable<Integer> {
             if (!dynamicLoss.equals("mean") && !dynamicLoss.equals("sum")) throw new ConfigError("--dynamic-loss=" + dynamicLoss + ": expected mean or sum");
             if (!(trainFraction > 0 && trainFraction < 1)) throw new ConfigError("--train-fraction=" + trainFraction + ": expected a number in (0, 1)");
             int[] all;
-            Path opt = optFolder(model);
+            Gpt2Commands.ModelChoice choice = model.choice();
+            Path opt = optFolder(choice);
             if (opt != null) {
                 // OPT has no bundled tokenizer here: its folder's own (tokenizer.json or vocab.json + merges.txt)
                 org.tinker.data.Tokenizer tok = Gpt2Pretrained.tokenizer(opt, -1);
                 if (tok == null) throw new ConfigError(opt + ": no tokenizer.json or vocab.json + merges.txt (tint perplexity needs the OPT model's tokenizer)");
                 all = tokens(tok);
             } else {
-                try (Gpt2Commands.Loaded l = Gpt2Commands.load(model, savedModels, DataType.FLOAT32)) {
+                try (Gpt2Commands.Loaded l = Gpt2Commands.load(choice, savedModels, DataType.FLOAT32)) {
                     if (l.tokenizer() == null) throw new ConfigError("tint perplexity: this model has no tokenizer");
                     all = tokens(l.tokenizer());
                 }
             }
-            AuxModel aux = aux(model, savedModels, settings);
-            if (blockSize < 4 || blockSize > aux.T) throw new ConfigError("--block-size=" + blockSize + ": expected 4.." + aux.T + " (the aux n_positions)");
+            AuxModel aux = aux(choice, savedModels, settings);
+            if (blockSize < 4 || blockSize > aux.T) throw new ConfigError("--block-size=" + blockSize + ": expected 4.." + aux.T + " (the aux " + aux.family.positionsKey() + ")");
             TintConfig c = settings.config(aux.D, aux.H);
             c.validate(aux, blockSize);
             TintModel tint = new TintModel(aux, c);
@@ -253,6 +280,7 @@ public final class TintCommands implements Callable<Integer> {
             r.addProperty("num_prefixes", c.numPrefixes); r.addProperty("hidden_size", c.hiddenSize); r.addProperty("num_attention_heads", c.numAttentionHeads);
             r.addProperty("scale_embeddings", c.scaleEmbeddings); r.addProperty("gate_scale", c.gateScale); r.addProperty("dtype", settings.dtype);
             r.addProperty("norm", settings.norm); r.addProperty("restrict_prefixes", c.restrictPrefixes);
+            r.addProperty("use_prediction_loss", c.usePredictionLoss); r.addProperty("use_quad", c.useQuad);
             r.addProperty("dynamic_lr", dynamicLr); r.addProperty("dynamic_steps", dSteps); r.addProperty("dynamic_loss", dynamicLoss);
             r.addProperty("ppl_base", Math.exp(base / n)); r.addProperty("ppl_tint", Math.exp(after / n)); r.addProperty("ppl_dynamic_eval", Math.exp(dynamic / n));
             r.addProperty("seconds", secs);

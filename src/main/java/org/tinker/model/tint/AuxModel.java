@@ -51,6 +51,21 @@ public final class AuxModel {
             throw new ConfigError(where + ": model_type=" + modelType + ": TinT supports gpt2 and opt aux models");
         }
 
+        /** config.json's key for the width D, as this family names it (messages speak the user's checkpoint's language). */
+        public String widthKey() {
+            return this == GPT2 ? "n_embd" : "hidden_size";
+        }
+
+        /** config.json's key for the number of heads H. */
+        public String headsKey() {
+            return this == GPT2 ? "n_head" : "num_attention_heads";
+        }
+
+        /** config.json's key for the number of positions T_aux. */
+        public String positionsKey() {
+            return this == GPT2 ? "n_positions" : "max_position_embeddings";
+        }
+
         /** The key without the checkpoint's root (transformer. / model.decoder. / decoder.), or null if it has none of them. */
         String strip(String key) {
             if (key.startsWith(root)) return key.substring(root.length());

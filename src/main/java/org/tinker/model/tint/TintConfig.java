@@ -26,6 +26,22 @@ public final class TintConfig {
     public double epsilon = 1e-5;
     public int maxPositionEmbeddings = 2048;
     public boolean f32 = false;
+    /**
+     * The loss whose gradient starts the simulated backward pass (tint.md §1.8 step 2a; {@link LossGradient}). As in
+     * the original, {@code use_prediction_loss} takes precedence: with both true the prediction loss is used and
+     * {@code use_quad} is ignored (the original's {@code if / elif}). {@code use_quad=true} needs
+     * {@code use_prediction_loss=false}; both false selects the original's third branch (δh = mean_v E_v − E_{x_{t+1}}).
+     */
+    public boolean usePredictionLoss = true;
+    public boolean useQuad = false;
+
+    /** The three loss-gradient options of the original (see {@link LossGradient}). */
+    public enum Loss { PREDICTION, QUAD, MEAN }
+
+    /** The loss the two flags select: prediction loss first, then quad, else the mean option (the original's order). */
+    public Loss loss() {
+        return usePredictionLoss ? Loss.PREDICTION : useQuad ? Loss.QUAD : Loss.MEAN;
+    }
 
     public TintConfig copy() {
         TintConfig c = new TintConfig();
@@ -33,7 +49,7 @@ public final class TintConfig {
         c.hiddenSize = hiddenSize; c.numAttentionHeads = numAttentionHeads; c.scaleEmbeddings = scaleEmbeddings; c.gateScale = gateScale;
         c.reuseForwardBlocks = reuseForwardBlocks; c.reuseBackwardBlocks = reuseBackwardBlocks; c.restrictPrefixes = restrictPrefixes;
         c.lnUpdateBiasOnly = lnUpdateBiasOnly; c.backpropThroughAttention = backpropThroughAttention; c.epsilon = epsilon;
-        c.maxPositionEmbeddings = maxPositionEmbeddings; c.f32 = f32;
+        c.maxPositionEmbeddings = maxPositionEmbeddings; c.f32 = f32; c.usePredictionLoss = usePredictionLoss; c.useQuad = useQuad;
         return c;
     }
 
@@ -67,10 +83,8 @@ public final class TintConfig {
                 if (!d.equals("float32") && !d.equals("float64")) throw new ConfigError(where + ": dtype=" + d + ": expected float32 or float64");
                 c.f32 = d.equals("float32");
             }
-            if (o.has("use_quad") && o.get("use_quad").getAsBoolean())
-                throw new ConfigError(where + ": use_quad=true is not supported (only the prediction loss, use_prediction_loss=true)");
-            if (o.has("use_prediction_loss") && !o.get("use_prediction_loss").getAsBoolean())
-                throw new ConfigError(where + ": use_prediction_loss=false is not supported (only the prediction loss)");
+            if (o.has("use_prediction_loss")) c.usePredictionLoss = o.get("use_prediction_loss").getAsBoolean();
+            if (o.has("use_quad")) c.useQuad = o.get("use_quad").getAsBoolean();
         } catch (ClassCastException | IllegalStateException | NumberFormatException e) {
             throw new ConfigError(where + ": a TinT setting has the wrong type (" + e.getMessage() + ")");
         }
@@ -83,8 +97,12 @@ public final class TintConfig {
      */
     public void validate(AuxModel aux, int T) {
         int D = aux.D, H = aux.H, K = numPrefixes, E = hiddenSize, Hs = numAttentionHeads;
+        // the aux's own keys in its family's names; OPT's num_attention_heads / max_position_embeddings are also TinT
+        // setting names, so aux keys are always said as "the aux <key>" and TinT's causal buffer as "TinT's ..."
+        AuxModel.Family fam = aux.family;
+        String width = "the aux " + fam.widthKey() + "=" + D, heads = "the aux " + fam.headsKey() + "=" + H;
         List<String> broken = new ArrayList<>();
-        if (K <= 0 || D % K != 0) broken.add("num_prefixes=" + K + " must divide the aux width n_embd=" + D + " (each prefix holds D/K rows of every weight)");
+        if (K <= 0 || D % K != 0) broken.add("num_prefixes=" + K + " must divide " + width + " (each prefix holds D/K rows of every weight)");
         else {
             int S = D / K;
             if (E % K != 0) broken.add("hidden_size=" + E + " must be a multiple of num_prefixes=" + K + " (the linear attentions have E/K heads of size K)");
@@ -95,19 +113,19 @@ public final class TintConfig {
         else {
             int hd = E / Hs;
             if (D % hd != 0 || H % (D / hd) != 0)
-                broken.add("head size hidden_size/num_attention_heads=" + hd + " must divide D=" + D + " with n_head=" + H + " a multiple of D/" + hd);
-            if (Hs < H) broken.add("num_attention_heads=" + Hs + " must be ≥ the aux n_head=" + H + " (one TinT head per aux head)");
+                broken.add("head size hidden_size/num_attention_heads=" + hd + " must divide D=" + D + " with " + heads + " a multiple of D/" + hd);
+            if (Hs < H) broken.add("num_attention_heads=" + Hs + " must be ≥ " + heads + " (one TinT head per aux head)");
         }
-        if (K + T > maxPositionEmbeddings) broken.add("num_prefixes+tokens=" + (K + T) + " must be ≤ max_position_embeddings=" + maxPositionEmbeddings);
-        if (T > aux.T) broken.add("the input has " + T + " tokens, more than the aux n_positions=" + aux.T);
+        if (K + T > maxPositionEmbeddings) broken.add("num_prefixes+tokens=" + (K + T) + " must be ≤ TinT's max_position_embeddings=" + maxPositionEmbeddings);
+        if (T > aux.T) broken.add("the input has " + T + " tokens, more than the aux " + fam.positionsKey() + "=" + aux.T);
         if (nSimulationLayers > aux.L || nSimulationLayers == 0 || nSimulationLayers < -1)
             broken.add("n_simulation_layers=" + nSimulationLayers + " must be -1 (all) or in 1.." + aux.L);
         if (nForwardBackward < 1) broken.add("n_forward_backward=" + nForwardBackward + " must be ≥ 1");
         if (aux.F % D != 0) broken.add("the aux MLP width " + aux.F + " must be a multiple of D=" + D + " (the MLP is simulated in F/D chunks of D)");
         if (scaleEmbeddings <= 0) broken.add("scale_embeddings=" + scaleEmbeddings + " must be > 0");
         if (!broken.isEmpty())
-            throw new ConfigError("TinT settings for an aux model with D=" + D + ", n_head=" + H + ": " + String.join("; ", broken)
-                    + ". Valid choices for this model: " + suggest(D, H));
+            throw new ConfigError("TinT settings for an aux model (" + fam.modelType + ") with " + fam.widthKey() + "=" + D + ", " + fam.headsKey() + "=" + H
+                    + ": " + String.join("; ", broken) + ". Valid choices for this model: " + suggest(D, H));
     }
 
     /** A few valid (num_prefixes, hidden_size, num_attention_heads) triples for width D and H heads. */

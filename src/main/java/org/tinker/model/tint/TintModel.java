@@ -10,7 +10,7 @@ import java.util.List;
  * "trainable biases", {@link #prefixes}); every module below is a fixed TinT layer (linear attention, softmax
  * attention, parameter-free normalisation, elementwise activation, dense linear layers, gates) whose weights do not
  * depend on the aux model. The loss gradient at the top is computed outside the modules from the logits, as the
- * original does.
+ * original does ({@link LossGradient}: prediction loss, use_quad or the mean option).
  *
  * <p>Modules of the same kind share their fixed matrices (weight tying; the original's {@code reuse_*} flags do the
  * same for some of them), so {@link #ownParamCount} counts each once.
@@ -418,18 +418,12 @@ public final class TintModel {
         return out;
     }
 
-    /** dCE/dh_f = Eᵀ(softmax(E h_f) − e_{x_{t+1}}) on the train targets t ≤ nTrain−2, zero elsewhere. */
+    /**
+     * δh_f on the train targets t ≤ nTrain−2, zero elsewhere: Eᵀ(softmax(E h_f) − e_{x_{t+1}}), or the use_quad /
+     * mean option ({@link LossGradient}, shared with the reference).
+     */
     Mat lossGradient(Mat logits, long[] ids, int nTrain) {
-        int T = logits.rows, V = logits.cols;
-        Mat d = new Mat(T, V, f32);
-        for (int t = 0; t <= nTrain - 2; t++) {
-            double m = Double.NEGATIVE_INFINITY;
-            for (int v = 0; v < V; v++) m = Math.max(m, logits.get(t, v));
-            double z = 0;
-            for (int v = 0; v < V; v++) z += Math.exp(logits.get(t, v) - m);
-            for (int v = 0; v < V; v++) d.set(t, v, Math.exp(logits.get(t, v) - m) / z - (v == ids[t + 1] ? 1 : 0));
-        }
-        return d.mm(aux.wte);
+        return LossGradient.hidden(logits, aux.wte, ids, nTrain, cfg.loss(), f32);
     }
 
     // ------------------------------------------------------------------------------------------------ parameter counts

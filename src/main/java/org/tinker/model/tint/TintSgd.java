@@ -18,6 +18,8 @@ package org.tinker.model.tint;
  *   <li>A7 {@code mlpBiasMult}: the MLP output bias step is mult·η (TinT: F/D = 4);
  *   <li>A8 {@code meanLoss}: false = summed loss (TinT), true = mean over the train targets.
  * </ul>
+ * {@code loss} picks the loss at the top (cross-entropy, use_quad or the mean option; {@link LossGradient}, the code
+ * the construction uses too).
  * {@code backpropThroughAttention=false} uses δv = δo (no Aᵀ mixing), as the original's flag.
  */
 public final class TintSgd {
@@ -30,6 +32,8 @@ public final class TintSgd {
         public double fdN = 1000;
         public double mlpBiasMult = 4;
         public int nSim = -1;
+        /** The loss at the top: cross-entropy (default), use_quad or the mean option, as {@link TintConfig#loss()} selects. */
+        public TintConfig.Loss loss = TintConfig.Loss.PREDICTION;
 
         /** TinT's approximations for a construction config and an aux model. */
         public static Switches tint(TintConfig c, AuxModel aux) {
@@ -39,6 +43,7 @@ public final class TintSgd {
             s.nSim = c.nSim(aux.L);
             s.backpropThroughAttention = c.backpropThroughAttention;
             s.lnFullMatrix = !c.lnUpdateBiasOnly;
+            s.loss = c.loss();
             return s;
         }
 
@@ -55,7 +60,7 @@ public final class TintSgd {
         }
     }
 
-    /** Gradient of the (summed or mean) CE over targets 1..nTrain−1 w.r.t. the weights, as an AuxModel of the same shape. */
+    /** Gradient of the (summed or mean) loss (CE unless {@code sw.loss} says otherwise) over targets 1..nTrain−1 w.r.t. the weights, as an AuxModel of the same shape. */
     public static AuxModel grad(AuxModel aux, long[] ids, int nTrain, Switches sw) {
         return grad(aux, ids, IclInput.NONE, nTrain, sw);
     }
@@ -67,20 +72,11 @@ public final class TintSgd {
     public static AuxModel grad(AuxModel aux, long[] ids, IclInput icl, int nTrain, Switches sw) {
         AuxModel g = zerosLike(aux);
         AuxModel.Forward f = aux.forward(ids, icl);
-        int T = ids.length, V = aux.V;
+        int T = ids.length;
         int nSim = sw.nSim < 0 ? aux.L : sw.nSim;
-        Mat dlog = new Mat(T, V, aux.f32);
         int count = Math.max(0, nTrain - 1);
-        for (int t = 0; t <= nTrain - 2; t++) {
-            double m = Double.NEGATIVE_INFINITY;
-            for (int v = 0; v < V; v++) m = Math.max(m, f.logits.get(t, v));
-            double z = 0;
-            for (int v = 0; v < V; v++) z += Math.exp(f.logits.get(t, v) - m);
-            for (int v = 0; v < V; v++) {
-                double p = Math.exp(f.logits.get(t, v) - m) / z - (v == ids[t + 1] ? 1 : 0);
-                dlog.set(t, v, sw.meanLoss ? p / count : p);
-            }
-        }
+        // the same loss gradient as the construction's (dℓ/dlogits; logits = h_f·Eᵀ with the tied head E = wte)
+        Mat dlog = LossGradient.logits(f.logits, ids, nTrain, sw.loss, sw.meanLoss ? count : 1, aux.f32);
         Mat dhf = dlog.mm(aux.wte);
         if (sw.trainEmbeddings) g.wte = dlog.tmm(f.hf);
         g.lnfB = dhf.colSum();

@@ -66,6 +66,7 @@ public final class TintStore {
         o.addProperty("reuse_backward_blocks", c.reuseBackwardBlocks); o.addProperty("restrict_prefixes", c.restrictPrefixes);
         o.addProperty("ln_update_bias_only", c.lnUpdateBiasOnly); o.addProperty("backprop_through_attention", c.backpropThroughAttention);
         o.addProperty("epsilon", c.epsilon); o.addProperty("max_position_embeddings", c.maxPositionEmbeddings);
+        o.addProperty("use_prediction_loss", c.usePredictionLoss); o.addProperty("use_quad", c.useQuad);
         o.addProperty("dtype", c.f32 ? "float32" : "float64");
         o.addProperty("repo_param_count", t.repoParamCount());
         o.addProperty("own_param_count", t.ownParamCount());

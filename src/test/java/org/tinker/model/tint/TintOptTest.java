@@ -2,6 +2,7 @@ package org.tinker.model.tint;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -289,6 +290,19 @@ class TintOptTest {
             assertTrue(rel < 1e-9, "final rel " + rel);
             assertTrue(w < 1e-9, "weights " + w);
         }
+    }
+
+    /** The dimension rules name the aux's keys as OPT's config.json does, not GPT-2's. */
+    @Test
+    void validationSpeaksOptKeyNames() {
+        TintConfig c = config();
+        c.numPrefixes = 5;
+        c.numAttentionHeads = 2;
+        String msg = assertThrows(ConfigError.class, () -> c.validate(aux, TAUX + 1)).getMessage();
+        assertTrue(msg.contains("must divide the aux hidden_size=24") && msg.contains("the aux num_attention_heads=4")
+                && msg.contains("more than the aux max_position_embeddings=32"), msg);
+        // GPT-2's key names as whole words ("n_head" also occurs inside "num_attention_heads")
+        assertFalse(java.util.regex.Pattern.compile("\\b(n_embd|n_head|n_positions)\\b").matcher(msg).find(), msg);
     }
 
     @Test
