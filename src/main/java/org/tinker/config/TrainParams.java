@@ -27,7 +27,7 @@ public record TrainParams(
         @Doc("init std of the LoRA matrices") double lora_std,
         @Doc("0 never; -1 after every validation; n>0 each time n_train_samples crosses a multiple of n") int checkpoint_every,
         @Doc("seed of weights, data order, dropout and sampling") long random_seed,
-        @Doc("compute precision: fp32 | bf16 (matmuls and attention in bfloat16 on fp32 master weights, as torch.autocast)") String precision) {
+        @Doc("training compute precision: fp32 | bf16 (matmuls and attention in bfloat16 on fp32 master weights, as torch.autocast; evaluation and sampling stay fp32)") String precision) {
 
     public static final TrainParams DEFAULTS = new TrainParams(8, 1, 5, -1, 0.1, 0.5, 0.1, 30, 0.5, false, 100,
             1e-3, 50, "Cosine", 1e-7, 0.995, 10, 500, 0.0, 0.9, 0.999, 0, 0.02, 0, 0L, "fp32");

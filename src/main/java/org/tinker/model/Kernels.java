@@ -59,6 +59,13 @@ public final class Kernels {
                 return torch.to(torch.linear(torch.to(x, 15), torch.to(w, 15), torch.to(b, 15)), x.dtype)
               def linear_bf16_nobias(self: __torch__.Kernels, x: Tensor, w: Tensor) -> Tensor:
                 return torch.to(torch.linear(torch.to(x, 15), torch.to(w, 15)), x.dtype)
+              def bf16_matmuls(self: __torch__.Kernels, a: Tensor, b: Tensor, reps: int) -> Tensor:
+                a16 = torch.to(a, 15)
+                b16 = torch.to(b, 15)
+                c = torch.matmul(a16, b16)
+                for i in range(reps - 1):
+                  c = torch.matmul(c, b16)
+                return torch.to(torch.sum(c), a.dtype)
               def clip_grad_norm(self: __torch__.Kernels, grads: List[Tensor], max_norm: float) -> Tensor:
                 norms = torch._foreach_norm(grads, 2.)
                 total = torch.linalg_vector_norm(torch.stack(norms), 2.)
@@ -76,6 +83,8 @@ public final class Kernels {
                 m = torch.full([n], float("-inf"), dtype=h.dtype, device=h.device)
                 s = torch.zeros([n], dtype=h.dtype, device=h.device)
                 target = torch.zeros([n], dtype=h.dtype, device=h.device)
+                kept: List[Tensor] = []
+                maxes: List[Tensor] = []
                 for start in range(0, V, block):
                   nb = min(block, V - start)
                   lb = torch.to(torch.matmul(hm, torch.t(torch.narrow(wm, 0, start, nb))), h.dtype)
@@ -83,8 +92,12 @@ public final class Kernels {
                   picked = torch.squeeze(torch.gather(lb, 1, torch.unsqueeze(torch.clamp(torch.sub(y, start), 0, nb - 1), 1)), 1)
                   target = torch.where(hit, picked, target)
                   m2 = torch.maximum(m, torch.amax(lb, [1]))
-                  s = torch.add(torch.mul(s, torch.exp(torch.sub(m, m2))), torch.sum(torch.exp_(torch.sub_(lb, torch.unsqueeze(m2, 1))), [1]))
+                  e = torch.exp_(torch.sub_(lb, torch.unsqueeze(m2, 1)))
+                  s = torch.add(torch.mul(s, torch.exp(torch.sub(m, m2))), torch.sum(e, [1]))
                   m = m2
+                  if need_grad:
+                    kept.append(e)
+                    maxes.append(m2)
                 lse = torch.add(m, torch.log(s))
                 loss = torch.sum(torch.mul(torch.sub(lse, target), mask))
                 correct = torch.sum(torch.mul(torch.ge(target, m), mask))
@@ -93,10 +106,12 @@ public final class Kernels {
                 grad_h = torch.zeros_like(h)
                 grad_w = torch.empty_like(w)
                 rows = torch.unsqueeze(mask, 1)
+                i = 0
                 for start in range(0, V, block):
                   nb = min(block, V - start)
                   wb = torch.narrow(wm, 0, start, nb)
-                  g = torch.exp_(torch.sub_(torch.to(torch.matmul(hm, torch.t(wb)), h.dtype), torch.unsqueeze(lse, 1)))
+                  g = torch.mul_(kept[i], torch.unsqueeze(torch.exp(torch.sub(maxes[i], lse)), 1))
+                  i = i + 1
                   hit = torch.unsqueeze(torch.to(torch.logical_and(torch.ge(y, start), torch.lt(y, start + nb)), h.dtype), 1)
                   g = torch.scatter_add_(g, 1, torch.unsqueeze(torch.clamp(torch.sub(y, start), 0, nb - 1), 1), torch.neg(hit))
                   g = torch.mul_(g, rows)
@@ -190,6 +205,14 @@ public final class Kernels {
     }
 
     /**
+     * {@code reps} chained bfloat16 products {@code a·b·b·…} (cast once; chained so the TorchScript optimiser cannot
+     * drop repeats), for measuring the bfloat16 matmul peak. Returns the sum of the result.
+     */
+    public static NDArray bf16Matmuls(NDArray a, NDArray b, int reps) {
+        return runTensor("bf16_matmuls", a, false, IValue.from(Ops.pt(a)), IValue.from(Ops.pt(b)), IValue.from((long) reps));
+    }
+
+    /**
      * Scales {@code grads} in place so their global L2 norm is at most {@code maxNorm} (torch's clip_grad_norm_ with
      * the same 1e-6), in two fused multi-tensor kernels. Returns the norm before clipping.
      */
@@ -215,10 +238,12 @@ public final class Kernels {
 
     /**
      * The language-model head and its cross-entropy in one pass over vocabulary blocks, without the {@code [N,V]}
-     * logits in memory: for each block of {@code block} rows of {@code w}, the logits block is computed, folded into
-     * a running log-sum-exp and argmax, and dropped; a second sweep recomputes each block, turns it into its share of
-     * dCE/dlogits = mask·(softmax − onehot) and multiplies it straight into the gradients of {@code h} and {@code w}.
-     * On a 10k vocabulary this replaces about ten passes over an 80 MB array with work that stays in cache.
+     * logits tensor: for each block of {@code block} rows of {@code w}, the logits block is computed and folded into a
+     * running log-sum-exp (flash-attention style: each block's exponentials are taken against the running maximum).
+     * When a gradient is needed those exponentials are kept, and a second sweep rescales each block into its share of
+     * dCE/dlogits = mask·(softmax − onehot) (one multiply, no second exp) and multiplies it straight into the
+     * gradients of {@code h} and {@code w}. On a 10k vocabulary this replaces the log-softmax, gather, argmax and
+     * their backward passes over an 80 MB array (and the logits' own gradient array) with per-block work.
      *
      * @param h    {@code [N,D]} final hidden states
      * @param w    {@code [V,D]} the head (the tied embedding or lm_head)

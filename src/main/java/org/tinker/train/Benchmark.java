@@ -20,7 +20,8 @@ import org.tinker.config.TrainParams;
  * {@code runner bench}: training speed of a config through the normal runner path (Experiment → Trainer),
  * with the figures that say how close it is to the hardware: steady-state tokens/s (median of windows
  * after warm-up, with min and max), time from JVM start to the first step, peak RSS and RSS drift, model
- * FLOPs per token, achieved GFLOP/s, the fp32 matmul peak measured on the spot, and MFU.
+ * FLOPs per token, achieved GFLOP/s, the matmul peak of the run's precision measured on the spot, MFU, and
+ * generation speed with and without the KV cache.
  */
 public final class Benchmark {
     private Benchmark() {}
@@ -28,8 +29,8 @@ public final class Benchmark {
     /** The figures of one benchmark. */
     public record Report(String config, int steps, long tokensPerStep, double medianTokensPerSec, double minTokensPerSec,
                          double maxTokensPerSec, double secondsToFirstStep, double peakRssMb, double rssDriftPct,
-                         double flopsPerToken, double achievedGflops, double matmulPeakGflops, double mfu,
-                         double sampleTokensPerSec, long parameters, int threads) {
+                         double flopsPerToken, double achievedGflops, String precision, double matmulPeakGflops, double mfu,
+                         int generatedTokens, double cachedTokensPerSec, double recomputeTokensPerSec, long parameters, int threads) {
 
         public Map<String, Object> asMap() {
             Map<String, Object> m = new LinkedHashMap<>();
@@ -53,9 +54,10 @@ public final class Benchmark {
                     String.format("  peak RSS                       %,.0f MB;  RSS drift after warm-up %+.1f%%", peakRssMb, rssDriftPct),
                     String.format("  model FLOPs per token          %,.1f MFLOP (6N + 12LTD, training)", flopsPerToken / 1e6),
                     String.format("  achieved                       %.1f GFLOP/s", achievedGflops),
-                    String.format("  fp32 matmul peak (measured)    %.1f GFLOP/s", matmulPeakGflops),
-                    String.format("  MFU                            %.1f%%", 100 * mfu),
-                    String.format("  generation tokens/s            %,.0f (sample(), 64 new tokens, full recompute)", sampleTokensPerSec));
+                    String.format("  %s matmul peak (measured)    %.1f GFLOP/s", precision, matmulPeakGflops),
+                    String.format("  MFU                            %.1f%% (of the %s peak)", 100 * mfu, precision),
+                    String.format("  generation tokens/s            %,.0f with the KV cache, %,.0f recomputing the context (%.1fx; %d new tokens)",
+                            cachedTokensPerSec, recomputeTokensPerSec, cachedTokensPerSec / recomputeTokensPerSec, generatedTokens));
         }
     }
 
@@ -96,14 +98,16 @@ public final class Benchmark {
             double rssStart = Double.NaN, rssEnd = Double.NaN;
             for (int i = warm; i <= steps; i++) if (rss[i] > 0) { if (Double.isNaN(rssStart)) rssStart = rss[i]; rssEnd = rss[i]; }
             double flops = flopsPerToken(s.mp(), p.lm().vocabSize());
-            double peak = matmulPeakGflops(p.manager());
+            String precision = s.tp().precision();
+            double peak = "bf16".equals(precision) ? bf16MatmulPeakGflops(p.manager()) : matmulPeakGflops(p.manager());
             double achieved = median * flops / 1e9;
-            double gen = sampleSpeed(p, 64);
+            int newTokens = Math.min(256, s.mp().max_seq_len() - 1);
+            double cached = generationSpeed(p, newTokens, true), recompute = generationSpeed(p, newTokens, false);
             long tokensPerStep = steps > warm ? (stepTokens[steps] - stepTokens[warm]) / (steps - warm) : 0;
             return new Report(s.configName(), steps, tokensPerStep, median, sorted.length == 0 ? Double.NaN : sorted[0],
                     sorted.length == 0 ? Double.NaN : sorted[sorted.length - 1], startToFirst, rssMb("VmHWM"),
-                    100 * (rssEnd - rssStart) / rssStart, flops, achieved, peak, achieved / peak, gen, p.lm().numParameters(),
-                    threads());
+                    100 * (rssEnd - rssStart) / rssStart, flops, achieved, precision, peak, achieved / peak, newTokens, cached,
+                    recompute, p.lm().numParameters(), threads());
         }
     }
 
@@ -127,6 +131,24 @@ public final class Benchmark {
     }
 
     /** fp32 matmul throughput of libtorch here and now: best of square sizes 512..2048. */
+    /** The bfloat16 matmul peak: 2048×2048 products in libtorch's bfloat16 kernel (oneDNN, AMX where present). */
+    public static double bf16MatmulPeakGflops(NDManager base) {
+        if (!org.tinker.model.Kernels.available()) return Double.NaN;
+        double best = 0;
+        try (NDManager m = base.newSubManager()) {
+            int n = 2048;
+            NDArray a = m.randomNormal(new Shape(n, n)), b = m.randomNormal(new Shape(n, n)).div(Math.sqrt(n)); // keeps a·bᵏ finite
+            org.tinker.model.Kernels.bf16Matmuls(a, b, 2).close(); // warm-up
+            for (int r = 0; r < 3; r++) {
+                int reps = 8;
+                long t0 = System.nanoTime();
+                org.tinker.model.Kernels.bf16Matmuls(a, b, reps).close();
+                best = Math.max(best, 2.0 * n * n * n * reps / ((System.nanoTime() - t0) / 1e9) / 1e9);
+            }
+        }
+        return best;
+    }
+
     public static double matmulPeakGflops(NDManager base) {
         double best = 0;
         try (NDManager m = base.newSubManager()) {
@@ -143,13 +165,21 @@ public final class Benchmark {
         return best;
     }
 
-    private static double sampleSpeed(Experiment.Prepared p, int newTokens) {
-        var tok = p.tokenizer();
-        int[] prompt = tok.encodePrompt("");
-        p.lm().sample(prompt, 4, 1.0, null, null, -1, new java.util.Random(0)); // warm-up
-        long t0 = System.nanoTime();
-        int[] out = p.lm().sample(prompt, newTokens, 1.0, null, null, -1, new java.util.Random(0));
-        return (out.length - prompt.length) / ((System.nanoTime() - t0) / 1e9);
+    /**
+     * Sampling speed from a one-token prompt, {@code newTokens} new tokens (temperature 1, seed 0), with the KV cache
+     * or recomputing the whole context for every token. Best of two runs after a warm-up.
+     */
+    private static double generationSpeed(Experiment.Prepared p, int newTokens, boolean cache) {
+        int[] prompt = p.tokenizer().encodePrompt("");
+        org.tinker.model.Generation.sample(p.lm(), prompt, prompt.length + 8, 1.0, null, null, -1, new java.util.Random(0), cache);
+        double best = 0;
+        for (int r = 0; r < 2; r++) {
+            long t0 = System.nanoTime();
+            int[] out = org.tinker.model.Generation.sample(p.lm(), prompt, prompt.length + newTokens, 1.0, null, null, -1,
+                    new java.util.Random(0), cache);
+            best = Math.max(best, (out.length - prompt.length) / ((System.nanoTime() - t0) / 1e9));
+        }
+        return best;
     }
 
     static double rssMb(String field) {
