@@ -44,6 +44,13 @@ public final class KVCache implements AutoCloseable {
     private final NDArray[] values;
     private int length;
     private long batch = -1;
+    /**
+     * The fused path: all layers of a step in one {@link Kernels#decode} call, keys and values written in place into
+     * buffers preallocated for max_seq_len (no concatenation per token). Taken whenever the layout allows it (the fused
+     * q|k|v projection) and the kernels loaded; otherwise each layer runs op by op below.
+     */
+    private final boolean fused;
+    private final List<NDArray> flatWeights = new ArrayList<>();
 
     public KVCache(LM lm) {
         if (!lm.hasBlocks())
@@ -63,6 +70,14 @@ public final class KVCache implements AutoCloseable {
         lnFB = p.get(LM.LN_F_B);
         keys = new NDArray[mp.n_layers()];
         values = new NDArray[mp.n_layers()];
+        fused = Kernels.available() && weights.stream().allMatch(w -> w.attnW() != null)
+                && Kernels.DECODE_ACTIVATIONS.contains(mp.activation()) && (lnFW == null) == !mp.final_norm();
+        if (fused)
+            for (BlockWeights w : weights)
+                for (NDArray a : new NDArray[] {w.ln1W(), w.ln1B() == null ? w.ln1W() : w.ln1B(), w.attnW(), w.attnB(),
+                        w.attnProjW(), w.attnProjB(), w.ln2W(), w.ln2B() == null ? w.ln2W() : w.ln2B(), w.fcW(), w.fcB(),
+                        w.mlpProjW(), w.mlpProjB()})
+                    flatWeights.add(a);
     }
 
     /** Tokens cached so far per row. */
@@ -89,6 +104,7 @@ public final class KVCache implements AutoCloseable {
         if (length + tn > mp.max_seq_len())
             throw new IllegalArgumentException("cache of " + length + " tokens + " + tn + " new exceeds max_seq_len=" + mp.max_seq_len());
         NDManager callerScope = ids.getManager();
+        if (fused) return fusedForward(ids, b, tn, callerScope);
         NDArray[] newK = new NDArray[keys.length];
         NDArray[] newV = new NDArray[values.length];
         NDArray logits;
@@ -117,6 +133,44 @@ public final class KVCache implements AutoCloseable {
             }
             keys[l] = newK[l];
             values[l] = newV[l];
+        }
+        length += tn;
+        batch = b;
+        return logits;
+    }
+
+    private NDArray fusedForward(NDArray ids, long b, int tn, NDManager callerScope) {
+        if (batch < 0) // first call: buffers for every position this cache can ever hold
+            for (int l = 0; l < keys.length; l++) {
+                Shape full = new Shape(b, mp.n_heads(), mp.max_seq_len(), mp.headDim());
+                keys[l] = manager.zeros(full, wte.getDataType(), wte.getDevice());
+                values[l] = manager.zeros(full, wte.getDataType(), wte.getDevice());
+            }
+        NDArray logits;
+        // Decoding one token is a chain of small ops: waking a second OpenMP thread for each costs more than it saves.
+        int threads = JniUtils.getNumThreads();
+        boolean single = threads > 1 && b * tn <= 8;
+        if (single) JniUtils.setNumThreads(1);
+        try (NDManager step = manager.newSubManager()) {
+            NDArray x = step.create(ids.toType(DataType.INT64, false).toLongArray(), new Shape(b, tn));
+            NDArray positions = switch (mp.pos_encoding()) {
+                case "learned" -> wpe;
+                case "sin" -> lm.sinTable();
+                default -> null;
+            };
+            NDArray mask = null, cos = null, sin = null;
+            if ("alibi".equals(mp.pos_encoding())) mask = lm.pass(length, length + tn, x, 0, false, null, null, null).mask();
+            if ("rotary".equals(mp.pos_encoding())) {
+                NDArray[] tables = lm.ropeTables();
+                cos = tables[0];
+                sin = tables[1];
+            }
+            logits = Kernels.decode(x, wte, positions, flatWeights, List.of(keys), List.of(values), mask, cos, sin,
+                    length, mp.n_heads(), mp.norm_first(), "rmsnorm".equals(mp.norm()), mp.activation(), mp.layer_norm_eps(),
+                    mp.final_norm(), lnFW, lnFB, head);
+            logits.attach(callerScope);
+        } finally {
+            if (single) JniUtils.setNumThreads(threads);
         }
         length += tn;
         batch = b;

@@ -66,6 +66,71 @@ public final class Kernels {
                 for i in range(reps - 1):
                   c = torch.matmul(c, b16)
                 return torch.to(torch.sum(c), a.dtype)
+              def norm(self: __torch__.Kernels, x: Tensor, w: Tensor, b: Tensor, rms: bool, eps: float) -> Tensor:
+                if rms:
+                  return torch.mul(torch.div(x, torch.sqrt(torch.add(torch.mean(torch.mul(x, x), [-1], True), eps))), w)
+                return torch.layer_norm(x, [torch.size(x, -1)], w, b, eps)
+              def mlp(self: __torch__.Kernels, x: Tensor, fw: Tensor, fb: Tensor, pw: Tensor, pb: Tensor, act: int) -> Tensor:
+                h = torch.linear(x, fw, fb)
+                if act == 0:
+                  h = torch.relu(h)
+                elif act == 1:
+                  h = torch.gelu(h)
+                elif act == 2:
+                  h = torch.gelu(h, approximate="tanh")
+                else:
+                  parts = torch.chunk(h, 2, -1)
+                  if act == 3:
+                    h = torch.mul(torch.silu(parts[0]), parts[1])
+                  else:
+                    h = torch.mul(torch.gelu(parts[0]), parts[1])
+                return torch.linear(h, pw, pb)
+              def rope(self: __torch__.Kernels, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+                halves = torch.chunk(x, 2, -1)
+                rotated = torch.cat([torch.neg(halves[1]), halves[0]], -1)
+                return torch.add(torch.mul(x, cos), torch.mul(rotated, sin))
+              def decode(self: __torch__.Kernels, ids: Tensor, wte: Tensor, positions: Tensor, weights: List[Tensor], keys: List[Tensor], values: List[Tensor], mask: Tensor, cos: Tensor, sin: Tensor, pos: int, n_heads: int, norm_first: bool, rms: bool, rotary: bool, add_positions: bool, causal: bool, act: int, eps: float, final_norm: bool, lnf_w: Tensor, lnf_b: Tensor, head: Tensor) -> Tensor:
+                B = torch.size(ids, 0)
+                T = torch.size(ids, 1)
+                D = torch.size(wte, 1)
+                x = torch.embedding(wte, ids)
+                if add_positions:
+                  x = torch.add(x, torch.narrow(positions, 0, pos, T))
+                if rotary:
+                  cos = torch.narrow(cos, 0, pos, T)
+                  sin = torch.narrow(sin, 0, pos, T)
+                if causal:
+                  mask = torch.triu(torch.full([T, pos + T], float("-inf"), dtype=x.dtype, device=x.device), pos + 1)
+                hd = D // n_heads
+                scale = 1.0 / (float(hd) ** 0.5)
+                for l in range(len(keys)):
+                  i = 12 * l
+                  a = x
+                  if norm_first:
+                    a = self.norm(x, weights[i], weights[i + 1], rms, eps)
+                  qkv = torch.chunk(torch.linear(a, weights[i + 2], weights[i + 3]), 3, -1)
+                  q = torch.transpose(torch.reshape(qkv[0], [B, T, n_heads, hd]), 1, 2)
+                  k = torch.transpose(torch.reshape(qkv[1], [B, T, n_heads, hd]), 1, 2)
+                  v = torch.transpose(torch.reshape(qkv[2], [B, T, n_heads, hd]), 1, 2)
+                  if rotary:
+                    q = self.rope(q, cos, sin)
+                    k = self.rope(k, cos, sin)
+                  torch.copy_(torch.narrow(keys[l], 2, pos, T), k)
+                  torch.copy_(torch.narrow(values[l], 2, pos, T), v)
+                  K = torch.narrow(keys[l], 2, 0, pos + T)
+                  V = torch.narrow(values[l], 2, 0, pos + T)
+                  scores = torch.add(torch.matmul(torch.mul(q, scale), torch.transpose(K, 2, 3)), mask)
+                  z = torch.reshape(torch.transpose(torch.matmul(torch.softmax(scores, -1), V), 1, 2), [B, T, D])
+                  o = torch.linear(z, weights[i + 4], weights[i + 5])
+                  if norm_first:
+                    x = torch.add(x, o)
+                    x = torch.add(x, self.mlp(self.norm(x, weights[i + 6], weights[i + 7], rms, eps), weights[i + 8], weights[i + 9], weights[i + 10], weights[i + 11], act))
+                  else:
+                    x = self.norm(torch.add(x, o), weights[i], weights[i + 1], rms, eps)
+                    x = self.norm(torch.add(x, self.mlp(x, weights[i + 8], weights[i + 9], weights[i + 10], weights[i + 11], act)), weights[i + 6], weights[i + 7], rms, eps)
+                if final_norm:
+                  x = self.norm(x, lnf_w, lnf_b, rms, eps)
+                return torch.linear(x, head)
               def clip_grad_norm(self: __torch__.Kernels, grads: List[Tensor], max_norm: float) -> Tensor:
                 norms = torch._foreach_norm(grads, 2.)
                 total = torch.linalg_vector_norm(torch.stack(norms), 2.)
@@ -212,6 +277,34 @@ public final class Kernels {
         return runTensor("bf16_matmuls", a, false, IValue.from(Ops.pt(a)), IValue.from(Ops.pt(b)), IValue.from((long) reps));
     }
 
+    /** Activation codes of {@link #decode}. */
+    static final List<String> DECODE_ACTIVATIONS = List.of("relu", "gelu", "gelu_new", "swiglu", "geglu");
+
+    /**
+     * One incremental-decoding step of every layer in a single call (see {@link KVCache}): ids {@code [B,T]} at
+     * positions {@code pos …} are embedded (plus rows of the {@code positions} table when given; rotary tables are
+     * {@code [max_seq_len, hd]}), their q, k, v are written into the preallocated caches at {@code pos} (in place),
+     * attention reads positions {@code [0, pos+T)} under {@code mask} (null = plain causal, built here), and the
+     * logits {@code [B,T,V]} come back in {@code ids}'s manager. {@code weights} holds 12 arrays per layer in the order ln_1 w/b, c_attn
+     * w/b, attn c_proj w/b, ln_2 w/b, c_fc w/b, mlp c_proj w/b (a norm without bias passes its weight in the bias
+     * slot; it is not read). One call instead of ~20 JNI calls per layer: at one token per step those calls, not the
+     * arithmetic, are what decoding costs.
+     */
+    static NDArray decode(NDArray ids, NDArray wte, NDArray positions, List<NDArray> weights, List<NDArray> keys,
+                          List<NDArray> values, NDArray mask, NDArray cos, NDArray sin, int pos, int nHeads, boolean normFirst,
+                          boolean rms, String activation, double eps, boolean finalNorm, NDArray lnfW, NDArray lnfB, NDArray head) {
+        boolean rotary = cos != null;
+        IValue[] in = {IValue.from(Ops.pt(ids)), IValue.from(Ops.pt(wte)), IValue.from(Ops.pt(positions == null ? wte : positions)),
+                list(weights), list(keys), list(values), IValue.from(Ops.pt(mask == null ? wte : mask)),
+                IValue.from(Ops.pt(rotary ? cos : wte)), IValue.from(Ops.pt(rotary ? sin : wte)), IValue.from((long) pos),
+                IValue.from((long) nHeads), IValue.from(normFirst), IValue.from(rms), IValue.from(rotary),
+                IValue.from(positions != null), IValue.from(mask == null),
+                IValue.from((long) DECODE_ACTIVATIONS.indexOf(activation)), IValue.from(eps), IValue.from(finalNorm),
+                IValue.from(Ops.pt(lnfW == null ? head : lnfW)), IValue.from(Ops.pt(lnfB == null ? head : lnfB)),
+                IValue.from(Ops.pt(head))};
+        return runTensor("decode", ids, false, in);
+    }
+
     /**
      * Scales {@code grads} in place so their global L2 norm is at most {@code maxNorm} (torch's clip_grad_norm_ with
      * the same 1e-6), in two fused multi-tensor kernels. Returns the norm before clipping.
@@ -296,7 +389,9 @@ public final class Kernels {
     static byte[] archive() throws IOException {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         try (ZipOutputStream zip = new ZipOutputStream(bytes)) {
-            stored(zip, "kernels/version", "3\n".getBytes(StandardCharsets.US_ASCII));
+            // The file-format version decides which operator schemas the importer assumes: below 10 it upgrades the
+            // source to old signatures (gelu without approximate=, ...), so say 10, as torch 2.x writes it.
+            stored(zip, "kernels/version", "10\n".getBytes(StandardCharsets.US_ASCII));
             stored(zip, "kernels/code/__torch__.py", SOURCE.getBytes(StandardCharsets.UTF_8));
             stored(zip, "kernels/constants.pkl", new byte[] {(byte) 0x80, 2, ')', '.'}); // pickle of ()
             stored(zip, "kernels/data.pkl", modulePickle());

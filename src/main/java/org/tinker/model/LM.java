@@ -580,7 +580,8 @@ public final class LM implements AutoCloseable {
         long correct = Math.round(out.get(1).toType(DataType.FLOAT64, false).getDouble());
         NDArray value = out.get(0).mul(scale); // mean over counted tokens; +0 when nothing counts
         if (!grad) return new LossResult(value, tokens, correct);
-        NDArray surrogate = h2.mul(out.get(2).mul(scale)).sum().add(tr.head().mul(out.get(3).mul(scale)).sum());
+        // Step-scope arrays first: an op's result lands in its first operand's manager, and the head is a parameter.
+        NDArray surrogate = h2.mul(out.get(2).mul(scale)).sum().add(out.get(3).mul(scale).mul(tr.head()).sum());
         NDArray loss = value.add(surrogate.sub(surrogate.stopGradient()));
         return new LossResult(loss, tokens, correct);
     }

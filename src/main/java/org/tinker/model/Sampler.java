@@ -1,9 +1,7 @@
 package org.tinker.model;
 
 import java.util.Arrays;
-import java.util.Comparator;
 import java.util.Random;
-import java.util.stream.IntStream;
 
 /** Picks the next token from one row of logits, in plain Java (a vocabulary row is small). */
 final class Sampler {
@@ -25,12 +23,29 @@ final class Sampler {
         return best;
     }
 
+    /**
+     * Ids by decreasing logit, ties by lower id first (matching argmax): the order of
+     * {@code comparingDouble(i -> -logits[i]).thenComparingInt(i -> i)}, computed by sorting primitive keys
+     * (the float's bits made order-preserving in the high word, the id in the low word) — a 10k vocabulary sorts in
+     * well under a millisecond instead of several with boxed comparators.
+     */
+    static int[] byDecreasingLogit(float[] logits) {
+        long[] keys = new long[logits.length];
+        for (int i = 0; i < logits.length; i++) {
+            int bits = Float.floatToIntBits(-logits[i]);
+            bits ^= (bits >> 31) & 0x7fffffff; // negative floats: flip magnitude bits so int order = float order
+            keys[i] = ((long) bits << 32) | i;
+        }
+        Arrays.sort(keys);
+        int[] order = new int[logits.length];
+        for (int i = 0; i < order.length; i++) order[i] = (int) keys[i];
+        return order;
+    }
+
     static int pick(float[] logits, double temperature, Integer topK, Double nucleus, Random rng) {
         if (temperature == 0) return argmax(logits);
         int v = logits.length;
-        // Candidates by decreasing logit (ties: lower id first, matching argmax).
-        Integer[] order = IntStream.range(0, v).boxed().toArray(Integer[]::new);
-        Arrays.sort(order, Comparator.comparingDouble((Integer i) -> -logits[i]).thenComparingInt(i -> i));
+        int[] order = byDecreasingLogit(logits);
         int keep = topK == null ? v : Math.min(topK, v);
 
         // Softmax over the kept candidates, shifted by the max for stability.

@@ -109,4 +109,24 @@ class SamplingAndHygieneTest {
             assertEquals(lm.parameters().size() + 2, before, "parameters + causal mask + sin table");
         }
     }
+
+    /** The primitive-key sort orders candidates exactly as the comparator it replaces (ties, signs, ±0 included). */
+    @org.junit.jupiter.api.Test
+    void candidateOrderMatchesTheComparator() {
+        java.util.Random r = new java.util.Random(5);
+        for (int trial = 0; trial < 20; trial++) {
+            float[] logits = new float[1 + r.nextInt(300)];
+            for (int i = 0; i < logits.length; i++)
+                logits[i] = switch (r.nextInt(5)) {
+                    case 0 -> 0f;
+                    case 1 -> -0f;
+                    case 2 -> (float) r.nextInt(3) - 1; // ties
+                    default -> (float) (r.nextGaussian() * 1e3);
+                };
+            Integer[] expected = java.util.stream.IntStream.range(0, logits.length).boxed().toArray(Integer[]::new);
+            java.util.Arrays.sort(expected, java.util.Comparator.comparingDouble((Integer i) -> -logits[i]).thenComparingInt(i -> i));
+            org.junit.jupiter.api.Assertions.assertArrayEquals(java.util.Arrays.stream(expected).mapToInt(Integer::intValue).toArray(),
+                    Sampler.byDecreasingLogit(logits));
+        }
+    }
 }
