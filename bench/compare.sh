@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side training speed: PyTorch eager (Debian's python3-torch on OpenBLAS), tinker's trainer
-# (`runner bench`, the normal runner path) and a bare DJL loop, run alternately on the same machine.
+# (`runner bench`, the normal runner path; fp32, then precision=bf16) and a bare DJL loop, run alternately on the
+# same machine.
 #   bench/compare.sh [pairs=2] [steps=60]
 # Needs: apt-get install python3-torch libopenblas0-pthread   (Debian's torch otherwise uses the slow reference BLAS)
 set -euo pipefail
@@ -18,17 +19,21 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 for config in bench-char bench-ptb; do
   for ((i = 1; i <= pairs; i++)); do
     py=$(LD_LIBRARY_PATH=$obl "$py3" bench/torch_bench.py --config=$config --steps=$steps --threads=2)
-    java -Dai.djl.offline=true -jar target/runner.jar bench --config=$config --steps=$steps --json=target/bench-$config.json >/dev/null
-    tk=$(python3 -c "import json;d=json.load(open('target/bench-$config.json'));print(json.dumps({'impl':'tinker','config':'$config','median_tokens_per_sec':d['medianTokensPerSec'],'min':d['minTokensPerSec'],'max':d['maxTokensPerSec'],'mfu':d['mfu'],'matmul_peak_gflops':d['matmulPeakGflops']}))")
+    java -XX:+UseSerialGC -Dai.djl.offline=true -jar target/runner.jar bench --config=$config --steps=$steps --json=target/bench-$config.json >/dev/null
+    java -XX:+UseSerialGC -Dai.djl.offline=true -jar target/runner.jar bench --config=$config --steps=$steps --set TrainParams.precision=bf16 --json=target/bench-$config-bf16.json >/dev/null
+    summary() { python3 -c "import json,sys;d=json.load(open(sys.argv[1]));print(json.dumps({'impl':sys.argv[2],'config':'$config','median_tokens_per_sec':d['medianTokensPerSec'],'min':d['minTokensPerSec'],'max':d['maxTokensPerSec'],'mfu':d['mfu'],'matmul_peak_gflops':d['matmulPeakGflops'],'precision':d['precision']}))" "$@"; }
+    tk=$(summary target/bench-$config.json tinker)
+    tk16=$(summary target/bench-$config-bf16.json tinker-bf16)
     bare=$(java -Dai.djl.offline=true -cp "target/bench-bare:target/runner.jar:target/lib/*" BareLoop $config $steps)
-    printf '%s\n%s\n%s\n' "$py" "$tk" "$bare" >> "$out"
-    python3 - "$py" "$tk" "$bare" "$i" <<'PY'
+    printf '%s\n%s\n%s\n%s\n' "$py" "$tk" "$tk16" "$bare" >> "$out"
+    python3 - "$py" "$tk" "$bare" "$tk16" "$i" <<'PY'
 import json, sys
-py, tk, bare = (json.loads(a) for a in sys.argv[1:4])
-print(f"{tk['config']:<11} pair {sys.argv[4]}: pytorch {py['median_tokens_per_sec']:>8,.0f} tok/s (blas {','.join(b.rsplit('/',1)[-1] for b in py['blas'] if 'openblas' in b or 'libblas' in b) or '?'})"
+py, tk, bare, tk16 = (json.loads(a) for a in sys.argv[1:5])
+print(f"{tk['config']:<11} pair {sys.argv[5]}: pytorch {py['median_tokens_per_sec']:>8,.0f} tok/s (blas {','.join(b.rsplit('/',1)[-1] for b in py['blas'] if 'openblas' in b or 'libblas' in b) or '?'})"
       f" | tinker {tk['median_tokens_per_sec']:>8,.0f} tok/s (MFU {100*tk['mfu']:.0f}% of {tk['matmul_peak_gflops']:.0f} GFLOP/s)"
       f" | bare DJL {bare['median_tokens_per_sec']:>8,.0f} tok/s"
-      f" | tinker/pytorch {tk['median_tokens_per_sec']/py['median_tokens_per_sec']:.2f}x, tinker/bare {tk['median_tokens_per_sec']/bare['median_tokens_per_sec']:.2f}x")
+      f" | tinker/pytorch {tk['median_tokens_per_sec']/py['median_tokens_per_sec']:.2f}x, tinker/bare {tk['median_tokens_per_sec']/bare['median_tokens_per_sec']:.2f}x"
+      f" | tinker bf16 {tk16['median_tokens_per_sec']:>8,.0f} tok/s ({tk16['median_tokens_per_sec']/py['median_tokens_per_sec']:.2f}x pytorch fp32; MFU {100*tk16['mfu']:.0f}% of the bf16 peak {tk16['matmul_peak_gflops']:.0f} GFLOP/s)")
 PY
   done
 done
