@@ -1,6 +1,7 @@
 package org.tinker.model;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -195,9 +196,16 @@ public final class Generation {
         private final LM lm;
         private final KVCache cache;
 
+        /** Intra-op threads before this stepper set one; restored by {@link #close}. */
+        private final int threads = JniUtils.getNumThreads();
+
         Cached(LM lm) {
             this.lm = lm;
             this.cache = new KVCache(lm);
+            // A cached step is a chain of small ops (one token): waking a second OpenMP thread for each costs more than
+            // it saves (measured on bench-char: 886 tokens/s on one thread, 435 on two). Set once per generation:
+            // changing the count per step has its own cost (libtorch resizes its thread pools).
+            if (threads > 1) JniUtils.setNumThreads(1);
         }
 
         @Override
@@ -216,14 +224,15 @@ public final class Generation {
             if (!identity) cache.reorder(parents);
             try (NDManager scope = lm.manager().newSubManager()) {
                 long[] ids = Arrays.stream(tokens).asLongStream().toArray();
-                NDArray logits = cache.forward(scope.create(ids, new Shape(ids.length, 1)));
-                return rowsOf(logits.get(":, -1, :"));
+                NDArray logits = cache.forward(scope.create(ids, new Shape(ids.length, 1))); // [B,1,V]: the rows as they are
+                return rowsOf(logits.reshape(ids.length, -1));
             }
         }
 
         @Override
         public void close() {
             cache.close();
+            if (threads > 1) JniUtils.setNumThreads(threads);
         }
     }
 

@@ -51,6 +51,7 @@ public final class KVCache implements AutoCloseable {
      */
     private final boolean fused;
     private final List<NDArray> flatWeights = new ArrayList<>();
+    private Kernels.Decoder decoder;
 
     public KVCache(LM lm) {
         if (!lm.hasBlocks())
@@ -140,41 +141,42 @@ public final class KVCache implements AutoCloseable {
     }
 
     private NDArray fusedForward(NDArray ids, long b, int tn, NDManager callerScope) {
-        if (batch < 0) // first call: buffers for every position this cache can ever hold
+        if (batch < 0) { // first call: buffers for every position this cache can ever hold, and the bound kernel
             for (int l = 0; l < keys.length; l++) {
                 Shape full = new Shape(b, mp.n_heads(), mp.max_seq_len(), mp.headDim());
                 keys[l] = manager.zeros(full, wte.getDataType(), wte.getDevice());
                 values[l] = manager.zeros(full, wte.getDataType(), wte.getDevice());
             }
+            bindDecoder();
+        }
         NDArray logits;
-        // Decoding one token is a chain of small ops: waking a second OpenMP thread for each costs more than it saves.
-        int threads = JniUtils.getNumThreads();
-        boolean single = threads > 1 && b * tn <= 8;
-        if (single) JniUtils.setNumThreads(1);
-        try (NDManager step = manager.newSubManager()) {
-            NDArray x = step.create(ids.toType(DataType.INT64, false).toLongArray(), new Shape(b, tn));
-            NDArray positions = switch (mp.pos_encoding()) {
-                case "learned" -> wpe;
-                case "sin" -> lm.sinTable();
-                default -> null;
-            };
-            NDArray mask = null, cos = null, sin = null;
-            if ("alibi".equals(mp.pos_encoding())) mask = lm.pass(length, length + tn, x, 0, false, null, null, null).mask();
-            if ("rotary".equals(mp.pos_encoding())) {
-                NDArray[] tables = lm.ropeTables();
-                cos = tables[0];
-                sin = tables[1];
+        if (ids.getDataType() == DataType.INT64) {
+            NDArray mask = "alibi".equals(mp.pos_encoding()) ? lm.pass(length, length + tn, ids, 0, false, null, null, null).mask() : null;
+            logits = decoder.step(ids, length, mask);
+        } else {
+            try (NDManager step = manager.newSubManager()) {
+                NDArray x = step.create(ids.toType(DataType.INT64, false).toLongArray(), new Shape(b, tn));
+                NDArray mask = "alibi".equals(mp.pos_encoding()) ? lm.pass(length, length + tn, x, 0, false, null, null, null).mask() : null;
+                logits = decoder.step(x, length, mask);
+                logits.attach(callerScope);
             }
-            logits = Kernels.decode(x, wte, positions, flatWeights, List.of(keys), List.of(values), mask, cos, sin,
-                    length, mp.n_heads(), mp.norm_first(), "rmsnorm".equals(mp.norm()), mp.activation(), mp.layer_norm_eps(),
-                    mp.final_norm(), lnFW, lnFB, head);
-            logits.attach(callerScope);
-        } finally {
-            if (single) JniUtils.setNumThreads(threads);
         }
         length += tn;
         batch = b;
         return logits;
+    }
+
+    private void bindDecoder() {
+        if (decoder != null) decoder.close();
+        NDArray positions = switch (mp.pos_encoding()) {
+            case "learned" -> wpe;
+            case "sin" -> lm.sinTable();
+            default -> null;
+        };
+        NDArray[] rope = "rotary".equals(mp.pos_encoding()) ? lm.ropeTables() : new NDArray[2];
+        decoder = new Kernels.Decoder(wte, positions, flatWeights, List.of(keys), List.of(values), !"alibi".equals(mp.pos_encoding()),
+                rope[0], rope[1], mp.n_heads(), mp.norm_first(), "rmsnorm".equals(mp.norm()), mp.activation(),
+                mp.layer_norm_eps(), mp.final_norm(), lnFW, lnFB, head);
     }
 
     /** Keeps row {@code rows[i]} of the cache as the new row i (beam search: beams follow their parents). */
@@ -194,6 +196,7 @@ public final class KVCache implements AutoCloseable {
             }
         }
         batch = rows.length;
+        if (decoder != null) bindDecoder(); // the decoder holds the cache arrays it writes into
     }
 
     private NDArray block(int l, NDArray x, Block.Pass pos, NDArray[] newK, NDArray[] newV) {
@@ -259,6 +262,7 @@ public final class KVCache implements AutoCloseable {
     /** Frees the cached keys and values. */
     @Override
     public void close() {
+        if (decoder != null) decoder.close();
         manager.close();
     }
 }

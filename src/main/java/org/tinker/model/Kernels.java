@@ -281,28 +281,57 @@ public final class Kernels {
     static final List<String> DECODE_ACTIVATIONS = List.of("relu", "gelu", "gelu_new", "swiglu", "geglu");
 
     /**
-     * One incremental-decoding step of every layer in a single call (see {@link KVCache}): ids {@code [B,T]} at
+     * The TorchScript {@code decode} method, bound to one cache: each {@link #step} runs one incremental-decoding step
+     * of every layer in a single call (see {@link KVCache}): ids {@code [B,T]} at
      * positions {@code pos …} are embedded (plus rows of the {@code positions} table when given; rotary tables are
      * {@code [max_seq_len, hd]}), their q, k, v are written into the preallocated caches at {@code pos} (in place),
      * attention reads positions {@code [0, pos+T)} under {@code mask} (null = plain causal, built here), and the
      * logits {@code [B,T,V]} come back in {@code ids}'s manager. {@code weights} holds 12 arrays per layer in the order ln_1 w/b, c_attn
      * w/b, attn c_proj w/b, ln_2 w/b, c_fc w/b, mlp c_proj w/b (a norm without bias passes its weight in the bias
      * slot; it is not read). One call instead of ~20 JNI calls per layer: at one token per step those calls, not the
-     * arithmetic, are what decoding costs.
+     * arithmetic, are what decoding costs. The arguments that do not change between steps (weights, caches, flags)
+     * are built once; each step passes only the new ids, their position and (ALiBi) the mask. Close it with the cache.
      */
-    static NDArray decode(NDArray ids, NDArray wte, NDArray positions, List<NDArray> weights, List<NDArray> keys,
-                          List<NDArray> values, NDArray mask, NDArray cos, NDArray sin, int pos, int nHeads, boolean normFirst,
-                          boolean rms, String activation, double eps, boolean finalNorm, NDArray lnfW, NDArray lnfB, NDArray head) {
-        boolean rotary = cos != null;
-        IValue[] in = {IValue.from(Ops.pt(ids)), IValue.from(Ops.pt(wte)), IValue.from(Ops.pt(positions == null ? wte : positions)),
-                list(weights), list(keys), list(values), IValue.from(Ops.pt(mask == null ? wte : mask)),
-                IValue.from(Ops.pt(rotary ? cos : wte)), IValue.from(Ops.pt(rotary ? sin : wte)), IValue.from((long) pos),
-                IValue.from((long) nHeads), IValue.from(normFirst), IValue.from(rms), IValue.from(rotary),
-                IValue.from(positions != null), IValue.from(mask == null),
-                IValue.from((long) DECODE_ACTIVATIONS.indexOf(activation)), IValue.from(eps), IValue.from(finalNorm),
-                IValue.from(Ops.pt(lnfW == null ? head : lnfW)), IValue.from(Ops.pt(lnfB == null ? head : lnfB)),
-                IValue.from(Ops.pt(head))};
-        return runTensor("decode", ids, false, in);
+    static final class Decoder implements AutoCloseable {
+        private final IValue[] args;
+        private final boolean causal;
+
+        Decoder(NDArray wte, NDArray positions, List<NDArray> weights, List<NDArray> keys, List<NDArray> values,
+                boolean causal, NDArray cos, NDArray sin, int nHeads, boolean normFirst, boolean rms, String activation,
+                double eps, boolean finalNorm, NDArray lnfW, NDArray lnfB, NDArray head) {
+            boolean rotary = cos != null;
+            this.causal = causal;
+            args = new IValue[] {null, IValue.from(Ops.pt(wte)), IValue.from(Ops.pt(positions == null ? wte : positions)),
+                    list(weights), list(keys), list(values), causal ? IValue.from(Ops.pt(wte)) : null,
+                    IValue.from(Ops.pt(rotary ? cos : wte)), IValue.from(Ops.pt(rotary ? sin : wte)), null,
+                    IValue.from((long) nHeads), IValue.from(normFirst), IValue.from(rms), IValue.from(rotary),
+                    IValue.from(positions != null), IValue.from(causal),
+                    IValue.from((long) DECODE_ACTIVATIONS.indexOf(activation)), IValue.from(eps), IValue.from(finalNorm),
+                    IValue.from(Ops.pt(lnfW == null ? head : lnfW)), IValue.from(Ops.pt(lnfB == null ? head : lnfB)),
+                    IValue.from(Ops.pt(head))};
+        }
+
+        /** Logits {@code [B,T,V]} of ids {@code [B,T]} (int64) at positions {@code pos …}, in ids's manager. */
+        NDArray step(NDArray ids, int pos, NDArray mask) {
+            if (causal != (mask == null)) throw new IllegalArgumentException(causal ? "causal decoder takes no mask" : "mask needed");
+            IValue idv = IValue.from(Ops.pt(ids)), posv = IValue.from((long) pos), maskv = mask == null ? null : IValue.from(Ops.pt(mask));
+            args[0] = idv;
+            args[9] = posv;
+            if (maskv != null) args[6] = maskv;
+            try (IValue result = run("decode", false, args)) {
+                return result.toTensor((PtNDManager) ids.getManager());
+            } finally {
+                idv.close();
+                posv.close();
+                if (maskv != null) maskv.close();
+            }
+        }
+
+        @Override
+        public void close() {
+            for (int i = 0; i < args.length; i++)
+                if (args[i] != null && i != 0 && i != 9 && (causal || i != 6)) args[i].close();
+        }
     }
 
     /**
@@ -360,12 +389,16 @@ public final class Kernels {
     private static NDArray runTensor(String method, NDArray owner, boolean grad, IValue... in) {
         try (IValue result = run(method, grad, in)) {
             return result.toTensor((PtNDManager) owner.getManager());
+        } finally {
+            for (IValue v : in) v.close();
         }
     }
 
     private static List<NDArray> runList(String method, NDArray owner, IValue... in) {
         try (IValue result = run(method, false, in)) {
             return List.of(result.toTensorArray((PtNDManager) owner.getManager()));
+        } finally {
+            for (IValue v : in) v.close();
         }
     }
 
@@ -380,8 +413,6 @@ public final class Kernels {
             Throwable cause = e.getCause() == null ? e : e.getCause();
             if (cause instanceof RuntimeException re) throw re;
             throw new IllegalStateException(cause);
-        } finally {
-            for (IValue v : in) v.close();
         }
     }
 
