@@ -590,7 +590,7 @@ public final class LM implements AutoCloseable {
     // Sampling
 
     /**
-     * Autoregressive generation, recomputing the whole (cropped) context each step — no KV cache yet.
+     * Autoregressive generation, recomputing the whole (cropped) context each step ({@link Generation} offers the KV cache).
      *
      * @param temperature 0 = greedy (argmax)
      * @param topK        keep only the k most likely tokens (null = all); exclusive with {@code nucleus}
