@@ -19,8 +19,8 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 for config in bench-char bench-ptb; do
   for ((i = 1; i <= pairs; i++)); do
     py=$(LD_LIBRARY_PATH=$obl "$py3" bench/torch_bench.py --config=$config --steps=$steps --threads=2)
-    java -XX:+UseSerialGC -Dai.djl.offline=true -jar target/runner.jar bench --config=$config --steps=$steps --json=target/bench-$config.json >/dev/null
-    java -XX:+UseSerialGC -Dai.djl.offline=true -jar target/runner.jar bench --config=$config --steps=$steps --set TrainParams.precision=bf16 --json=target/bench-$config-bf16.json >/dev/null
+    java -XX:+UseSerialGC -Xmn32m -Dai.djl.offline=true -jar target/runner.jar bench --config=$config --steps=$steps --json=target/bench-$config.json >/dev/null
+    java -XX:+UseSerialGC -Xmn32m -Dai.djl.offline=true -jar target/runner.jar bench --config=$config --steps=$steps --set TrainParams.precision=bf16 --json=target/bench-$config-bf16.json >/dev/null
     summary() { python3 -c "import json,sys;d=json.load(open(sys.argv[1]));print(json.dumps({'impl':sys.argv[2],'config':'$config','median_tokens_per_sec':d['medianTokensPerSec'],'min':d['minTokensPerSec'],'max':d['maxTokensPerSec'],'mfu':d['mfu'],'matmul_peak_gflops':d['matmulPeakGflops'],'precision':d['precision']}))" "$@"; }
     tk=$(summary target/bench-$config.json tinker)
     tk16=$(summary target/bench-$config-bf16.json tinker-bf16)

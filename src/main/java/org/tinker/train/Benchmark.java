@@ -51,7 +51,7 @@ public final class Benchmark {
                     String.format("  train tokens/s (steady state)   %,.0f median  (min %,.0f, max %,.0f)", medianTokensPerSec,
                             minTokensPerSec, maxTokensPerSec),
                     String.format("  time to first step             %.2f s (from JVM start)", secondsToFirstStep),
-                    String.format("  peak RSS                       %,.0f MB;  RSS drift after warm-up %+.1f%%", peakRssMb, rssDriftPct),
+                    String.format("  peak RSS                       %,.0f MB;  RSS drift after warm-up %+.1f%% (median of the last fifth vs the first)", peakRssMb, rssDriftPct),
                     String.format("  model FLOPs per token          %,.1f MFLOP (6N + 12LTD, training)", flopsPerToken / 1e6),
                     String.format("  achieved                       %.1f GFLOP/s", achievedGflops),
                     String.format("  %s matmul peak (measured)    %.1f GFLOP/s", precision, matmulPeakGflops),
@@ -95,8 +95,12 @@ public final class Benchmark {
             }
             double[] sorted = rates.stream().mapToDouble(Double::doubleValue).sorted().toArray();
             double median = sorted.length == 0 ? Double.NaN : sorted[sorted.length / 2];
-            double rssStart = Double.NaN, rssEnd = Double.NaN;
-            for (int i = warm; i <= steps; i++) if (rss[i] > 0) { if (Double.isNaN(rssStart)) rssStart = rss[i]; rssEnd = rss[i]; }
+            // RSS drift: median of the first fifth of the samples after warm-up vs median of the last fifth. Single
+            // samples swing by several percent as glibc returns and re-takes the top of its heap between steps.
+            List<Double> samples = new ArrayList<>();
+            for (int i = warm; i <= steps; i++) if (rss[i] > 0) samples.add(rss[i]);
+            int fifth = Math.max(1, samples.size() / 5);
+            double rssStart = median(samples.subList(0, fifth)), rssEnd = median(samples.subList(samples.size() - fifth, samples.size()));
             double flops = flopsPerToken(s.mp(), p.lm().vocabSize());
             String precision = s.tp().precision();
             double peak = "bf16".equals(precision) ? bf16MatmulPeakGflops(p.manager()) : matmulPeakGflops(p.manager());
@@ -109,6 +113,12 @@ public final class Benchmark {
                     100 * (rssEnd - rssStart) / rssStart, flops, achieved, precision, peak, achieved / peak, newTokens, cached,
                     recompute, p.lm().numParameters(), threads());
         }
+    }
+
+    private static double median(List<Double> xs) {
+        if (xs.isEmpty()) return Double.NaN;
+        double[] a = xs.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        return a.length % 2 == 1 ? a[a.length / 2] : (a[a.length / 2 - 1] + a[a.length / 2]) / 2;
     }
 
     static RunSpec forBenchmark(RunSpec s, int steps) {

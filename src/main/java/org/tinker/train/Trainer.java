@@ -266,11 +266,26 @@ public final class Trainer {
         return new Result(state.lastValLoss, testLoss, state.nOptSteps, state.nTrainTokens, tps, fin);
     }
 
+    private long stepsAtLastFullGc;
+
+    /**
+     * A full collection before validating, at most every 100 optimizer steps. The Java heap holds little (tensors are
+     * native; 16 MB live on bench-ptb), but each young collection promotes the objects of the step in flight, and that
+     * garbage piles up in the old generation, touching new pages, until a full collection. One per validation (about
+     * 30 ms) keeps RSS flat: bench-ptb, 1,500 steps, drift +8.8% without, −2.2% with it and {@code -Xmn32m} (./runner).
+     */
+    private void collectPromotedGarbage() {
+        if (state.nOptSteps - stepsAtLastFullGc < 100) return;
+        stepsAtLastFullGc = state.nOptSteps;
+        System.gc();
+    }
+
     private long epochSeed(int epoch) {
         return state.seed * 7919L + epoch;
     }
 
     private void validate(ProgressBar bar) {
+        collectPromotedGarbage();
         double[] r = evaluate(DataModule.Split.VALID);
         state.lastValidatedAt = state.nTrainSamples;
         state.lastValLoss = r[0];
