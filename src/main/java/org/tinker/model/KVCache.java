@@ -61,7 +61,7 @@ public final class KVCache implements AutoCloseable {
         this.mp = lm.params();
         this.manager = lm.manager().newSubManager();
         this.manager.setName("KVCache");
-        Map<String, NDArray> p = lm.parameters();
+        Map<String, NDArray> p = lm.effectiveParameters(manager); // with LoRA: base + adapters, once for the whole cache
         for (int l = 0; l < mp.n_layers(); l++)
             weights.add(BlockWeights.of(p, l, mp.n_heads(), mp.individual_head_params()));
         wte = p.get(LM.WTE);

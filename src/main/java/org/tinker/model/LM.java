@@ -310,6 +310,14 @@ public final class LM implements AutoCloseable {
         for (NDArray p : params.values()) p.setRequiresGradient(true);
     }
 
+    /**
+     * The weights a forward pass reads: the parameters, or with LoRA attached base + adapter for each, computed in
+     * {@code scope} (for inference that holds them across many steps, e.g. a {@link KVCache}).
+     */
+    Map<String, NDArray> effectiveParameters(NDManager scope) {
+        return lora == null ? parameters() : loraEffective(scope);
+    }
+
     private Map<String, NDArray> loraEffective(NDManager scope) {
         Map<String, NDArray> eff = new LinkedHashMap<>();
         for (Map.Entry<String, NDArray> e : params.entrySet()) eff.put(e.getKey(), lora.effective(e.getKey(), e.getValue(), scope));

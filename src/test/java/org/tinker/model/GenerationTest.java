@@ -40,6 +40,25 @@ class GenerationTest {
         return out;
     }
 
+    /** With LoRA attached the cache reads base + adapters, as the full forward does (it used to read the base alone). */
+    @Test
+    void cachedLogitsFollowLoraAdapters() {
+        ModelParams mp = Tiny.params("torch-transformer", true, "learned", false, false, true, "gelu");
+        try (NDManager m = NDManager.newBaseManager(); LM lm = model(m, mp)) {
+            NDArray ids = Tiny.randomIds(m, 9, 1, Tiny.MAX_T);
+            NDArray base = lm.forward(ids).logits();
+            lm.attachLora(2, 0.5, 11);
+            lm.trainableParameters().values().forEach(a -> a.addi(m.randomNormal(a.getShape()).mul(0.3))); // adapters ≠ 0
+            NDArray full = lm.forward(ids).logits();
+            assertTrue(Tiny.maxAbsDiff(base, full) > 1e-2, "the adapters change the model");
+            try (KVCache cache = new KVCache(lm)) {
+                NDArray cached = ai.djl.ndarray.NDArrays.concat(new ai.djl.ndarray.NDList(
+                        cache.forward(ids.get(":, 0:5")), cache.forward(ids.get(":, 5:6")), cache.forward(ids.get(":, 6:"))), 1);
+                assertTrue(Tiny.maxAbsDiff(full, cached) < 1e-4, "cached vs full with LoRA: " + Tiny.maxAbsDiff(full, cached));
+            }
+        }
+    }
+
     @Test
     void cachedLogitsEqualFullForwardForEveryArchitectureAndPositionEncoding() {
         for (ModelParams mp : allKinds()) {
