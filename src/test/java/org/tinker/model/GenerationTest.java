@@ -40,9 +40,12 @@ class GenerationTest {
         return out;
     }
 
-    /** With LoRA attached the cache reads base + adapters, as the full forward does (it used to read the base alone). */
+    /**
+     * With LoRA attached the cache and the stepwise runner read base + adapters, as the full forward does (both used
+     * to read the base weights alone).
+     */
     @Test
-    void cachedLogitsFollowLoraAdapters() {
+    void cacheAndStepwiseFollowLoraAdapters() {
         ModelParams mp = Tiny.params("torch-transformer", true, "learned", false, false, true, "gelu");
         try (NDManager m = NDManager.newBaseManager(); LM lm = model(m, mp)) {
             NDArray ids = Tiny.randomIds(m, 9, 1, Tiny.MAX_T);
@@ -56,6 +59,9 @@ class GenerationTest {
                         cache.forward(ids.get(":, 0:5")), cache.forward(ids.get(":, 5:6")), cache.forward(ids.get(":, 6:"))), 1);
                 assertTrue(Tiny.maxAbsDiff(full, cached) < 1e-4, "cached vs full with LoRA: " + Tiny.maxAbsDiff(full, cached));
             }
+            // the stepwise runner (partial forward, logit lens) reads the same weights
+            NDArray stepwise = Stepwise.partialForward(lm, ids, List.of("logits")).values().get("logits");
+            assertTrue(Tiny.maxAbsDiff(full, stepwise) < 1e-4, "stepwise vs full with LoRA: " + Tiny.maxAbsDiff(full, stepwise));
         }
     }
 
