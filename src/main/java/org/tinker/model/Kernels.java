@@ -54,9 +54,6 @@ public final class Kernels {
               def causal_attention_bf16(self: __torch__.Kernels, q: Tensor, k: Tensor, v: Tensor, dropout_p: float) -> Tensor:
                 out = torch.scaled_dot_product_attention(torch.to(q, 15), torch.to(k, 15), torch.to(v, 15), None, dropout_p, True)
                 return torch.to(out, q.dtype)
-              def masked_attention_bf16(self: __torch__.Kernels, q: Tensor, k: Tensor, v: Tensor, mask: Tensor, dropout_p: float) -> Tensor:
-                out = torch.scaled_dot_product_attention(torch.to(q, 15), torch.to(k, 15), torch.to(v, 15), torch.to(mask, 15), dropout_p, False)
-                return torch.to(out, q.dtype)
               def linear_bf16(self: __torch__.Kernels, x: Tensor, w: Tensor, b: Tensor) -> Tensor:
                 return torch.to(torch.linear(torch.to(x, 15), torch.to(w, 15), torch.to(b, 15)), x.dtype)
               def linear_bf16_nobias(self: __torch__.Kernels, x: Tensor, w: Tensor) -> Tensor:
@@ -253,11 +250,12 @@ public final class Kernels {
      */
     public static NDArray attention(NDArray q, NDArray k, NDArray v, NDArray mask, double dropoutP) {
         boolean grad = JniUtils.isGradMode();
-        String suffix = Ops.autocastBf16(q) ? "_bf16" : "";
         if (mask == null)
-            return runTensor("causal_attention" + suffix, q, grad, IValue.from(Ops.pt(q)), IValue.from(Ops.pt(k)), IValue.from(Ops.pt(v)),
+            return runTensor("causal_attention" + (Ops.autocastBf16(q) ? "_bf16" : ""), q, grad, IValue.from(Ops.pt(q)), IValue.from(Ops.pt(k)), IValue.from(Ops.pt(v)),
                     IValue.from(dropoutP));
-        return runTensor("masked_attention" + suffix, q, grad, IValue.from(Ops.pt(q)), IValue.from(Ops.pt(k)), IValue.from(Ops.pt(v)),
+        // An additive mask stays float32 even under autocast: SDPA wants the mask in the query's dtype, and ALiBi's
+        // penalties (up to slope·T) would lose their fractional part in bfloat16.
+        return runTensor("masked_attention", q, grad, IValue.from(Ops.pt(q)), IValue.from(Ops.pt(k)), IValue.from(Ops.pt(v)),
                 IValue.from(Ops.pt(mask)), IValue.from(dropoutP));
     }
 

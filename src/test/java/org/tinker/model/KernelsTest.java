@@ -185,6 +185,41 @@ class KernelsTest {
         }
     }
 
+    /**
+     * precision=bf16 on every variant (rotary, ALiBi's float32 mask, gated MLPs, RMSNorm...): a training pass runs,
+     * computes something different from float32 and stays within bfloat16's precision of it, gradients included.
+     */
+    @org.junit.jupiter.params.ParameterizedTest(name = "{index}: {0}")
+    @org.junit.jupiter.params.provider.MethodSource("variants")
+    void bf16AutocastStaysCloseToFloat32OnEveryVariant(org.tinker.config.ModelParams mp) {
+        try (NDManager base = NDManager.newBaseManager(); LM lm = new LM(mp, Tiny.V, base, 1)) {
+            lm.setTraining(true);
+            double[] loss = new double[2];
+            double[][] embGrad = new double[2][];
+            for (int path = 0; path < 2; path++) {
+                lm.setPrecision(path == 0 ? "fp32" : "bf16");
+                try (NDManager step = base.newSubManager()) {
+                    NDArray ids = Tiny.randomIds(step, 5, 3, 10);
+                    lm.parameters().values().forEach(a -> JniUtils.zeroGrad(Ops.pt(a)));
+                    try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                        NDArray l = lm.loss(ids, step.ones(new Shape(3, 9))).loss();
+                        loss[path] = l.getDouble();
+                        gc.backward(l);
+                    }
+                    embGrad[path] = lm.parameters().get(LM.WTE).getGradient().toType(DataType.FLOAT64, false).toDoubleArray();
+                }
+            }
+            assertTrue(loss[0] != loss[1], "bf16 must change the arithmetic");
+            assertEquals(loss[0], loss[1], 0.01 * loss[0], "loss");
+            double num = 0, den = 0;
+            for (int i = 0; i < embGrad[0].length; i++) {
+                num += (embGrad[0][i] - embGrad[1][i]) * (embGrad[0][i] - embGrad[1][i]);
+                den += embGrad[0][i] * embGrad[0][i];
+            }
+            assertTrue(Math.sqrt(num / den) < 0.05, "embedding gradient relative error " + Math.sqrt(num / den));
+        }
+    }
+
     @Test
     void theArchiveIsTheSameBytesEveryTime() throws Exception {
         assertArrayEquals(Kernels.archive(), Kernels.archive());
