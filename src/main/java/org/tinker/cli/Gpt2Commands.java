@@ -210,12 +210,7 @@ public final class Gpt2Commands {
             try (Loaded l = load(model, savedModels, dtype(dtype))) {
                 if (l.tokenizer() == null) throw new ConfigError("perplexity: this checkpoint has no tokenizer files");
                 var t = org.tinker.data.Tasks.load(org.tinker.config.DataParams.DEFAULTS.withDatasetName(task), Path.of("."));
-                var samples = switch (split) {
-                    case "test" -> t.splits().test();
-                    case "valid" -> t.splits().valid();
-                    case "train" -> t.splits().train();
-                    default -> throw new ConfigError("--split=" + split + ": expected test, valid or train");
-                };
+                var samples = t.splits().named(split, "--split");
                 if (samples.isEmpty()) throw new ConfigError("task " + task + ": the " + split + " split is empty");
                 StringBuilder text = new StringBuilder();
                 for (var s : samples) text.append(text.length() == 0 ? "" : "\n\n").append(s.text());

@@ -218,12 +218,7 @@ public final class TintCommands implements Callable<Integer> {
         /** The split's non-empty lines joined by newlines, tokenised. */
         int[] tokens(org.tinker.data.Tokenizer tok) {
             var t = org.tinker.data.Tasks.load(org.tinker.config.DataParams.DEFAULTS.withDatasetName(task), Path.of("."));
-            var samples = switch (split) {
-                case "test" -> t.splits().test();
-                case "valid" -> t.splits().valid();
-                case "train" -> t.splits().train();
-                default -> throw new ConfigError("--split=" + split + ": expected test, valid or train");
-            };
+            var samples = t.splits().named(split, "--split");
             StringBuilder text = new StringBuilder();
             for (var s : samples) if (!s.text().isBlank()) text.append(text.length() == 0 ? "" : "\n").append(s.text());
             return tok.encode(text.toString());

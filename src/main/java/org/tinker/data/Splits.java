@@ -10,4 +10,14 @@ public record Splits(List<Sample> train, List<Sample> valid, List<Sample> test, 
     public static Splits unsplit(List<Sample> all) {
         return new Splits(all, List.of(), List.of(), false);
     }
+
+    /** The split a command line names ({@code test | valid | train}); {@code option} names the flag in the error. */
+    public List<Sample> named(String name, String option) {
+        return switch (name) {
+            case "test" -> test;
+            case "valid" -> valid;
+            case "train" -> train;
+            default -> throw new org.tinker.config.ConfigError(option + "=" + name + ": expected test, valid or train");
+        };
+    }
 }

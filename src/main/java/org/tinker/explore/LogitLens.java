@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Locale;
 import org.tinker.config.ConfigError;
 import org.tinker.model.Hooks;
+import org.tinker.model.Generation;
 import org.tinker.model.LM;
 import org.tinker.model.Stepwise;
 
@@ -96,13 +97,13 @@ public final class LogitLens {
                     int pos = start + c;
                     float[] row = Arrays.copyOfRange(logits, pos * v, (pos + 1) * v);
                     float[] fin = Arrays.copyOfRange(finalLogits, pos * v, (pos + 1) * v);
-                    int best = argmax(row);
+                    int best = Generation.argmax(row);
                     top[r][c] = ex.tokenizer().tokenLabel(best);
                     values[r][c] = switch (mode) {
                         case LOGITS -> row[best];
-                        case PROBS -> Math.exp(logSoftmax(row)[best]);
-                        case RANKS -> rank(row, argmax(fin));
-                        case KL -> kl(logSoftmax(fin), logSoftmax(row));
+                        case PROBS -> Math.exp(Generation.logSoftmax(row)[best]);
+                        case RANKS -> rank(row, Generation.argmax(fin));
+                        case KL -> kl(Generation.logSoftmax(fin), Generation.logSoftmax(row));
                     };
                 }
             }
@@ -145,23 +146,6 @@ public final class LogitLens {
         };
         return Plots.heatmap(new Plots.Heatmap(title, xl, yl, vals, text, "input token → actual next token",
                 "layer (decoded with ln_f + head)", scale, min, max), file);
-    }
-
-    static int argmax(float[] a) {
-        int b = 0;
-        for (int i = 1; i < a.length; i++) if (a[i] > a[b]) b = i;
-        return b;
-    }
-
-    static double[] logSoftmax(float[] a) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (float f : a) max = Math.max(max, f);
-        double s = 0;
-        for (float f : a) s += Math.exp(f - max);
-        double lse = max + Math.log(s);
-        double[] out = new double[a.length];
-        for (int i = 0; i < a.length; i++) out[i] = a[i] - lse;
-        return out;
     }
 
     /** 1-based rank of token {@code id} in {@code a} (1 = the top). */

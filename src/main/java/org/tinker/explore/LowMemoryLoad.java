@@ -62,25 +62,13 @@ public final class LowMemoryLoad {
                 long[] shape = new long[shapeArr.size()];
                 for (int i = 0; i < shape.length; i++) shape[i] = shapeArr.get(i).getAsLong();
                 var off = t.getAsJsonArray("data_offsets");
-                out.add(new Entry(e.getKey(), dtype(t.get("dtype").getAsString()), new Shape(shape),
+                out.add(new Entry(e.getKey(), org.tinker.model.gpt2.SafeTensors.dtype(t.get("dtype").getAsString()), new Shape(shape),
                         base + off.get(0).getAsLong(), base + off.get(1).getAsLong()));
             }
             return out;
         } catch (IOException | RuntimeException e) {
             throw new ConfigError(file + ": cannot read safetensors header (" + e.getMessage() + ")");
         }
-    }
-
-    private static DataType dtype(String s) {
-        return switch (s) {
-            case "F32" -> DataType.FLOAT32;
-            case "F64" -> DataType.FLOAT64;
-            case "F16" -> DataType.FLOAT16;
-            case "BF16" -> DataType.BFLOAT16;
-            case "I64" -> DataType.INT64;
-            case "I32" -> DataType.INT32;
-            default -> throw new IllegalArgumentException("unsupported dtype " + s);
-        };
     }
 
     /** Copies every tensor of {@code file} into the LM's parameter of the same name (names and shapes must match). */

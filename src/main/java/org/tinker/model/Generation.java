@@ -121,7 +121,13 @@ public final class Generation {
         return Math.max(prompt.length, Math.min(maxLen, cap));
     }
 
-    static double[] logSoftmax(float[] logits) {
+    /** Index of the largest logit (the lowest on ties), as greedy decoding picks it. */
+    public static int argmax(float[] logits) {
+        return Sampler.argmax(logits);
+    }
+
+    /** Log-probabilities of one row of logits (max-shifted, in double). */
+    public static double[] logSoftmax(float[] logits) {
         double max = Double.NEGATIVE_INFINITY;
         for (float f : logits) max = Math.max(max, f);
         double sum = 0;

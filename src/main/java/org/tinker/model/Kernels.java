@@ -315,23 +315,23 @@ public final class Kernels {
         /** Logits {@code [B,T,V]} of ids {@code [B,T]} (int64) at positions {@code pos …}, in ids's manager. */
         NDArray step(NDArray ids, int pos, NDArray mask) {
             if (causal != (mask == null)) throw new IllegalArgumentException(causal ? "causal decoder takes no mask" : "mask needed");
-            IValue idv = IValue.from(Ops.pt(ids)), posv = IValue.from((long) pos), maskv = mask == null ? null : IValue.from(Ops.pt(mask));
-            args[0] = idv;
-            args[9] = posv;
-            if (maskv != null) args[6] = maskv;
+            args[0] = IValue.from(Ops.pt(ids));
+            args[9] = IValue.from((long) pos);
+            if (mask != null) args[6] = IValue.from(Ops.pt(mask));
             try (IValue result = run("decode", false, args)) {
                 return result.toTensor((PtNDManager) ids.getManager());
             } finally {
-                idv.close();
-                posv.close();
-                if (maskv != null) maskv.close();
+                // the per-step slots are freed now, so close() frees exactly what the constructor bound
+                for (int i : causal ? new int[] {0, 9} : new int[] {0, 6, 9}) {
+                    args[i].close();
+                    args[i] = null;
+                }
             }
         }
 
         @Override
         public void close() {
-            for (int i = 0; i < args.length; i++)
-                if (args[i] != null && i != 0 && i != 9 && (causal || i != 6)) args[i].close();
+            for (IValue a : args) if (a != null) a.close();
         }
     }
 

@@ -81,7 +81,8 @@ public final class Stepwise {
             });
         }
         try {
-            NDArray x = embed(lm, ids);
+            Map<String, NDArray> p = lm.effectiveParameters(ids.getManager()); // with LoRA: merged once for the pass
+            NDArray x = embed(lm, ids, p);
             if (wanted.contains(EMBED)) {
                 got.put(EMBED, x);
                 if (got.size() == wanted.size()) throw new Stop();
@@ -89,10 +90,10 @@ public final class Stepwise {
             Block.Pass pass = pass(lm, x, hooks);
             for (int l = 0; l < lm.params().n_layers(); l++) {
                 blocksRun[0]++;
-                x = block(lm, l, x).forward(x, pass);
+                x = block(lm, l, p).forward(x, pass);
             }
-            if (lm.params().final_norm()) x = pass.hook(Hooks.LN_F_OUT, -1, finalNorm(lm, x));
-            got.put(LOGITS, unembed(lm, x));
+            if (lm.params().final_norm()) x = pass.hook(Hooks.LN_F_OUT, -1, finalNorm(lm, x, p));
+            got.put(LOGITS, unembed(lm, x, p));
         } catch (Stop done) {
             // every requested tensor is in; nothing later runs
         }
@@ -103,13 +104,16 @@ public final class Stepwise {
 
     /** Token embedding plus positions, {@code [B,T,D]}; ids {@code [B,T]} or {@code [T]}. */
     public static NDArray embed(LM lm, NDArray ids) {
+        return embed(lm, ids, lm.effectiveParameters(ids.getManager()));
+    }
+
+    private static NDArray embed(LM lm, NDArray ids, Map<String, NDArray> p) {
         requireBlocks(lm);
         if (ids.getShape().dimension() == 1) ids = ids.expandDims(0);
         if (ids.getDataType() != DataType.INT64) ids = ids.toType(DataType.INT64, false);
         long t = ids.getShape().get(1);
         if (t < 1 || t > lm.params().max_seq_len())
             throw new IllegalArgumentException("sequence length " + t + " must be between 1 and max_seq_len=" + lm.params().max_seq_len());
-        Map<String, NDArray> p = lm.effectiveParameters(ids.getManager());
         NDArray x = Ops.embedding(ids, p.get(LM.WTE));
         switch (lm.params().pos_encoding()) {
             case "learned" -> x = x.add(Ops.firstRows(p.get(LM.WPE), t, ids));
@@ -124,20 +128,23 @@ public final class Stepwise {
         requireBlocks(lm);
         if (layer < 0 || layer >= lm.params().n_layers())
             throw new IllegalArgumentException("layer " + layer + " not in 0.." + (lm.params().n_layers() - 1));
-        return block(lm, layer, x).forward(x, pass(lm, x, null));
+        return block(lm, layer, lm.effectiveParameters(x.getManager())).forward(x, pass(lm, x, null));
     }
 
     /** The final LayerNorm (the identity when the model has none). */
     public static NDArray finalNorm(LM lm, NDArray x) {
+        return finalNorm(lm, x, lm.effectiveParameters(x.getManager()));
+    }
+
+    private static NDArray finalNorm(LM lm, NDArray x, Map<String, NDArray> p) {
         if (!lm.params().final_norm()) return x;
-        Map<String, NDArray> p = lm.effectiveParameters(x.getManager());
         return Ops.norm(x, p.get(LM.LN_F_W), p.get(LM.LN_F_B), lm.params().norm(), lm.params().layer_norm_eps());
     }
 
     /** LayerNorm {@code ln_1} or {@code ln_2} of a block, for decoding sub-block outputs. */
     public static NDArray blockNorm(LM lm, int layer, int which, NDArray x) {
         requireBlocks(lm);
-        BlockWeights w = weights(lm, layer, x);
+        BlockWeights w = weights(lm, layer, lm.effectiveParameters(x.getManager()));
         String kind = lm.params().norm();
         return which == 1 ? Ops.norm(x, w.ln1W(), w.ln1B(), kind, lm.params().layer_norm_eps())
                 : Ops.norm(x, w.ln2W(), w.ln2B(), kind, lm.params().layer_norm_eps());
@@ -145,7 +152,10 @@ public final class Stepwise {
 
     /** The head: {@code x @ lm_headᵀ} (or wte when tied), {@code [.., D] → [.., V]}. */
     public static NDArray unembed(LM lm, NDArray x) {
-        Map<String, NDArray> p = lm.effectiveParameters(x.getManager());
+        return unembed(lm, x, lm.effectiveParameters(x.getManager()));
+    }
+
+    private static NDArray unembed(LM lm, NDArray x, Map<String, NDArray> p) {
         return Ops.linear(x, lm.params().tie_embed_deembed() ? p.get(LM.WTE) : p.get(LM.LM_HEAD), null);
     }
 
@@ -156,13 +166,13 @@ public final class Stepwise {
                     + " has no transformer blocks to step through (stepwise access needs torch- or custom-transformer)");
     }
 
-    /** Block {@code layer}'s weights as a forward pass reads them (with LoRA: base + adapters, in {@code scope}'s manager). */
-    private static BlockWeights weights(LM lm, int layer, NDArray scope) {
-        return BlockWeights.of(lm.effectiveParameters(scope.getManager()), layer, lm.params().n_heads(), lm.params().individual_head_params());
+    /** Block {@code layer}'s weights in {@code p}, the weights a forward pass reads ({@link LM#effectiveParameters}). */
+    private static BlockWeights weights(LM lm, int layer, Map<String, NDArray> p) {
+        return BlockWeights.of(p, layer, lm.params().n_heads(), lm.params().individual_head_params());
     }
 
-    private static Block block(LM lm, int layer, NDArray scope) {
-        return new CustomTransformerBlock(lm.params(), layer, weights(lm, layer, scope));
+    private static Block block(LM lm, int layer, Map<String, NDArray> p) {
+        return new CustomTransformerBlock(lm.params(), layer, weights(lm, layer, p));
     }
 
     private static Block.Pass pass(LM lm, NDArray x, Hooks hooks) {

@@ -145,8 +145,8 @@ class ExploreTest {
                 assertEquals(1.0, ranks.values()[last][pos], "the last layer's top token is the model's");
                 assertEquals(0.0, kl.values()[last][pos], 1e-5);
                 float[] row = Arrays.copyOfRange(l, pos * v, (pos + 1) * v);
-                assertEquals(row[LogitLens.argmax(row)], logits.values()[last][pos], 1e-4);
-                assertEquals(ex.tokenizer().tokenLabel(LogitLens.argmax(row)), logits.top()[last][pos]);
+                assertEquals(row[org.tinker.model.Generation.argmax(row)], logits.values()[last][pos], 1e-4);
+                assertEquals(ex.tokenizer().tokenLabel(org.tinker.model.Generation.argmax(row)), logits.top()[last][pos]);
             }
         }
         Path p = Explore.plotLogitLens(ex, text, 0, -1, "probs", true, null, 1);

@@ -99,7 +99,8 @@ public final class SafeTensors {
         }
     }
 
-    static DataType dtype(String s) {
+    /** The DJL dtype of a safetensors header's dtype string (F32, F64, F16, BF16, I64, I32, I8, ...). */
+    public static DataType dtype(String s) {
         return switch (s) {
             case "F32" -> DataType.FLOAT32;
             case "F64" -> DataType.FLOAT64;
