@@ -10,8 +10,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -19,19 +17,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 import org.tinker.config.ModelParams;
 
 /** The fused and the explicit block compute the same function on the same parameters. */
-class ArchitectureEquivalenceTest {
-    private static NDManager base;
-
-    @BeforeAll
-    static void setUp() {
-        base = NDManager.newBaseManager();
-    }
-
-    @AfterAll
-    static void tearDown() {
-        base.close();
-    }
-
+class ArchitectureEquivalenceTest extends WithBaseManager {
     static List<Arguments> configs() {
         List<Arguments> out = new ArrayList<>();
         for (boolean normFirst : new boolean[] {false, true})

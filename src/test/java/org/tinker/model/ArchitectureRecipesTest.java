@@ -9,8 +9,6 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.tinker.config.ModelParams;
 
@@ -18,19 +16,7 @@ import org.tinker.config.ModelParams;
  * The reference README's architecture recipes ({@link ArchitectureRecipes}), each with a test that proves the
  * effect: the tensor after the hook is checked against an independent computation from the unhooked run.
  */
-class ArchitectureRecipesTest {
-    private static NDManager base;
-
-    @BeforeAll
-    static void setUp() {
-        base = NDManager.newBaseManager();
-    }
-
-    @AfterAll
-    static void tearDown() {
-        base.close();
-    }
-
+class ArchitectureRecipesTest extends WithBaseManager {
     /** Pre-norm custom-transformer with sharp attention (so score changes show in the output). */
     private static LM model() {
         ModelParams mp = Tiny.params("custom-transformer", true, "learned", false, false, true, "gelu");

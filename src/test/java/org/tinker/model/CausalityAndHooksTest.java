@@ -10,25 +10,11 @@ import ai.djl.ndarray.types.DataType;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-class CausalityAndHooksTest {
-    private static NDManager base;
-
-    @BeforeAll
-    static void setUp() {
-        base = NDManager.newBaseManager();
-    }
-
-    @AfterAll
-    static void tearDown() {
-        base.close();
-    }
-
+class CausalityAndHooksTest extends WithBaseManager {
     @ParameterizedTest
     @ValueSource(strings = {"torch-transformer", "custom-transformer"})
     void futureTokensDoNotChangeThePast(String arch) {

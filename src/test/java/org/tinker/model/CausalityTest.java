@@ -6,8 +6,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.tinker.config.ModelParams;
@@ -16,19 +14,7 @@ import org.tinker.config.ModelParams;
  * Causality for every architecture and variant: the logits at position t do not change when any token after t
  * changes (and do change when a token at or before t does, so the test cannot pass on a constant model).
  */
-class CausalityTest {
-    private static NDManager base;
-
-    @BeforeAll
-    static void setUp() {
-        base = NDManager.newBaseManager();
-    }
-
-    @AfterAll
-    static void tearDown() {
-        base.close();
-    }
-
+class CausalityTest extends WithBaseManager {
     static List<ModelParams> everyVariant() {
         List<ModelParams> out = new ArrayList<>(Tiny.variants("torch-transformer"));
         out.addAll(Tiny.variants("custom-transformer"));

@@ -10,8 +10,6 @@ import ai.djl.training.GradientCollector;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -22,19 +20,7 @@ import org.tinker.config.ModelParams;
 import org.tinker.model.flexi.FlexiSpec;
 
 /** FlexiBERT-style heterogeneous layers: every operation, widths, model_dict parsing, causality. */
-class FlexiTest {
-    private static NDManager base;
-
-    @BeforeAll
-    static void setUp() {
-        base = NDManager.newBaseManager();
-    }
-
-    @AfterAll
-    static void tearDown() {
-        base.close();
-    }
-
+class FlexiTest extends WithBaseManager {
     static final String MINI = "{'l': 4, 'o': ['sa', 'sa', 'l', 'c'], 'h': [16, 16, 8, 12], 'n': [2, 4, 2, 3], "
             + "'f': [[32, 24], [16], [8, 8, 8], [12]], 'p': ['sdp', 'wma', 'dft', 5]}";
 

@@ -9,8 +9,6 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -22,19 +20,7 @@ import org.tinker.config.PyLiteral;
 import org.tinker.model.hierarchical.HierarchicalSpec;
 
 /** The hierarchical transformer: settings, shapes, losses, causality, generation without a cache. */
-class HierarchicalTest {
-    private static NDManager base;
-
-    @BeforeAll
-    static void setUp() {
-        base = NDManager.newBaseManager();
-    }
-
-    @AfterAll
-    static void tearDown() {
-        base.close();
-    }
-
+class HierarchicalTest extends WithBaseManager {
     static PyLiteral.Tuple tuple(Object... xs) {
         return new PyLiteral.Tuple(List.of(xs));
     }

@@ -12,25 +12,11 @@ import ai.djl.ndarray.types.Shape;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.tinker.config.ModelParams;
 
 /** Initialisation, names, dtypes, input checks and loading. */
-class InitAndIoTest {
-    private static NDManager base;
-
-    @BeforeAll
-    static void setUp() {
-        base = NDManager.newBaseManager();
-    }
-
-    @AfterAll
-    static void tearDown() {
-        base.close();
-    }
-
+class InitAndIoTest extends WithBaseManager {
     @Test
     void sameSeedSameWeightsOtherSeedOtherWeights() {
         ModelParams mp = Tiny.params("torch-transformer");

@@ -14,24 +14,10 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import java.util.Arrays;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-class SamplingAndHygieneTest {
-    private static NDManager base;
-
-    @BeforeAll
-    static void setUp() {
-        base = NDManager.newBaseManager();
-    }
-
-    @AfterAll
-    static void tearDown() {
-        base.close();
-    }
-
+class SamplingAndHygieneTest extends WithBaseManager {
     /** Greedy decoding by hand: forward the (cropped) sequence, take the argmax of the last position. */
     private static int[] greedyByHand(LM lm, int[] prompt, int n) {
         int[] seq = Arrays.copyOf(prompt, prompt.length + n);

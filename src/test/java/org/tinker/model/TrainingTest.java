@@ -11,26 +11,12 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** Gradients, SGD and the loss. */
-class TrainingTest {
-    private static NDManager base;
-
-    @BeforeAll
-    static void setUp() {
-        base = NDManager.newBaseManager();
-    }
-
-    @AfterAll
-    static void tearDown() {
-        base.close();
-    }
-
+class TrainingTest extends WithBaseManager {
     private static double lossAndBackward(LM lm, NDArray ids, NDArray mask) {
         try (NDManager step = base.newSubManager();
              GradientCollector gc = Engine.getInstance().newGradientCollector()) {

@@ -8,8 +8,6 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.util.List;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.tinker.config.ConfigError;
 import org.tinker.config.ConfigFile;
@@ -18,19 +16,7 @@ import org.tinker.config.ModelParams;
 import org.tinker.config.RunSpec;
 
 /** Each variant a config value selects, checked against an independent computation (not only that it runs). */
-class VariantsTest {
-    private static NDManager base;
-
-    @BeforeAll
-    static void setUp() {
-        base = NDManager.newBaseManager();
-    }
-
-    @AfterAll
-    static void tearDown() {
-        base.close();
-    }
-
+class VariantsTest extends WithBaseManager {
     private static double[] rnd(int n, long seed) {
         Random r = new Random(seed);
         double[] v = new double[n];

@@ -3,28 +3,13 @@ package org.tinker.model;
 import static org.junit.jupiter.api.Assertions.*;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.tinker.config.ModelParams;
 import org.tinker.model.flexi.WeightTransfer;
 
 /** FlexiBERT weight transfer: copied slices equal the source, mismatched operations keep their own weights. */
-class WeightTransferTest {
-    private static NDManager base;
-
-    @BeforeAll
-    static void setUp() {
-        base = NDManager.newBaseManager();
-    }
-
-    @AfterAll
-    static void tearDown() {
-        base.close();
-    }
-
+class WeightTransferTest extends WithBaseManager {
     static final ModelParams SRC = FlexiTest.flexi("{'l': 3, 'o': ['sa', 'l', 'c'], 'h': [16, 16, 8], 'n': [2, 2, 2], "
             + "'f': [[32], [16, 16], [8]], 'p': ['sdp', 'dft', 5]}");
     static final ModelParams DST = FlexiTest.flexi("{'l': 3, 'o': ['sa', 'sa', 'c'], 'h': [12, 12, 8], 'n': [2, 2, 2], "

@@ -1,0 +1,20 @@
+package org.tinker.model;
+
+import ai.djl.ndarray.NDManager;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+
+/** Model tests share one base NDManager per test class: opened before its tests, closed (with all it holds) after. */
+abstract class WithBaseManager {
+    static NDManager base;
+
+    @BeforeAll
+    static void openBase() {
+        base = NDManager.newBaseManager();
+    }
+
+    @AfterAll
+    static void closeBase() {
+        base.close();
+    }
+}
