@@ -13,7 +13,9 @@ obl=/usr/lib/x86_64-linux-gnu/openblas-pthread
 [[ -f $obl/libblas.so.3 ]] || { echo "compare.sh: OpenBLAS missing: apt-get install libopenblas0-pthread" >&2; exit 2; }
 [[ -f target/runner.jar && -z "$(find pom.xml src/main -newer target/runner.jar -print -quit)" ]] || mvn -q -B -DskipTests package
 mkdir -p target/bench-bare && javac -d target/bench-bare -cp "target/runner.jar:target/lib/*" bench/BareLoop.java
-export OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE TORCH_CPP_LOG_LEVEL=ERROR
+# Every contestant gets ./runner's thread and allocator settings (a brief OpenMP spin before sleeping, two arenas).
+export OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 GOMP_SPINCOUNT=2000 MALLOC_ARENA_MAX=2 TORCH_CPP_LOG_LEVEL=ERROR
+unset OMP_WAIT_POLICY
 out=target/bench-compare.jsonl; : > "$out"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(date -u +%F)"
 for config in bench-char bench-ptb; do

@@ -98,28 +98,30 @@ public final class Kernels {
                 if rotary:
                   cos = torch.narrow(cos, 0, pos, T)
                   sin = torch.narrow(sin, 0, pos, T)
-                if causal:
-                  mask = torch.triu(torch.full([T, pos + T], float("-inf"), dtype=x.dtype, device=x.device), pos + 1)
+                # a single new token under a causal mask sees every cached position: no mask at all
+                attn_mask: Optional[Tensor] = None
+                if not causal:
+                  attn_mask = mask
+                elif T > 1:
+                  attn_mask = torch.triu(torch.full([T, pos + T], float("-inf"), dtype=x.dtype, device=x.device), pos + 1)
                 hd = D // n_heads
-                scale = 1.0 / (float(hd) ** 0.5)
                 for l in range(len(keys)):
                   i = 12 * l
                   a = x
                   if norm_first:
                     a = self.norm(x, weights[i], weights[i + 1], rms, eps)
-                  qkv = torch.chunk(torch.linear(a, weights[i + 2], weights[i + 3]), 3, -1)
-                  q = torch.transpose(torch.reshape(qkv[0], [B, T, n_heads, hd]), 1, 2)
-                  k = torch.transpose(torch.reshape(qkv[1], [B, T, n_heads, hd]), 1, 2)
-                  v = torch.transpose(torch.reshape(qkv[2], [B, T, n_heads, hd]), 1, 2)
+                  # [B,T,3D] -> [B,T,3,H,hd] -> 3 x [B,H,T,hd]
+                  qkv = torch.unbind(torch.permute(torch.reshape(torch.linear(a, weights[i + 2], weights[i + 3]), [B, T, 3, n_heads, hd]), [2, 0, 3, 1, 4]))
+                  q = qkv[0]
+                  k = qkv[1]
                   if rotary:
                     q = self.rope(q, cos, sin)
                     k = self.rope(k, cos, sin)
                   torch.copy_(torch.narrow(keys[l], 2, pos, T), k)
-                  torch.copy_(torch.narrow(values[l], 2, pos, T), v)
+                  torch.copy_(torch.narrow(values[l], 2, pos, T), qkv[2])
                   K = torch.narrow(keys[l], 2, 0, pos + T)
                   V = torch.narrow(values[l], 2, 0, pos + T)
-                  scores = torch.add(torch.matmul(torch.mul(q, scale), torch.transpose(K, 2, 3)), mask)
-                  z = torch.reshape(torch.transpose(torch.matmul(torch.softmax(scores, -1), V), 1, 2), [B, T, D])
+                  z = torch.reshape(torch.transpose(torch.scaled_dot_product_attention(q, K, V, attn_mask, 0.0, False), 1, 2), [B, T, D])
                   o = torch.linear(z, weights[i + 4], weights[i + 5])
                   if norm_first:
                     x = torch.add(x, o)
