@@ -114,7 +114,10 @@ public final class Slurm {
             for (String a : slurmArgs.trim().split("\\s+")) s.append("#SBATCH ").append(a).append('\n');
         s.append("set -euo pipefail\n");
         s.append("cd ").append(quote(cwd.toString())).append('\n');
-        s.append("export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}\n");
+        // ./runner's settings: a brief OpenMP spin (never slower than sleeping at once, beside busy loops included) and
+        // two malloc arenas (README, "Threads and memory")
+        s.append("if [[ -z ${OMP_WAIT_POLICY:-} ]]; then export GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-2000}; fi\n");
+        s.append("export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}\n");
         s.append("export TORCH_CPP_LOG_LEVEL=${TORCH_CPP_LOG_LEVEL:-ERROR}\n");
         s.append("if [[ -n \"${SLURM_CPUS_PER_TASK:-}\" ]]; then export OMP_NUM_THREADS=$SLURM_CPUS_PER_TASK; fi\n");
         s.append("export TINKER_SLURM_LOG=").append(quote(dir.toString())).append("/task-$SLURM_ARRAY_TASK_ID.log  # noted in the run folder\n");
