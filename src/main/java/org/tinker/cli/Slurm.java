@@ -3,7 +3,6 @@ package org.tinker.cli;
 import java.io.File;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -114,10 +113,10 @@ public final class Slurm {
             for (String a : slurmArgs.trim().split("\\s+")) s.append("#SBATCH ").append(a).append('\n');
         s.append("set -euo pipefail\n");
         s.append("cd ").append(quote(cwd.toString())).append('\n');
-        // ./runner's settings: a brief OpenMP spin (never slower than sleeping at once, beside busy loops included) and
+        // ./runner's settings (Launch): a brief OpenMP spin (never slower than sleeping at once, beside busy loops included) and
         // two malloc arenas (README, "Threads and memory")
         s.append("if [[ -z ${OMP_WAIT_POLICY:-} ]]; then export GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-2000}; fi\n");
-        s.append("export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}\n");
+        s.append("export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2} ").append(Launch.MARK).append("=1\n");
         s.append("export TORCH_CPP_LOG_LEVEL=${TORCH_CPP_LOG_LEVEL:-ERROR}\n");
         s.append("if [[ -n \"${SLURM_CPUS_PER_TASK:-}\" ]]; then export OMP_NUM_THREADS=$SLURM_CPUS_PER_TASK; fi\n");
         s.append("export TINKER_SLURM_LOG=").append(quote(dir.toString())).append("/task-$SLURM_ARRAY_TASK_ID.log  # noted in the run folder\n");
@@ -144,28 +143,9 @@ public final class Slurm {
         return s.toString();
     }
 
-    /** java [-Xss4m -Dai.djl.offline=true] -jar runner.jar, or -cp CLASSPATH org.tinker.cli.Main when not run from the jar. */
+    /** java with tinker's JVM options, {@code -jar runner.jar} (or the class path and main class). */
     static List<String> javaCommand() {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> cmd = new ArrayList<>(List.of(java, "-Xss4m", "-Dai.djl.offline=true"));
-        Path self = null;
-        try {
-            self = Path.of(Main.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toAbsolutePath();
-        } catch (URISyntaxException | RuntimeException e) {
-            // fall through to the class path
-        }
-        if (self != null && self.toString().endsWith(".jar")) {
-            cmd.add("-jar");
-            cmd.add(self.toString());
-        } else {
-            List<String> cp = new ArrayList<>();
-            for (String p : System.getProperty("java.class.path").split(File.pathSeparator))
-                if (!p.isBlank()) cp.add(Path.of(p).toAbsolutePath().toString());
-            cmd.add("-cp");
-            cmd.add(String.join(File.pathSeparator, cp));
-            cmd.add(Main.class.getName());
-        }
-        return cmd;
+        return Launch.command(Launch.jvmOptions(List.of()));
     }
 
     static String quote(String s) {

@@ -30,7 +30,8 @@ public final class Benchmark {
     public record Report(String config, int steps, long tokensPerStep, double medianTokensPerSec, double minTokensPerSec,
                          double maxTokensPerSec, double secondsToFirstStep, double peakRssMb, double rssDriftPct,
                          double flopsPerToken, double achievedGflops, String precision, double matmulPeakGflops, double mfu,
-                         int generatedTokens, double cachedTokensPerSec, double recomputeTokensPerSec, long parameters, int threads) {
+                         int generatedTokens, double cachedTokensPerSec, double recomputeTokensPerSec, long parameters, int threads,
+                         String process) {
 
         public Map<String, Object> asMap() {
             Map<String, Object> m = new LinkedHashMap<>();
@@ -48,6 +49,7 @@ public final class Benchmark {
             return String.join("\n",
                     String.format("benchmark %s: %d training steps, %,d tokens/step, %,d parameters, %d intra-op threads", config,
                             steps, tokensPerStep, parameters, threads),
+                    "  process                        " + process,
                     String.format("  train tokens/s (steady state)   %,.0f median  (min %,.0f, max %,.0f)", medianTokensPerSec,
                             minTokensPerSec, maxTokensPerSec),
                     String.format("  time to first step             %.2f s (from JVM start)", secondsToFirstStep),
@@ -111,7 +113,7 @@ public final class Benchmark {
             return new Report(s.configName(), steps, tokensPerStep, median, sorted.length == 0 ? Double.NaN : sorted[0],
                     sorted.length == 0 ? Double.NaN : sorted[sorted.length - 1], startToFirst, rssMb("VmHWM"),
                     100 * (rssEnd - rssStart) / rssStart, flops, achieved, precision, peak, achieved / peak, newTokens, cached,
-                    recompute, p.lm().numParameters(), threads());
+                    recompute, p.lm().numParameters(), threads(), processSettings());
         }
     }
 
@@ -200,6 +202,22 @@ public final class Benchmark {
             // not Linux: no RSS figures
         }
         return Double.NaN;
+    }
+
+    /**
+     * The process settings the figures depend on: the OpenMP wait and malloc variables that are set, and the JVM's
+     * collectors (Copy/MarkSweepCompact = serial).
+     */
+    static String processSettings() {
+        List<String> parts = new ArrayList<>();
+        for (String v : List.of("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "OMP_NUM_THREADS", "MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_",
+                "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_")) {
+            String x = System.getenv(v);
+            if (x != null) parts.add(v + "=" + x);
+        }
+        parts.add("GC " + String.join("/", ManagementFactory.getGarbageCollectorMXBeans().stream()
+                .map(java.lang.management.GarbageCollectorMXBean::getName).toList()));
+        return String.join(" ", parts);
     }
 
     private static int threads() {

@@ -1,0 +1,121 @@
+package org.tinker.cli;
+
+import java.io.File;
+import java.lang.management.ManagementFactory;
+import java.net.URISyntaxException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The process settings tinker trains best under, for every way of starting it. Some can only be given before
+ * the process starts: libgomp and glibc read their environment once, at load time, and the JVM's collector is
+ * chosen on its command line. So {@code java -jar target/runner.jar ...} started without them starts itself
+ * again, once, with them, passes its input and output through and exits with the child's code; {@code ./runner}
+ * and the SLURM task scripts set them directly and mark the environment so nothing starts twice.
+ *
+ * <p>The settings (measurements in the README, "Threads and memory"): libtorch's OpenMP threads spin briefly
+ * before sleeping ({@code GOMP_SPINCOUNT=2000}, unless {@code OMP_WAIT_POLICY} is set), two malloc arenas
+ * ({@code MALLOC_ARENA_MAX=2}), the serial collector with a 32 MB young generation (RSS stays flat; G1 grew the
+ * process by 161% over 2,000 steps), 4 MB thread stacks. Whatever the user set already wins.
+ * {@code -Dtinker.relaunch=false} turns the restart off.
+ */
+final class Launch {
+    private Launch() {}
+
+    /** Set in the environment of a process started with these settings. */
+    static final String MARK = "TINKER_LAUNCHED";
+
+    /** Environment defaults; a variable the user set is kept. */
+    static Map<String, String> environment(Map<String, String> current) {
+        Map<String, String> env = new LinkedHashMap<>(current);
+        if (!current.containsKey("OMP_WAIT_POLICY")) env.putIfAbsent("GOMP_SPINCOUNT", "2000");
+        env.putIfAbsent("MALLOC_ARENA_MAX", "2");
+        env.putIfAbsent("TORCH_CPP_LOG_LEVEL", "ERROR");
+        env.put(MARK, "1");
+        return env;
+    }
+
+    /** JVM options: the user's, plus the defaults they did not choose themselves. */
+    static List<String> jvmOptions(List<String> given) {
+        List<String> opts = new ArrayList<>(given);
+        boolean gc = given.stream().anyMatch(o -> o.matches("-XX:\\+Use\\w*GC"));
+        if (!gc) {
+            opts.add("-XX:+UseSerialGC");
+            if (given.stream().noneMatch(o -> o.startsWith("-Xmn") || o.startsWith("-XX:NewSize"))) opts.add("-Xmn32m");
+        }
+        if (given.stream().noneMatch(o -> o.startsWith("-Xss"))) opts.add("-Xss4m");
+        if (given.stream().noneMatch(o -> o.startsWith("-Dai.djl.offline="))) opts.add("-Dai.djl.offline=true");
+        return opts;
+    }
+
+    /** {@code java OPTIONS -jar runner.jar}, or {@code -cp CLASSPATH org.tinker.cli.Main} when not run from the jar. */
+    static List<String> command(List<String> jvmOptions) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(jvmOptions);
+        Path self = null;
+        try {
+            self = Path.of(Main.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toAbsolutePath();
+        } catch (URISyntaxException | RuntimeException e) {
+            // fall through to the class path
+        }
+        if (self != null && self.toString().endsWith(".jar")) {
+            cmd.add("-jar");
+            cmd.add(self.toString());
+        } else {
+            List<String> cp = new ArrayList<>();
+            for (String p : System.getProperty("java.class.path").split(File.pathSeparator))
+                if (!p.isBlank()) cp.add(Path.of(p).toAbsolutePath().toString());
+            cmd.add("-cp");
+            cmd.add(String.join(File.pathSeparator, cp));
+            cmd.add(Main.class.getName());
+        }
+        return cmd;
+    }
+
+    /**
+     * Runs {@code args} in a child process with the settings and returns its exit code, or -1 when this process
+     * already has them (or the restart is turned off, or cannot start): then the caller runs the command itself.
+     */
+    static int relaunch(String[] args) {
+        if (System.getenv(MARK) != null || "false".equals(System.getProperty("tinker.relaunch"))) return -1;
+        List<String> cmd = command(jvmOptions(ManagementFactory.getRuntimeMXBean().getInputArguments()));
+        cmd.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd).inheritIO();
+        pb.environment().clear();
+        pb.environment().putAll(environment(System.getenv()));
+        Process child;
+        try {
+            child = pb.start();
+        } catch (java.io.IOException e) {
+            return -1; // no second JVM (a restricted sandbox): run here, with the settings this process has
+        }
+        // Ctrl-C reaches the child through the terminal's process group; a kill aimed at this process alone
+        // (a scheduler's SIGTERM) is passed on, so the child can still leave its last checkpoint readable.
+        Thread forward = new Thread(() -> {
+            if (child.isAlive()) {
+                child.destroy();
+                try {
+                    child.waitFor();
+                } catch (InterruptedException ignored) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        });
+        Runtime.getRuntime().addShutdownHook(forward);
+        while (true) {
+            try {
+                int code = child.waitFor();
+                Runtime.getRuntime().removeShutdownHook(forward);
+                return code;
+            } catch (InterruptedException e) {
+                // keep waiting: the child decides when the run is over
+            } catch (IllegalStateException e) {
+                return child.exitValue(); // shutting down already
+            }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+package org.tinker.cli;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code java -jar runner.jar} gets ./runner's process settings by starting itself once more with them. */
+class LaunchTest {
+    @Test
+    void environmentAddsDefaultsButKeepsWhatTheUserSet() {
+        Map<String, String> plain = Launch.environment(Map.of("HOME", "/h"));
+        assertEquals("2000", plain.get("GOMP_SPINCOUNT"));
+        assertEquals("2", plain.get("MALLOC_ARENA_MAX"));
+        assertEquals("1", plain.get(Launch.MARK), "the child must not start itself again");
+        assertEquals("/h", plain.get("HOME"));
+
+        Map<String, String> passive = Launch.environment(Map.of("OMP_WAIT_POLICY", "PASSIVE", "MALLOC_ARENA_MAX", "8"));
+        assertFalse(passive.containsKey("GOMP_SPINCOUNT"), "a wait policy the user chose is not overridden by a spin count");
+        assertEquals("8", passive.get("MALLOC_ARENA_MAX"));
+        assertEquals("50", Launch.environment(Map.of("GOMP_SPINCOUNT", "50")).get("GOMP_SPINCOUNT"));
+    }
+
+    @Test
+    void jvmOptionsAddTheSerialCollectorOnlyWhenNoneWasChosen() {
+        List<String> none = Launch.jvmOptions(List.of("-Xmx2g"));
+        assertEquals(List.of("-Xmx2g", "-XX:+UseSerialGC", "-Xmn32m", "-Xss4m", "-Dai.djl.offline=true"), none);
+        List<String> g1 = Launch.jvmOptions(List.of("-XX:+UseG1GC", "-Xss8m"));
+        assertFalse(g1.contains("-XX:+UseSerialGC"));
+        assertFalse(g1.contains("-Xmn32m"), "the young generation size belongs to the serial default");
+        assertFalse(g1.contains("-Xss4m"));
+        assertEquals(1, Launch.jvmOptions(List.of("-Xmn64m")).stream().filter(o -> o.startsWith("-Xmn")).count());
+    }
+
+    @Test
+    void theCommandRunsThisBuildsMainClass() {
+        List<String> cmd = Launch.command(List.of("-Xss4m"));
+        assertTrue(cmd.get(0).endsWith("java"), cmd.get(0));
+        assertEquals("-Xss4m", cmd.get(1));
+        assertTrue(cmd.contains("-jar") || cmd.get(cmd.size() - 1).equals(Main.class.getName()), cmd.toString());
+    }
+
+    /** A real child JVM that is not marked: it starts a second one, whose error and exit code come through once. */
+    @Test
+    void aRelaunchedRunPassesErrorsAndExitCodesThrough(@TempDir Path dir) throws Exception {
+        Files.writeString(dir.resolve("x.txt"), "[ModelParams]\nn_heads=2\n\ndimm = 5\n");
+        List<String> cmd = new ArrayList<>(Launch.command(List.of()));
+        cmd.addAll(List.of("--config=x", "--configs-dir=" + dir));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(false);
+        pb.environment().remove(Launch.MARK);
+        Process p = pb.start();
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "the relaunched run finishes");
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(2, p.exitValue(), err);
+        List<String> errors = err.lines().filter(l -> l.startsWith("error: ")).toList();
+        assertEquals(List.of("error: " + dir.resolve("x.txt") + ":4: unknown key 'dimm' in [ModelParams] (did you mean 'dim'?)"),
+                errors, "one line, printed once (by the second JVM), not twice");
+        assertFalse(err.contains("at org."), "no stack trace");
+    }
+
+    /**
+     * {@code java -cp ... Main bench} started bare (no settings in its environment, none on its command line) trains
+     * in a second JVM that has them: the benchmark records the process it ran in.
+     */
+    @Test
+    void aBareStartTrainsWithTheSettings(@TempDir Path dir) throws Exception {
+        Path json = dir.resolve("bench.json");
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(),
+                "bench", "--config=test-nlp", "--steps=10", "--json=" + json));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        for (String v : List.of(Launch.MARK, "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "MALLOC_ARENA_MAX")) pb.environment().remove(v);
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(300, TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue(), out);
+        String process = com.google.gson.JsonParser.parseString(Files.readString(json)).getAsJsonObject().get("process").getAsString();
+        assertTrue(process.contains("GOMP_SPINCOUNT=2000") && process.contains("MALLOC_ARENA_MAX=2"), process);
+        assertTrue(process.contains("MarkSweepCompact"), "the serial collector: " + process);
+        assertTrue(out.contains("  process                        " + process), out);
+    }
+}
