@@ -14,7 +14,8 @@ obl=/usr/lib/x86_64-linux-gnu/openblas-pthread
 [[ -f target/runner.jar && -z "$(find pom.xml src/main -newer target/runner.jar -print -quit)" ]] || mvn -q -B -DskipTests package
 mkdir -p target/bench-bare && javac -d target/bench-bare -cp "target/runner.jar:target/lib/*" bench/BareLoop.java
 # Every contestant gets ./runner's thread and allocator settings (a brief OpenMP spin before sleeping, two arenas).
-export OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 GOMP_SPINCOUNT=2000 MALLOC_ARENA_MAX=2 TORCH_CPP_LOG_LEVEL=ERROR
+# TINKER_LAUNCHED=1: the settings are made here (JVM options on the java lines), so the jar does not start itself again.
+export OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 GOMP_SPINCOUNT=2000 MALLOC_ARENA_MAX=2 TORCH_CPP_LOG_LEVEL=ERROR TINKER_LAUNCHED=1
 unset OMP_WAIT_POLICY
 out=target/bench-compare.jsonl; : > "$out"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(date -u +%F)"

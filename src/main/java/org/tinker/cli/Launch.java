@@ -29,16 +29,29 @@ final class Launch {
      * Set in the environment of a process started with these settings: "1" from ./runner and SLURM scripts, the first
      * JVM's start time (epoch ms) from a relaunch, so `runner bench` can time from the original {@code java -jar}.
      */
-    static final String MARK = "TINKER_LAUNCHED";
+    static final String MARK = org.tinker.train.Benchmark.LAUNCHED_ENV;
+
+    /** The spin count libtorch's OpenMP threads get when the user chose no wait policy ({@code OMP_WAIT_POLICY}). */
+    private static final String SPIN_COUNT = "2000";
+
+    /** Variables set unless the user set them. */
+    private static final Map<String, String> DEFAULTS = Map.of("MALLOC_ARENA_MAX", "2", "TORCH_CPP_LOG_LEVEL", "ERROR");
 
     /** Environment defaults; a variable the user set is kept. */
     static Map<String, String> environment(Map<String, String> current) {
         Map<String, String> env = new LinkedHashMap<>(current);
-        if (!current.containsKey("OMP_WAIT_POLICY")) env.putIfAbsent("GOMP_SPINCOUNT", "2000");
-        env.putIfAbsent("MALLOC_ARENA_MAX", "2");
-        env.putIfAbsent("TORCH_CPP_LOG_LEVEL", "ERROR");
+        if (!current.containsKey("OMP_WAIT_POLICY")) env.putIfAbsent("GOMP_SPINCOUNT", SPIN_COUNT);
+        DEFAULTS.forEach(env::putIfAbsent);
         env.put(MARK, Long.toString(ManagementFactory.getRuntimeMXBean().getStartTime()));
         return env;
+    }
+
+    /** The same defaults as bash lines, for scripts that start the jar themselves (SLURM tasks), marked as set. */
+    static String shellExports() {
+        StringBuilder s = new StringBuilder("if [[ -z ${OMP_WAIT_POLICY:-} ]]; then export GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-")
+                .append(SPIN_COUNT).append("}; fi\n");
+        new java.util.TreeMap<>(DEFAULTS).forEach((k, v) -> s.append("export ").append(k).append("=${").append(k).append(":-").append(v).append("}\n"));
+        return s.append("export ").append(MARK).append("=1\n").toString();
     }
 
     /** JVM options: the user's, plus the defaults they did not choose themselves. */

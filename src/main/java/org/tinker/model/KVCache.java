@@ -105,7 +105,7 @@ public final class KVCache implements AutoCloseable {
         if (length + tn > mp.max_seq_len())
             throw new IllegalArgumentException("cache of " + length + " tokens + " + tn + " new exceeds max_seq_len=" + mp.max_seq_len());
         NDManager callerScope = ids.getManager();
-        if (fused) return fusedForward(ids, b, tn, callerScope);
+        if (fused) return fusedForward(ids, b, tn);
         NDArray[] newK = new NDArray[keys.length];
         NDArray[] newV = new NDArray[values.length];
         NDArray logits;
@@ -140,7 +140,7 @@ public final class KVCache implements AutoCloseable {
         return logits;
     }
 
-    private NDArray fusedForward(NDArray ids, long b, int tn, NDManager callerScope) {
+    private NDArray fusedForward(NDArray ids, long b, int tn) {
         if (batch < 0) { // first call: buffers for every position this cache can ever hold, and the bound kernel
             for (int l = 0; l < keys.length; l++) {
                 Shape full = new Shape(b, mp.n_heads(), mp.max_seq_len(), mp.headDim());
@@ -149,18 +149,9 @@ public final class KVCache implements AutoCloseable {
             }
             bindDecoder();
         }
-        NDArray logits;
-        if (ids.getDataType() == DataType.INT64) {
-            NDArray mask = "alibi".equals(mp.pos_encoding()) ? lm.pass(length, length + tn, ids, 0, false, null, null, null).mask() : null;
-            logits = decoder.step(ids, length, mask);
-        } else {
-            try (NDManager step = manager.newSubManager()) {
-                NDArray x = step.create(ids.toType(DataType.INT64, false).toLongArray(), new Shape(b, tn));
-                NDArray mask = "alibi".equals(mp.pos_encoding()) ? lm.pass(length, length + tn, x, 0, false, null, null, null).mask() : null;
-                logits = decoder.step(x, length, mask);
-                logits.attach(callerScope);
-            }
-        }
+        NDArray x = ids.getDataType() == DataType.INT64 ? ids : ids.toType(DataType.INT64, false); // in the caller's scope
+        NDArray mask = "alibi".equals(mp.pos_encoding()) ? lm.pass(length, length + tn, x, 0, false, null, null, null).mask() : null;
+        NDArray logits = decoder.step(x, length, mask); // lands in x's manager: the caller's
         length += tn;
         batch = b;
         return logits;

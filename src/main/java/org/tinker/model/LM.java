@@ -407,11 +407,18 @@ public final class LM implements AutoCloseable {
     }
 
     public LMOutput forward(NDArray ids, ForwardOptions opts) {
-        boolean was = Ops.autocast(bf16 && training);
-        try {
+        return inPrecision(() -> {
             Trunk tr = trunk(ids, opts);
             if (tr.logits() != null) return new LMOutput(tr.logits(), null, null);
             return new LMOutput(Ops.linear(tr.hidden(), tr.head(), null), tr.attns(), tr.embeddings()); // logits [B,T,V]
+        });
+    }
+
+    /** Runs a pass under this model's training precision ({@link Ops#autocast} on for bf16 in training mode). */
+    private <T> T inPrecision(java.util.function.Supplier<T> pass) {
+        boolean was = Ops.autocast(bf16 && training);
+        try {
+            return pass.get();
         } finally {
             Ops.autocast(was);
         }
@@ -426,8 +433,8 @@ public final class LM implements AutoCloseable {
      * costs more than it saves). Parameters stay in their own dtype either way.
      */
     public void setPrecision(String precision) {
-        if (!"fp32".equals(precision) && !"bf16".equals(precision))
-            throw new IllegalArgumentException("precision must be fp32 or bf16, got " + precision);
+        if (!org.tinker.config.TrainParams.PRECISIONS.contains(precision))
+            throw new IllegalArgumentException("precision must be one of " + org.tinker.config.TrainParams.PRECISIONS + ", got " + precision);
         this.bf16 = "bf16".equals(precision);
     }
 
@@ -522,12 +529,7 @@ public final class LM implements AutoCloseable {
      *                  plain cross-entropy (evaluation: {@link #loss(NDArray, NDArray)}). Same for other architectures.
      */
     private LossResult loss(NDArray x, NDArray y, NDArray lossMask, ForwardOptions opts, boolean objective) {
-        boolean was = Ops.autocast(bf16 && training);
-        try {
-            return lossInPrecision(x, y, lossMask, opts, objective);
-        } finally {
-            Ops.autocast(was);
-        }
+        return inPrecision(() -> lossInPrecision(x, y, lossMask, opts, objective));
     }
 
     private LossResult lossInPrecision(NDArray x, NDArray y, NDArray lossMask, ForwardOptions opts, boolean objective) {

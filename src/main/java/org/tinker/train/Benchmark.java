@@ -142,7 +142,6 @@ public final class Benchmark {
         return 6.0 * matmulWeights + 12.0 * mp.n_layers() * mp.max_seq_len() * d;
     }
 
-    /** fp32 matmul throughput of libtorch here and now: best of square sizes 512..2048. */
     /** The bfloat16 matmul peak: 2048×2048 products in libtorch's bfloat16 kernel (oneDNN, AMX where present). */
     public static double bf16MatmulPeakGflops(NDManager base) {
         if (!org.tinker.model.Kernels.available()) return Double.NaN;
@@ -161,6 +160,7 @@ public final class Benchmark {
         return best;
     }
 
+    /** fp32 matmul throughput of libtorch here and now: best of square sizes 512..2048. */
     public static double matmulPeakGflops(NDManager base) {
         double best = 0;
         try (NDManager m = base.newSubManager()) {
@@ -205,13 +205,20 @@ public final class Benchmark {
     }
 
     /**
+     * Set in the environment of a process that runs with tinker's process settings: "1" from ./runner and the SLURM
+     * scripts, the first JVM's start time (epoch ms) when a bare {@code java -jar} started this one with them
+     * (cli.Launch, which owns the settings; the name lives here because train cannot depend on cli).
+     */
+    public static final String LAUNCHED_ENV = "TINKER_LAUNCHED";
+
+    /**
      * When {@code java} was started: this JVM's start, or, when a bare {@code java -jar} started this JVM with tinker's
      * process settings (cli.Launch), the first JVM's, which that one passes on in {@code TINKER_LAUNCHED}.
      */
     static long processStartMillis() {
         long self = ManagementFactory.getRuntimeMXBean().getStartTime();
         try {
-            long parent = Long.parseLong(System.getenv().getOrDefault("TINKER_LAUNCHED", ""));
+            long parent = Long.parseLong(System.getenv().getOrDefault(LAUNCHED_ENV, ""));
             return parent > 1_000_000_000_000L && parent < self ? parent : self; // "1" (./runner): no parent JVM
         } catch (NumberFormatException e) {
             return self;

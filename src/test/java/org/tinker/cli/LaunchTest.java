@@ -29,6 +29,28 @@ class LaunchTest {
         assertEquals("50", Launch.environment(Map.of("GOMP_SPINCOUNT", "50")).get("GOMP_SPINCOUNT"));
     }
 
+    /** The SLURM scripts' bash lines set what {@link Launch#environment} sets, by the same rules (run through bash). */
+    @Test
+    void shellExportsMatchTheEnvironmentRules() throws Exception {
+        for (Map<String, String> given : List.of(Map.<String, String>of(), Map.of("OMP_WAIT_POLICY", "PASSIVE", "MALLOC_ARENA_MAX", "8"))) {
+            ProcessBuilder pb = new ProcessBuilder("bash", "-c", Launch.shellExports() + "env");
+            pb.environment().keySet().removeIf(k -> k.startsWith("OMP_") || k.startsWith("GOMP_") || k.startsWith("MALLOC_")
+                    || k.equals("TORCH_CPP_LOG_LEVEL") || k.equals(Launch.MARK));
+            pb.environment().putAll(given);
+            Process p = pb.start();
+            Map<String, String> got = new java.util.TreeMap<>();
+            for (String line : new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
+                int eq = line.indexOf('=');
+                if (eq > 0) got.put(line.substring(0, eq), line.substring(eq + 1));
+            }
+            assertEquals(0, p.waitFor());
+            Map<String, String> expected = new java.util.TreeMap<>(Launch.environment(given));
+            expected.put(Launch.MARK, "1"); // scripts mark with 1, a relaunch with its start time
+            for (String k : expected.keySet()) assertEquals(expected.get(k), got.get(k), k + " with " + given);
+            assertEquals(expected.containsKey("GOMP_SPINCOUNT"), got.containsKey("GOMP_SPINCOUNT"), "with " + given);
+        }
+    }
+
     @Test
     void jvmOptionsAddTheSerialCollectorOnlyWhenNoneWasChosen() {
         List<String> none = Launch.jvmOptions(List.of("-Xmx2g"));
