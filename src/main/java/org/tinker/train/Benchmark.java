@@ -163,7 +163,7 @@ public final class Benchmark {
     /**
      * fp32 matmul throughput of libtorch here and now: the best of three rounds over square sizes 512..2048. One
      * round alone read anywhere from 301 to 369 GFLOP/s on the 2-core machine (an interrupt or a frequency dip in a
-     * 0.15 s timing), which moved MFU by up to ±9%; the best of three read 346–363 in eight measurements.
+     * 0.15 s timing), which moved MFU by up to ±9%; the best of three read 346–363 in twelve of thirteen measurements.
      */
     public static double matmulPeakGflops(NDManager base) {
         double best = 0;
