@@ -187,8 +187,9 @@ public final class Benchmark {
 
     /**
      * Sampling speed from a one-token prompt, {@code newTokens} new tokens (temperature 1, seed 0), with the KV cache
-     * or recomputing the whole context for every token: the best of two runs after one whole run as warm-up (an
-     * 8-token warm-up left the cached loop half-compiled by the JIT: 958 → 1,100 tokens/s over its next five runs).
+     * or recomputing the whole context for every token: the best of two runs after one whole run as warm-up (after an
+     * 8-token warm-up the cached loop was still warming: in a standalone loop 958 tokens/s in its second run,
+     * 1,080–1,115 from the sixth on; the graph optimizer made no difference, so most likely the Java JIT).
      */
     private static double generationSpeed(Experiment.Prepared p, int newTokens, boolean cache) {
         int[] prompt = p.tokenizer().encodePrompt("");
