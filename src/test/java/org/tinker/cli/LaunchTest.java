@@ -2,6 +2,7 @@ package org.tinker.cli;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import java.io.File;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,28 +28,84 @@ class LaunchTest {
         assertFalse(passive.containsKey("GOMP_SPINCOUNT"), "a wait policy the user chose is not overridden by a spin count");
         assertEquals("8", passive.get("MALLOC_ARENA_MAX"));
         assertEquals("50", Launch.environment(Map.of("GOMP_SPINCOUNT", "50")).get("GOMP_SPINCOUNT"));
+
+        Map<String, String> dedicated = Launch.environment(Map.of(Launch.DEDICATED, "1", "MALLOC_TOP_PAD_", "0"));
+        assertEquals("20000", dedicated.get("GOMP_SPINCOUNT"), "a dedicated machine spins longer");
+        assertEquals("33554432", dedicated.get("MALLOC_MMAP_THRESHOLD_"), "and keeps freed blocks");
+        assertEquals("0", dedicated.get("MALLOC_TOP_PAD_"));
+        assertFalse(plain.containsKey("MALLOC_MMAP_THRESHOLD_"), "glibc's own thresholds otherwise");
+    }
+
+    /** The environments every rule is checked in: plain, a user's own choices, a dedicated machine. */
+    private static final List<Map<String, String>> GIVEN = List.of(Map.of(), Map.of("OMP_WAIT_POLICY", "PASSIVE", "MALLOC_ARENA_MAX", "8"),
+            Map.of(Launch.DEDICATED, "1"), Map.of(Launch.DEDICATED, "1", "GOMP_SPINCOUNT", "50", "MALLOC_TRIM_THRESHOLD_", "7"));
+
+    /** Runs a bash command line in {@code given} (the variables Launch sets removed first) and returns its {@code env} output. */
+    private static Map<String, String> bashEnv(List<String> cmd, Map<String, String> given, Map<String, String> extra) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        pb.environment().keySet().removeIf(k -> k.startsWith("OMP_") || k.startsWith("GOMP_") || k.startsWith("MALLOC_")
+                || k.equals("TORCH_CPP_LOG_LEVEL") || k.equals(Launch.MARK) || k.equals(Launch.DEDICATED));
+        pb.environment().putAll(given);
+        pb.environment().putAll(extra);
+        Process p = pb.redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), out);
+        Map<String, String> got = new java.util.TreeMap<>();
+        for (String line : out.split("\n")) {
+            int eq = line.indexOf('=');
+            if (eq > 0) got.put(line.substring(0, eq), line.substring(eq + 1));
+        }
+        return got;
+    }
+
+    /** What a script that sets the rules itself must export: {@link Launch#environment}, marked with 1. */
+    private static void assertSameRules(Map<String, String> given, Map<String, String> got, String who) {
+        Map<String, String> expected = new java.util.TreeMap<>(Launch.environment(given));
+        expected.put(Launch.MARK, "1"); // scripts mark with 1, a relaunch with its start time
+        for (String k : expected.keySet()) assertEquals(expected.get(k), got.get(k), who + ": " + k + " with " + given);
+        for (String k : got.keySet())
+            if (k.startsWith("GOMP_") || k.startsWith("MALLOC_")) assertTrue(expected.containsKey(k), who + " sets " + k + " with " + given);
     }
 
     /** The SLURM scripts' bash lines set what {@link Launch#environment} sets, by the same rules (run through bash). */
     @Test
     void shellExportsMatchTheEnvironmentRules() throws Exception {
-        for (Map<String, String> given : List.of(Map.<String, String>of(), Map.of("OMP_WAIT_POLICY", "PASSIVE", "MALLOC_ARENA_MAX", "8"))) {
-            ProcessBuilder pb = new ProcessBuilder("bash", "-c", Launch.shellExports() + "env");
-            pb.environment().keySet().removeIf(k -> k.startsWith("OMP_") || k.startsWith("GOMP_") || k.startsWith("MALLOC_")
-                    || k.equals("TORCH_CPP_LOG_LEVEL") || k.equals(Launch.MARK));
-            pb.environment().putAll(given);
-            Process p = pb.start();
-            Map<String, String> got = new java.util.TreeMap<>();
-            for (String line : new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
-                int eq = line.indexOf('=');
-                if (eq > 0) got.put(line.substring(0, eq), line.substring(eq + 1));
-            }
-            assertEquals(0, p.waitFor());
-            Map<String, String> expected = new java.util.TreeMap<>(Launch.environment(given));
-            expected.put(Launch.MARK, "1"); // scripts mark with 1, a relaunch with its start time
-            for (String k : expected.keySet()) assertEquals(expected.get(k), got.get(k), k + " with " + given);
-            assertEquals(expected.containsKey("GOMP_SPINCOUNT"), got.containsKey("GOMP_SPINCOUNT"), "with " + given);
+        for (Map<String, String> given : GIVEN)
+            assertSameRules(given, bashEnv(List.of("bash", "-c", Launch.shellExports() + "env"), given, Map.of()), "shellExports");
+    }
+
+    /**
+     * {@code ./runner} writes the rules in bash (they must be set before the JVM starts): run the real script, with a
+     * stand-in {@code java} that prints its environment and arguments, and compare with {@link Launch}.
+     */
+    @Test
+    void theRunnerScriptSetsWhatLaunchSets(@TempDir Path dir) throws Exception {
+        Path runner = dir.resolve("runner"), bin = Files.createDirectories(dir.resolve("bin"));
+        Files.copy(Path.of("runner"), runner);
+        Files.createDirectories(dir.resolve("src/main"));
+        Files.writeString(dir.resolve("pom.xml"), "");
+        Path jar = Files.createDirectories(dir.resolve("target")).resolve("runner.jar");
+        Files.writeString(jar, "");
+        jar.toFile().setLastModified(System.currentTimeMillis() + 60_000); // newer than the sources: no build
+        Path fakeJava = bin.resolve("java");
+        Files.writeString(fakeJava, "#!/usr/bin/env bash\nenv\nfor a in \"$@\"; do echo \"ARG:$a\"; done\n");
+        assertTrue(fakeJava.toFile().setExecutable(true) && runner.toFile().setExecutable(true));
+        for (Map<String, String> given : GIVEN) {
+            Map<String, String> got = bashEnv(List.of("bash", runner.toString(), "--config=x"), given,
+                    Map.of("PATH", bin + File.pathSeparator + System.getenv("PATH")));
+            assertSameRules(given, got, "./runner");
         }
+        ProcessBuilder pb = new ProcessBuilder("bash", runner.toString(), "--config=x");
+        pb.environment().put("PATH", bin + File.pathSeparator + System.getenv("PATH"));
+        Process p = pb.start();
+        List<String> args = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).lines()
+                .filter(l -> l.startsWith("ARG:")).map(l -> l.substring(4)).toList();
+        assertEquals(0, p.waitFor());
+        int jarAt = args.indexOf("-jar");
+        assertTrue(jarAt > 0, args.toString());
+        assertEquals(new java.util.TreeSet<>(Launch.jvmOptions(List.of())), new java.util.TreeSet<>(args.subList(0, jarAt)),
+                "./runner's JVM options are Launch's");
+        assertEquals(List.of("target/runner.jar", "--config=x"), args.subList(jarAt + 1, args.size()));
     }
 
     @Test
