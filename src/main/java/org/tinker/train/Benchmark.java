@@ -163,22 +163,26 @@ public final class Benchmark {
     /**
      * fp32 matmul throughput of libtorch here and now: the best of three rounds over square sizes 512..2048. One
      * round alone read anywhere from 301 to 369 GFLOP/s on the 2-core machine (an interrupt or a frequency dip in a
-     * 0.15 s timing), which moved MFU by up to ±9%; the best of three read 346–363 in twelve of thirteen measurements.
+     * 0.15 s timing); the best of three read 316–363 over 55 measurements at different times, a narrower spread but
+     * not a constant: the machine itself runs faster and slower.
      */
     public static double matmulPeakGflops(NDManager base) {
+        int[] sizes = {512, 1024, 2048};
         double best = 0;
         try (NDManager m = base.newSubManager()) {
-            for (int round = 0; round < 3; round++) {
-                for (int n : new int[] {512, 1024, 2048}) {
-                    try (NDManager sizeScope = m.newSubManager()) {
-                        NDArray a = sizeScope.randomNormal(new Shape(n, n)), b = sizeScope.randomNormal(new Shape(n, n));
-                        a.matMul(b).close(); // warm-up
-                        int reps = n >= 2048 ? 3 : 10;
-                        long t0 = System.nanoTime();
-                        for (int r = 0; r < reps; r++) a.matMul(b).close();
-                        double secs = (System.nanoTime() - t0) / 1e9;
-                        best = Math.max(best, 2.0 * n * n * n * reps / secs / 1e9);
-                    }
+            NDArray[] as = new NDArray[sizes.length], bs = new NDArray[sizes.length];
+            for (int i = 0; i < sizes.length; i++) {
+                as[i] = m.randomNormal(new Shape(sizes[i], sizes[i]));
+                bs[i] = m.randomNormal(new Shape(sizes[i], sizes[i]));
+                as[i].matMul(bs[i]).close(); // warm-up
+            }
+            for (int round = 0; round < 3; round++) { // rounds interleave the sizes, so one slow moment spoils one timing
+                for (int i = 0; i < sizes.length; i++) {
+                    long n = sizes[i];
+                    int reps = n >= 2048 ? 3 : 10;
+                    long t0 = System.nanoTime();
+                    for (int r = 0; r < reps; r++) as[i].matMul(bs[i]).close();
+                    best = Math.max(best, 2.0 * n * n * n * reps / ((System.nanoTime() - t0) / 1e9) / 1e9);
                 }
             }
         }
@@ -187,9 +191,10 @@ public final class Benchmark {
 
     /**
      * Sampling speed from a one-token prompt, {@code newTokens} new tokens (temperature 1, seed 0), with the KV cache
-     * or recomputing the whole context for every token: the best of two runs after one whole run as warm-up (after an
-     * 8-token warm-up the cached loop was still warming: in a standalone loop 958 tokens/s in its second run,
-     * 1,080–1,115 from the sixth on; the graph optimizer made no difference, so most likely the Java JIT).
+     * or recomputing the whole context for every token: the best of two runs after one whole run as warm-up. The cached
+     * loop warms up over whole runs (a standalone loop on bench-char's shape: 668 tokens/s in its first run, 958 in its
+     * second, 1,075–1,115 from the sixth on; the TorchScript graph optimizer made no difference), so the 8-token warm-up
+     * used before timed it cold.
      */
     private static double generationSpeed(Experiment.Prepared p, int newTokens, boolean cache) {
         int[] prompt = p.tokenizer().encodePrompt("");
