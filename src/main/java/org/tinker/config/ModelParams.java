@@ -34,7 +34,8 @@ public record ModelParams(
         @Doc("hierarchical: compression factor of the hierarchy whose tokens predict the next token (None = 1)") Object predict_hierarchy,
         @Doc("hierarchical: weight of the reconstruction loss (each compressed position re-predicts the tokens it summarises)") double recon_loss_weight,
         @Doc("hierarchical: weight of the hierarchical-AR cosine loss (compressed hierarchies predict their own next state)") double hierarchical_ar_loss_weight,
-        @Doc("flexi: FlexiBERT model_dict as a string, e.g. \"{'l': 2, 'o': ['sa', 'l'], 'h': [64, 32], 'n': [2, 2], 'f': [[128], [64, 64]], 'p': ['sdp', 'dct']}\"") String model_dict) {
+        @Doc("flexi: FlexiBERT model_dict as a string, e.g. \"{'l': 2, 'o': ['sa', 'l'], 'h': [64, 32], 'n': [2, 2], 'f': [[128], [64, 64]], 'p': ['sdp', 'dct']}\"") String model_dict,
+        @Doc("architecture ideas applied wherever the model runs, ';'-separated, e.g. \"relu_after_layer(0); scale_attention_scores(2)\" (README: Recipes)") String recipes) {
 
     public static final ModelParams DEFAULTS = new ModelParams(8, 8, 256, 2, 200, "custom", 20000,
             "torch-transformer", "", "", false, "learned", false, false, true, "relu", 1e-5);
@@ -50,7 +51,7 @@ public record ModelParams(
         this(n_layers, n_heads, dim, dim_ff_factor, max_seq_len, tokenizer_source_name, custom_tokenizer_ntokens,
                 layer_architecture, from_os_pretrained, from_saved, individual_head_params, pos_encoding, tie_embed_deembed,
                 norm_first, final_norm, activation, layer_norm_eps, "layernorm", 1L, PyLiteral.NONE, PyLiteral.NONE,
-                PyLiteral.NONE, PyLiteral.NONE, PyLiteral.NONE, 1L, false, PyLiteral.NONE, 0.1, 0.25, "");
+                PyLiteral.NONE, PyLiteral.NONE, PyLiteral.NONE, 1L, false, PyLiteral.NONE, 0.1, 0.25, "", "");
     }
 
     /** A copy with one field replaced, by its config name (for tests, ablations and code that derives configs). */
@@ -84,6 +85,8 @@ public record ModelParams(
         if (!NORMS.contains(norm)) where.fail("norm", "one of " + NORMS, norm);
         if ("rotary".equals(pos_encoding) && headDim() % 2 != 0)
             where.fail("pos_encoding", "an even head width (dim / n_heads) for rotary, got " + headDim(), pos_encoding);
+        String recipeProblem = RecipeBook.check("recipes", recipes);
+        if (recipeProblem != null) where.fail("recipes", "known recipes with fitting arguments: " + recipeProblem, recipes);
         if ("flexi".equals(layer_architecture)) {
             try {
                 org.tinker.model.flexi.FlexiSpec.of(this);

@@ -5,8 +5,8 @@ package org.tinker.model;
  *
  * @param getAttns       also return every layer's attention pattern ({@link LMOutput#attns()})
  * @param getEmbeddings  also return the residual stream before every block and after the last
- * @param hooks          interventions at named hook points; null means none. Only the custom-transformer
- *                       architecture has hook points — the fused torch-transformer path ignores them
+ * @param hooks          interventions at named hook points ({@link Hooks}); null means none. They run after the
+ *                       model's own recipes ({@code mp.recipes}) at the same points
  * @param attnRequests   opaque, handed unchanged to every hook via {@link HookContext#attnRequests()} (the
  *                       reference's {@code attn_requests}); hooks decide what it means
  */

@@ -8,9 +8,10 @@ import java.util.Map;
 import java.util.regex.Pattern;
 
 /**
- * Interventions at named points of the custom-transformer's computation, in the style of TransformerLens.
+ * Interventions at named points of the model's computation, in the style of TransformerLens. Every GPT block stack has
+ * them (both layer architectures, every path: training, evaluation, cached decoding, the stepwise runner).
  *
- * <p>Hook points, per block {@code l}:
+ * <p>Hook points: {@code embed} [B,T,D] (token embedding plus positions, the input of block 0), then per block {@code l}:
  * <pre>
  *   blocks.l.resid_pre     [B,T,D]   the block's input
  *   blocks.l.attn.scores   [B,H,T,T] q·kᵀ/√d_head, before the causal mask and softmax
@@ -88,7 +89,22 @@ public final class Hooks {
         }
     }
 
+    /** Hooks of {@code first}, then those of {@code then} (either may be null); null when there are none. */
+    public static Hooks both(Hooks first, Hooks then) {
+        if (first == null || first.isEmpty()) return then == null || then.isEmpty() ? null : then;
+        if (then == null || then.isEmpty()) return first;
+        Hooks out = new Hooks();
+        synchronized (first) {
+            out.entries.addAll(first.entries);
+        }
+        synchronized (then) {
+            out.entries.addAll(then.entries);
+        }
+        return out;
+    }
+
     /** Hook-point names, so callers needn't spell strings. */
+    public static final String EMBED = "embed";
     public static String residPre(int layer) { return "blocks." + layer + ".resid_pre"; }
     public static String attnScores(int layer) { return "blocks." + layer + ".attn.scores"; }
     public static String attnPattern(int layer) { return "blocks." + layer + ".attn.pattern"; }

@@ -27,7 +27,8 @@ import org.tinker.config.ModelParams;
  * </pre>
  *
  * Positions may also be {@code rotary} or {@code alibi} (inside attention), norms {@code rmsnorm}, MLPs gated
- * ({@code swiglu}, {@code geglu}). With {@code layer_architecture = "hierarchical"} or {@code "flexi"} the whole
+ * ({@code swiglu}, {@code geglu}). The config's {@code recipes} ({@link ModelRecipes}) are hooks the model carries: every
+ * pass runs them, whoever calls it. With {@code layer_architecture = "hierarchical"} or {@code "flexi"} the whole
  * stack is a {@link ModelBody} instead (no blocks or hook points); parameters, loss, training and sampling stay here.
  *
  * <p><b>Tensor lifetime.</b> The parameters (and two cached constants in its dtype: the causal mask and the
@@ -50,12 +51,14 @@ public final class LM implements AutoCloseable {
     private final int vocabSize;
     private final NDManager manager;
     private final DataType dtype;
-    private final boolean custom;
     /** The hierarchical or FlexiBERT-style body when layer_architecture names one (then there are no blocks); else null. */
     private final ModelBody body;
     private final LinkedHashMap<String, NDArray> params = new LinkedHashMap<>();
     private final List<Block> blocks = new ArrayList<>();
     private final List<String> hookPoints = new ArrayList<>();
+    /** The config's recipes and their hooks (null when none): part of the model, run by every pass. */
+    private final List<ModelRecipe> recipes;
+    private final Hooks recipeHooks;
     private final NDArray wte;
     private final NDArray wpe;
     private final NDArray head;
@@ -82,7 +85,6 @@ public final class LM implements AutoCloseable {
         this.mp = mp;
         this.vocabSize = vocabSize;
         this.dtype = dtype;
-        this.custom = "custom-transformer".equals(mp.layer_architecture());
         this.manager = manager.newSubManager();
         this.manager.setName("LM");
         this.body = switch (mp.layer_architecture()) {
@@ -97,13 +99,36 @@ public final class LM implements AutoCloseable {
         head = mp.tie_embed_deembed() ? wte : params.get(LM_HEAD);
         lnFW = params.get(LN_F_W);
         lnFB = params.get(LN_F_B);
-        for (int l = 0; body == null && l < mp.n_layers(); l++) {
-            BlockWeights w = BlockWeights.of(params, l, mp.n_heads(), mp.individual_head_params());
-            blocks.add(custom ? new CustomTransformerBlock(mp, l, w) : new TorchTransformerBlock(mp, w));
+        blocks.addAll(blocksOf(params));
+        if (body == null) hookPoints.add(Hooks.EMBED);
+        for (int l = 0; body == null && l < mp.n_layers(); l++)
             hookPoints.addAll(List.of(Hooks.residPre(l), Hooks.attnScores(l), Hooks.attnPattern(l),
                     Hooks.attnOut(l), Hooks.residMid(l), Hooks.mlpOut(l), Hooks.residPost(l)));
-        }
         if (mp.final_norm() && body == null) hookPoints.add(Hooks.LN_F_OUT);
+        recipes = ModelRecipes.of(mp.recipes());
+        recipeHooks = ModelRecipes.hooks(recipes);
+        if (recipeHooks != null && body != null)
+            throw new IllegalArgumentException("recipes (" + mp.recipes() + ") hook into transformer blocks; layer_architecture="
+                    + mp.layer_architecture() + " has none");
+        if (recipeHooks != null) recipeHooks.checkAgainst(hookPoints);
+    }
+
+    /** The config's recipes, in order (empty when none). */
+    public List<ModelRecipe> recipes() {
+        return recipes;
+    }
+
+    /**
+     * Whether decoding with a {@link KVCache} computes exactly what the full forward does: a block stack whose recipes
+     * are all {@link ModelRecipe#causal() causal}.
+     */
+    public boolean cacheable() {
+        return body == null && recipes.stream().allMatch(ModelRecipe::causal);
+    }
+
+    /** The model's own hooks (its recipes), then {@code extra}'s; null when there are none. */
+    Hooks hooksWith(Hooks extra) {
+        return Hooks.both(recipeHooks, extra);
     }
 
     /** Whether this is the hierarchical transformer ({@code layer_architecture="hierarchical"}). */
@@ -324,12 +349,11 @@ public final class LM implements AutoCloseable {
         return eff;
     }
 
-    private List<Block> blocksOf(Map<String, NDArray> p) {
+    /** The blocks over the weights {@code p} (the parameters, or LoRA-effective ones). */
+    List<Block> blocksOf(Map<String, NDArray> p) {
         List<Block> out = new ArrayList<>(mp.n_layers());
-        for (int l = 0; body == null && l < mp.n_layers(); l++) {
-            BlockWeights w = BlockWeights.of(p, l, mp.n_heads(), mp.individual_head_params());
-            out.add(custom ? new CustomTransformerBlock(mp, l, w) : new TorchTransformerBlock(mp, w));
-        }
+        for (int l = 0; body == null && l < mp.n_layers(); l++)
+            out.add(new Block(mp, l, BlockWeights.of(p, l, mp.n_heads(), mp.individual_head_params())));
         return out;
     }
 
@@ -384,7 +408,7 @@ public final class LM implements AutoCloseable {
         return training;
     }
 
-    /** Every hook point this model offers (only the custom-transformer runs hooks). */
+    /** Every hook point this model offers (none for the hierarchical and flexi bodies). */
     public List<String> hookPoints() {
         return List.copyOf(hookPoints);
     }
@@ -446,7 +470,7 @@ public final class LM implements AutoCloseable {
      * Everything of the forward pass but the LM head: the final hidden state {@code [B,T,D]} (after ln_f) and the head
      * {@code [V,D]} that maps it to logits; or, for a model body with its own head (hierarchical, flexi), its logits.
      */
-    private record Trunk(NDArray hidden, NDArray head, NDArray attns, NDArray embeddings, NDArray logits) {}
+    record Trunk(NDArray hidden, NDArray head, NDArray attns, NDArray embeddings, NDArray logits) {}
 
     private Trunk trunk(NDArray ids, ForwardOptions opts) {
         if (opts == null) opts = ForwardOptions.DEFAULT;
@@ -458,39 +482,59 @@ public final class LM implements AutoCloseable {
             throw new IllegalArgumentException("sequence length T=" + t + " must be between 1 and max_seq_len="
                     + mp.max_seq_len() + " (crop the input, or raise max_seq_len)");
         if (ids.getDataType() != DataType.INT64) ids = ids.toType(DataType.INT64, false);
-        Hooks hooks = custom ? opts.hooks() : null; // the fused path has no hook points
-        if (hooks != null) hooks.checkAgainst(hookPoints);
 
         // With LoRA, every parameter is base + adapter, computed afresh in the step scope (so gradients reach the adapters).
         Map<String, NDArray> eff = lora == null ? params : loraEffective(ids.getManager());
-        if (body != null) return new Trunk(null, null, null, null, body.forward(ids, eff, false).logits());
-        NDArray wte = eff.get(WTE), wpe = eff.get(WPE), lnFW = eff.get(LN_F_W), lnFB = eff.get(LN_F_B);
-        NDArray head = mp.tie_embed_deembed() ? wte : eff.get(LM_HEAD);
-        List<Block> blocks = lora == null ? this.blocks : blocksOf(eff);
-
-        NDArray x = Ops.embedding(ids, wte); // [B,T,D]
-        switch (mp.pos_encoding()) {
-            case "learned" -> x = x.add(Ops.firstRows(wpe, t, ids));          // + [T,D], broadcast over B
-            case "sin" -> x = x.add(Ops.firstRows(sinTable(), t, ids));
-            default -> { } // "none": the causal mask alone breaks the symmetry between positions;
-                           // "rotary" and "alibi" act inside attention (see pass())
+        if (body != null) {
+            if (opts.hooks() != null && !opts.hooks().isEmpty())
+                throw new IllegalArgumentException("layer_architecture=" + mp.layer_architecture() + " has no hook points");
+            return new Trunk(null, null, null, null, body.forward(ids, eff, false).logits());
         }
+        return stack(ids, opts, eff, lora == null ? blocks : blocksOf(eff), 0, null);
+    }
 
-        Block.Pass pass = pass(0, t, ids, dropout, training, hooks, opts.attnRequests(),
-                opts.getAttns() ? new ArrayList<>() : null);
+    /**
+     * The block stack on {@code ids [B,T]} (int64) at positions {@code [from, from+T)}: embedding, blocks, ln_f. Every
+     * pass of a GPT-style model comes through here — training, evaluation, generation with or without the cache (then
+     * {@code cache} holds each layer's earlier keys and values, and there is no dropout), the stepwise runner.
+     *
+     * @param eff    the weights to read (the parameters, or LoRA-effective ones)
+     * @param blocks the blocks over {@code eff}
+     */
+    Trunk stack(NDArray ids, ForwardOptions opts, Map<String, NDArray> eff, List<Block> blocks, int from,
+                List<KVCache.Layer> cache) {
+        Hooks hooks = hooksWith(opts.hooks());
+        if (opts.hooks() != null) opts.hooks().checkAgainst(hookPoints);
+        boolean train = training && cache == null;
+        Block.Pass pass = pass(from, from + ids.getShape().get(1), ids, ids, dropout, train, hooks, opts.attnRequests(),
+                opts.getAttns() ? new ArrayList<>() : null, cache);
+        NDArray x = pass.hook(Hooks.EMBED, -1, embed(ids, eff, from)); // [B,T,D]
         NDList residuals = opts.getEmbeddings() ? new NDList(blocks.size() + 1) : null;
         for (Block block : blocks) {
             if (residuals != null) residuals.add(x);
             x = block.forward(x, pass);
         }
         if (residuals != null) residuals.add(x);
-        if (mp.final_norm()) {
-            x = Ops.norm(x, lnFW, lnFB, mp.norm(), mp.layer_norm_eps());
-            x = pass.hook(Hooks.LN_F_OUT, -1, x);
-        }
+        if (mp.final_norm()) x = pass.hook(Hooks.LN_F_OUT, -1, Ops.norm(x, eff.get(LN_F_W), eff.get(LN_F_B), mp.norm(), mp.layer_norm_eps()));
+        NDArray head = mp.tie_embed_deembed() ? eff.get(WTE) : eff.get(LM_HEAD);
         NDArray attns = pass.attns() == null ? null : NDArrays.stack(new NDList(pass.attns()), 1); // [B,L,H,T,T]
         NDArray embeddings = residuals == null ? null : NDArrays.stack(residuals, 1);              // [B,L+1,T,D]
         return new Trunk(x, head, attns, embeddings, null);
+    }
+
+    /**
+     * Token embedding plus positions, {@code [B,T,D]}, of {@code ids [B,T]} (int64) at positions {@code [from, from+T)}.
+     * "rotary" and "alibi" add nothing here: they act inside attention ({@link #pass}); with "none" the causal mask
+     * alone breaks the symmetry between positions.
+     */
+    NDArray embed(NDArray ids, Map<String, NDArray> eff, long from) {
+        long to = from + ids.getShape().get(1);
+        NDArray x = Ops.embedding(ids, eff.get(WTE));
+        return switch (mp.pos_encoding()) {
+            case "learned" -> x.add(Ops.slice2(eff.get(WPE), from, to, 0, mp.dim(), ids)); // + [T,D], broadcast over B
+            case "sin" -> x.add(Ops.slice2(sinTable(), from, to, 0, mp.dim(), ids));
+            default -> x;
+        };
     }
 
     /**
@@ -656,10 +700,10 @@ public final class LM implements AutoCloseable {
      * The position-dependent state of one pass whose queries are positions {@code [from, to)} and whose keys are
      * {@code [0, to)}: the additive causal mask {@code [to−from, to]} (for ALiBi {@code [H, to−from, to]}, the mask
      * plus each head's distance penalty) and, for rotary positions, the cos/sin tables of the query positions.
-     * All are views or small results in {@code scope}'s manager.
+     * All are views or small results in {@code scope}'s manager; {@code ids} are the pass's input ids, for hooks (may be null).
      */
-    Block.Pass pass(long from, long to, NDArray scope, double dropout, boolean training, Hooks hooks,
-                    Object attnRequests, List<NDArray> attns) {
+    Block.Pass pass(long from, long to, NDArray scope, NDArray ids, double dropout, boolean training, Hooks hooks,
+                    Object attnRequests, List<NDArray> attns, List<KVCache.Layer> cache) {
         NDArray mask = Ops.slice2(causalMask(), from, to, 0, to, scope);
         if ("alibi".equals(mp.pos_encoding()))
             mask = mask.add(Ops.slice2(alibiDistance(), from, to, 0, to, scope).mul(alibiSlopes())); // [H,Tq,Tk]
@@ -670,7 +714,7 @@ public final class LM implements AutoCloseable {
             sin = Ops.slice2(tables[1], from, to, 0, mp.headDim(), scope);
         }
         boolean causalOnly = from == 0 && !"alibi".equals(mp.pos_encoding());
-        return new Block.Pass(mask, dropout, training, hooks, attnRequests, attns, cos, sin, causalOnly);
+        return new Block.Pass(ids, mask, dropout, training, hooks, attnRequests, attns, cos, sin, causalOnly, cache);
     }
 
     private NDArray alibiDist;

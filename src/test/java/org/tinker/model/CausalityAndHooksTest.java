@@ -94,7 +94,8 @@ class CausalityAndHooksTest extends WithBaseManager {
             NDArray plain = lm.forward(ids).logits();
             NDArray notAsked = lm.forward(ids, ForwardOptions.withHooks(hooks)).logits();
             NDArray asked = lm.forward(ids, ForwardOptions.withHooks(hooks).withAttnRequests(Set.of(1))).logits();
-            assertEquals(0.0, Tiny.maxAbsDiff(plain, notAsked));
+            // the unhooked pass takes the fused attention kernel, the hooked one the explicit route: float rounding apart
+            assertEquals(0.0, Tiny.maxAbsDiff(plain, notAsked), 1e-6);
             assertTrue(Tiny.maxAbsDiff(plain, asked) > 1e-4);
         }
     }

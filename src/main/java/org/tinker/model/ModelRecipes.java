@@ -1,0 +1,138 @@
+package org.tinker.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.pytorch.jni.JniUtils;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Function;
+import org.tinker.config.RecipeBook;
+import org.tinker.config.RecipeCall;
+
+/**
+ * The architecture recipes a config may name in {@code [ModelParams] recipes}: the reference README's ideas, one small
+ * class each. Add a line to {@link #ALL} to ship another; a researcher's own goes in {@code src/recipes/java/recipes/}
+ * and is found by name.
+ */
+public final class ModelRecipes implements RecipeBook {
+
+    /** A named recipe: its argument names (for messages) and how to build it from a call. */
+    public record Entry(String name, List<String> args, Function<RecipeCall, ModelRecipe> make) {
+        String signature() {
+            return args.isEmpty() ? name : name + "(" + String.join(", ", args) + ")";
+        }
+    }
+
+    public static final List<Entry> ALL = List.of(
+            new Entry("relu_after_layer", List.of("l"), c -> new ReluAfterLayer(c.intArg(0))),
+            new Entry("square_mlp_output", List.of(), c -> new SquareMlpOutput()),
+            new Entry("scale_attention_scores", List.of("c"), c -> new ScaleAttentionScores(c.args().get(0))),
+            new Entry("scale_attention_scores_if_token", List.of("c", "id"),
+                    c -> new ScaleAttentionScoresIfToken(c.args().get(0), c.intArg(1))));
+
+    /** A ReLU on the residual stream right after block {@code layer}. */
+    public record ReluAfterLayer(int layer) implements ModelRecipe {
+        public ReluAfterLayer {
+            if (layer < 0) throw new IllegalArgumentException("relu_after_layer needs a layer >= 0, got " + layer);
+        }
+
+        @Override
+        public void addHooks(Hooks hooks) {
+            hooks.add(Hooks.residPost(layer), (name, x, ctx) -> JniUtils.relu(Ops.pt(x)));
+        }
+    }
+
+    /** Every block's feed-forward output squared (element-wise) before it joins the residual stream. */
+    public record SquareMlpOutput() implements ModelRecipe {
+        @Override
+        public void addHooks(Hooks hooks) {
+            hooks.add("blocks.*.mlp.out", (name, y, ctx) -> y.mul(y));
+        }
+    }
+
+    /** Every attention score multiplied by {@code c} before the causal mask and softmax (c > 1 sharpens, c < 1 flattens). */
+    public record ScaleAttentionScores(double c) implements ModelRecipe {
+        @Override
+        public void addHooks(Hooks hooks) {
+            hooks.add("blocks.*.attn.scores", (name, s, ctx) -> s.mul(c));
+        }
+    }
+
+    /**
+     * As {@link ScaleAttentionScores}, but only in a pass whose input holds token {@code id} in some row (the reference's
+     * {@code attn_requests}: "10 in the batch"). It reads the whole input, so it is not {@link #causal()}.
+     */
+    public record ScaleAttentionScoresIfToken(double c, int id) implements ModelRecipe {
+        @Override
+        public void addHooks(Hooks hooks) {
+            hooks.add("blocks.*.attn.scores", (name, s, ctx) -> containsToken(ctx.ids(), id) ? s.mul(c) : s);
+        }
+
+        @Override
+        public boolean causal() {
+            return false;
+        }
+    }
+
+    /** Whether any row of {@code ids} holds {@code token}. */
+    public static boolean containsToken(NDArray ids, long token) {
+        return ids != null && ids.eq(token).any().getBoolean();
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // The book: names → recipes
+
+    public ModelRecipes() {} // for ServiceLoader
+
+    /** The recipes a {@code recipes} text names, in order; IllegalArgumentException naming the known ones otherwise. */
+    public static List<ModelRecipe> of(String text) {
+        List<ModelRecipe> out = new ArrayList<>();
+        for (RecipeCall call : RecipeCall.parseAll(text)) out.add(build(call));
+        return out;
+    }
+
+    /** All their hooks, in order; null when there are none. */
+    public static Hooks hooks(List<ModelRecipe> recipes) {
+        if (recipes.isEmpty()) return null;
+        Hooks h = new Hooks();
+        for (ModelRecipe r : recipes) r.addHooks(h);
+        return h;
+    }
+
+    private static ModelRecipe build(RecipeCall call) {
+        for (Entry e : ALL) {
+            if (!e.name().equals(call.name())) continue;
+            if (call.args().size() != e.args().size())
+                throw new IllegalArgumentException(e.signature() + " takes " + e.args().size() + " argument(s), got " + call);
+            return e.make().apply(call);
+        }
+        ModelRecipe own = call.construct(ModelRecipe.class);
+        if (own == null)
+            throw new IllegalArgumentException("unknown recipe '" + call.name() + "': known are " + String.join(", ", knownNames())
+                    + ", or a class " + call.userClassName() + " implementing org.tinker.model.ModelRecipe");
+        return own;
+    }
+
+    private static List<String> knownNames() {
+        return ALL.stream().map(Entry::signature).toList();
+    }
+
+    @Override
+    public String field() {
+        return "recipes";
+    }
+
+    @Override
+    public List<String> known() {
+        return knownNames();
+    }
+
+    @Override
+    public String problem(RecipeCall call) {
+        try {
+            build(call);
+            return null;
+        } catch (IllegalArgumentException e) {
+            return e.getMessage();
+        }
+    }
+}
