@@ -65,6 +65,22 @@ public record ModelParams(
     public static final List<String> ACTIVATIONS = List.of("relu", "gelu", "gelu_new", "swiglu", "geglu");
     public static final List<String> NORMS = List.of("layernorm", "rmsnorm");
 
+    /**
+     * The values a choice field may take ({@code layer_architecture}, {@code pos_encoding}, {@code activation}, {@code norm},
+     * {@code tokenizer_source_name}), or null for other fields. Validation reads these lists, and so do the tests that
+     * run every variant: a value added here is checked everywhere.
+     */
+    public static List<String> choices(String field) {
+        return switch (field) {
+            case "tokenizer_source_name" -> TOKENIZERS;
+            case "layer_architecture" -> ARCHITECTURES;
+            case "pos_encoding" -> POS_ENCODINGS;
+            case "activation" -> ACTIVATIONS;
+            case "norm" -> NORMS;
+            default -> null;
+        };
+    }
+
     public void validate(Params.Where where) {
         if (n_layers <= 0) where.fail("n_layers", "a positive number of layers", n_layers);
         if (n_heads <= 0) where.fail("n_heads", "a positive number of heads", n_heads);

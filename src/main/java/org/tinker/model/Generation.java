@@ -33,9 +33,7 @@ public final class Generation {
         Sampler.check(temperature, topK, nucleus);
         int limit = limit(lm, prompt, maxLen);
         List<int[]> rows = new ArrayList<>(List.of(prompt.clone()));
-        // The hierarchical and flexi bodies have no KV cache (convolutions, merges, axial groups and causal DFT/DCT
-        // would each need their own incremental state): they always recompute the whole context — same tokens, slower.
-        try (Stepper s = useCache && lm.hasBlocks() ? new Cached(lm) : new Uncached(lm)) {
+        try (Stepper s = stepper(lm, useCache)) {
             float[][] logits = s.start(prompt, 1);
             int[] seq = Arrays.copyOf(prompt, limit);
             int n = prompt.length;
@@ -65,7 +63,7 @@ public final class Generation {
         List<Hyp> active = new ArrayList<>(List.of(new Hyp(prompt.clone(), 0)));
         List<Hyp> finished = new ArrayList<>();
         if (limit == prompt.length) return prompt.clone();
-        try (Stepper s = useCache && lm.hasBlocks() ? new Cached(lm) : new Uncached(lm)) {
+        try (Stepper s = stepper(lm, useCache)) {
             float[][] logits = s.start(prompt, 1);
             while (!active.isEmpty()) {
                 record Cand(int parent, int token, double logp) {}
@@ -111,6 +109,20 @@ public final class Generation {
                     .max(Comparator.comparingDouble((Hyp h) -> h.logp() / Math.pow(Math.max(1, h.seq().length - gen), lengthPenalty)))
                     .orElseThrow().seq();
         }
+    }
+
+    /**
+     * Whether generation from this model uses a KV cache when asked to: a GPT block stack whose recipes are causal
+     * ({@link LM#cacheable()}). The hierarchical and flexi bodies have none (convolutions, merges, axial groups and causal
+     * DFT/DCT would each need their own incremental state), and a recipe that looks at the whole input would make cached
+     * steps compute another function: those recompute the whole context each step — the same tokens, slower.
+     */
+    public static boolean usesCache(LM lm, boolean useCache) {
+        return useCache && lm.cacheable();
+    }
+
+    private static Stepper stepper(LM lm, boolean useCache) {
+        return usesCache(lm, useCache) ? new Cached(lm) : new Uncached(lm);
     }
 
     private static int limit(LM lm, int[] prompt, int maxLen) {

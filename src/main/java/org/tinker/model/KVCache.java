@@ -80,6 +80,11 @@ public final class KVCache implements AutoCloseable {
     }
 
     public KVCache(LM lm) {
+        this(lm, true);
+    }
+
+    /** @param fastPath take the fused decoding kernel when it supports the model (false: always the blocks) */
+    KVCache(LM lm, boolean fastPath) {
         if (!lm.hasBlocks())
             throw new IllegalArgumentException("layer_architecture=" + lm.params().layer_architecture()
                     + " has no KV cache (generation recomputes the full context instead)");
@@ -93,7 +98,7 @@ public final class KVCache implements AutoCloseable {
         this.weights = lm.effectiveParameters(manager); // with LoRA: base + adapters, once for the whole cache
         this.blocks = lm.blocksOf(weights);
         for (int l = 0; l < mp.n_layers(); l++) layers.add(new Layer());
-        this.fused = Kernels.Decoder.supports(lm);
+        this.fused = fastPath && Kernels.Decoder.supports(lm);
     }
 
     /** Tokens cached so far per row. */

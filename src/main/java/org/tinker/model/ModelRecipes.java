@@ -15,18 +15,19 @@ import org.tinker.config.RecipeCall;
  */
 public final class ModelRecipes implements RecipeBook {
 
-    /** A named recipe: its argument names (for messages) and how to build it from a call. */
-    public record Entry(String name, List<String> args, Function<RecipeCall, ModelRecipe> make) {
+    /** A named recipe: its argument names (for messages), a call that shows it off, and how to build it from a call. */
+    public record Entry(String name, List<String> args, String example, Function<RecipeCall, ModelRecipe> make) {
         String signature() {
             return args.isEmpty() ? name : name + "(" + String.join(", ", args) + ")";
         }
     }
 
     public static final List<Entry> ALL = List.of(
-            new Entry("relu_after_layer", List.of("l"), c -> new ReluAfterLayer(c.intArg(0))),
-            new Entry("square_mlp_output", List.of(), c -> new SquareMlpOutput()),
-            new Entry("scale_attention_scores", List.of("c"), c -> new ScaleAttentionScores(c.args().get(0))),
-            new Entry("scale_attention_scores_if_token", List.of("c", "id"),
+            new Entry("relu_after_layer", List.of("l"), "relu_after_layer(0)", c -> new ReluAfterLayer(c.intArg(0))),
+            new Entry("square_mlp_output", List.of(), "square_mlp_output", c -> new SquareMlpOutput()),
+            new Entry("scale_attention_scores", List.of("c"), "scale_attention_scores(4)",
+                    c -> new ScaleAttentionScores(c.args().get(0))),
+            new Entry("scale_attention_scores_if_token", List.of("c", "id"), "scale_attention_scores_if_token(4, 3)",
                     c -> new ScaleAttentionScoresIfToken(c.args().get(0), c.intArg(1))));
 
     /** A ReLU on the residual stream right after block {@code layer}. */

@@ -22,21 +22,30 @@ class GenerationTest {
         return lm;
     }
 
+    /**
+     * Every value of every variant field, read from {@link ModelParams} itself (each boolean field, each choice field's
+     * {@link ModelParams#choices}), changed one at a time from two different bases, and every shipped recipe on both
+     * layer architectures: a value or recipe added later is covered without touching this list.
+     */
     static List<ModelParams> allKinds() {
+        List<ModelParams> bases = List.of(
+                Tiny.params("torch-transformer", true, "learned", false, false, true, "gelu"),
+                Tiny.params("custom-transformer", false, "rotary", true, false, false, "swiglu").with("norm", "rmsnorm"));
         List<ModelParams> out = new java.util.ArrayList<>();
-        for (String arch : List.of("torch-transformer", "custom-transformer"))
-            for (String pos : List.of("none", "learned", "sin"))
-                for (boolean normFirst : List.of(false, true))
-                    out.add(Tiny.params(arch, normFirst, pos, pos.equals("sin"), false, !pos.equals("none"), normFirst ? "gelu" : "relu"));
-        out.add(Tiny.params("custom-transformer", false, "learned", false, true, true, "relu")); // individual heads
-        // rotary and ALiBi (positions inside attention: the cache must turn/penalise by absolute position), RMSNorm, gated MLPs
-        for (String arch : List.of("torch-transformer", "custom-transformer")) {
-            out.add(Tiny.params(arch, true, "rotary", false, false, true, "swiglu").with("norm", "rmsnorm"));
-            out.add(Tiny.params(arch, false, "alibi", true, false, true, "geglu"));
-            out.add(Tiny.params(arch, false, "rotary", true, false, false, "gelu_new"));
-            out.add(Tiny.params(arch, true, "alibi", false, false, true, "relu").with("norm", "rmsnorm"));
+        for (ModelParams base : bases) {
+            for (java.lang.reflect.RecordComponent c : ModelParams.class.getRecordComponents()) {
+                List<?> values = c.getType() == boolean.class ? List.of(false, true) : ModelParams.choices(c.getName());
+                for (Object v : values == null ? List.of() : values) {
+                    ModelParams mp = base.with(c.getName(), v);
+                    if (mp.individual_head_params()) mp = mp.with("layer_architecture", "custom-transformer");
+                    if (List.of("hierarchical", "flexi").contains(mp.layer_architecture())) continue; // no blocks, no cache
+                    out.add(mp);
+                }
+            }
+            for (String arch : List.of("torch-transformer", "custom-transformer"))
+                for (ModelRecipes.Entry e : ModelRecipes.ALL)
+                    out.add(base.with("layer_architecture", arch).with("recipes", e.example()));
         }
-        out.add(Tiny.params("custom-transformer", true, "rotary", false, true, true, "relu")); // individual heads + rotary
         return out;
     }
 
@@ -66,25 +75,39 @@ class GenerationTest {
     }
 
     @Test
-    void cachedLogitsEqualFullForwardForEveryArchitectureAndPositionEncoding() {
+    void cachedLogitsEqualFullForwardForEveryVariantOnBothDecodingPaths() {
+        int fusedSeen = 0, blocksOnly = 0;
         for (ModelParams mp : allKinds()) {
-            try (NDManager m = NDManager.newBaseManager(); LM lm = model(m, mp); KVCache cache = new KVCache(lm)) {
+            try (NDManager m = NDManager.newBaseManager(); LM lm = model(m, mp)) {
+                if (!lm.cacheable()) { // a recipe that reads the whole input: no cache, and generation says so by not using one
+                    assertThrows(IllegalArgumentException.class, () -> new KVCache(lm).close(), mp.recipes());
+                    assertFalse(Generation.usesCache(lm, true));
+                    continue;
+                }
                 NDArray ids = Tiny.randomIds(m, 5, 2, Tiny.MAX_T);
                 NDArray full = lm.forward(ids).logits();
-                // a prompt of 4, then one token at a time, then a chunk of 3, then one at a time
-                int t = 0;
-                NDArray[] parts = new NDArray[Tiny.MAX_T];
-                int k = 0;
-                for (int len : new int[] {4, 1, 1, 3, 1, 1, 1}) {
-                    parts[k++] = cache.forward(ids.get(":, " + t + ":" + (t + len)));
-                    t += len;
+                for (boolean fastPath : new boolean[] {false, true}) {
+                    try (KVCache cache = new KVCache(lm, fastPath)) {
+                        if (cache.fused()) fusedSeen++;
+                        else if (fastPath) blocksOnly++;
+                        // a prompt of 4, then one token at a time, then a chunk of 3, then one at a time
+                        int t = 0;
+                        NDArray[] parts = new NDArray[Tiny.MAX_T];
+                        int k = 0;
+                        for (int len : new int[] {4, 1, 1, 3, 1, 1, 1}) {
+                            parts[k++] = cache.forward(ids.get(":, " + t + ":" + (t + len)));
+                            t += len;
+                        }
+                        NDArray cached = ai.djl.ndarray.NDArrays.concat(new ai.djl.ndarray.NDList(Arrays.copyOf(parts, k)), 1);
+                        assertEquals(Tiny.MAX_T, cache.length());
+                        String what = Tiny.describe(mp) + " recipes=" + mp.recipes() + (cache.fused() ? " (fused step)" : " (blocks)");
+                        assertTrue(Tiny.maxAbsDiff(full, cached) < 1e-4, what + ": " + Tiny.maxAbsDiff(full, cached));
+                        assertThrows(IllegalArgumentException.class, () -> cache.forward(ids.get(":, 0:1")), "past max_seq_len");
+                    }
                 }
-                NDArray cached = ai.djl.ndarray.NDArrays.concat(new ai.djl.ndarray.NDList(Arrays.copyOf(parts, k)), 1);
-                assertEquals(Tiny.MAX_T, cache.length());
-                assertTrue(Tiny.maxAbsDiff(full, cached) < 1e-4, mp + ": " + Tiny.maxAbsDiff(full, cached));
-                assertThrows(IllegalArgumentException.class, () -> cache.forward(ids.get(":, 0:1")), "past max_seq_len");
             }
         }
+        assertTrue(fusedSeen > 0 && blocksOnly > 0, "both decoding paths ran: fused " + fusedSeen + ", blocks " + blocksOnly);
     }
 
     @Test

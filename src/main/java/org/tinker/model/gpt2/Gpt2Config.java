@@ -76,6 +76,8 @@ public record Gpt2Config(ModelParams mp, int vocabSize, int bosId, int eosId) {
         if (mp.gated()) return "activation=" + mp.activation() + " (GPT-2's MLP is not gated)";
         if (!"torch-transformer".equals(mp.layer_architecture()) && !"custom-transformer".equals(mp.layer_architecture()))
             return "layer_architecture=" + mp.layer_architecture() + " (GPT-2 is a plain transformer)";
+        if (!mp.recipes().isBlank())
+            return "recipes=\"" + mp.recipes() + "\" (hooks that change what the model computes; an HF GPT-2 would run without them)";
         return null;
     }
 

@@ -77,6 +77,12 @@ class Gpt2ExportTest {
             ConfigError e = assertThrows(ConfigError.class, () -> Gpt2Export.export(lm, Gpt2Tokenizer.full(), tmp.resolve("x")));
             assertTrue(e.getMessage().contains("norm_first"), e.getMessage());
         }
+        // a model with recipes computes something an HF GPT-2 with its weights would not
+        try (NDManager m = base.newSubManager(); LM lm = new LM(mp.with("recipes", "square_mlp_output"), 50, m, 5)) {
+            ConfigError e = assertThrows(ConfigError.class, () -> Gpt2Export.export(lm, Gpt2Tokenizer.full(), tmp.resolve("y")));
+            assertTrue(e.getMessage().contains("recipes=\"square_mlp_output\""), e.getMessage());
+            assertTrue(!Files.exists(tmp.resolve("y")), "nothing written");
+        }
     }
 
     @Test
