@@ -644,8 +644,8 @@ public final class LM implements AutoCloseable {
     // Sampling
 
     /**
-     * Autoregressive generation ({@link Generation#sample}, with the KV cache where the model allows one): at most
-     * {@code maxNewTokens} new tokens, and no further than max_seq_len in all.
+     * Autoregressive generation that may run past max_seq_len: each step recomputes the last max_seq_len tokens (a
+     * sliding window, as the reference's sample). {@link Generation} stops at max_seq_len and offers the KV cache and beams.
      *
      * @param temperature 0 = greedy (argmax)
      * @param topK        keep only the k most likely tokens (null = all); exclusive with {@code nucleus}
@@ -655,8 +655,31 @@ public final class LM implements AutoCloseable {
      */
     public int[] sample(int[] prompt, int maxNewTokens, double temperature, Integer topK, Double nucleus,
                         int stopId, Random rng) {
+        Sampler.check(temperature, topK, nucleus);
+        if (prompt.length == 0) throw new IllegalArgumentException("sample needs a non-empty prompt");
         if (maxNewTokens < 0) throw new IllegalArgumentException("maxNewTokens must be >= 0, got " + maxNewTokens);
-        return Generation.sample(this, prompt, prompt.length + maxNewTokens, temperature, topK, nucleus, stopId, rng, true);
+        int[] seq = Arrays.copyOf(prompt, prompt.length + maxNewTokens);
+        int n = prompt.length;
+        boolean wasTraining = training;
+        training = false; // no dropout while generating
+        try {
+            for (int step = 0; step < maxNewTokens; step++) {
+                int start = Math.max(0, n - mp.max_seq_len()); // the model can't see further back than this
+                long[] context = new long[n - start];
+                for (int i = 0; i < context.length; i++) context[i] = seq[start + i];
+                int next;
+                try (NDManager scope = manager.newSubManager()) {
+                    NDArray logits = forward(scope.create(context, new Shape(1, context.length))).logits();
+                    float[] last = logits.get(0, context.length - 1).toType(DataType.FLOAT32, false).toFloatArray();
+                    next = Sampler.pick(last, temperature, topK, nucleus, rng);
+                }
+                seq[n++] = next;
+                if (stopId >= 0 && next == stopId) break;
+            }
+        } finally {
+            training = wasTraining;
+        }
+        return Arrays.copyOf(seq, n);
     }
 
     // ---------------------------------------------------------------------------------------------------
