@@ -229,4 +229,14 @@ class TrainingRecipesTest {
         assertEquals(stats.get("max_param"), sb.get("max_param"));
         assertEquals(stats.get("stat/train_batch_loss:main"), sb.get("stat/train_batch_loss:main"));
     }
+
+    /** A benchmark of a config runs its callbacks too, a researcher's own (src/test/java/recipes/CountBatches) among them. */
+    @Test
+    void aBenchmarkRunsTheConfigsCallbacks() {
+        RunSpec spec = TestRuns.spec(CONFIG.replace("[TrainParams]", "[TrainParams]\ncallbacks = \"count_batches; corrupt_inputs(0.1)\""));
+        recipes.CountBatches.SEEN.set(0);
+        Benchmark.Report r = Benchmark.run(spec, 6, ROOT, new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
+        assertEquals(6, r.steps());
+        assertEquals(6, recipes.CountBatches.SEEN.get());
+    }
 }
