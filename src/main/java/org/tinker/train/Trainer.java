@@ -79,6 +79,9 @@ public final class Trainer {
         state.seed = tp.random_seed();
         lm.setDropout(tp.dropout());
         lm.setPrecision(tp.precision());
+        // the config's training-loop recipes are part of the run, as its model recipes are part of the model: every
+        // trainer of this spec runs them (a CLI run, a grid point, a resumed run, a benchmark, the Java API)
+        callbacks.addAll(TrainingRecipes.of(tp.callbacks()));
         log("n_train_samples", 0);
         log("n_train_batches", 0);
         log("n_opt_steps", 0);
@@ -92,7 +95,10 @@ public final class Trainer {
         return state;
     }
 
-    /** Adds a training-loop extension (see {@link TrainingCallback}); callbacks run in the order added. */
+    /**
+     * Adds a training-loop extension (see {@link TrainingCallback}); callbacks run in the order added, after those the
+     * spec's {@code callbacks} names.
+     */
     public Trainer addCallback(TrainingCallback callback) {
         callbacks.add(callback);
         return this;

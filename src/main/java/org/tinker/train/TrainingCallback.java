@@ -9,7 +9,9 @@ import org.tinker.model.LM;
 /**
  * Extension points of the training loop, for ideas about training rather than architecture: change what
  * the model reads (but not what it must predict), pass hooks or attention requests to the forward pass,
- * freeze parameters for a step, log statistics of your own. Register with {@link Trainer#addCallback}.
+ * freeze parameters for a step, log statistics of your own. A config names them in {@code [TrainParams] callbacks}
+ * (the shipped ones are in {@link TrainingRecipes}; a researcher's own is a class {@code recipes.CamelCaseName} in
+ * {@code src/recipes/java/recipes/}); from Java, {@link Trainer#addCallback} adds one more.
  * Every method has a do-nothing default; implement only what the idea needs.
  */
 public interface TrainingCallback {
@@ -18,7 +20,7 @@ public interface TrainingCallback {
         return inputs;
     }
 
-    /** Options of this batch's forward pass: hooks and attention requests (hooks act on custom-transformer). */
+    /** Options of this batch's forward pass: hooks and attention requests, for this training batch only. */
     default ForwardOptions forwardOptions(NDArray inputs, Step step, ForwardOptions current) {
         return current;
     }

@@ -39,6 +39,22 @@ class MainTest {
     }
 
     @Test
+    void badRecipeOrCallbackIsOneErrorLine(@TempDir Path dir) throws Exception {
+        Files.writeString(dir.resolve("r.txt"), "[ModelParams]\nn_heads=2\nrecipes = \"sharpen(2)\"\n");
+        Outcome o = run("--config=r", "--configs-dir=" + dir, "--no-wandb");
+        assertEquals(2, o.code());
+        assertEquals(1, o.err().strip().lines().count(), o.err());
+        assertTrue(o.err().startsWith("error: " + dir.resolve("r.txt") + ":3: recipes=\"sharpen(2)\" in [ModelParams]: expected "), o.err());
+        assertTrue(o.err().contains("unknown recipe 'sharpen': known are relu_after_layer(l)"), o.err());
+
+        Files.writeString(dir.resolve("c.txt"), "[TrainParams]\ncallbacks = \"corrupt_inputs\"\n");
+        o = run("--config=c", "--configs-dir=" + dir, "--no-wandb");
+        assertEquals(2, o.code());
+        assertEquals("error: " + dir.resolve("c.txt") + ":2: callbacks=\"corrupt_inputs\" in [TrainParams]: expected known callbacks"
+                + " with fitting arguments: corrupt_inputs(frac) takes 1 argument(s), got corrupt_inputs", o.err().strip());
+    }
+
+    @Test
     void unknownFlagAndMissingConfigAreUserErrors(@TempDir Path dir) {
         Outcome o = run("--confg=x");
         assertEquals(2, o.code());
