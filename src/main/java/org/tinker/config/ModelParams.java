@@ -35,7 +35,7 @@ public record ModelParams(
         @Doc("hierarchical: weight of the reconstruction loss (each compressed position re-predicts the tokens it summarises)") double recon_loss_weight,
         @Doc("hierarchical: weight of the hierarchical-AR cosine loss (compressed hierarchies predict their own next state)") double hierarchical_ar_loss_weight,
         @Doc("flexi: FlexiBERT model_dict as a string, e.g. \"{'l': 2, 'o': ['sa', 'l'], 'h': [64, 32], 'n': [2, 2], 'f': [[128], [64, 64]], 'p': ['sdp', 'dct']}\"") String model_dict,
-        @Doc("architecture ideas applied wherever the model runs, ';'-separated, e.g. \"relu_after_layer(0); scale_attention_scores(2)\" (README: Recipes)") String recipes) {
+        @Doc("architecture ideas applied wherever the model runs, ';'-separated, e.g. \"relu_after_layer(0); scale_attention_scores(2)\" (README: Recipes: architecture)") String recipes) {
 
     public static final ModelParams DEFAULTS = new ModelParams(8, 8, 256, 2, 200, "custom", 20000,
             "torch-transformer", "", "", false, "learned", false, false, true, "relu", 1e-5);
@@ -102,7 +102,7 @@ public record ModelParams(
         if ("rotary".equals(pos_encoding) && headDim() % 2 != 0)
             where.fail("pos_encoding", "an even head width (dim / n_heads) for rotary, got " + headDim(), pos_encoding);
         String recipeProblem = RecipeBook.check("recipes", recipes);
-        if (recipeProblem != null) where.fail("recipes", "known recipes with fitting arguments: " + recipeProblem, recipes);
+        if (recipeProblem != null) where.fail("recipes", "';'-separated recipes name(numbers), but " + recipeProblem, recipes);
         if ("flexi".equals(layer_architecture)) {
             try {
                 org.tinker.model.flexi.FlexiSpec.of(this);

@@ -28,7 +28,7 @@ public record TrainParams(
         @Doc("0 never; -1 after every validation; n>0 each time n_train_samples crosses a multiple of n") int checkpoint_every,
         @Doc("seed of weights, data order, dropout and sampling") long random_seed,
         @Doc("training compute precision: fp32 | bf16 (matmuls and attention in bfloat16 on fp32 master weights, as torch.autocast; evaluation and sampling stay fp32)") String precision,
-        @Doc("training-loop ideas, ';'-separated, e.g. \"freeze_random_layers; corrupt_inputs(0.2); track_max_param(100)\" (README: Recipes)") String callbacks) {
+        @Doc("training-loop ideas, ';'-separated, e.g. \"freeze_random_layers; corrupt_inputs(0.2); track_max_param(100)\" (README: Customising the training loop)") String callbacks) {
 
     public static final TrainParams DEFAULTS = new TrainParams(8, 1, 5, -1, 0.1, 0.5, 0.1, 30, 0.5, false, 100,
             1e-3, 50, "Cosine", 1e-7, 0.995, 10, 500, 0.0, 0.9, 0.999, 0, 0.02, 0, 0L, "fp32", "");
@@ -71,7 +71,7 @@ public record TrainParams(
         if (lora_rank < 0) where.fail("lora_rank", "0 (off) or a positive rank", lora_rank);
         if (lora_rank > 0 && !(lora_std >= 0)) where.fail("lora_std", "a non-negative init std", lora_std);
         String callbackProblem = RecipeBook.check("callbacks", callbacks);
-        if (callbackProblem != null) where.fail("callbacks", "known callbacks with fitting arguments: " + callbackProblem, callbacks);
+        if (callbackProblem != null) where.fail("callbacks", "';'-separated callbacks name(numbers), but " + callbackProblem, callbacks);
         if (checkpoint_every < -1) where.fail("checkpoint_every", "0, -1 or a positive number of samples", checkpoint_every);
     }
 }

@@ -2,33 +2,42 @@ package org.tinker.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.pytorch.jni.JniUtils;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.function.Function;
-import org.tinker.config.RecipeBook;
-import org.tinker.config.RecipeCall;
+import org.tinker.config.RecipeRegistry;
 
 /**
  * The architecture recipes a config may name in {@code [ModelParams] recipes}: the reference README's ideas, one small
  * class each. Add a line to {@link #ALL} to ship another; a researcher's own goes in {@code src/recipes/java/recipes/}
  * and is found by name.
  */
-public final class ModelRecipes implements RecipeBook {
+public final class ModelRecipes extends RecipeRegistry<ModelRecipe> {
 
-    /** A named recipe: its argument names (for messages), a call that shows it off, and how to build it from a call. */
-    public record Entry(String name, List<String> args, String example, Function<RecipeCall, ModelRecipe> make) {
-        String signature() {
-            return args.isEmpty() ? name : name + "(" + String.join(", ", args) + ")";
-        }
+    public static final List<Entry<ModelRecipe>> ALL = List.of(
+            new Entry<>("relu_after_layer", List.of("l"), "relu_after_layer(0)", c -> new ReluAfterLayer(c.intArg(0))),
+            new Entry<>("square_mlp_output", List.of(), "square_mlp_output", c -> new SquareMlpOutput()),
+            new Entry<>("scale_attention_scores", List.of("c"), "scale_attention_scores(4)",
+                    c -> new ScaleAttentionScores(c.args().get(0))),
+            new Entry<>("scale_attention_scores_if_token", List.of("c", "id"), "scale_attention_scores_if_token(4, 3)",
+                    c -> new ScaleAttentionScoresIfToken(c.args().get(0), c.intArg(1))));
+
+    private static final ModelRecipes BOOK = new ModelRecipes();
+
+    public ModelRecipes() { // public: found by ServiceLoader
+        super("recipes", "recipe", ModelRecipe.class, ALL);
     }
 
-    public static final List<Entry> ALL = List.of(
-            new Entry("relu_after_layer", List.of("l"), "relu_after_layer(0)", c -> new ReluAfterLayer(c.intArg(0))),
-            new Entry("square_mlp_output", List.of(), "square_mlp_output", c -> new SquareMlpOutput()),
-            new Entry("scale_attention_scores", List.of("c"), "scale_attention_scores(4)",
-                    c -> new ScaleAttentionScores(c.args().get(0))),
-            new Entry("scale_attention_scores_if_token", List.of("c", "id"), "scale_attention_scores_if_token(4, 3)",
-                    c -> new ScaleAttentionScoresIfToken(c.args().get(0), c.intArg(1))));
+    /** The recipes a {@code recipes} text names, in order; IllegalArgumentException naming the known ones otherwise. */
+    public static List<ModelRecipe> of(String text) {
+        return BOOK.build(text);
+    }
+
+    /** All their hooks, in order; null when there are none. */
+    public static Hooks hooks(List<ModelRecipe> recipes) {
+        if (recipes.isEmpty()) return null;
+        Hooks h = new Hooks();
+        for (ModelRecipe r : recipes) r.addHooks(h);
+        return h;
+    }
 
     /** A ReLU on the residual stream right after block {@code layer}. */
     public record ReluAfterLayer(int layer) implements ModelRecipe {
@@ -77,63 +86,5 @@ public final class ModelRecipes implements RecipeBook {
     /** Whether any row of {@code ids} holds {@code token}. */
     public static boolean containsToken(NDArray ids, long token) {
         return ids != null && ids.eq(token).any().getBoolean();
-    }
-
-    // ---------------------------------------------------------------------------------------------------
-    // The book: names → recipes
-
-    public ModelRecipes() {} // for ServiceLoader
-
-    /** The recipes a {@code recipes} text names, in order; IllegalArgumentException naming the known ones otherwise. */
-    public static List<ModelRecipe> of(String text) {
-        List<ModelRecipe> out = new ArrayList<>();
-        for (RecipeCall call : RecipeCall.parseAll(text)) out.add(build(call));
-        return out;
-    }
-
-    /** All their hooks, in order; null when there are none. */
-    public static Hooks hooks(List<ModelRecipe> recipes) {
-        if (recipes.isEmpty()) return null;
-        Hooks h = new Hooks();
-        for (ModelRecipe r : recipes) r.addHooks(h);
-        return h;
-    }
-
-    private static ModelRecipe build(RecipeCall call) {
-        for (Entry e : ALL) {
-            if (!e.name().equals(call.name())) continue;
-            if (call.args().size() != e.args().size())
-                throw new IllegalArgumentException(e.signature() + " takes " + e.args().size() + " argument(s), got " + call);
-            return e.make().apply(call);
-        }
-        ModelRecipe own = call.construct(ModelRecipe.class);
-        if (own == null)
-            throw new IllegalArgumentException("unknown recipe '" + call.name() + "': known are " + String.join(", ", knownNames())
-                    + ", or a class " + call.userClassName() + " implementing org.tinker.model.ModelRecipe");
-        return own;
-    }
-
-    private static List<String> knownNames() {
-        return ALL.stream().map(Entry::signature).toList();
-    }
-
-    @Override
-    public String field() {
-        return "recipes";
-    }
-
-    @Override
-    public List<String> known() {
-        return knownNames();
-    }
-
-    @Override
-    public String problem(RecipeCall call) {
-        try {
-            build(call);
-            return null;
-        } catch (IllegalArgumentException e) {
-            return e.getMessage();
-        }
     }
 }

@@ -1,15 +1,12 @@
 package org.tinker.train;
 
 import ai.djl.ndarray.NDArray;
-import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
-import java.util.function.Function;
 import org.tinker.config.ConfigError;
-import org.tinker.config.RecipeBook;
-import org.tinker.config.RecipeCall;
+import org.tinker.config.RecipeRegistry;
 
 /**
  * The training-loop recipes a config may name in {@code [TrainParams] callbacks}: the reference README's ideas, one small
@@ -17,19 +14,23 @@ import org.tinker.config.RecipeCall;
  * (a class implementing {@link TrainingCallback}) and is found by name. Every {@link Trainer} runs the callbacks its
  * spec names, before any added with {@link Trainer#addCallback}.
  */
-public final class TrainingRecipes implements RecipeBook {
+public final class TrainingRecipes extends RecipeRegistry<TrainingCallback> {
 
-    /** A named recipe: its argument names (for messages) and how to build it from a call. */
-    public record Entry(String name, List<String> args, Function<RecipeCall, TrainingCallback> make) {
-        String signature() {
-            return args.isEmpty() ? name : name + "(" + String.join(", ", args) + ")";
-        }
+    public static final List<Entry<TrainingCallback>> ALL = List.of(
+            new Entry<>("freeze_random_layers", List.of(), "freeze_random_layers", c -> new FreezeRandomLayers()),
+            new Entry<>("corrupt_inputs", List.of("frac"), "corrupt_inputs(0.2)", c -> new CorruptInputs(c.args().get(0))),
+            new Entry<>("track_max_param", List.of("every"), "track_max_param(100)", c -> new TrackMaxParam(c.intArg(0))));
+
+    private static final TrainingRecipes BOOK = new TrainingRecipes();
+
+    public TrainingRecipes() { // public: found by ServiceLoader
+        super("callbacks", "callback", TrainingCallback.class, ALL);
     }
 
-    public static final List<Entry> ALL = List.of(
-            new Entry("freeze_random_layers", List.of(), c -> new FreezeRandomLayers()),
-            new Entry("corrupt_inputs", List.of("frac"), c -> new CorruptInputs(c.args().get(0))),
-            new Entry("track_max_param", List.of("every"), c -> new TrackMaxParam(c.intArg(0))));
+    /** The callbacks a {@code callbacks} text names, in order; IllegalArgumentException naming the known ones otherwise. */
+    public static List<TrainingCallback> of(String text) {
+        return BOOK.build(text);
+    }
 
     /**
      * Each block of the stack is frozen with probability 1/2 for this optimizer step: its weights and Adam moments stay as
@@ -89,56 +90,6 @@ public final class TrainingRecipes implements RecipeBook {
                 }
             }
             step.log("max_param", max);
-        }
-    }
-
-    // ---------------------------------------------------------------------------------------------------
-    // The book: names → callbacks
-
-    public TrainingRecipes() {} // for ServiceLoader
-
-    /** The callbacks a {@code callbacks} text names, in order; IllegalArgumentException naming the known ones otherwise. */
-    public static List<TrainingCallback> of(String text) {
-        List<TrainingCallback> out = new ArrayList<>();
-        for (RecipeCall call : RecipeCall.parseAll(text)) out.add(build(call));
-        return out;
-    }
-
-    private static TrainingCallback build(RecipeCall call) {
-        for (Entry e : ALL) {
-            if (!e.name().equals(call.name())) continue;
-            if (call.args().size() != e.args().size())
-                throw new IllegalArgumentException(e.signature() + " takes " + e.args().size() + " argument(s), got " + call);
-            return e.make().apply(call);
-        }
-        TrainingCallback own = call.construct(TrainingCallback.class);
-        if (own == null)
-            throw new IllegalArgumentException("unknown callback '" + call.name() + "': known are " + String.join(", ", knownNames())
-                    + ", or a class " + call.userClassName() + " implementing org.tinker.train.TrainingCallback");
-        return own;
-    }
-
-    private static List<String> knownNames() {
-        return ALL.stream().map(Entry::signature).toList();
-    }
-
-    @Override
-    public String field() {
-        return "callbacks";
-    }
-
-    @Override
-    public List<String> known() {
-        return knownNames();
-    }
-
-    @Override
-    public String problem(RecipeCall call) {
-        try {
-            build(call);
-            return null;
-        } catch (IllegalArgumentException e) {
-            return e.getMessage();
         }
     }
 }

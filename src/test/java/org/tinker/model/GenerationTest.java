@@ -43,7 +43,7 @@ class GenerationTest {
                 }
             }
             for (String arch : List.of("torch-transformer", "custom-transformer"))
-                for (ModelRecipes.Entry e : ModelRecipes.ALL)
+                for (var e : ModelRecipes.ALL)
                     out.add(base.with("layer_architecture", arch).with("recipes", e.example()));
         }
         return out;
