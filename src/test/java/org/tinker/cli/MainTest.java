@@ -50,8 +50,8 @@ class MainTest {
         Files.writeString(dir.resolve("c.txt"), "[TrainParams]\ncallbacks = \"corrupt_inputs\"\n");
         o = run("--config=c", "--configs-dir=" + dir, "--no-wandb");
         assertEquals(2, o.code());
-        assertEquals("error: " + dir.resolve("c.txt") + ":2: callbacks=\"corrupt_inputs\" in [TrainParams]: expected known callbacks"
-                + " with fitting arguments: corrupt_inputs(frac) takes 1 argument(s), got corrupt_inputs", o.err().strip());
+        assertEquals("error: " + dir.resolve("c.txt") + ":2: callbacks=\"corrupt_inputs\" in [TrainParams]: expected ';'-separated callbacks"
+                + " name(numbers), but corrupt_inputs(frac) takes 1 argument(s), got corrupt_inputs", o.err().strip());
     }
 
     @Test
