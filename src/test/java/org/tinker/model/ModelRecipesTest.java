@@ -78,7 +78,7 @@ class ModelRecipesTest extends WithBaseManager {
                 List<NDArray> scores = new ArrayList<>();
                 plain.forward(ids, record(Hooks.attnScores(0), scores));
                 LMOutput out = scaled.forward(ids, ForwardOptions.DEFAULT.withAttns(true));
-                assertPatternIsCausalSoftmax(scores.get(0), c, out.attns().get(":, 0"));
+                Tiny.assertPatternIsCausalSoftmax(scores.get(0), c, out.attns().get(":, 0"));
                 // the default pass (no attention maps asked for, fused route where there is no hook) is the same model
                 assertTrue(Tiny.maxAbsDiff(scaled.forward(ids).logits(), out.logits()) < 1e-5, arch);
                 assertTrue(Tiny.maxAbsDiff(out.logits(), plain.forward(ids).logits()) > 1e-4, "the output changes");
@@ -104,7 +104,7 @@ class ModelRecipesTest extends WithBaseManager {
                 List<NDArray> scores = new ArrayList<>();
                 plain.forward(with, record(Hooks.attnScores(0), scores));
                 LMOutput out = lm.forward(with, ForwardOptions.DEFAULT.withAttns(true));
-                assertPatternIsCausalSoftmax(scores.get(0), c, out.attns().get(":, 0")); // both rows: the batch holds a 10
+                Tiny.assertPatternIsCausalSoftmax(scores.get(0), c, out.attns().get(":, 0")); // both rows: the batch holds a 10
 
                 // the training loss and its gradient follow the scaled model
                 NDArray x = with.get(":, :-1"), y = with.get(":, 1:");
@@ -134,23 +134,5 @@ class ModelRecipesTest extends WithBaseManager {
         e = assertThrows(IllegalArgumentException.class,
                 () -> new LM(mp.with("recipes", "scale_attention_scores"), Tiny.V, base, 1).close());
         assertTrue(e.getMessage().contains("takes 1 argument"), e.getMessage());
-    }
-
-    /** pattern [B,H,T,T] == causal softmax(c · scores) row by row, computed here in plain Java. */
-    private static void assertPatternIsCausalSoftmax(NDArray scores, double c, NDArray pattern) {
-        int t = (int) scores.getShape().get(3);
-        double[] s = scores.toType(DataType.FLOAT64, false).toDoubleArray();
-        double[] p = pattern.toType(DataType.FLOAT64, false).toDoubleArray();
-        assertEquals(s.length, p.length);
-        for (int row = 0; row < s.length / t; row++) {
-            int q = row % t;
-            double max = Double.NEGATIVE_INFINITY, z = 0;
-            for (int k = 0; k <= q; k++) max = Math.max(max, c * s[row * t + k]);
-            for (int k = 0; k <= q; k++) z += Math.exp(c * s[row * t + k] - max);
-            for (int k = 0; k < t; k++) {
-                double want = k <= q ? Math.exp(c * s[row * t + k] - max) / z : 0;
-                assertEquals(want, p[row * t + k], 1e-5, "row " + row + " key " + k);
-            }
-        }
     }
 }

@@ -51,8 +51,8 @@ class PerHeadTemperatureTest extends WithBaseManager {
                 })));
                 LMOutput out = warm.forward(ids, ForwardOptions.DEFAULT.withAttns(true));
                 NDArray pattern = out.attns().get(":, 0"); // layer 0: [B,H,T,T]
-                assertPatternIsCausalSoftmax(scores.get(0).get(":, 0"), 1 / low, pattern.get(":, 0"));
-                assertPatternIsCausalSoftmax(scores.get(0).get(":, 1"), 1 / high, pattern.get(":, 1"));
+                Tiny.assertPatternIsCausalSoftmax(scores.get(0).get(":, 0"), 1 / low, pattern.get(":, 0"));
+                Tiny.assertPatternIsCausalSoftmax(scores.get(0).get(":, 1"), 1 / high, pattern.get(":, 1"));
                 assertTrue(Tiny.maxAbsDiff(out.logits(), plain.forward(ids).logits()) > 1e-4, arch + ": the output changes");
                 // part of the model wherever it runs: cached greedy decoding agrees with recomputing the context
                 int[] prompt = {1, 2, 3};
@@ -71,23 +71,5 @@ class PerHeadTemperatureTest extends WithBaseManager {
         e = assertThrows(IllegalArgumentException.class,
                 () -> new LM(mp.with("recipes", "per_head_temperature(1)"), Tiny.V, base, 1).close());
         assertTrue(e.getMessage().contains("recipes.PerHeadTemperature has no public constructor taking 1 number"), e.getMessage());
-    }
-
-    /** pattern [B,T,T] (one head) == causal softmax(c · scores), computed here in plain Java. */
-    private static void assertPatternIsCausalSoftmax(NDArray scores, double c, NDArray pattern) {
-        int t = (int) scores.getShape().get(scores.getShape().dimension() - 1);
-        double[] s = scores.toType(DataType.FLOAT64, false).toDoubleArray();
-        double[] p = pattern.toType(DataType.FLOAT64, false).toDoubleArray();
-        assertEquals(s.length, p.length);
-        for (int row = 0; row < s.length / t; row++) {
-            int q = row % t;
-            double max = Double.NEGATIVE_INFINITY, z = 0;
-            for (int k = 0; k <= q; k++) max = Math.max(max, c * s[row * t + k]);
-            for (int k = 0; k <= q; k++) z += Math.exp(c * s[row * t + k] - max);
-            for (int k = 0; k < t; k++) {
-                double want = k <= q ? Math.exp(c * s[row * t + k] - max) / z : 0;
-                assertEquals(want, p[row * t + k], 1e-5, "row " + row + " key " + k);
-            }
-        }
     }
 }

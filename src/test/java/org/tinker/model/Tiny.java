@@ -82,4 +82,22 @@ final class Tiny {
     static double scalar(NDArray a) {
         return a.toType(DataType.FLOAT64, false).getDouble();
     }
+
+    /** pattern [..,T,T] == causal softmax(c · scores) row by row (scores before the mask), computed here in plain Java. */
+    static void assertPatternIsCausalSoftmax(NDArray scores, double c, NDArray pattern) {
+        int t = (int) scores.getShape().get(scores.getShape().dimension() - 1);
+        double[] s = scores.toType(DataType.FLOAT64, false).toDoubleArray();
+        double[] p = pattern.toType(DataType.FLOAT64, false).toDoubleArray();
+        org.junit.jupiter.api.Assertions.assertEquals(s.length, p.length);
+        for (int row = 0; row < s.length / t; row++) {
+            int q = row % t;
+            double max = Double.NEGATIVE_INFINITY, z = 0;
+            for (int k = 0; k <= q; k++) max = Math.max(max, c * s[row * t + k]);
+            for (int k = 0; k <= q; k++) z += Math.exp(c * s[row * t + k] - max);
+            for (int k = 0; k < t; k++) {
+                double want = k <= q ? Math.exp(c * s[row * t + k] - max) / z : 0;
+                org.junit.jupiter.api.Assertions.assertEquals(want, p[row * t + k], 1e-5, "row " + row + " key " + k);
+            }
+        }
+    }
 }
