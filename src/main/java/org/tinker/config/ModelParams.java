@@ -11,7 +11,7 @@ public record ModelParams(
         @Doc("longest input in tokens (also caps sampling)") int max_seq_len,
         @Doc("char | word | gpt2 | custom (a BPE trained on the task's data)") String tokenizer_source_name,
         @Doc("target vocabulary size of the custom BPE tokenizer") int custom_tokenizer_ntokens,
-        @Doc("torch-transformer (fast, fused) | custom-transformer (explicit, with hook points)") String layer_architecture,
+        @Doc("torch-transformer | custom-transformer (the same block with hook points; custom may hold individual head parameters) | hierarchical | flexi") String layer_architecture,
         @Doc("pretrained GPT-2 to start from: a checkpoint folder, a local models/ name or an HF-cache name (gpt2); overrides the architecture") String from_os_pretrained,
         @Doc("timestamp of a saved tinker run whose weights to start from") String from_saved,
         @Doc("separate Q/K/V projections per head (custom-transformer; lets you freeze single heads)") boolean individual_head_params,

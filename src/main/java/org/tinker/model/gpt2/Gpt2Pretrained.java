@@ -198,7 +198,7 @@ public final class Gpt2Pretrained {
     /**
      * Loads a checkpoint folder as an LM.
      *
-     * @param architecture torch-transformer (default when null) or custom-transformer (with hook points)
+     * @param architecture torch-transformer (default when null) or custom-transformer (the same block; both have hook points)
      */
     public static LM load(Path dir, NDManager manager, DataType dtype, String architecture) {
         checkFolder(dir);
