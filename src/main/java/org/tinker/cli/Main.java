@@ -215,7 +215,9 @@ public final class Main implements Callable<Integer> {
                     try {
                         RunSpec s = Experiment.specOf(ck, r.config());
                         model = String.format("%s L%d H%d D%d T%d %s", s.mp().layer_architecture().replace("-transformer", ""),
-                                s.mp().n_layers(), s.mp().n_heads(), s.mp().dim(), s.mp().max_seq_len(), s.mp().tokenizer_source_name());
+                                s.mp().n_layers(), s.mp().n_heads(), s.mp().dim(), s.mp().max_seq_len(), s.mp().tokenizer_source_name())
+                                + (s.mp().recipes().isBlank() ? "" : " + " + s.mp().recipes())
+                                + (s.tp().callbacks().isBlank() ? "" : " | " + s.tp().callbacks());
                         double v = TrainStats.fromJson(Checkpoint.readString(ck.resolve(Checkpoint.STATS_FILE))).last("stat/val_loss:main");
                         if (!Double.isNaN(v)) val = String.format("%.4f", v);
                     } catch (ConfigError e) {

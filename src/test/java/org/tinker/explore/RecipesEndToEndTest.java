@@ -64,5 +64,16 @@ class RecipesEndToEndTest {
             int[] uncached = Generation.sample(run.lm(), prompt, 24, 0, null, null, -1, new Random(0), false);
             assertArrayEquals(uncached, cached, recipe);
         }
+        // runner list names the recipe beside the model, so the points of a recipe grid can be told apart
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream old = System.out;
+        System.setOut(new java.io.PrintStream(out, true));
+        try {
+            assertEquals(0, org.tinker.cli.Main.run("list", "--saved-models=" + saved));
+        } finally {
+            System.setOut(old);
+        }
+        String line = out.toString().lines().filter(l -> l.startsWith(ts)).findFirst().orElseThrow();
+        assertTrue(line.contains(" + " + recipe), line);
     }
 }
