@@ -101,7 +101,7 @@ public record ModelParams(
         if (!NORMS.contains(norm)) where.fail("norm", "one of " + NORMS, norm);
         if ("rotary".equals(pos_encoding) && headDim() % 2 != 0)
             where.fail("pos_encoding", "an even head width (dim / n_heads) for rotary, got " + headDim(), pos_encoding);
-        String recipeProblem = RecipeBook.check("recipes", recipes);
+        String recipeProblem = RecipeBook.check("recipes", recipes, this);
         if (recipeProblem != null) where.fail("recipes", "';'-separated recipes name(numbers), but " + recipeProblem, recipes);
         if ("flexi".equals(layer_architecture)) {
             try {

@@ -17,14 +17,17 @@ public interface RecipeBook {
     /** The names it knows, with their arguments, e.g. {@code scale_attention_scores(c)}. */
     List<String> known();
 
-    /** Null when {@code call} names a known recipe with fitting arguments; otherwise what was expected, in a few words. */
-    String problem(RecipeCall call);
+    /**
+     * Null when {@code call} names a known recipe with fitting arguments for a run with these params (the record of the
+     * field's section, e.g. a layer index below n_layers); otherwise what is wrong, in a few words.
+     */
+    String problem(RecipeCall call, Record params);
 
     /**
      * Checks every call of a field's text against the books of that field (and a researcher's own classes, see
      * {@link RecipeCall#construct}). Returns null when all is well, else a one-line reason naming the known recipes.
      */
-    static String check(String field, String text) {
+    static String check(String field, String text, Record params) {
         List<RecipeCall> calls;
         try {
             calls = RecipeCall.parseAll(text);
@@ -37,7 +40,7 @@ public interface RecipeBook {
         for (RecipeCall c : calls) {
             String problem = null;
             for (RecipeBook b : books) {
-                problem = b.problem(c);
+                problem = b.problem(c, params);
                 if (problem == null) break;
             }
             if (problem != null) return problem;

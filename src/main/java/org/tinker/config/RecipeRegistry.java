@@ -68,12 +68,15 @@ public abstract class RecipeRegistry<T> implements RecipeBook {
     }
 
     @Override
-    public String problem(RecipeCall call) {
+    public String problem(RecipeCall call, Record params) {
         try {
-            build(call);
+            check(build(call), params);
             return null;
         } catch (IllegalArgumentException e) {
             return e.getMessage();
         }
     }
+
+    /** Checks a built recipe against the params of a run (IllegalArgumentException saying what is wrong); none by default. */
+    protected void check(T recipe, Record params) {}
 }

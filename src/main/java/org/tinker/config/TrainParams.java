@@ -70,7 +70,7 @@ public record TrainParams(
         if (adam_beta2 < 0 || adam_beta2 >= 1) where.fail("adam_beta2", "a value in [0, 1)", adam_beta2);
         if (lora_rank < 0) where.fail("lora_rank", "0 (off) or a positive rank", lora_rank);
         if (lora_rank > 0 && !(lora_std >= 0)) where.fail("lora_std", "a non-negative init std", lora_std);
-        String callbackProblem = RecipeBook.check("callbacks", callbacks);
+        String callbackProblem = RecipeBook.check("callbacks", callbacks, this);
         if (callbackProblem != null) where.fail("callbacks", "';'-separated callbacks name(numbers), but " + callbackProblem, callbacks);
         if (checkpoint_every < -1) where.fail("checkpoint_every", "0, -1 or a positive number of samples", checkpoint_every);
     }

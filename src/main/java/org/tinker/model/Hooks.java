@@ -85,7 +85,7 @@ public final class Hooks {
         for (Entry e : entries) {
             if (points.stream().noneMatch(p -> e.pattern().matcher(p).matches()))
                 throw new IllegalArgumentException("no hook point matches '" + e.spec() + "'; this model has e.g. "
-                        + points.subList(0, Math.min(points.size(), 8)) + " (all: LM.hookPoints())");
+                        + points.subList(0, Math.min(points.size(), 8)) + " … (" + points.size() + " in all)");
         }
     }
 
@@ -100,6 +100,15 @@ public final class Hooks {
         synchronized (then) {
             out.entries.addAll(then.entries);
         }
+        return out;
+    }
+
+    /** Every hook point of a GPT block stack with these params, in the order a pass reaches them. */
+    public static List<String> points(org.tinker.config.ModelParams mp) {
+        List<String> out = new ArrayList<>(List.of(EMBED));
+        for (int l = 0; l < mp.n_layers(); l++)
+            out.addAll(List.of(residPre(l), attnScores(l), attnPattern(l), attnOut(l), residMid(l), mlpOut(l), residPost(l)));
+        if (mp.final_norm()) out.add(LN_F_OUT);
         return out;
     }
 

@@ -100,11 +100,7 @@ public final class LM implements AutoCloseable {
         lnFW = params.get(LN_F_W);
         lnFB = params.get(LN_F_B);
         blocks.addAll(blocksOf(params));
-        if (body == null) hookPoints.add(Hooks.EMBED);
-        for (int l = 0; body == null && l < mp.n_layers(); l++)
-            hookPoints.addAll(List.of(Hooks.residPre(l), Hooks.attnScores(l), Hooks.attnPattern(l),
-                    Hooks.attnOut(l), Hooks.residMid(l), Hooks.mlpOut(l), Hooks.residPost(l)));
-        if (mp.final_norm() && body == null) hookPoints.add(Hooks.LN_F_OUT);
+        if (body == null) hookPoints.addAll(Hooks.points(mp));
         recipes = ModelRecipes.of(mp.recipes());
         recipeHooks = ModelRecipes.hooks(recipes);
         if (recipeHooks != null && body != null)

@@ -3,6 +3,7 @@ package org.tinker.model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import java.util.List;
+import org.tinker.config.ModelParams;
 import org.tinker.config.RecipeRegistry;
 
 /**
@@ -29,6 +30,15 @@ public final class ModelRecipes extends RecipeRegistry<ModelRecipe> {
     /** The recipes a {@code recipes} text names, in order; IllegalArgumentException naming the known ones otherwise. */
     public static List<ModelRecipe> of(String text) {
         return BOOK.build(text);
+    }
+
+    /** The recipe's hooks must land on hook points of this model (e.g. relu_after_layer(5) needs 6 layers). */
+    @Override
+    protected void check(ModelRecipe recipe, Record params) {
+        if (!(params instanceof ModelParams mp) || List.of("hierarchical", "flexi").contains(mp.layer_architecture())) return;
+        Hooks h = new Hooks();
+        recipe.addHooks(h);
+        h.checkAgainst(Hooks.points(mp));
     }
 
     /** All their hooks, in order; null when there are none. */

@@ -57,6 +57,14 @@ class RecipesConfigTest {
     }
 
     @Test
+    void aRecipeMustHookIntoThisModel() {
+        String m = error("[ModelParams]\nn_layers = 2\nrecipes = \"relu_after_layer(5)\"\n");
+        assertTrue(m.startsWith("configs/x.txt:3: recipes=\"relu_after_layer(5)\" in [ModelParams]: expected "), m);
+        assertTrue(m.contains("no hook point matches 'blocks.5.resid_post'"), m);
+        assertEquals(1, runs("[ModelParams]\nn_layers = 6\nrecipes = \"relu_after_layer(5)\"\n").size(), "6 layers have a block 5");
+    }
+
+    @Test
     void syntaxErrorIsOneLine() {
         String m = error("[ModelParams]\nrecipes = \"relu_after_layer(0\"\n");
         assertTrue(m.startsWith("configs/x.txt:2: recipes=\"relu_after_layer(0\" in [ModelParams]"), m);
