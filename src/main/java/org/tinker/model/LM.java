@@ -409,7 +409,7 @@ public final class LM implements AutoCloseable {
     public LMOutput forward(NDArray ids, ForwardOptions opts) {
         return inPrecision(() -> {
             Trunk tr = trunk(ids, opts);
-            if (tr.logits() != null) return new LMOutput(tr.logits(), null, null);
+            if (tr.logits() != null) return new LMOutput(tr.logits(), tr.attns(), tr.embeddings());
             return new LMOutput(Ops.linear(tr.hidden(), tr.head(), null), tr.attns(), tr.embeddings()); // logits [B,T,V]
         });
     }
@@ -463,7 +463,10 @@ public final class LM implements AutoCloseable {
 
         // With LoRA, every parameter is base + adapter, computed afresh in the step scope (so gradients reach the adapters).
         Map<String, NDArray> eff = lora == null ? params : loraEffective(ids.getManager());
-        if (body != null) return new Trunk(null, null, null, null, body.forward(ids, eff, false).logits());
+        if (body != null) { // its own attention patterns and residual stream, when asked (see ModelBody.Output)
+            ModelBody.Output o = body.forward(ids, eff, false, opts.getAttns(), opts.getEmbeddings());
+            return new Trunk(null, null, o.attns(), o.residuals(), o.logits());
+        }
         NDArray wte = eff.get(WTE), wpe = eff.get(WPE), lnFW = eff.get(LN_F_W), lnFB = eff.get(LN_F_B);
         NDArray head = mp.tie_embed_deembed() ? wte : eff.get(LM_HEAD);
         List<Block> blocks = lora == null ? this.blocks : blocksOf(eff);
