@@ -56,7 +56,7 @@ final class ExploreCommands {
             Runs runs = runs();
             if (timestamp != null) {
                 LoadedRun run = runs.get(timestamp, checkpoint, withData);
-                return new Opened(run.explorer(), run, run);
+                return new Opened(run.explorer(), run, run::close);
             }
             if (!checkpoint.equals(Checkpoint.FINAL)) throw new ConfigError("--checkpoint=" + checkpoint + ": a saved run's, not with --pretrained");
             Gpt2Commands.Loaded l = Gpt2Commands.loadPretrained(pretrained, DataType.FLOAT32);
@@ -64,15 +64,15 @@ final class ExploreCommands {
                 l.close();
                 throw new ConfigError("--pretrained=" + pretrained + ": no tokenizer files (expected tokenizer.json, or vocab.json and merges.txt)");
             }
-            return new Opened(new Explorer(l.lm(), l.tokenizer(), Path.of(pretrained).getFileName().toString()), null, l);
+            return new Opened(new Explorer(l.lm(), l.tokenizer(), Path.of(pretrained).getFileName().toString()), null, l::close);
         }
     }
 
     /** The model a subcommand looks at, with its run (null for a pretrained folder); closing frees it. */
-    record Opened(Explorer explorer, LoadedRun run, AutoCloseable owner) implements AutoCloseable {
+    record Opened(Explorer explorer, LoadedRun run, Runnable closer) implements AutoCloseable {
         @Override
-        public void close() throws Exception {
-            owner.close();
+        public void close() {
+            closer.run();
         }
     }
 
@@ -101,7 +101,7 @@ final class ExploreCommands {
         @Option(names = "--no-cache", description = "recompute the whole sequence every step (no KV cache)") boolean noCache;
 
         @Override
-        public Integer call() throws Exception {
+        public Integer call() {
             if (topK != null && nucleus != null) throw new ConfigError("--top-k and --nucleus are mutually exclusive; give one");
             try (Opened o = open(false)) {
                 Explorer.Generated g = o.explorer().generate(prefix, Explorer.Sampling.defaults().maxLen(maxLen)
@@ -181,7 +181,7 @@ final class ExploreCommands {
         @Option(names = "--folder", paramLabel = "NAME", description = "attentions/NAME/ (default: {task}/{ts}/heads-at-chkpt/{checkpoint}, or pretrained/{DIR name})") String folder;
 
         @Override
-        public Integer call() throws Exception {
+        public Integer call() {
             try (Opened o = open(false)) {
                 List<Path> files = folder == null && o.run() != null ? Explore.showAttentions(o.run(), text, layers, heads)
                         : Explore.showAttentions(o.explorer(), text, layers, heads, folder != null ? folder : "pretrained/" + o.explorer().name());
@@ -202,7 +202,7 @@ final class ExploreCommands {
         @Option(names = "--decoder", split = ",", paramLabel = "NAMES", description = "decoder layers, e.g. blocks.3,ln_f,lm_head (default ln_f,lm_head)") List<String> decoder;
 
         @Override
-        public Integer call() throws Exception {
+        public Integer call() {
             try (Opened o = open(false)) {
                 System.out.println("wrote " + Explore.plotLogitLens(o.explorer(), text, start, end, mode, subblocks, decoder, blockStep));
             }
