@@ -108,7 +108,7 @@ final class ExploreCommands {
                         .temperature(temperature).topK(topK).nucleus(nucleus).beams(beams).lengthPenalty(lengthPenalty)
                         .cache(!noCache).seed(seed));
                 String how = g.cached() ? "KV cache" : noCache ? "no cache"
-                        : "no cache: layer_architecture=" + o.explorer().lm().params().layer_architecture() + " has none";
+                        : "no cache: this model (layer_architecture=" + o.explorer().lm().params().layer_architecture() + ") has none";
                 System.out.println(g.text());
                 System.out.printf(Locale.ROOT, "(%d new tokens in %.3f s: %.1f tokens/s, %s)%n", g.newTokens(), g.seconds(),
                         g.tokensPerSecond(), how);

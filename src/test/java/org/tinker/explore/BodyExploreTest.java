@@ -104,7 +104,7 @@ class BodyExploreTest {
             String t = "--timestamp=" + run.run().timestamp(), arch = run.lm().params().layer_architecture();
             ExploreTest.Outcome s = ExploreTest.cli("sample", t, sm, "--prefix=the", "--temperature=0", "--max-len=12");
             assertEquals(0, s.code(), s.err());
-            assertTrue(s.out().contains("no cache: layer_architecture=" + arch + " has none") && !s.out().contains("KV"), s.out());
+            assertTrue(s.out().contains("no cache: this model (layer_architecture=" + arch + ") has none") && !s.out().contains("KV"), s.out());
             ExploreTest.Outcome a = ExploreTest.cli("attentions", t, sm, od, "--text=the company", "--layers=0");
             assertEquals(0, a.code(), a.err());
             assertTrue(a.out().startsWith("wrote 2 heatmaps"), a.out());
