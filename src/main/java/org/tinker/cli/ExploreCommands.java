@@ -1,6 +1,7 @@
 package org.tinker.cli;
 
 import ai.djl.Device;
+import ai.djl.ndarray.types.DataType;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -17,13 +18,16 @@ import org.tinker.train.Checkpoint;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** Subcommands that look inside a saved run: sample, perplexity, plot-metrics, attentions, logit-lens, checkpoints. */
+/**
+ * Subcommands that look inside a model: sample, perplexity, attentions, logit-lens on a saved run ({@code --timestamp})
+ * or a pretrained checkpoint folder ({@code --pretrained}); plot-metrics and checkpoints on saved runs.
+ */
 final class ExploreCommands {
     private ExploreCommands() {}
 
     /** Options every explore subcommand shares. */
     abstract static class RunCmd implements Callable<Integer> {
-        @Option(names = "--timestamp", required = true, paramLabel = "T", description = "the run's timestamp (see runner list)")
+        @Option(names = "--timestamp", paramLabel = "T", description = "the run's timestamp (see runner list)")
         String timestamp;
         @Option(names = "--checkpoint", paramLabel = "C", description = "checkpoint (default: final; see runner checkpoints)")
         String checkpoint = Checkpoint.FINAL;
@@ -38,9 +42,37 @@ final class ExploreCommands {
             Explore.setOutDir(outDir);
             return r;
         }
+    }
 
-        LoadedRun load(boolean withData) {
-            return runs().get(timestamp, checkpoint, withData);
+    /** A subcommand that looks at one model: a saved run's checkpoint or a pretrained checkpoint folder. */
+    abstract static class ModelCmd extends RunCmd {
+        @Option(names = "--pretrained", paramLabel = "DIR", description = "a Hugging Face GPT-2/OPT checkpoint folder (or a models/ or HF-cache name), instead of --timestamp")
+        String pretrained;
+
+        /** Exactly one of --timestamp and --pretrained; a run's data only when {@code withData}. */
+        Opened open(boolean withData) {
+            if ((timestamp == null) == (pretrained == null))
+                throw new ConfigError("expected exactly one of --timestamp=T (a saved run) or --pretrained=DIR (a checkpoint folder)");
+            Runs runs = runs();
+            if (timestamp != null) {
+                LoadedRun run = runs.get(timestamp, checkpoint, withData);
+                return new Opened(run.explorer(), run, run::close);
+            }
+            if (!checkpoint.equals(Checkpoint.FINAL)) throw new ConfigError("--checkpoint=" + checkpoint + ": a saved run's, not with --pretrained");
+            Gpt2Commands.Loaded l = Gpt2Commands.loadPretrained(pretrained, DataType.FLOAT32);
+            if (l.tokenizer() == null) {
+                l.close();
+                throw new ConfigError("--pretrained=" + pretrained + ": no tokenizer files (expected tokenizer.json, or vocab.json and merges.txt)");
+            }
+            return new Opened(new Explorer(l.lm(), l.tokenizer(), Path.of(pretrained).getFileName().toString()), null, l::close);
+        }
+    }
+
+    /** The model a subcommand looks at, with its run (null for a pretrained folder); closing frees it. */
+    record Opened(Explorer explorer, LoadedRun run, Runnable closer) implements AutoCloseable {
+        @Override
+        public void close() {
+            closer.run();
         }
     }
 
@@ -48,6 +80,7 @@ final class ExploreCommands {
     static final class Checkpoints extends RunCmd {
         @Override
         public Integer call() {
+            if (timestamp == null) throw new ConfigError("checkpoints: expected --timestamp=T (see runner list)");
             var run = runs().store().find(timestamp);
             System.out.println("run " + run.timestamp() + " (" + run.config() + "/" + run.task() + ") in " + run.dir());
             for (String c : run.checkpoints()) System.out.println("  " + c);
@@ -55,8 +88,8 @@ final class ExploreCommands {
         }
     }
 
-    @Command(name = "sample", mixinStandardHelpOptions = true, description = "Generate from a saved run (sampling or beam search, with a KV cache).")
-    static final class Sample extends RunCmd {
+    @Command(name = "sample", mixinStandardHelpOptions = true, description = "Generate from a saved run or a pretrained folder (sampling or beam search; with a KV cache where the architecture has one).")
+    static final class Sample extends ModelCmd {
         @Option(names = "--prefix", paramLabel = "TEXT", description = "the opening text (default: empty)") String prefix = "";
         @Option(names = "--max-len", paramLabel = "N", description = "total length in tokens, prefix included (capped at max_seq_len; default 100)") int maxLen = 100;
         @Option(names = "--temperature", paramLabel = "X", description = "0 = argmax (default 1)") double temperature = 1;
@@ -70,27 +103,32 @@ final class ExploreCommands {
         @Override
         public Integer call() {
             if (topK != null && nucleus != null) throw new ConfigError("--top-k and --nucleus are mutually exclusive; give one");
-            try (LoadedRun run = load(false)) {
-                Explorer.Generated g = run.explorer().generate(prefix, Explorer.Sampling.defaults().maxLen(maxLen)
+            try (Opened o = open(false)) {
+                Explorer.Generated g = o.explorer().generate(prefix, Explorer.Sampling.defaults().maxLen(maxLen)
                         .temperature(temperature).topK(topK).nucleus(nucleus).beams(beams).lengthPenalty(lengthPenalty)
                         .cache(!noCache).seed(seed));
+                String how = g.cached() ? "KV cache" : noCache ? "no cache"
+                        : "no cache: " + org.tinker.model.Generation.whyNoCache(o.explorer().lm());
                 System.out.println(g.text());
                 System.out.printf(Locale.ROOT, "(%d new tokens in %.3f s: %.1f tokens/s, %s)%n", g.newTokens(), g.seconds(),
-                        g.tokensPerSecond(), noCache ? "no cache" : "KV cache");
+                        g.tokensPerSecond(), how);
             }
             return 0;
         }
     }
 
     @Command(name = "perplexity", mixinStandardHelpOptions = true, description = "Token-weighted perplexity of a run on a split of its data or on a text file (one sample per line).")
-    static final class Perplexity extends RunCmd {
+    static final class Perplexity extends ModelCmd {
         @Option(names = "--split", paramLabel = "S", description = "train | valid | test (default test)") String split = "test";
         @Option(names = "--text-file", paramLabel = "F", description = "score these lines instead of a split") Path textFile;
         @Option(names = "--batch-size", paramLabel = "N") int batchSize = 16;
 
         @Override
         public Integer call() throws Exception {
-            try (LoadedRun run = load(textFile == null)) {
+            if (pretrained != null && textFile == null)
+                throw new ConfigError("perplexity --pretrained: a split needs a run's data; give --text-file=F, or --stride/--task for the sliding window");
+            try (Opened o = open(textFile == null)) {
+                Explorer ex = o.explorer();
                 Explorer.Perplexities p;
                 String what;
                 if (textFile != null) {
@@ -98,7 +136,7 @@ final class ExploreCommands {
                     List<String> lines = new ArrayList<>();
                     for (String l : Files.readAllLines(textFile)) if (!l.isBlank()) lines.add(l);
                     if (lines.isEmpty()) throw new ConfigError("--text-file=" + textFile + ": no non-blank lines");
-                    p = run.explorer().perplexities(lines, batchSize, false, false);
+                    p = ex.perplexities(lines, batchSize, false, false);
                     what = textFile + " (" + lines.size() + " lines)";
                 } else {
                     DataModule.Split s;
@@ -107,11 +145,11 @@ final class ExploreCommands {
                     } catch (IllegalArgumentException e) {
                         throw new ConfigError("--split=" + split + ": expected train | valid | test");
                     }
-                    p = run.explorer().perplexities(run.data(), s, batchSize, false, false);
-                    what = run.run().task() + " " + s.name().toLowerCase() + " split";
+                    p = ex.perplexities(o.run().data(), s, batchSize, false, false);
+                    what = o.run().run().task() + " " + s.name().toLowerCase() + " split";
                 }
                 System.out.printf(Locale.ROOT, "perplexity of %s on %s: %.4f (cross-entropy %.4f nats; per-token min %.3f, max %.3f; %d tokens)%n",
-                        run.run().timestamp(), what, p.mean(), Math.log(p.mean()), p.min(), p.max(), p.totalTokens());
+                        ex.name(), what, p.mean(), Math.log(p.mean()), p.min(), p.max(), p.totalTokens());
             }
             return 0;
         }
@@ -136,17 +174,17 @@ final class ExploreCommands {
     }
 
     @Command(name = "attentions", mixinStandardHelpOptions = true, description = "One attention heatmap per layer and head on a text, under attentions/.")
-    static final class Attentions extends RunCmd {
+    static final class Attentions extends ModelCmd {
         @Option(names = "--text", required = true, paramLabel = "TEXT") String text;
         @Option(names = "--layers", split = ",", paramLabel = "L[,L2...]", description = "default: all") List<Integer> layers;
         @Option(names = "--heads", split = ",", paramLabel = "H[,H2...]", description = "default: all") List<Integer> heads;
-        @Option(names = "--folder", paramLabel = "NAME", description = "attentions/NAME/ (default: {task}/{ts}/heads-at-chkpt/{checkpoint})") String folder;
+        @Option(names = "--folder", paramLabel = "NAME", description = "attentions/NAME/ (default: {task}/{ts}/heads-at-chkpt/{checkpoint}, or pretrained/{DIR name})") String folder;
 
         @Override
         public Integer call() {
-            try (LoadedRun run = load(false)) {
-                List<Path> files = folder == null ? Explore.showAttentions(run, text, layers, heads)
-                        : Explore.showAttentions(run.explorer(), text, layers, heads, folder);
+            try (Opened o = open(false)) {
+                List<Path> files = folder == null && o.run() != null ? Explore.showAttentions(o.run(), text, layers, heads)
+                        : Explore.showAttentions(o.explorer(), text, layers, heads, folder != null ? folder : "pretrained/" + o.explorer().name());
                 System.out.println("wrote " + files.size() + " heatmaps to " + files.get(0).getParent());
             }
             return 0;
@@ -154,7 +192,7 @@ final class ExploreCommands {
     }
 
     @Command(name = "logit-lens", mixinStandardHelpOptions = true, description = "Logit-lens heatmap (layer x position, top token per cell) under lens/.")
-    static final class Lens extends RunCmd {
+    static final class Lens extends ModelCmd {
         @Option(names = "--text", required = true, paramLabel = "TEXT") String text;
         @Option(names = "--mode", paramLabel = "M", description = "logits | probs | ranks | kl (default probs)") String mode = "probs";
         @Option(names = "--subblocks", description = "also show the stream after each attention sub-layer") boolean subblocks;
@@ -165,8 +203,8 @@ final class ExploreCommands {
 
         @Override
         public Integer call() {
-            try (LoadedRun run = load(false)) {
-                System.out.println("wrote " + Explore.plotLogitLens(run.explorer(), text, start, end, mode, subblocks, decoder, blockStep));
+            try (Opened o = open(false)) {
+                System.out.println("wrote " + Explore.plotLogitLens(o.explorer(), text, start, end, mode, subblocks, decoder, blockStep));
             }
             return 0;
         }

@@ -52,14 +52,23 @@ public final class Gpt2Commands {
         };
     }
 
-    static Loaded load(ModelChoice c, Path savedModels, DataType dtype) {
+    /** A Hugging Face GPT-2/OPT checkpoint folder (or a models/ or HF-cache name); its tokenizer is null when it has none. */
+    static Loaded loadPretrained(String pretrained, DataType dtype) {
+        Path dir = Gpt2Pretrained.resolve(pretrained);
         NDManager manager = NDManager.newBaseManager(Device.cpu());
         try {
-            if (c.pretrained != null) {
-                Path dir = Gpt2Pretrained.resolve(c.pretrained);
-                LM lm = Gpt2Pretrained.load(dir, manager, dtype, null);
-                return new Loaded(lm, manager, Gpt2Pretrained.tokenizer(dir, lm.vocabSize()));
-            }
+            LM lm = Gpt2Pretrained.load(dir, manager, dtype, null);
+            return new Loaded(lm, manager, Gpt2Pretrained.tokenizer(dir, lm.vocabSize()));
+        } catch (RuntimeException e) {
+            manager.close();
+            throw e;
+        }
+    }
+
+    static Loaded load(ModelChoice c, Path savedModels, DataType dtype) {
+        if (c.pretrained != null) return loadPretrained(c.pretrained, dtype);
+        NDManager manager = NDManager.newBaseManager(Device.cpu());
+        try {
             try (LoadedRun run = new Runs(savedModels, Path.of("."), Device.cpu()).get(c.timestamp, Checkpoint.FINAL, false)) {
                 if (run.lm().hasLora()) run.lm().mergeLora(); // a LoRA run computes with base + adapters
                 LM lm = new LM(run.modelParams(), run.lm().vocabSize(), manager, 0, dtype);
@@ -123,7 +132,12 @@ public final class Gpt2Commands {
                         throw new ConfigError("token id " + id + " is outside the vocabulary [0, " + l.lm().vocabSize() + ")");
                 if (seq.length > l.lm().params().max_seq_len())
                     throw new ConfigError(seq.length + " ids: expected at most max_seq_len=" + l.lm().params().max_seq_len());
-                NDList r = Gpt2Pretrained.logitsAndHidden(l.lm(), m.create(seq));
+                NDList r;
+                try {
+                    r = Gpt2Pretrained.logitsAndHidden(l.lm(), m.create(seq));
+                } catch (IllegalArgumentException e) { // a body without one residual stream says why
+                    throw new ConfigError("logits: " + e.getMessage());
+                }
                 LinkedHashMap<String, NDArray> t = new LinkedHashMap<>();
                 t.put("input_ids", m.create(seq));
                 t.put("logits", r.get(0));

@@ -342,7 +342,7 @@ public final class Main implements Callable<Integer> {
             throw ex;
         });
         cmd.setParameterExceptionHandler((ex, a) -> {
-            System.err.println("error: " + ex.getMessage() + " (see runner --help)");
+            System.err.println("error: " + ex.getMessage().replaceFirst("^Error: ", "") + " (see runner --help)"); // picocli's own prefix, once is enough
             return 2;
         });
         return cmd.execute(args);

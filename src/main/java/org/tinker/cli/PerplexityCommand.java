@@ -9,15 +9,17 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code runner perplexity}: one command, two recipes. On a saved run's own data (or a text file) it is the
- * token-weighted perplexity of its samples; with {@code --stride} / {@code --task} / {@code --pretrained} it is
- * the sliding-window recipe of the Hugging Face perplexity guide over a task's split.
+ * token-weighted perplexity of its samples, and so is that of a pretrained folder on a text file; with {@code --stride} /
+ * {@code --task}, or {@code --pretrained} without a text file, it is the sliding-window recipe of the Hugging Face
+ * perplexity guide over a task's split.
  */
 @Command(name = "perplexity", mixinStandardHelpOptions = true, description = {
-        "Perplexity of a saved run on a split of its data or on a text file (one sample per line), token-weighted;",
-        "or, with --stride/--task/--pretrained, the sliding-window perplexity (Hugging Face guide) over a task's split."})
+        "Perplexity of a saved run on a split of its data, or of a run or --pretrained folder on a text file (one sample",
+        "per line), token-weighted; or, with --stride/--task (or --pretrained without --text-file), the sliding-window",
+        "perplexity (Hugging Face guide) over a task's split."})
 final class PerplexityCommand implements Callable<Integer> {
     @Option(names = "--timestamp", paramLabel = "T", description = "a saved run") String timestamp;
-    @Option(names = "--pretrained", paramLabel = "DIR", description = "a GPT-2 checkpoint folder or name (sliding window)") String pretrained;
+    @Option(names = "--pretrained", paramLabel = "DIR", description = "a GPT-2/OPT checkpoint folder or name (sliding window, or with --text-file)") String pretrained;
     @Option(names = "--checkpoint", paramLabel = "C", description = "checkpoint of the run (default final)") String checkpoint = Checkpoint.FINAL;
     @Option(names = "--split", paramLabel = "S", description = "train | valid | test (default test)") String split = "test";
     @Option(names = "--text-file", paramLabel = "F", description = "score these lines instead of a split") Path textFile;
@@ -33,9 +35,9 @@ final class PerplexityCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if ((timestamp == null) == (pretrained == null))
             throw new ConfigError("perplexity: expected exactly one of --timestamp=T or --pretrained=DIR");
-        boolean sliding = pretrained != null || stride != null || task != null;
+        boolean sliding = stride != null || task != null || (pretrained != null && textFile == null);
         if (sliding) {
-            if (textFile != null) throw new ConfigError("--text-file: not with the sliding-window recipe (--stride/--task/--pretrained)");
+            if (textFile != null) throw new ConfigError("--text-file: not with the sliding-window recipe (--stride/--task)");
             Gpt2Commands.PerplexityCmd c = new Gpt2Commands.PerplexityCmd();
             c.model = new Gpt2Commands.ModelChoice();
             c.model.pretrained = pretrained;
@@ -51,6 +53,7 @@ final class PerplexityCommand implements Callable<Integer> {
         }
         ExploreCommands.Perplexity c = new ExploreCommands.Perplexity();
         c.timestamp = timestamp;
+        c.pretrained = pretrained;
         c.checkpoint = checkpoint;
         c.savedModels = savedModels;
         c.split = split;

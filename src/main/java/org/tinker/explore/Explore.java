@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.tinker.config.ConfigError;
 import org.tinker.model.ForwardOptions;
+import org.tinker.model.Inspection;
 import org.tinker.train.Checkpoint;
 import org.tinker.train.RunStore;
 import org.tinker.train.TrainStats;
@@ -112,22 +113,26 @@ public final class Explore {
 
     /**
      * One heatmap per (layer, head) of {@code text}'s attention pattern, token labels on both axes, into
-     * {@code attentions/{folder}/L{l}-H{h}.png}. Layers/heads null = all. Returns the files.
+     * {@code attentions/{folder}/L{l}-H{h}.png}. Layers are the model's ({@link Inspection#attentionLayers}: every
+     * block; a hierarchical model's layers; a flexi model's 'sa' layers); layers/heads null = all. Returns the files.
      */
     public static List<Path> showAttentions(Explorer ex, String text, List<Integer> layers, List<Integer> heads, String folder) {
-        int nl = ex.lm().params().n_layers(), nh = ex.lm().params().n_heads();
-        layers = layers == null || layers.isEmpty() ? range(nl) : layers;
-        heads = heads == null || heads.isEmpty() ? range(nh) : heads;
-        for (int l : layers) if (l < 0 || l >= nl) throw new ConfigError("layer " + l + ": the model has layers 0.." + (nl - 1));
-        for (int h : heads) if (h < 0 || h >= nh) throw new ConfigError("head " + h + ": the model has heads 0.." + (nh - 1));
+        List<Integer> have = Inspection.attentionLayers(ex.lm());
         List<Path> out = new ArrayList<>();
-        try (Explorer.Output o = ex.forward(text, ForwardOptions.DEFAULT.withAttns(true))) {
+        try (Explorer.Output o = ex.forward(text, ForwardOptions.DEFAULT.withAttns(true))) { // a body without patterns says why
+            int nh = Math.toIntExact(o.attns().getShape().get(2)); // [B,L,H,T,T]
+            layers = layers == null || layers.isEmpty() ? have : layers;
+            heads = heads == null || heads.isEmpty() ? range(nh) : heads;
+            for (int l : layers)
+                if (!have.contains(l)) throw new ConfigError("layer " + l + ": the model has attention patterns at layers "
+                        + (have.equals(range(have.size())) ? "0.." + (have.size() - 1) : have.toString()));
+            for (int h : heads) if (h < 0 || h >= nh) throw new ConfigError("head " + h + ": the model has heads 0.." + (nh - 1));
             int[] ids = o.ids()[0];
             int t = ids.length;
             List<String> labels = ex.labels(ids);
             for (int l : layers) {
                 for (int h : heads) {
-                    NDArray a = o.attns().get(0, l, h); // [T,T] query × key
+                    NDArray a = o.attns().get(0, have.indexOf(l), h); // [T,T] query × key
                     float[] f = a.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray();
                     double[][] v = new double[t][t];
                     for (int q = 0; q < t; q++) for (int k = 0; k < t; k++) v[q][k] = k > q ? Double.NaN : f[q * t + k];

@@ -16,6 +16,7 @@ import org.tinker.data.DataModule;
 import org.tinker.data.Tokenizer;
 import org.tinker.model.ForwardOptions;
 import org.tinker.model.Generation;
+import org.tinker.model.Inspection;
 import org.tinker.model.LM;
 import org.tinker.model.LMOutput;
 import org.tinker.model.Stepwise;
@@ -127,6 +128,9 @@ public final class Explorer {
                 lm.setTraining(was);
             }
             return new Output(rows, mask, o.logits(), o.attns(), o.embeddings(), m);
+        } catch (IllegalArgumentException e) { // e.g. patterns asked of a body that has none: it says why
+            m.close();
+            throw new ConfigError(e.getMessage());
         } catch (RuntimeException e) {
             m.close();
             throw e;
@@ -161,7 +165,7 @@ public final class Explorer {
      * @param nucleus       keep the smallest set with this much probability (null = off)
      * @param beams         1 = sample; more = beam search (deterministic; temperature/topK/nucleus unused)
      * @param lengthPenalty beam score = log p / newTokens^lengthPenalty
-     * @param cache         use the KV cache
+     * @param cache         use the KV cache where the model has one (GPT block stacks)
      * @param seed          sampling seed
      */
     public record Sampling(int maxLen, double temperature, Integer topK, Double nucleus, int beams, double lengthPenalty,
@@ -180,8 +184,8 @@ public final class Explorer {
         public Sampling seed(long v) { return new Sampling(maxLen, temperature, topK, nucleus, beams, lengthPenalty, cache, v); }
     }
 
-    /** A generated sequence and how fast it came. */
-    public record Generated(int[] ids, String text, int newTokens, double seconds) {
+    /** A generated sequence, how fast it came, and whether a KV cache was used ({@code cached}). */
+    public record Generated(int[] ids, String text, int newTokens, double seconds, boolean cached) {
         public double tokensPerSecond() {
             return newTokens / Math.max(seconds, 1e-9);
         }
@@ -211,12 +215,13 @@ public final class Explorer {
         if (s.beams() < 1) throw new ConfigError("beams must be >= 1, got " + s.beams());
         if (prompt.length > lm.params().max_seq_len())
             throw new ConfigError("prefix of " + prompt.length + " tokens is longer than max_seq_len=" + lm.params().max_seq_len());
+        boolean cache = Generation.usesCache(lm, s.cache()); // not for the hierarchical and flexi bodies, nor non-causal recipes
         long t0 = System.nanoTime();
         int[] ids = s.beams() == 1
-                ? Generation.sample(lm, prompt, s.maxLen(), s.temperature(), s.topK(), s.nucleus(), tok.eosId(), new Random(s.seed()), s.cache())
-                : Generation.beamSearch(lm, prompt, s.maxLen(), s.beams(), s.lengthPenalty(), tok.eosId(), s.cache());
+                ? Generation.sample(lm, prompt, s.maxLen(), s.temperature(), s.topK(), s.nucleus(), tok.eosId(), new Random(s.seed()), cache)
+                : Generation.beamSearch(lm, prompt, s.maxLen(), s.beams(), s.lengthPenalty(), tok.eosId(), cache);
         double secs = (System.nanoTime() - t0) / 1e9;
-        return new Generated(ids, tok.decode(ids, true), ids.length - prompt.length, secs);
+        return new Generated(ids, tok.decode(ids, true), ids.length - prompt.length, secs, cache);
     }
 
     // ---------------------------------------------------------------------------------------------------
@@ -316,7 +321,7 @@ public final class Explorer {
         }
     }
 
-    /** transformer-utils' {@code partial_forward}: see {@link Stepwise#partialForward}. */
+    /** transformer-utils' {@code partial_forward}, for every architecture: see {@link Inspection#partialForward}. */
     public Activations partialForward(List<String> outputNames, String text) {
         return partialForward(outputNames, encode(text));
     }
@@ -325,7 +330,7 @@ public final class Explorer {
         NDManager m = NDManager.newBaseManager(lm.manager().getDevice());
         try {
             long[] l = Arrays.stream(ids).asLongStream().toArray();
-            Stepwise.Result r = Stepwise.partialForward(lm, m.create(l, new Shape(1, l.length)), outputNames);
+            Stepwise.Result r = Inspection.partialForward(lm, m.create(l, new Shape(1, l.length)), outputNames);
             return new Activations(r.values(), r.blocksRun(), m);
         } catch (IllegalArgumentException e) {
             m.close();

@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Locale;
 import org.tinker.config.ConfigError;
 import org.tinker.model.Hooks;
+import org.tinker.model.Inspection;
 import org.tinker.model.Generation;
 import org.tinker.model.LM;
 import org.tinker.model.Stepwise;
@@ -23,6 +24,9 @@ import org.tinker.model.Stepwise;
  * {@code h.l.attn}, the residual stream right after the attention sub-layer ({@code blocks.l.resid_mid}). The
  * decoder is {@code ln_f} (when the model has one) and {@code lm_head} by default; naming blocks in it
  * ({@code blocks.l} or {@code h.l}) runs those blocks first — useful when late blocks do the decoding.
+ *
+ * <p>A hierarchical or flexi model is read the same way through its own residual stream and its own final norm and
+ * head ({@link Inspection}): rows {@code input} and {@code h.l}, no sub-blocks, no blocks in the decoder.
  */
 public final class LogitLens {
     public enum Mode { LOGITS, PROBS, RANKS, KL }
@@ -51,7 +55,7 @@ public final class LogitLens {
                                  List<String> decoderLayerNames, int blockStep) {
         LM lm = ex.lm();
         int[] ids = ex.encode(text);
-        int n = lm.params().n_layers();
+        int n = Inspection.layers(lm);
         if (start < 0) start = 0;
         if (end <= 0 || end > ids.length) end = ids.length;
         if (start >= end) throw new ConfigError("logit lens: start " + start + " must be before end " + end + " (text has " + ids.length + " tokens)");
@@ -68,6 +72,12 @@ public final class LogitLens {
                 throw new ConfigError("decoder layer '" + d + "': expected blocks.{l} (or h.{l}), ln_f, lm_head");
             }
         }
+        // A body (hierarchical, flexi) has its stream after each layer, but no sub-blocks or single layers to run.
+        String arch = lm.params().layer_architecture();
+        if (!lm.hasBlocks() && includeSubblocks)
+            throw new ConfigError("logit lens --subblocks: layer_architecture=" + arch + " has no stream between attention and feed-forward, only after each layer");
+        if (!lm.hasBlocks() && !decoderBlocks.isEmpty())
+            throw new ConfigError("logit lens decoder " + decoder + ": layer_architecture=" + arch + " decodes with its own final norm and head only (ln_f,lm_head)");
         // rows: input, then every blockStep-th block (the last always), optionally with its attention sub-block
         List<String> rowNames = new ArrayList<>(), hookNames = new ArrayList<>();
         rowNames.add("input");
@@ -81,18 +91,24 @@ public final class LogitLens {
             rowNames.add("h." + l);
             hookNames.add(Hooks.residPost(l));
         }
+        hookNames.add(Stepwise.LOGITS); // the model's own, for ranks and KL
         int cols = end - start, v = lm.vocabSize();
         double[][] values = new double[rowNames.size()][cols];
         String[][] top = new String[rowNames.size()][cols];
         try (NDManager m = NDManager.newBaseManager(lm.manager().getDevice())) {
             long[] l = Arrays.stream(ids).asLongStream().toArray();
             NDArray x = m.create(l, new Shape(1, l.length));
-            var acts = Stepwise.partialForward(lm, x, hookNames).values();
-            float[] finalLogits = lm.forward(x).logits().toType(DataType.FLOAT32, false).toFloatArray();
-            for (int r = 0; r < hookNames.size(); r++) {
-                NDArray h = acts.get(hookNames.get(r));
+            List<NDArray> acts;
+            try {
+                acts = new ArrayList<>(Inspection.partialForward(lm, x, hookNames).values().values());
+            } catch (IllegalArgumentException e) { // a body without one residual stream says why
+                throw new ConfigError("logit lens: " + e.getMessage());
+            }
+            float[] finalLogits = acts.get(acts.size() - 1).toType(DataType.FLOAT32, false).toFloatArray();
+            for (int r = 0; r < rowNames.size(); r++) {
+                NDArray h = acts.get(r);
                 for (int b : decoderBlocks) h = Stepwise.runBlock(lm, b, h);
-                float[] logits = Stepwise.unembed(lm, Stepwise.finalNorm(lm, h)).toType(DataType.FLOAT32, false).toFloatArray();
+                float[] logits = Inspection.decode(lm, h).toType(DataType.FLOAT32, false).toFloatArray();
                 for (int c = 0; c < cols; c++) {
                     int pos = start + c;
                     float[] row = Arrays.copyOfRange(logits, pos * v, (pos + 1) * v);

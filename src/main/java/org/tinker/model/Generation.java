@@ -121,6 +121,13 @@ public final class Generation {
         return useCache && lm.cacheable();
     }
 
+    /** Why generation from this model recomputes the context instead of using a KV cache; null when it has one. */
+    public static String whyNoCache(LM lm) {
+        if (!lm.hasBlocks()) return "layer_architecture=" + lm.params().layer_architecture() + " has none";
+        if (!lm.cacheable()) return "its recipes (" + lm.params().recipes() + ") look at the whole input";
+        return null;
+    }
+
     private static Stepper stepper(LM lm, boolean useCache) {
         return usesCache(lm, useCache) ? new Cached(lm) : new Uncached(lm);
     }

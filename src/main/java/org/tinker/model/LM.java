@@ -87,11 +87,7 @@ public final class LM implements AutoCloseable {
         this.dtype = dtype;
         this.manager = manager.newSubManager();
         this.manager.setName("LM");
-        this.body = switch (mp.layer_architecture()) {
-            case "hierarchical" -> new org.tinker.model.hierarchical.HierarchicalTransformer(mp, vocabSize, this.manager, dtype);
-            case "flexi" -> new org.tinker.model.flexi.FlexiTransformer(mp, vocabSize, this.manager, dtype);
-            default -> null;
-        };
+        this.body = ModelBody.of(mp, vocabSize, this.manager, dtype);
 
         for (ParamSpec spec : layout()) params.put(spec.name, spec.create(this.manager, seed, dtype));
         wte = params.get(WTE);
@@ -429,7 +425,7 @@ public final class LM implements AutoCloseable {
     public LMOutput forward(NDArray ids, ForwardOptions opts) {
         return inPrecision(() -> {
             Trunk tr = trunk(ids, opts);
-            if (tr.logits() != null) return new LMOutput(tr.logits(), null, null);
+            if (tr.logits() != null) return new LMOutput(tr.logits(), tr.attns(), tr.embeddings());
             return new LMOutput(Ops.linear(tr.hidden(), tr.head(), null), tr.attns(), tr.embeddings()); // logits [B,T,V]
         });
     }
@@ -481,10 +477,11 @@ public final class LM implements AutoCloseable {
 
         // With LoRA, every parameter is base + adapter, computed afresh in the step scope (so gradients reach the adapters).
         Map<String, NDArray> eff = lora == null ? params : loraEffective(ids.getManager());
-        if (body != null) {
+        if (body != null) { // its own attention patterns and residual stream, when asked (see ModelBody.Output)
             if (opts.hooks() != null && !opts.hooks().isEmpty())
                 throw new IllegalArgumentException("layer_architecture=" + mp.layer_architecture() + " has no hook points");
-            return new Trunk(null, null, null, null, body.forward(ids, eff, false).logits());
+            ModelBody.Output o = body.forward(ids, eff, false, opts.getAttns(), opts.getEmbeddings());
+            return new Trunk(null, null, o.attns(), o.residuals(), o.logits());
         }
         return stack(ids, opts, eff, lora == null ? blocks : blocksOf(eff), 0, null);
     }

@@ -58,8 +58,11 @@ public final class Benchmark {
                     String.format("  achieved                       %.1f GFLOP/s", achievedGflops),
                     String.format("  %s matmul peak (measured)    %.1f GFLOP/s", precision, matmulPeakGflops),
                     String.format("  MFU                            %.1f%% (of the %s peak)", 100 * mfu, precision),
-                    String.format("  generation tokens/s            %,.0f with the KV cache, %,.0f recomputing the context (%.1fx; %d new tokens)",
-                            cachedTokensPerSec, recomputeTokensPerSec, cachedTokensPerSec / recomputeTokensPerSec, generatedTokens));
+                    Double.isNaN(cachedTokensPerSec)
+                            ? String.format("  generation tokens/s            %,.0f recomputing the context (this architecture has no KV cache; %d new tokens)",
+                                    recomputeTokensPerSec, generatedTokens)
+                            : String.format("  generation tokens/s            %,.0f with the KV cache, %,.0f recomputing the context (%.1fx; %d new tokens)",
+                                    cachedTokensPerSec, recomputeTokensPerSec, cachedTokensPerSec / recomputeTokensPerSec, generatedTokens));
         }
     }
 
@@ -108,7 +111,9 @@ public final class Benchmark {
             double peak = "bf16".equals(precision) ? bf16MatmulPeakGflops(p.manager()) : matmulPeakGflops(p.manager());
             double achieved = median * flops / 1e9;
             int newTokens = Math.min(256, s.mp().max_seq_len() - 1);
-            double cached = generationSpeed(p, newTokens, true), recompute = generationSpeed(p, newTokens, false);
+            // NaN: the hierarchical and flexi bodies have no KV cache, so there is no cached speed to report
+            double cached = p.lm().cacheable() ? generationSpeed(p, newTokens, true) : Double.NaN;
+            double recompute = generationSpeed(p, newTokens, false);
             long tokensPerStep = steps > warm ? (stepTokens[steps] - stepTokens[warm]) / (steps - warm) : 0;
             return new Report(s.configName(), steps, tokensPerStep, median, sorted.length == 0 ? Double.NaN : sorted[0],
                     sorted.length == 0 ? Double.NaN : sorted[sorted.length - 1], startToFirst, rssMb("VmHWM"),

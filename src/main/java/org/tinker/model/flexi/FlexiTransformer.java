@@ -1,6 +1,8 @@
 package org.tinker.model.flexi;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -39,6 +41,10 @@ import org.tinker.model.Ops;
  *       current and k−1 previous positions, softmax-normalised, shared by the head's channels; then Linear. (The
  *       reference's ConvBERT span-based dynamic convolution is replaced by this simpler static form.)
  * </ul>
+ * Inspection (when asked): the attention patterns of the {@code sa} layers, {@code [B,L_sa,H,T,T]} in layer order
+ * (only when they all have the same number of heads), and the residual stream before each layer and after the last
+ * (before ln_f), {@code [B,L+1,T,h]} (only when every layer has the same width h: a narrower stream has no head to
+ * decode it). {@link #decode} is ln_f then the head, so the last row decodes to the logits.
  */
 public final class FlexiTransformer implements ModelBody {
     private final FlexiSpec spec;
@@ -143,24 +149,68 @@ public final class FlexiTransformer implements ModelBody {
     }
 
     @Override
-    public Output forward(NDArray ids, Map<String, NDArray> p, boolean aux) {
+    public Output forward(NDArray ids, Map<String, NDArray> p, boolean aux, boolean attns, boolean residuals) {
+        if (attns) checkPatterns();
+        if (residuals) checkOneWidth();
         long t = ids.getShape().get(1);
         NDArray x = Ops.embedding(ids, p.get(WTE));
         if (p.containsKey(WPE)) x = x.add(Ops.firstRows(p.get(WPE), t, ids));
+        List<NDArray> patterns = attns ? new ArrayList<>() : null;         // per 'sa' layer [B,H,T,T]
+        NDList stream = residuals ? new NDList(spec.layers() + 1) : null; // per layer [B,T,h]
         for (int i = 0; i < spec.layers(); i++) {
             String pr = pre(i);
+            if (stream != null) stream.add(x);
             if (mp.norm_first()) {
-                x = x.add(op(i, norm(x, p, pr + "ln_1"), p));
+                x = x.add(op(i, norm(x, p, pr + "ln_1"), p, patterns));
                 x = x.add(ff(i, norm(x, p, pr + "ln_2"), p));
             } else {
-                x = norm(x.add(op(i, x, p)), p, pr + "ln_1");
+                x = norm(x.add(op(i, x, p, patterns)), p, pr + "ln_1");
                 x = norm(x.add(ff(i, x, p)), p, pr + "ln_2");
             }
             if (p.containsKey(pr + "proj_head.weight")) x = Ops.linear(x, p.get(pr + "proj_head.weight"), p.get(pr + "proj_head.bias"));
         }
-        if (mp.final_norm()) x = Ops.norm(x, p.get(LN_F_W), p.get(LN_F_B), mp.norm(), mp.layer_norm_eps());
-        NDArray head = mp.tie_embed_deembed() ? p.get(WTE) : p.get(LM_HEAD);
-        return new Output(Ops.linear(x, head, null), List.of());
+        if (stream != null) stream.add(x);
+        return new Output(decode(x, p), List.of(),
+                patterns == null ? null : NDArrays.stack(new NDList(patterns), 1), // [B,L_sa,H,T,T]
+                stream == null ? null : NDArrays.stack(stream, 1));               // [B,L+1,T,h]
+    }
+
+    @Override
+    public int layers() {
+        return spec.layers();
+    }
+
+    /** The 'sa' layers. */
+    @Override
+    public List<Integer> attentionLayers() {
+        return java.util.stream.IntStream.range(0, spec.layers()).filter(i -> spec.ops().get(i).equals("sa")).boxed().toList();
+    }
+
+    private void checkPatterns() {
+        List<Integer> sa = attentionLayers();
+        if (sa.isEmpty())
+            throw new IllegalArgumentException("flexi: model_dict has no 'sa' layer (o=" + spec.ops() + "), so no attention patterns");
+        List<Integer> heads = sa.stream().map(i -> spec.heads()[i]).toList();
+        if (heads.stream().distinct().count() > 1)
+            throw new IllegalArgumentException("flexi: the 'sa' layers " + sa + " have " + heads
+                    + " heads; attention patterns stack only when every 'sa' layer has the same number");
+    }
+
+    private void checkOneWidth() {
+        if (java.util.Arrays.stream(spec.hidden()).distinct().count() > 1)
+            throw new IllegalArgumentException("flexi: the residual stream changes width (h=" + java.util.Arrays.toString(spec.hidden())
+                    + "); residual streams and the logit lens need one width for every layer");
+    }
+
+    @Override
+    public NDArray finalNorm(NDArray residual, Map<String, NDArray> p) {
+        if (!mp.final_norm()) return residual;
+        return Ops.norm(residual, p.get(LN_F_W), p.get(LN_F_B), mp.norm(), mp.layer_norm_eps());
+    }
+
+    @Override
+    public NDArray head(Map<String, NDArray> p) {
+        return mp.tie_embed_deembed() ? p.get(WTE) : p.get(LM_HEAD);
     }
 
     private NDArray norm(NDArray x, Map<String, NDArray> p, String name) {
@@ -174,15 +224,16 @@ public final class FlexiTransformer implements ModelBody {
         return Ops.linear(y, p.get(pr + "out.weight"), p.get(pr + "out.bias"));
     }
 
-    private NDArray op(int i, NDArray x, Map<String, NDArray> p) {
+    private NDArray op(int i, NDArray x, Map<String, NDArray> p, List<NDArray> patterns) {
         return switch (spec.ops().get(i)) {
-            case "sa" -> attention(i, x, p);
+            case "sa" -> attention(i, x, p, patterns);
             case "l" -> linearTransform(spec.params().get(i), x);
             default -> convolution(i, x, p);
         };
     }
 
-    private NDArray attention(int i, NDArray x, Map<String, NDArray> p) {
+    /** With {@code patterns}, the softmax weights {@code [B,n,T,T]} are added to it. */
+    private NDArray attention(int i, NDArray x, Map<String, NDArray> p, List<NDArray> patterns) {
         String pr = pre(i) + "attn.";
         long b = x.getShape().get(0), t = x.getShape().get(1);
         int h = spec.hidden()[i], n = spec.heads()[i], hd = h / n;
@@ -192,7 +243,9 @@ public final class FlexiTransformer implements ModelBody {
         if (p.containsKey(pr + "wma")) q = Ops.matmul(q, p.get(pr + "wma")); // q·W, then ·kᵀ
         NDArray scores = Ops.matmul(q.mul(1.0 / Math.sqrt(hd)), k.swapAxes(2, 3))
                 .add(Ops.topLeft(table("causal"), t, x));
-        NDArray z = Ops.matmul(Ops.softmax(scores, -1), v).transpose(0, 2, 1, 3).reshape(b, t, h);
+        NDArray weights = Ops.softmax(scores, -1);
+        if (patterns != null) patterns.add(weights);
+        NDArray z = Ops.matmul(weights, v).transpose(0, 2, 1, 3).reshape(b, t, h);
         return Ops.linear(z, p.get(pr + "c_proj.weight"), p.get(pr + "c_proj.bias"));
     }
 

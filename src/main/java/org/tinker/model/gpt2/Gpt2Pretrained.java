@@ -4,8 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.pytorch.engine.PtNDArray;
-import ai.djl.pytorch.jni.JniUtils;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,6 +21,7 @@ import org.tinker.config.ModelParams;
 import org.tinker.data.Gpt2Tokenizer;
 import org.tinker.data.Tokenizer;
 import org.tinker.model.ForwardOptions;
+import org.tinker.model.Inspection;
 import org.tinker.model.LM;
 
 /**
@@ -271,13 +270,7 @@ public final class Gpt2Pretrained {
             r.add(out.logits().get(0));
             long n = emb.getShape().get(0);
             for (int i = 0; i < n - 1; i++) r.add(emb.get(i));
-            NDArray last = emb.get(n - 1);
-            if (lm.params().final_norm()) {
-                var p = lm.parameters();
-                last = JniUtils.layerNorm((PtNDArray) last, new ai.djl.ndarray.types.Shape(lm.params().dim()),
-                        (PtNDArray) p.get(LM.LN_F_W), (PtNDArray) p.get(LM.LN_F_B), lm.params().layer_norm_eps());
-            }
-            r.add(last);
+            r.add(Inspection.finalNorm(lm, emb.get(n - 1))); // the model's own final norm (any architecture)
             return r;
         } finally {
             lm.setTraining(was);

@@ -1,6 +1,7 @@
 package org.tinker.model.hierarchical;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -39,6 +40,11 @@ import org.tinker.model.Ops;
  * Auxiliary losses (only when asked, i.e. in training): for every compressed hierarchy, the reconstruction
  * cross-entropy of the c tokens each position's window covers, from that position's final state, and the
  * hierarchical-AR loss {@code 1 − cos(Linear(h_j), sg(h_{j+c/s}))} (predict the next non-overlapping state).
+ *
+ * <p>Inspection (when asked): the residual stream is the predicting hierarchy's {@code h_predict} before layer 0 and
+ * after each layer's merge, {@code [B,L+1,T,d]}; {@link #decode} is its {@code lm_head(RMSNorm(·))}, so the last
+ * row decodes to the logits. The attention patterns are the predicting hierarchy's, one {@code [B,H,T,T]} per layer
+ * at token positions: its axial sub-sequences put together, a key outside the query's sub-sequence (or window) at 0.
  *
  * <p>Everything it creates lives in the manager of {@code ids}; the rotary and window-mask constants are cached in
  * the manager passed to the constructor (the LM's), one per head width and one per window, at max_seq_len.
@@ -141,12 +147,19 @@ public final class HierarchicalTransformer implements ModelBody {
      * @param ids  {@code [B,T]} int64 (T ≤ max_seq_len)
      * @param p    the parameters by name (the LM's, or LoRA-effective ones)
      * @param aux  also compute the auxiliary losses
+     * @param attns     also return the predicting hierarchy's patterns {@code [B,L,H,T,T]} (see the class comment)
+     * @param residuals also return its stream {@code [B,L+1,T,d]}
      */
     @Override
-    public Output forward(NDArray ids, Map<String, NDArray> p, boolean aux) {
+    public Output forward(NDArray ids, Map<String, NDArray> p, boolean aux, boolean attns, boolean residuals) {
         long b = ids.getShape().get(0);
         int t = Math.toIntExact(ids.getShape().get(1));
         int n = spec.count();
+        int k = spec.predict();
+        if (attns && attentionLayers().isEmpty())
+            throw new IllegalArgumentException("hierarchical: the predicting hierarchy (factor " + spec.factors()[k] + ") has "
+                    + (spec.windows()[k] == 0 ? "no attention (window_sizes 0)" : "stride " + spec.strides()[k] + ", not token positions")
+                    + ", so there are no token-level attention patterns");
         NDArray x0 = Ops.embedding(ids, p.get(WTE)); // [B,T,Dmax]
 
         // Compression: one sequence per hierarchy.
@@ -169,15 +182,21 @@ public final class HierarchicalTransformer implements ModelBody {
             hs[i] = Ops.rmsNorm(y, p.get(h(i) + "compress.norm.weight"), EPS);
         }
 
+        List<NDArray> patterns = attns ? new ArrayList<>(depth) : null; // per layer [B,H,T,T]
+        NDList stream = residuals ? new NDList(depth + 1) : null;       // h_predict, per layer [B,T,d]
+        if (stream != null) stream.add(hs[k]);
         for (int l = 0; l < depth; l++) {
-            for (int i = 0; i < n; i++) hs[i] = block(i, l, hs[i], p);
+            for (int i = 0; i < n; i++) hs[i] = block(i, l, hs[i], p, i == k ? patterns : null);
             if (n > 1) merge(l, hs, t, p);
+            if (stream != null) stream.add(hs[k]);
         }
+        NDArray attnOut = patterns == null ? null : NDArrays.stack(new NDList(patterns), 1); // [B,L,H,T,T]
+        NDArray streamOut = stream == null ? null : NDArrays.stack(stream, 1);              // [B,L+1,T,d]
 
         NDArray[] finals = new NDArray[n];
         for (int i = 0; i < n; i++) finals[i] = Ops.rmsNorm(hs[i], p.get(h(i) + "norm_out.weight"), EPS);
-        NDArray logits = Ops.linear(finals[spec.predict()], p.get(LM_HEAD), null);
-        if (!aux) return new Output(logits, List.of());
+        NDArray logits = Ops.linear(finals[k], head(p), null);
+        if (!aux) return new Output(logits, List.of(), attnOut, streamOut);
 
         long[] idv = ids.toLongArray();
         NDArray recon = null, ar = null;
@@ -197,11 +216,37 @@ public final class HierarchicalTransformer implements ModelBody {
         List<Aux> out = new ArrayList<>();
         if (recon != null) out.add(new Aux("recon_loss", recon, spec.reconWeight()));
         if (ar != null) out.add(new Aux("hier_ar_loss", ar, spec.arWeight()));
-        return new Output(logits, out);
+        return new Output(logits, out, attnOut, streamOut);
     }
 
-    /** One layer of hierarchy i on its sequence {@code [B,L,d]}: axial split, token shift, attention, feed-forward. */
-    private NDArray block(int i, int l, NDArray x, Map<String, NDArray> p) {
+    @Override
+    public int layers() {
+        return depth;
+    }
+
+    /** Every layer has patterns when the predicting hierarchy attends, at token positions (stride 1); else none. */
+    @Override
+    public List<Integer> attentionLayers() {
+        int k = spec.predict();
+        if (spec.windows()[k] == 0 || spec.strides()[k] != 1) return List.of();
+        return java.util.stream.IntStream.range(0, depth).boxed().toList();
+    }
+
+    @Override
+    public NDArray finalNorm(NDArray residual, Map<String, NDArray> p) {
+        return Ops.rmsNorm(residual, p.get(h(spec.predict()) + "norm_out.weight"), EPS);
+    }
+
+    @Override
+    public NDArray head(Map<String, NDArray> p) {
+        return p.get(LM_HEAD);
+    }
+
+    /**
+     * One layer of hierarchy i on its sequence {@code [B,L,d]}: axial split, token shift, attention, feed-forward.
+     * With {@code patterns}, the attention pattern {@code [B,H,L,L]} is added to it.
+     */
+    private NDArray block(int i, int l, NDArray x, Map<String, NDArray> p, List<NDArray> patterns) {
         long b = x.getShape().get(0);
         int len = Math.toIntExact(x.getShape().get(1));
         int d = spec.dims()[i];
@@ -211,7 +256,11 @@ public final class HierarchicalTransformer implements ModelBody {
         // b (m g) d -> (b g) m d: sub-sequence r holds positions r, r+g, r+2g, …
         NDArray y = padTime(x, padded).reshape(b, m, groups, d).transpose(0, 2, 1, 3).reshape(b * groups, m, d);
         String pre = h(i) + "layers." + l + ".";
-        if (spec.windows()[i] != 0) y = y.add(attention(i, pre, tokenShift(y), p));
+        if (spec.windows()[i] != 0) {
+            List<NDArray> sub = patterns == null ? null : new ArrayList<>(1);
+            y = y.add(attention(i, pre, tokenShift(y), p, sub));
+            if (patterns != null) patterns.add(ungroup(sub.get(0), b, groups, m, len));
+        }
         NDArray ffIn = Ops.rmsNorm(tokenShift(y), p.get(pre + "ff_norm.weight"), EPS);
         NDArray hidden = JniUtils.gelu(Ops.pt(Ops.linear(ffIn, p.get(pre + "ff.fc.weight"), null)));
         y = y.add(Ops.linear(hidden, p.get(pre + "ff.proj.weight"), null));
@@ -219,7 +268,21 @@ public final class HierarchicalTransformer implements ModelBody {
         return padded == len ? back : back.get(":, 0:" + len);
     }
 
-    private NDArray attention(int i, String pre, NDArray x, Map<String, NDArray> p) {
+    /**
+     * The axial sub-sequences' patterns {@code [(B g),H,m,m]} as one pattern over the sequence {@code [B,H,len,len]}:
+     * sub-sequence r holds positions r, r+g, r+2g, … and a query reads only its own, so every other key gets 0.
+     */
+    static NDArray ungroup(NDArray w, long b, int g, int m, int len) {
+        if (g == 1) return w; // m = len: nothing to put together
+        long heads = w.getShape().get(1);
+        NDArray per = w.reshape(b, g, heads, m, m).transpose(0, 2, 3, 1, 4);                     // [B,H,m(i),g(r),m(j)]
+        NDArray same = w.getManager().eye(g).toType(w.getDataType(), false).reshape(g, 1, g);    // δ(r, r')
+        NDArray full = per.expandDims(5).mul(same).reshape(b, heads, (long) m * g, (long) m * g); // query i·g+r, key j·g+r'
+        return full.get(":, :, 0:" + len + ", 0:" + len);                                        // drop the padding
+    }
+
+    /** With {@code patterns}, the softmax weights {@code [B,H,m,m]} are added to it. */
+    private NDArray attention(int i, String pre, NDArray x, Map<String, NDArray> p, List<NDArray> patterns) {
         long b = x.getShape().get(0);
         int m = Math.toIntExact(x.getShape().get(1));
         int heads = spec.heads()[i], dh = spec.dimHeads()[i];
@@ -235,7 +298,9 @@ public final class HierarchicalTransformer implements ModelBody {
         }
         NDArray scores = Ops.matmul(q.mul(1.0 / Math.sqrt(dh)), k.swapAxes(2, 3))
                 .add(Ops.slice2(windowMask(spec.windows()[i]), 0, m, 0, m, x));
-        NDArray z = Ops.matmul(Ops.softmax(scores, -1), v).transpose(0, 2, 1, 3).reshape(b, m, (long) heads * dh);
+        NDArray weights = Ops.softmax(scores, -1);
+        if (patterns != null) patterns.add(weights);
+        NDArray z = Ops.matmul(weights, v).transpose(0, 2, 1, 3).reshape(b, m, (long) heads * dh);
         return Ops.linear(z, p.get(pre + "attn.o.weight"), null);
     }
 
