@@ -63,6 +63,9 @@ class RecipesEndToEndTest {
             int[] cached = Generation.sample(run.lm(), prompt, 24, 0, null, null, -1, new Random(0), true);
             int[] uncached = Generation.sample(run.lm(), prompt, 24, 0, null, null, -1, new Random(0), false);
             assertArrayEquals(uncached, cached, recipe);
+            // and the explorer says whether a cache was used: not for a recipe that looks at the whole input
+            var g = run.explorer().generate(prompt, Explorer.Sampling.defaults().maxLen(12).temperature(0).cache(true));
+            assertEquals(run.lm().recipes().stream().allMatch(org.tinker.model.ModelRecipe::causal), g.cached(), recipe);
         }
         // runner list names the recipe beside the model, so the points of a recipe grid can be told apart
         java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
