@@ -331,13 +331,17 @@ public final class Main implements Callable<Integer> {
         System.exit(run(args));
     }
 
-    /** Runs the command line; returns the exit code (0 ok, 1 bug or failed check, 2 user mistake). */
+    /** Runs the command line; returns the exit code (0 ok, 1 bug, failed check or diverged training, 2 user mistake). */
     public static int run(String... args) {
         CommandLine cmd = new CommandLine(new Main());
         cmd.setExecutionExceptionHandler((ex, line, parsed) -> {
             if (ex instanceof ConfigError) {
                 System.err.println("error: " + ex.getMessage());
                 return 2;
+            }
+            if (ex instanceof Trainer.Diverged) { // not a bug and not a mistake in the command: the run failed
+                System.err.println("error: " + ex.getMessage());
+                return 1;
             }
             throw ex;
         });

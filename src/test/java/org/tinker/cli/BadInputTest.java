@@ -1,0 +1,123 @@
+package org.tinker.cli;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Hostile and broken input through the real command line (issue 19): each case is a config file (bytes as written)
+ * and arguments, the exit code, words the one {@code error:} line must hold, and what may be left in saved-models.
+ * The base config trains two steps of a tiny PTB model, so a case whose check is missing fails fast (exit 0) instead
+ * of starting a long training.
+ */
+class BadInputTest {
+    /** Two optimizer steps on 200 lines of PTB: what a refused value would otherwise have trained. */
+    static final String TINY = """
+            [DataParams]
+            dataset_name = "ptb"
+            debug_crop = 200
+            [TrainParams]
+            batch_size = 8
+            epochs = 1
+            max_steps = 2
+            max_sample_tokens = 0
+            [ModelParams]
+            n_layers = 1
+            n_heads = 2
+            dim = 32
+            max_seq_len = 32
+            tokenizer_source_name = "word"
+            """;
+
+    /** What a case may leave under saved-models: nothing at all, or a run folder without a final checkpoint. */
+    enum Left { NOTHING, NO_FINAL }
+
+    record Case(String name, byte[] config, List<String> args, int code, List<String> words, Left left) {
+        @Override
+        public String toString() {
+            return name;
+        }
+    }
+
+    /** TINY with {@code key = value} set in its section (replacing the line of that key, if any). */
+    static String tiny(String section, String key, String value) {
+        List<String> out = new ArrayList<>();
+        for (String line : TINY.split("\n")) {
+            if (line.startsWith(key + " =")) continue;
+            out.add(line);
+            if (line.equals("[" + section + "]")) out.add(key + " = " + value);
+        }
+        return String.join("\n", out) + "\n";
+    }
+
+    static Case config(String name, String text, int code, Left left, String... words) {
+        return new Case(name, text.getBytes(java.nio.charset.StandardCharsets.UTF_8), List.of(), code, List.of(words), left);
+    }
+
+    /** A refused value: exit 2, the file and line of the key, the key, what was expected; nothing written. */
+    static Case refused(String section, String key, String value, String... expected) {
+        List<String> words = new ArrayList<>(List.of(key + "=", "expected"));
+        words.addAll(List.of(expected));
+        // the key's line: TINY's header line of the section + 1
+        int line = List.of(TINY.split("\n")).indexOf("[" + section + "]") + 2;
+        words.add("c.txt:" + line + ":");
+        return new Case(section + "." + key + " = " + value, tiny(section, key, value).getBytes(java.nio.charset.StandardCharsets.UTF_8),
+                List.of(), 2, words, Left.NOTHING);
+    }
+
+    static Stream<Case> cases() {
+        return Stream.of(
+                // item 2: NaN and Infinity
+                refused("TrainParams", "lr", "inf", "finite"),
+                refused("TrainParams", "lr", "1e999", "finite"),
+                refused("TrainParams", "lr", "nan", "finite"),
+                refused("TrainParams", "gradient_clip_val", "nan", "finite"),
+                refused("TrainParams", "dropout", "nan", "finite"),
+                refused("TrainParams", "min_lr", "-inf", "finite"),
+                refused("TrainParams", "weight_decay", "inf", "finite"),
+                refused("TrainParams", "adam_beta2", "nan", "finite"),
+                refused("TrainParams", "sample_temperature", "inf", "finite"),
+                refused("TrainParams", "val_check_epoch_frac", "nan", "finite"),
+                refused("DataParams", "val_pct", "nan", "finite"),
+                refused("DataParams", "test_pct", "inf", "finite"),
+                refused("ModelParams", "layer_norm_eps", "inf", "finite"),
+                refused("ModelParams", "recon_loss_weight", "nan", "finite"),
+                refused("ModelParams", "recon_loss_weight", "-1", "non-negative"),
+                // a learning rate that blows the loss up on the first step: exit 1, one line, no final checkpoint
+                config("lr = 1e6 diverges", tiny("TrainParams", "lr", "1e6").replace("max_steps = 2", "max_steps = 5\ngradient_clip_val = 0\nlr_warm_steps = 0"),
+                        1, Left.NO_FINAL, "training loss is nan", "not finished", "tp.lr"));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void isRefusedWithOneLine(Case c, @TempDir Path dir) throws IOException {
+        Files.write(dir.resolve("c.txt"), c.config());
+        Path saved = dir.resolve("saved");
+        List<String> args = new ArrayList<>(List.of("--config=c", "--configs-dir=" + dir, "--no-wandb", "--save", "--saved-models=" + saved));
+        args.addAll(c.args());
+        MainTest.Outcome o = MainTest.run(args.toArray(String[]::new));
+        assertEquals(c.code(), o.code(), "exit code; stderr: " + o.err());
+        List<String> lines = o.err().strip().lines().toList();
+        assertEquals(1, lines.size(), "one error line: " + o.err());
+        assertTrue(lines.get(0).startsWith("error: "), o.err());
+        for (String w : c.words()) assertTrue(lines.get(0).contains(w), "'" + w + "' in: " + lines.get(0));
+        assertNoFinal(saved, c.left());
+    }
+
+    static void assertNoFinal(Path saved, Left left) throws IOException {
+        if (!Files.exists(saved)) return;
+        try (var s = Files.walk(saved)) {
+            List<Path> all = s.filter(p -> !p.equals(saved)).toList();
+            if (left == Left.NOTHING) assertEquals(List.of(), all, "nothing written");
+            else assertTrue(all.stream().noneMatch(p -> p.getFileName().toString().equals("final")), "no final checkpoint: " + all);
+        }
+    }
+}
