@@ -97,6 +97,8 @@ public final class Experiment {
                 : Tokenizers.build(spec.mp().tokenizer_source_name(), spec.mp().custom_tokenizer_ntokens(), DataModule.allTexts(task.splits()));
         DataParams dp = spec.dp().withSynthetic(task.synthetic());
         DataModule data = new DataModule(tok, task.splits(), dp, spec.mp().max_seq_len(), task.synthetic());
+        // the widest training batch holds longest - 1 inputs; what cannot fit is refused before any weight is allocated
+        ModelBudget.check(spec, tok.vocabSize(), Math.max(1, data.longest(DataModule.Split.TRAIN) - 1));
         NDManager manager = NDManager.newBaseManager(setup.device());
         LM lm = new LM(spec.mp(), tok.vocabSize(), manager, spec.tp().random_seed());
         try {
@@ -114,6 +116,7 @@ public final class Experiment {
     public static Trainer.Result run(RunSpec spec, Setup setup) {
         RunSpec effective = spec;
         if (!setup.save() && spec.tp().checkpoint_every() != 0) effective = withCheckpointEvery(spec, 0); // as the reference
+        ModelBudget.check(spec, 0, 1); // before the run folder: without data yet, a lower bound that already refuses dim = 1e9
         String ts = setup.save() ? Namer.claimTimestamp(setup.savedModels()) : Namer.newTimestamp(setup.savedModels());
         Path runDir = setup.savedModels().resolve(Namer.saveFolderName(effective, ts));
         PrintStream out = setup.out();

@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -93,11 +94,38 @@ class BadInputTest {
                 refused("ModelParams", "recon_loss_weight", "-1", "non-negative"),
                 // a learning rate that blows the loss up on the first step: exit 1, one line, no final checkpoint
                 config("lr = 1e6 diverges", tiny("TrainParams", "lr", "1e6").replace("max_steps = 2", "max_steps = 5\ngradient_clip_val = 0\nlr_warm_steps = 0"),
-                        1, Left.NO_FINAL, "training loss is nan", "not finished", "tp.lr"));
+                        1, Left.NO_FINAL, "training loss is nan", "not finished", "tp.lr"),
+                // item 3: grids and models too large to run
+                config("2^32-point grid", grid(4, 256), 2, Left.NOTHING, "c.txt: the grid has 4,294,967,296 runs", "--max-grid"),
+                config("10^7-point grid", grid(7, 10), 2, Left.NOTHING, "the grid has 10,000,000 runs", "limit of 10,000"),
+                config("2^128-point grid", grid(16, 256), 2, Left.NOTHING, "the grid has more than 9.2e18 runs"),
+                new Case("48 points over --max-grid=10", grid(2, 4).replace("epochs = 1", "epochs = [1, 2, 3]").getBytes(),
+                        List.of("--max-grid=10", "--dry-run"), 2, List.of("the grid has 48 runs", "limit of 10"), Left.NOTHING),
+                new Case("--max-grid=0", TINY.getBytes(), List.of("--max-grid=0"), 2, List.of("--max-grid=0", "positive"), Left.NOTHING),
+                config("dim = 1e9", tiny("ModelParams", "dim", "1e9"), 2, Left.NOTHING, "model too large to train here",
+                        "dim=1000000000", "PB"),
+                // 8,544 parameters a layer of width 32: 85 billion parameters, 1.4 TB to train, on any machine
+                config("n_layers = 10000000", tiny("ModelParams", "n_layers", "10000000"), 2, Left.NOTHING,
+                        "model too large to train here", "n_layers=10000000", "this machine has"));
+    }
+
+    /** TINY with {@code axes} list values of {@code n} learning rates each (any float key takes a list). */
+    static String grid(int axes, int n) {
+        String[] keys = {"lr", "min_lr", "weight_decay", "adam_beta1", "adam_beta2", "sample_temperature", "lora_std", "dropout",
+                "gradient_clip_val", "scheduler_factor", "val_check_epoch_frac", "lr_warm_steps", "patience", "lr_cycle_steps",
+                "hyperparams_log_freq", "random_seed"};
+        StringBuilder b = new StringBuilder();
+        for (int a = 0; a < axes; a++) {
+            List<String> values = new ArrayList<>();
+            for (int i = 0; i < n; i++) values.add(String.valueOf(i + 1));
+            b.append(keys[a]).append(" = [").append(String.join(", ", values)).append("]\n");
+        }
+        return TINY.replace("[TrainParams]\n", "[TrainParams]\n" + b);
     }
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
+    @Timeout(value = 120, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) // a case that hangs (a huge grid built point by point) fails
     void isRefusedWithOneLine(Case c, @TempDir Path dir) throws IOException {
         Files.write(dir.resolve("c.txt"), c.config());
         Path saved = dir.resolve("saved");
