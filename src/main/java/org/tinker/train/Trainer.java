@@ -446,6 +446,9 @@ public final class Trainer {
         requireFiniteWeights(); // the optimizer step after the last finite loss may have broken them
         Path dir = opts.runDir().resolve(name);
         state.checkpoint = name;
+        // validation and checkpoints both follow an optimizer step, so a validation at these samples saw these weights
+        state.checkpointValLoss = state.lastValidatedAt == state.nTrainSamples && Double.isFinite(state.lastValLoss)
+                ? state.lastValLoss : null;
         state.schedule = schedule.state();
         double cpuBefore = state.processTimeBefore;
         state.processTimeBefore = processTime(); // what a resumed process starts counting from
