@@ -139,6 +139,10 @@ public final class Experiment {
                     p.task().name(), p.data().size(DataModule.Split.TRAIN), p.data().size(DataModule.Split.VALID),
                     p.data().size(DataModule.Split.TEST), p.data().tokens(DataModule.Split.TRAIN), p.tokenizer().vocabSize(),
                     p.tokenizer().kind(), p.lm().numParameters());
+            if (p.data().size(DataModule.Split.VALID) == 0) // otherwise every val_loss is NaN without a word
+                out.println("warning: task " + p.task().name() + ": the validation split has 0 sequences (dp.val_pct="
+                        + PyLiteral.repr(effective.dp().val_pct()) + " of " + p.data().size(DataModule.Split.TRAIN)
+                        + " training sequences), so val_loss will be nan; give the task more data or a larger dp.val_pct");
             if (!effective.mp().from_saved().isBlank()) loadFromSaved(p, setup.savedModels(), effective.mp().from_saved());
             // W&B and other per-run listeners: told about the run before its first statistic
             RunSpec eff = effective;

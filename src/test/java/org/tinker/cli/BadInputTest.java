@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -106,7 +107,18 @@ class BadInputTest {
                         "dim=1000000000", "PB"),
                 // 8,544 parameters a layer of width 32: 85 billion parameters, 1.4 TB to train, on any machine
                 config("n_layers = 10000000", tiny("ModelParams", "n_layers", "10000000"), 2, Left.NOTHING,
-                        "model too large to train here", "n_layers=10000000", "this machine has"));
+                        "model too large to train here", "n_layers=10000000", "this machine has"),
+                // item 9: small things
+                config("empty config", "", 2, Left.NOTHING, "c.txt: no sections"),
+                config("comments only", "# lr = 0.1\n\n", 2, Left.NOTHING, "c.txt: no sections"),
+                new Case("Latin-1 byte", TINY.replace("max_steps = 2", "max_steps = 2 # caf\u00e9").getBytes(java.nio.charset.StandardCharsets.ISO_8859_1),
+                        List.of(), 2, List.of("c.txt:7: not UTF-8", "0xE9"), Left.NOTHING),
+                new Case("--saved-models=/", TINY.getBytes(), List.of("--saved-models=/"), 2,
+                        List.of("--saved-models=/: expected a folder", "not the root"), Left.NOTHING),
+                new Case("list --saved-models=/", TINY.getBytes(), List.of("list", "--saved-models=/"), 2,
+                        List.of("--saved-models=/: expected a folder"), Left.NOTHING),
+                new Case("verify --saved-models=/", TINY.getBytes(), List.of("verify", "--timestamp=x", "--saved-models=/"), 2,
+                        List.of("--saved-models=/: expected a folder"), Left.NOTHING));
     }
 
     /** TINY with {@code axes} list values of {@code n} learning rates each (any float key takes a list). */
@@ -129,7 +141,12 @@ class BadInputTest {
     void isRefusedWithOneLine(Case c, @TempDir Path dir) throws IOException {
         Files.write(dir.resolve("c.txt"), c.config());
         Path saved = dir.resolve("saved");
-        List<String> args = new ArrayList<>(List.of("--config=c", "--configs-dir=" + dir, "--no-wandb", "--save", "--saved-models=" + saved));
+        List<String> args = new ArrayList<>();
+        boolean subcommand = !c.args().isEmpty() && !c.args().get(0).startsWith("--");
+        if (!subcommand) {
+            args.addAll(List.of("--config=c", "--configs-dir=" + dir, "--no-wandb", "--save"));
+            if (c.args().stream().noneMatch(a -> a.startsWith("--saved-models"))) args.add("--saved-models=" + saved);
+        }
         args.addAll(c.args());
         MainTest.Outcome o = MainTest.run(args.toArray(String[]::new));
         assertEquals(c.code(), o.code(), "exit code; stderr: " + o.err());
@@ -138,6 +155,35 @@ class BadInputTest {
         assertTrue(lines.get(0).startsWith("error: "), o.err());
         for (String w : c.words()) assertTrue(lines.get(0).contains(w), "'" + w + "' in: " + lines.get(0));
         assertNoFinal(saved, c.left());
+    }
+
+    @Test
+    void aByteOrderMarkIsAccepted(@TempDir Path dir) throws IOException {
+        byte[] bom = {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF};
+        byte[] text = TINY.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        byte[] all = new byte[bom.length + text.length];
+        System.arraycopy(bom, 0, all, 0, bom.length);
+        System.arraycopy(text, 0, all, bom.length, text.length);
+        Files.write(dir.resolve("c.txt"), all);
+        MainTest.Outcome o = MainTest.run("--config=c", "--configs-dir=" + dir, "--dry-run");
+        assertEquals(0, o.code(), o.err());
+        assertTrue(o.out().startsWith("1 run from"), o.out());
+    }
+
+    @Test
+    void anEmptyValidationSplitIsSaidOnce(@TempDir Path root) throws IOException {
+        Path d = Files.createDirectories(root.resolve("mydata/one"));
+        Files.writeString(d.resolve("all.txt"), "one line of text is all there is\n");
+        Files.writeString(root.resolve("data-path.txt"), "mydata\n");
+        var spec = org.tinker.train.TestRuns.spec(TINY.replace("\"ptb\"", "\"one\"").replace("debug_crop = 200\n", ""));
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream out = new java.io.PrintStream(bytes, true, java.nio.charset.StandardCharsets.UTF_8);
+        org.tinker.train.Experiment.run(spec, new org.tinker.train.Experiment.Setup(root, root.resolve("saved"), false,
+                ai.djl.Device.cpu(), out, List.of(), false));
+        List<String> warnings = bytes.toString(java.nio.charset.StandardCharsets.UTF_8).lines().filter(l -> l.startsWith("warning:")).toList();
+        assertEquals(1, warnings.size(), bytes.toString());
+        assertTrue(warnings.get(0).contains("the validation split has 0 sequences") && warnings.get(0).contains("val_loss will be nan"),
+                warnings.get(0));
     }
 
     static void assertNoFinal(Path saved, Left left) throws IOException {
