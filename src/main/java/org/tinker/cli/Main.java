@@ -91,6 +91,9 @@ public final class Main implements Callable<Integer> {
     @Option(names = "--dry-run", description = "print the runs of the grid and exit")
     boolean dryRun;
 
+    @Option(names = "--max-grid", paramLabel = "N", description = "refuse a grid of more than N runs (default: 10000), before building any")
+    long maxGrid = Grid.DEFAULT_MAX_RUNS;
+
     @Option(names = "--grid-index", paramLabel = "I", description = "run only grid point I (1-based, as `run I/N`): one task of a SLURM array, or by hand")
     Integer gridIndex;
 
@@ -115,7 +118,10 @@ public final class Main implements Callable<Integer> {
         List<Grid.Override> overrides = new ArrayList<>();
         for (String s : sets) overrides.add(Grid.Override.parse(s));
         List<ConfigFile> files = Grid.filesFor(configsDir, config);
-        List<RunSpec> runs = Grid.expand(files, overrides, task, ablate);
+        // every run is built in memory before the first trains: a list can hold no more than an int counts
+        if (maxGrid < 1 || maxGrid > Integer.MAX_VALUE - 8)
+            throw new ConfigError("--max-grid=" + maxGrid + ": expected a positive number of runs below 2^31");
+        List<RunSpec> runs = Grid.expand(files, overrides, task, ablate, maxGrid);
         PrintStream out = System.out;
         out.println(runs.size() + (runs.size() == 1 ? " run" : " runs") + " from configs/" + config + "*.txt");
         if (slurm) return GridRun.slurm(this, files, runs, commandSpec.commandLine().getParseResult().originalArgs(), out);
@@ -331,13 +337,17 @@ public final class Main implements Callable<Integer> {
         System.exit(run(args));
     }
 
-    /** Runs the command line; returns the exit code (0 ok, 1 bug or failed check, 2 user mistake). */
+    /** Runs the command line; returns the exit code (0 ok, 1 bug, failed check or diverged training, 2 user mistake). */
     public static int run(String... args) {
         CommandLine cmd = new CommandLine(new Main());
         cmd.setExecutionExceptionHandler((ex, line, parsed) -> {
             if (ex instanceof ConfigError) {
                 System.err.println("error: " + ex.getMessage());
                 return 2;
+            }
+            if (ex instanceof Trainer.Diverged) { // not a bug and not a mistake in the command: the run failed
+                System.err.println("error: " + ex.getMessage());
+                return 1;
             }
             throw ex;
         });

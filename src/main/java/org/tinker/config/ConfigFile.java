@@ -42,21 +42,41 @@ public final class ConfigFile {
     }
 
     public static ConfigFile read(Path file) {
-        String text;
+        byte[] bytes;
         try {
-            text = Files.readString(file, StandardCharsets.UTF_8);
+            bytes = Files.readAllBytes(file);
         } catch (IOException e) {
             throw new ConfigError(file + ": cannot read config file (" + e.getMessage() + ")");
         }
-        return parse(file.toString(), text);
+        return parse(file.toString(), utf8(file.toString(), bytes));
+    }
+
+    /** The text of a config's bytes; bytes that are not UTF-8 (Latin-1 from an old editor) are an error naming their line. */
+    static String utf8(String fileName, byte[] bytes) {
+        java.nio.charset.CharsetDecoder dec = StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+                .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT);
+        java.nio.ByteBuffer in = java.nio.ByteBuffer.wrap(bytes);
+        java.nio.CharBuffer out = java.nio.CharBuffer.allocate(bytes.length + 1);
+        java.nio.charset.CoderResult r = dec.decode(in, out, true);
+        if (!r.isError()) r = dec.flush(out);
+        if (r.isError()) {
+            int line = 1;
+            for (int i = 0; i < in.position(); i++) if (bytes[i] == '\n') line++;
+            throw new ConfigError(fileName + ":" + line + ": not UTF-8 (byte 0x" + String.format("%02X", bytes[in.position()] & 0xff)
+                    + "); save the config as UTF-8");
+        }
+        return out.flip().toString();
     }
 
     public static ConfigFile parse(String fileName, String text) {
+        if (text.startsWith("\uFEFF")) text = text.substring(1); // a UTF-8 byte-order mark, as some Windows editors write
         Map<Params.Section, LinkedHashMap<String, Params.Located>> sections = new EnumMap<>(Params.Section.class);
         for (Params.Section s : Params.Section.values()) sections.put(s, new LinkedHashMap<>());
         Map<String, Integer> firstLine = new LinkedHashMap<>();
         StringBuilder ini = new StringBuilder(); // the same content, normalised to INI for Commons Configuration
         Params.Section current = null;
+        int firstHeader = 0; // line of the first section header
         String[] lines = text.split("\r?\n", -1);
         for (int n = 1; n <= lines.length; n++) {
             String line = stripComment(lines[n - 1]).strip();
@@ -75,6 +95,7 @@ public final class ConfigFile {
                     throw new ConfigError(at + ": unknown section '" + header
                             + "' (expected [DataParams], [TrainParams] or [ModelParams], or key = value)");
                 ini.append('[').append(current.title).append("]\n");
+                if (firstHeader == 0) firstHeader = n;
                 continue;
             }
             if (indexOutsideQuotes(line, '=', eq + 1) >= 0)
@@ -101,6 +122,10 @@ public final class ConfigFile {
             sections.get(current).put(key, new Params.Located(value, at));
             ini.append(key).append(" = ").append(raw.replace("\\", "\\\\")).append('\n');
         }
+        // an empty file (or one of comments) would silently train every default: a config says at least which section
+        if (firstHeader == 0)
+            throw new ConfigError(fileName + ": no sections (expected [DataParams], [TrainParams] or [ModelParams] with key = value lines;"
+                    + " an empty section header is enough to train the defaults)");
         crossCheck(fileName, ini.toString(), sections);
         return new ConfigFile(fileName, sections);
     }

@@ -24,12 +24,12 @@ public record DataParams(
     public static final DataParams DEFAULTS =
             new DataParams("ptb", null, false, 10, 5, false, 1, -1, 50_000);
 
-    /** Range checks that do not depend on the other sections. */
+    /** Range checks that do not depend on the other sections; written so that NaN fails them (every comparison with NaN is false). */
     public void validate(Params.Where where) {
         if (debug_crop != null && debug_crop <= 0) where.fail("debug_crop", "a positive number of samples or None", debug_crop);
-        if (val_pct < 0 || val_pct >= 100) where.fail("val_pct", "a percentage in [0, 100)", val_pct);
-        if (test_pct < 0 || test_pct >= 100) where.fail("test_pct", "a percentage in [0, 100)", test_pct);
-        if (val_pct + test_pct >= 100) where.fail("test_pct", "val_pct + test_pct below 100", test_pct);
+        if (!(val_pct >= 0 && val_pct < 100)) where.fail("val_pct", "a percentage in [0, 100)", val_pct);
+        if (!(test_pct >= 0 && test_pct < 100)) where.fail("test_pct", "a percentage in [0, 100)", test_pct);
+        if (!(val_pct + test_pct < 100)) where.fail("test_pct", "val_pct + test_pct below 100", test_pct);
         if (lines_per_sample == 0 || lines_per_sample < -1) where.fail("lines_per_sample", "a positive number of lines or -1", lines_per_sample);
         if (synthetic_n_samples <= 0) where.fail("synthetic_n_samples", "a positive number", synthetic_n_samples);
         if (dataset_name == null || dataset_name.isBlank()) where.fail("dataset_name", "a task name", dataset_name);

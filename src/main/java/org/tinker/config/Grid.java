@@ -42,20 +42,83 @@ public final class Grid {
     }
 
     /**
+     * The most runs {@link #expand} builds unless told otherwise ({@code runner --max-grid=N}): every point is bound and
+     * validated before the first run starts, so a grid of millions of points would hang before printing anything.
+     */
+    public static final long DEFAULT_MAX_RUNS = 10_000;
+
+    /** All runs of the given files, at most {@link #DEFAULT_MAX_RUNS}. */
+    public static List<RunSpec> expand(List<ConfigFile> files, List<Override> overrides, String taskOverride, boolean ablate) {
+        return expand(files, overrides, taskOverride, ablate, DEFAULT_MAX_RUNS);
+    }
+
+    /**
+     * How many runs {@link #expand} would build, counted without building them; {@link Long#MAX_VALUE} when the count
+     * does not fit in a long (32 axes of 2 values already overflow an int).
+     */
+    public static long count(List<ConfigFile> files, List<Override> overrides, boolean ablate) {
+        long total = 0;
+        for (ConfigFile f : files) total = saturatedAdd(total, count(given(f, overrides, null), ablate));
+        return total;
+    }
+
+    private static long count(Map<Params.Section, LinkedHashMap<String, Params.Located>> given, boolean ablate) {
+        long n = ablate ? 1 + Ablations.ALL.size() : 1;
+        for (Params.Section s : Params.Section.values())
+            for (Params.Located l : given.get(s).values())
+                if (l.value() instanceof List<?> list) n = saturatedMultiply(n, list.size());
+        return n;
+    }
+
+    private static long saturatedMultiply(long a, long b) {
+        return b != 0 && a > Long.MAX_VALUE / b ? Long.MAX_VALUE : a * b;
+    }
+
+    private static long saturatedAdd(long a, long b) {
+        return a > Long.MAX_VALUE - b ? Long.MAX_VALUE : a + b;
+    }
+
+    private static String runs(long n) {
+        return n == Long.MAX_VALUE ? "more than 9.2e18 runs" : String.format("%,d runs", n);
+    }
+
+    /** A config's values with the overrides and --task applied. */
+    private static Map<Params.Section, LinkedHashMap<String, Params.Located>> given(ConfigFile f, List<Override> overrides, String taskOverride) {
+        Map<Params.Section, LinkedHashMap<String, Params.Located>> given = new EnumMap<>(Params.Section.class);
+        for (Params.Section s : Params.Section.values()) given.put(s, new LinkedHashMap<>(f.section(s)));
+        for (Override o : overrides) given.get(o.section()).put(o.key(), new Params.Located(o.value(), o.where()));
+        if (taskOverride != null)
+            given.get(Params.Section.DATA).put("dataset_name", new Params.Located(taskOverride, "--task=" + taskOverride));
+        return given;
+    }
+
+    /**
      * All runs of the given files.
      *
      * @param taskOverride replaces dataset_name everywhere when not null ({@code --task})
      * @param ablate also run every ablation of {@link Ablations} for each grid point
+     * @param maxRuns refuse, before building any, a grid of more runs than this
      */
-    public static List<RunSpec> expand(List<ConfigFile> files, List<Override> overrides, String taskOverride, boolean ablate) {
+    public static List<RunSpec> expand(List<ConfigFile> files, List<Override> overrides, String taskOverride, boolean ablate, long maxRuns) {
+        long total = 0;
+        String largest = null;
+        long largestCount = -1;
+        for (ConfigFile f : files) {
+            long n = count(given(f, overrides, taskOverride), ablate);
+            total = saturatedAdd(total, n);
+            if (n > largestCount) {
+                largestCount = n;
+                largest = f.name();
+            }
+        }
+        if (total > maxRuns)
+            throw new ConfigError(largest + ".txt: the grid has " + runs(largestCount) + (files.size() > 1 ? " (" + runs(total)
+                    + " with the other " + largest + "-*.txt files)" : "") + ", more than the limit of " + String.format("%,d", maxRuns)
+                    + " (raise it with --max-grid=N, or give fewer list values)");
         List<RunSpec> out = new ArrayList<>();
         List<Object[]> pending = new ArrayList<>(); // configName, dp, tp, mp, varying, ablation
         for (ConfigFile f : files) {
-            Map<Params.Section, LinkedHashMap<String, Params.Located>> given = new EnumMap<>(Params.Section.class);
-            for (Params.Section s : Params.Section.values()) given.put(s, new LinkedHashMap<>(f.section(s)));
-            for (Override o : overrides) given.get(o.section()).put(o.key(), new Params.Located(o.value(), o.where()));
-            if (taskOverride != null)
-                given.get(Params.Section.DATA).put("dataset_name", new Params.Located(taskOverride, "--task=" + taskOverride));
+            Map<Params.Section, LinkedHashMap<String, Params.Located>> given = given(f, overrides, taskOverride);
             // axes in section order, then field order
             List<Params.Section> axisSection = new ArrayList<>();
             List<String> axisKey = new ArrayList<>();

@@ -99,6 +99,10 @@ public record ModelParams(
         if (individual_head_params && !"custom-transformer".equals(layer_architecture))
             where.fail("individual_head_params", "False unless layer_architecture=\"custom-transformer\"", true);
         if (!NORMS.contains(norm)) where.fail("norm", "one of " + NORMS, norm);
+        // written as !(in range) so that NaN fails too
+        if (!(recon_loss_weight >= 0)) where.fail("recon_loss_weight", "a non-negative weight", recon_loss_weight);
+        if (!(hierarchical_ar_loss_weight >= 0))
+            where.fail("hierarchical_ar_loss_weight", "a non-negative weight", hierarchical_ar_loss_weight);
         if ("rotary".equals(pos_encoding) && headDim() % 2 != 0)
             where.fail("pos_encoding", "an even head width (dim / n_heads) for rotary, got " + headDim(), pos_encoding);
         String recipeProblem = RecipeBook.check("recipes", recipes, this);

@@ -118,6 +118,18 @@ public final class Params {
     }
 
     public static void validate(Record r, Where where) {
+        // NaN compares false with everything, so a range check can let it through, and inf (also 1e999, which parses
+        // as Infinity) is never a usable setting: refuse both in every float field before the range checks.
+        for (RecordComponent c : r.getClass().getRecordComponents()) {
+            if (c.getType() != double.class && c.getType() != Number.class) continue;
+            Object v;
+            try {
+                v = c.getAccessor().invoke(r);
+            } catch (ReflectiveOperationException e) {
+                throw new IllegalStateException(e);
+            }
+            if (v instanceof Double d && !Double.isFinite(d)) where.fail(c.getName(), "a finite number", d);
+        }
         if (r instanceof DataParams d) d.validate(where);
         else if (r instanceof TrainParams t) t.validate(where);
         else if (r instanceof ModelParams m) m.validate(where);

@@ -139,6 +139,7 @@ public final class PyLiteral {
         if (v instanceof Boolean b) return b ? "True" : "False";
         if (v instanceof String str) return "\"" + str.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
         if (v instanceof List<?> l) return "[" + String.join(", ", l.stream().map(PyLiteral::repr).toList()) + "]";
+        if (v instanceof Double d && !Double.isFinite(d)) return d.isNaN() ? "nan" : d > 0 ? "inf" : "-inf"; // as Python writes them
         return v.toString();
     }
 

@@ -42,32 +42,33 @@ public record TrainParams(
         return Params.with(this, field, value);
     }
 
+    /** Range checks, written as !(in range) so that NaN fails them; Params.validate has already refused inf and nan. */
     public void validate(Params.Where where) {
         if (batch_size <= 0) where.fail("batch_size", "a positive integer", batch_size);
         if (accumulate_grad_batches <= 0) where.fail("accumulate_grad_batches", "a positive integer", accumulate_grad_batches);
         if (epochs <= 0) where.fail("epochs", "a positive integer", epochs);
         if (max_steps == 0 || max_steps < -1) where.fail("max_steps", "a positive number of steps or -1", max_steps);
-        if (dropout < 0 || dropout >= 1) where.fail("dropout", "a probability in [0, 1)", dropout);
+        if (!(dropout >= 0 && dropout < 1)) where.fail("dropout", "a probability in [0, 1)", dropout);
         if (!PRECISIONS.contains(precision)) where.fail("precision", "one of " + PRECISIONS, precision);
-        if (gradient_clip_val < 0) where.fail("gradient_clip_val", "a non-negative norm", gradient_clip_val);
-        if (val_check_epoch_frac instanceof Double d && (d <= 0 || d > 1))
+        if (!(gradient_clip_val >= 0)) where.fail("gradient_clip_val", "a non-negative norm", gradient_clip_val);
+        if (val_check_epoch_frac instanceof Double d && !(d > 0 && d <= 1))
             where.fail("val_check_epoch_frac", "a fraction in (0, 1] or a positive number of batches", d);
         if (val_check_epoch_frac instanceof Integer i && i <= 0)
             where.fail("val_check_epoch_frac", "a fraction in (0, 1] or a positive number of batches", i);
         if (max_sample_tokens < 0) where.fail("max_sample_tokens", "a non-negative number of tokens", max_sample_tokens);
-        if (sample_temperature < 0) where.fail("sample_temperature", "a non-negative temperature", sample_temperature);
+        if (!(sample_temperature >= 0)) where.fail("sample_temperature", "a non-negative temperature", sample_temperature);
         if (hyperparams_log_freq <= 0) where.fail("hyperparams_log_freq", "a positive integer", hyperparams_log_freq);
         if (!(lr > 0)) where.fail("lr", "a positive learning rate", lr);
         if (lr_warm_steps < 0) where.fail("lr_warm_steps", "a non-negative number of steps", lr_warm_steps);
         if (!SCHEDULERS.contains(lr_scheduler_type))
             where.fail("lr_scheduler_type", "one of " + SCHEDULERS, lr_scheduler_type);
-        if (min_lr < 0 || min_lr > lr) where.fail("min_lr", "a floor in [0, lr]", min_lr);
-        if (scheduler_factor <= 0 || scheduler_factor > 1) where.fail("scheduler_factor", "a factor in (0, 1]", scheduler_factor);
+        if (!(min_lr >= 0 && min_lr <= lr)) where.fail("min_lr", "a floor in [0, lr]", min_lr);
+        if (!(scheduler_factor > 0 && scheduler_factor <= 1)) where.fail("scheduler_factor", "a factor in (0, 1]", scheduler_factor);
         if (patience < 0) where.fail("patience", "a non-negative number of steps", patience);
         if (lr_cycle_steps <= 0) where.fail("lr_cycle_steps", "a positive number of steps", lr_cycle_steps);
-        if (weight_decay < 0) where.fail("weight_decay", "a non-negative decay", weight_decay);
-        if (adam_beta1 < 0 || adam_beta1 >= 1) where.fail("adam_beta1", "a value in [0, 1)", adam_beta1);
-        if (adam_beta2 < 0 || adam_beta2 >= 1) where.fail("adam_beta2", "a value in [0, 1)", adam_beta2);
+        if (!(weight_decay >= 0)) where.fail("weight_decay", "a non-negative decay", weight_decay);
+        if (!(adam_beta1 >= 0 && adam_beta1 < 1)) where.fail("adam_beta1", "a value in [0, 1)", adam_beta1);
+        if (!(adam_beta2 >= 0 && adam_beta2 < 1)) where.fail("adam_beta2", "a value in [0, 1)", adam_beta2);
         if (lora_rank < 0) where.fail("lora_rank", "0 (off) or a positive rank", lora_rank);
         if (lora_rank > 0 && !(lora_std >= 0)) where.fail("lora_std", "a non-negative init std", lora_std);
         String callbackProblem = RecipeBook.check("callbacks", callbacks, this);

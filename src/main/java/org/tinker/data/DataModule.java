@@ -115,6 +115,13 @@ public final class DataModule {
         return maxLen;
     }
 
+    /** Tokens in the longest chunk of a split (0 when it is empty): the widest batch the split can give. */
+    public int longest(Split s) {
+        int m = 0;
+        for (int n : stores[s.ordinal()].len) m = Math.max(m, n);
+        return m;
+    }
+
     public Tokenizer tokenizer() {
         return tok;
     }

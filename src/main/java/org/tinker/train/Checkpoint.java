@@ -146,6 +146,25 @@ public final class Checkpoint {
         }
     }
 
+    /**
+     * The validation loss recorded for exactly the weights of a checkpoint: trainer_state's {@code checkpointValLoss};
+     * for checkpoints saved before it existed, the val loss in train_stats logged at the checkpoint's n_train_samples
+     * (a validation and a checkpoint at the same samples saw the same weights). Empty when neither exists: the weights
+     * were saved between validations.
+     */
+    public static java.util.OptionalDouble recordedValLoss(Path checkpoint) {
+        JsonObject state = readJson(checkpoint.resolve(STATE_FILE));
+        if (state.has("checkpointValLoss") && state.get("checkpointValLoss").isJsonPrimitive())
+            return java.util.OptionalDouble.of(state.get("checkpointValLoss").getAsDouble());
+        if (!state.has("nTrainSamples") || !state.get("nTrainSamples").isJsonPrimitive()) return java.util.OptionalDouble.empty();
+        long samples = state.get("nTrainSamples").getAsLong();
+        TrainStats stats = TrainStats.fromJson(readString(checkpoint.resolve(STATS_FILE)));
+        java.util.OptionalDouble found = java.util.OptionalDouble.empty();
+        for (TrainStats.Point p : stats.get("stat/val_loss:main"))
+            if (p.nTrainSamples() == samples && Double.isFinite(p.value())) found = java.util.OptionalDouble.of(p.value());
+        return found;
+    }
+
     public static JsonObject readJson(Path file) {
         try {
             return com.google.gson.JsonParser.parseString(Files.readString(file)).getAsJsonObject();

@@ -97,6 +97,8 @@ public final class Experiment {
                 : Tokenizers.build(spec.mp().tokenizer_source_name(), spec.mp().custom_tokenizer_ntokens(), DataModule.allTexts(task.splits()));
         DataParams dp = spec.dp().withSynthetic(task.synthetic());
         DataModule data = new DataModule(tok, task.splits(), dp, spec.mp().max_seq_len(), task.synthetic());
+        // the widest training batch holds longest - 1 inputs; what cannot fit is refused before any weight is allocated
+        ModelBudget.check(spec, tok.vocabSize(), Math.max(1, data.longest(DataModule.Split.TRAIN) - 1));
         NDManager manager = NDManager.newBaseManager(setup.device());
         LM lm = new LM(spec.mp(), tok.vocabSize(), manager, spec.tp().random_seed());
         try {
@@ -114,6 +116,7 @@ public final class Experiment {
     public static Trainer.Result run(RunSpec spec, Setup setup) {
         RunSpec effective = spec;
         if (!setup.save() && spec.tp().checkpoint_every() != 0) effective = withCheckpointEvery(spec, 0); // as the reference
+        ModelBudget.check(spec, 0, 1); // before the run folder: without data yet, a lower bound that already refuses dim = 1e9
         String ts = setup.save() ? Namer.claimTimestamp(setup.savedModels()) : Namer.newTimestamp(setup.savedModels());
         Path runDir = setup.savedModels().resolve(Namer.saveFolderName(effective, ts));
         PrintStream out = setup.out();
@@ -136,6 +139,10 @@ public final class Experiment {
                     p.task().name(), p.data().size(DataModule.Split.TRAIN), p.data().size(DataModule.Split.VALID),
                     p.data().size(DataModule.Split.TEST), p.data().tokens(DataModule.Split.TRAIN), p.tokenizer().vocabSize(),
                     p.tokenizer().kind(), p.lm().numParameters());
+            if (p.data().size(DataModule.Split.VALID) == 0) // otherwise every val_loss is NaN without a word
+                out.println("warning: task " + p.task().name() + ": the validation split has 0 sequences (dp.val_pct="
+                        + PyLiteral.repr(effective.dp().val_pct()) + " of " + p.data().size(DataModule.Split.TRAIN)
+                        + " training sequences), so val_loss will be nan; give the task more data or a larger dp.val_pct");
             if (!effective.mp().from_saved().isBlank()) loadFromSaved(p, setup.savedModels(), effective.mp().from_saved());
             // W&B and other per-run listeners: told about the run before its first statistic
             RunSpec eff = effective;

@@ -38,6 +38,7 @@ public final class Namer {
 
     /** A timestamp not yet used in this process nor by any saved run under {@code savedModels}. */
     public static synchronized String newTimestamp(Path savedModels) {
+        RunStore.requireRunsFolder(savedModels);
         String base = LocalDateTime.now().format(TIMESTAMP);
         String ts = base;
         for (int k = 2; issued.contains(ts) || existsAnywhere(savedModels, ts); k++) ts = base + "-" + k;
@@ -68,7 +69,7 @@ public final class Namer {
 
     private static boolean existsAnywhere(Path root, String ts) {
         if (!Files.isDirectory(root)) return false;
-        try (var s = Files.find(root, 5, (p, a) -> a.isDirectory() && p.getFileName().toString().equals(ts))) {
+        try (var s = Files.find(root, 5, (p, a) -> a.isDirectory() && p.getFileName() != null && p.getFileName().toString().equals(ts))) {
             return s.findAny().isPresent();
         } catch (java.io.IOException e) {
             return false;

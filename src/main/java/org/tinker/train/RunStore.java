@@ -20,6 +20,7 @@ public final class RunStore {
     private final Path root;
 
     public RunStore(Path savedModels) {
+        requireRunsFolder(savedModels);
         this.root = savedModels;
     }
 
@@ -57,11 +58,20 @@ public final class RunStore {
         }
     }
 
+    /**
+     * Refuses the root of a file system as saved-models: runs are found by walking it five levels deep, and a run is
+     * written at {@code <saved-models>/<config>/<task>/<timestamp>}, both wrong at {@code /}.
+     */
+    public static void requireRunsFolder(Path savedModels) {
+        if (savedModels.toAbsolutePath().normalize().getFileName() == null)
+            throw new ConfigError("--saved-models=" + savedModels + ": expected a folder to keep runs in, not the root of the file system");
+    }
+
     /** All runs, oldest first. */
     public List<Run> list() {
         List<Run> out = new ArrayList<>();
         if (!Files.isDirectory(root)) return out;
-        try (Stream<Path> s = Files.find(root, 5, (p, a) -> a.isDirectory() && TIMESTAMP.matcher(p.getFileName().toString()).matches())) {
+        try (Stream<Path> s = Files.find(root, 5, (p, a) -> a.isDirectory() && p.getFileName() != null && TIMESTAMP.matcher(p.getFileName().toString()).matches())) {
             s.forEach(p -> out.add(describe(p)));
         } catch (IOException e) {
             throw new ConfigError(root + ": cannot list saved runs (" + e.getMessage() + ")");

@@ -122,6 +122,37 @@ public final class Trainer {
         }
     }
 
+    /**
+     * The loss or the weights stopped being finite (a learning rate too high, no clipping, a callback that broke the
+     * weights): nothing after this point is worth saving. One line, no stack trace; the CLI exits 1. The checkpoints
+     * already written stay as they are (each was checked finite before it was written) and the run is not marked
+     * finished, so {@code runner list} shows it unfinished and {@code runner verify} can still check them.
+     */
+    public static final class Diverged extends RuntimeException {
+        Diverged(String m) {
+            super(m, null, false, false);
+        }
+    }
+
+    private Diverged diverged(String what) {
+        String last = state.checkpoint == null ? "no checkpoint was written" : "its last checkpoint (" + state.checkpoint + ") is kept";
+        return new Diverged((opts.save() ? opts.runDir() + ": " : "") + what + " after " + state.nOptSteps + " optimizer steps ("
+                + state.nTrainSamples + " samples): training stopped, the run is not finished and " + last
+                + "; try a lower tp.lr or tp.gradient_clip_val > 0");
+    }
+
+    /** Throws {@link Diverged} when a trainable weight is NaN or infinite: a checkpoint must never hold such weights. */
+    private void requireFiniteWeights() {
+        try (NDManager tmp = lm.manager().newSubManager()) {
+            for (Map.Entry<String, NDArray> e : params.entrySet()) {
+                NDArray p = e.getValue();
+                NDArray bad = p.isNaN().logicalOr(p.isInfinite()).any();
+                bad.attach(tmp);
+                if (bad.getBoolean()) throw diverged("weight " + e.getKey() + " is not finite");
+            }
+        }
+    }
+
     /** The one way statistics leave the trainer. */
     public void log(String name, double value) {
         StatsListener.Counters at = new StatsListener.Counters(state.statSyncer, state.nTrainSamples, state.statCounter);
@@ -187,6 +218,8 @@ public final class Trainer {
                         acc = r.tokens() == 0 ? 0 : (double) r.correct() / r.tokens();
                     }
                 }
+                // checked before anything of this batch is counted or logged: the state stays that of the last good step
+                if (!Double.isFinite(loss)) throw diverged("training loss is " + org.tinker.config.PyLiteral.repr(loss));
                 state.batchInEpoch++;
                 state.statSyncer++;
                 state.nTrainSamples += batch.size();
@@ -293,6 +326,9 @@ public final class Trainer {
     private void validate(ProgressBar bar) {
         collectPromotedGarbage();
         double[] r = evaluate(DataModule.Split.VALID);
+        // an empty validation split gives NaN without divergence (warned about when the data is loaded)
+        if (data.size(DataModule.Split.VALID) > 0 && !Double.isFinite(r[0]))
+            throw diverged("validation loss is " + org.tinker.config.PyLiteral.repr(r[0]));
         state.lastValidatedAt = state.nTrainSamples;
         state.lastValLoss = r[0];
         log("process_time", processTime());
@@ -407,8 +443,12 @@ public final class Trainer {
 
     /** Saves a checkpoint folder under the run folder; returns its path. */
     public Path saveCheckpoint(String name, boolean fin) {
+        requireFiniteWeights(); // the optimizer step after the last finite loss may have broken them
         Path dir = opts.runDir().resolve(name);
         state.checkpoint = name;
+        // validation and checkpoints both follow an optimizer step, so a validation at these samples saw these weights
+        state.checkpointValLoss = state.lastValidatedAt == state.nTrainSamples && Double.isFinite(state.lastValLoss)
+                ? state.lastValLoss : null;
         state.schedule = schedule.state();
         double cpuBefore = state.processTimeBefore;
         state.processTimeBefore = processTime(); // what a resumed process starts counting from

@@ -31,6 +31,11 @@ public final class TrainerState {
     public double processTimeBefore;
     /** True once the run has finished (final checkpoint). */
     public boolean finished;
+    /**
+     * Validation loss of exactly the weights of the checkpoint this state was saved in, or null when they were not
+     * validated (a checkpoint every N samples between validations). {@code runner verify} checks against this.
+     */
+    public Double checkpointValLoss;
     /** Name of the checkpoint folder this state was saved in. */
     public String checkpoint;
 }
