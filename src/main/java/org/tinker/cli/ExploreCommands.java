@@ -103,6 +103,7 @@ final class ExploreCommands {
         @Override
         public Integer call() {
             if (topK != null && nucleus != null) throw new ConfigError("--top-k and --nucleus are mutually exclusive; give one");
+            if (maxLen < 1) throw new ConfigError("--max-len=" + maxLen + ": expected a positive number of tokens (prefix included)");
             try (Opened o = open(false)) {
                 Explorer.Generated g = o.explorer().generate(prefix, Explorer.Sampling.defaults().maxLen(maxLen)
                         .temperature(temperature).topK(topK).nucleus(nucleus).beams(beams).lengthPenalty(lengthPenalty)

@@ -118,7 +118,9 @@ class BadInputTest {
                 new Case("list --saved-models=/", TINY.getBytes(), List.of("list", "--saved-models=/"), 2,
                         List.of("--saved-models=/: expected a folder"), Left.NOTHING),
                 new Case("verify --saved-models=/", TINY.getBytes(), List.of("verify", "--timestamp=x", "--saved-models=/"), 2,
-                        List.of("--saved-models=/: expected a folder"), Left.NOTHING));
+                        List.of("--saved-models=/: expected a folder"), Left.NOTHING),
+                new Case("sample --max-len=-1", TINY.getBytes(), List.of("sample", "--pretrained=no-such-model", "--max-len=-1"), 2,
+                        List.of("--max-len=-1: expected a positive number of tokens"), Left.NOTHING));
     }
 
     /** TINY with {@code axes} list values of {@code n} learning rates each (any float key takes a list). */
