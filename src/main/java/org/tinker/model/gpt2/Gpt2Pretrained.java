@@ -232,15 +232,17 @@ public final class Gpt2Pretrained {
      */
     public static ModelParams fineTuneParams(ModelParams run, Gpt2Config cfg) {
         ModelParams m = cfg.mp();
-        return new ModelParams(m.n_layers(), m.n_heads(), m.dim(), m.dim_ff_factor(), m.max_seq_len(), "gpt2",
-                run.custom_tokenizer_ntokens(), run.layer_architecture(), run.from_os_pretrained(), run.from_saved(), false,
-                m.pos_encoding(), m.tie_embed_deembed(), m.norm_first(), m.final_norm(), m.activation(), m.layer_norm_eps());
+        ModelParams out = run; // every other field (recipes among them) stays the run's
+        for (String field : List.of("n_layers", "n_heads", "dim", "dim_ff_factor", "max_seq_len", "tokenizer_source_name",
+                "individual_head_params", "pos_encoding", "tie_embed_deembed", "norm_first", "final_norm", "activation",
+                "layer_norm_eps", "norm"))
+            out = out.with(field, org.tinker.config.Params.toMap(m).get(field));
+        return out;
     }
 
+    /** The same params with another layer_architecture (every other field kept). */
     public static ModelParams withArchitecture(ModelParams m, String architecture) {
-        return new ModelParams(m.n_layers(), m.n_heads(), m.dim(), m.dim_ff_factor(), m.max_seq_len(), m.tokenizer_source_name(),
-                m.custom_tokenizer_ntokens(), architecture, m.from_os_pretrained(), m.from_saved(), m.individual_head_params(),
-                m.pos_encoding(), m.tie_embed_deembed(), m.norm_first(), m.final_norm(), m.activation(), m.layer_norm_eps());
+        return m.with("layer_architecture", architecture);
     }
 
     /**

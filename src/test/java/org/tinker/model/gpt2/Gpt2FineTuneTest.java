@@ -62,6 +62,19 @@ class Gpt2FineTuneTest {
     }
 
     @Test
+    void theRunsOwnFieldsSurviveTheCheckpointsArchitecture(@TempDir Path saved) {
+        // the checkpoint decides the architecture; the run keeps what is its own: recipes, layer_architecture, ...
+        RunSpec spec = TestRuns.spec(config(0) + "layer_architecture = \"custom-transformer\"\nrecipes = \"scale_attention_scores(2)\"\n");
+        try (Experiment.Prepared p = Experiment.prepare(spec, Experiment.Setup.quiet(ROOT, saved, false), null)) {
+            assertEquals("scale_attention_scores(2)", p.spec().mp().recipes());
+            assertEquals(1, p.lm().recipes().size(), "the model runs the recipe");
+            assertEquals("custom-transformer", p.spec().mp().layer_architecture());
+            assertEquals("layernorm", p.spec().mp().norm());
+            assertEquals(2, p.spec().mp().n_layers());
+        }
+    }
+
+    @Test
     void fineTuningTheTinyCheckpointOnPtbLowersTheLoss(@TempDir Path saved) {
         RunSpec spec = TestRuns.spec(config(0));
         try (Experiment.Prepared p = Experiment.prepare(spec, Experiment.Setup.quiet(ROOT, saved, false), null)) {
