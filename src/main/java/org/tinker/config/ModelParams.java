@@ -107,20 +107,8 @@ public record ModelParams(
             where.fail("pos_encoding", "an even head width (dim / n_heads) for rotary, got " + headDim(), pos_encoding);
         String recipeProblem = RecipeBook.check("recipes", recipes, this);
         if (recipeProblem != null) where.fail("recipes", "';'-separated recipes name(numbers), but " + recipeProblem, recipes);
-        if ("flexi".equals(layer_architecture)) {
-            try {
-                org.tinker.model.flexi.FlexiSpec.of(this);
-            } catch (IllegalArgumentException e) {
-                where.fail("model_dict", e.getMessage(), model_dict);
-            }
-        }
-        if ("hierarchical".equals(layer_architecture)) {
-            try {
-                org.tinker.model.hierarchical.HierarchicalSpec.of(this);
-            } catch (IllegalArgumentException e) {
-                where.fail("hierarchies", e.getMessage(), hierarchies);
-            }
-        }
+        ModelCheck.Problem p = ModelCheck.firstProblem(this); // the hierarchical and flexi settings, checked by the model
+        if (p != null) where.fail(p.field(), p.expected(), Params.value(this, p.field()));
     }
 
     /** Whether the feed-forward is gated (c_fc makes 2 x ff features: gate | up). */

@@ -233,6 +233,19 @@ public final class Params {
         }
     }
 
+    /** The value of one field of a params record, by its config name, as the record holds it. */
+    public static Object value(Record r, String field) {
+        for (RecordComponent c : r.getClass().getRecordComponents()) {
+            if (!c.getName().equals(field)) continue;
+            try {
+                return c.getAccessor().invoke(r);
+            } catch (ReflectiveOperationException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        throw new IllegalArgumentException(r.getClass().getSimpleName() + " has no field '" + field + "'");
+    }
+
     /** Record → ordered map of its fields (as JSON or a config would hold them). */
     public static LinkedHashMap<String, Object> toMap(Record r) {
         LinkedHashMap<String, Object> m = new LinkedHashMap<>();
