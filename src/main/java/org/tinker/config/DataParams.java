@@ -3,26 +3,26 @@ package org.tinker.config;
 /** What to train on and how to cut it into samples. Field names and defaults follow lm-springboard. */
 public record DataParams(
         @Doc("task: ptb, wikitext-2, tinyshakespeare, a synthetic task (copy, sort, ...) or a folder under data-path.txt")
-        String dataset_name,
+        @Default("ptb") String dataset_name,
         @Doc("keep only the first N samples of each split (None = all); for data without splits, of the sample list before the split")
-        Integer debug_crop,
+        @Default("None") Integer debug_crop,
         @Doc("if False, a synthetic sample longer than the context is an error instead of being chunked")
-        boolean breaking_synthetic_samples_ok,
+        @Default("False") boolean breaking_synthetic_samples_ok,
         @Doc("percent held out for validation when the data has no splits of its own (of lines for text, of samples for synthetic tasks)")
-        double val_pct,
+        @Default("10") double val_pct,
         @Doc("percent held out for test when the data has no splits of its own (as val_pct)")
-        double test_pct,
+        @Default("5") double test_pct,
         @Doc("internal: set by the loader when the task is synthetic")
-        boolean is_synthetic_task,
+        @Default("False") boolean is_synthetic_task,
         @Doc("text data: N lines (WikiText: articles) per sample; -1 = a whole file or split is one sample")
-        int lines_per_sample,
+        @Default("1") int lines_per_sample,
         @Doc("<=0: use the model's max_seq_len; else min(model's, this)")
-        int max_seq_len,
+        @Default("-1") int max_seq_len,
         @Doc("number of samples a synthetic task generates")
-        int synthetic_n_samples) {
+        @Default("50000") int synthetic_n_samples) {
 
-    public static final DataParams DEFAULTS =
-            new DataParams("ptb", null, false, 10, 5, false, 1, -1, 50_000);
+    /** Every field at its {@link Default}. */
+    public static final DataParams DEFAULTS = Params.defaults(DataParams.class);
 
     /** Range checks that do not depend on the other sections; written so that NaN fails them (every comparison with NaN is false). */
     public void validate(Params.Where where) {

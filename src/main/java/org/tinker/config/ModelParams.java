@@ -4,55 +4,41 @@ import java.util.List;
 
 /** The architecture. Field names and defaults follow lm-springboard (seed era), plus tinker additions. */
 public record ModelParams(
-        @Doc("transformer layers") int n_layers,
-        @Doc("attention heads per layer") int n_heads,
-        @Doc("model width (embedding size)") int dim,
-        @Doc("feed-forward hidden size = dim x this") int dim_ff_factor,
-        @Doc("longest input in tokens (also caps sampling)") int max_seq_len,
-        @Doc("char | word | gpt2 | custom (a BPE trained on the task's data)") String tokenizer_source_name,
-        @Doc("target vocabulary size of the custom BPE tokenizer") int custom_tokenizer_ntokens,
-        @Doc("torch-transformer | custom-transformer (the same block with hook points; custom may hold individual head parameters) | hierarchical | flexi") String layer_architecture,
-        @Doc("pretrained GPT-2 to start from: a checkpoint folder, a local models/ name or an HF-cache name (gpt2); overrides the architecture") String from_os_pretrained,
-        @Doc("timestamp of a saved tinker run whose weights to start from") String from_saved,
-        @Doc("separate Q/K/V projections per head (custom-transformer; lets you freeze single heads)") boolean individual_head_params,
-        @Doc("none | learned | sin | rotary (RoFormer, on q and k) | alibi (linear distance penalty on the scores)") String pos_encoding,
-        @Doc("tie the output head to the token embedding") boolean tie_embed_deembed,
-        @Doc("pre-norm (LayerNorm before attention and MLP) instead of the reference's post-norm") boolean norm_first,
-        @Doc("a LayerNorm after the last layer, before the head") boolean final_norm,
-        @Doc("feed-forward activation: relu | gelu (exact erf) | gelu_new (GPT-2's tanh approximation) | swiglu | geglu (gated: c_fc makes 2 x ff features, act(gate) * up)") String activation,
-        @Doc("LayerNorm epsilon (also RMSNorm's)") double layer_norm_eps,
-        @Doc("layernorm | rmsnorm (scale only, no bias and no mean subtraction); used by ln_1, ln_2 and ln_f") String norm,
+        @Doc("transformer layers") @Default("8") int n_layers,
+        @Doc("attention heads per layer") @Default("8") int n_heads,
+        @Doc("model width (embedding size)") @Default("256") int dim,
+        @Doc("feed-forward hidden size = dim x this") @Default("2") int dim_ff_factor,
+        @Doc("longest input in tokens (also caps sampling)") @Default("200") int max_seq_len,
+        @Doc("char | word | gpt2 | custom (a BPE trained on the task's data)") @Default("custom") String tokenizer_source_name,
+        @Doc("target vocabulary size of the custom BPE tokenizer") @Default("20000") int custom_tokenizer_ntokens,
+        @Doc("torch-transformer | custom-transformer (the same block with hook points; custom may hold individual head parameters) | hierarchical | flexi") @Default("torch-transformer") String layer_architecture,
+        @Doc("pretrained GPT-2 to start from: a checkpoint folder, a local models/ name or an HF-cache name (gpt2); overrides the architecture") @Default("") String from_os_pretrained,
+        @Doc("timestamp of a saved tinker run whose weights to start from") @Default("") String from_saved,
+        @Doc("separate Q/K/V projections per head (custom-transformer; lets you freeze single heads)") @Default("False") boolean individual_head_params,
+        @Doc("none | learned | sin | rotary (RoFormer, on q and k) | alibi (linear distance penalty on the scores)") @Default("learned") String pos_encoding,
+        @Doc("tie the output head to the token embedding") @Default("False") boolean tie_embed_deembed,
+        @Doc("pre-norm (LayerNorm before attention and MLP) instead of the reference's post-norm") @Default("False") boolean norm_first,
+        @Doc("a LayerNorm after the last layer, before the head") @Default("True") boolean final_norm,
+        @Doc("feed-forward activation: relu | gelu (exact erf) | gelu_new (GPT-2's tanh approximation) | swiglu | geglu (gated: c_fc makes 2 x ff features, act(gate) * up)") @Default("relu") String activation,
+        @Doc("LayerNorm epsilon (also RMSNorm's)") @Default("1e-5") double layer_norm_eps,
+        @Doc("layernorm | rmsnorm (scale only, no bias and no mean subtraction); used by ln_1, ln_2 and ln_f") @Default("layernorm") String norm,
         // --- hierarchical transformer (layer_architecture="hierarchical"); each per-hierarchy value is a scalar or a tuple
-        @Doc("hierarchical: compression factor of each hierarchy, unique powers of 2, e.g. (1, 2) (1 = one hierarchy at token level)") Object hierarchies,
-        @Doc("hierarchical: width per hierarchy (None = dim)") Object hierarchy_dims,
-        @Doc("hierarchical: attention heads per hierarchy (None = n_heads)") Object hierarchy_heads,
-        @Doc("hierarchical: width of one head per hierarchy (None = dim / n_heads of that hierarchy)") Object hierarchy_dim_head,
-        @Doc("hierarchical: feed-forward multiplier per hierarchy (None = dim_ff_factor)") Object hierarchy_ff_mult,
-        @Doc("hierarchical: local-attention window per hierarchy (None = full causal attention, 0 = no attention, only token shift)") Object window_sizes,
-        @Doc("hierarchical: stride of the compressing convolution per hierarchy (a power of 2, <= its factor)") Object hierarchical_stride,
-        @Doc("hierarchical: add the merged hierarchies to every hierarchy, not only the predicting one") boolean hierarchy_merge_all,
-        @Doc("hierarchical: compression factor of the hierarchy whose tokens predict the next token (None = 1)") Object predict_hierarchy,
-        @Doc("hierarchical: weight of the reconstruction loss (each compressed position re-predicts the tokens it summarises)") double recon_loss_weight,
-        @Doc("hierarchical: weight of the hierarchical-AR cosine loss (compressed hierarchies predict their own next state)") double hierarchical_ar_loss_weight,
-        @Doc("flexi: FlexiBERT model_dict as a string, e.g. \"{'l': 2, 'o': ['sa', 'l'], 'h': [64, 32], 'n': [2, 2], 'f': [[128], [64, 64]], 'p': ['sdp', 'dct']}\"") String model_dict,
-        @Doc("architecture ideas applied wherever the model runs, ';'-separated, e.g. \"relu_after_layer(0); scale_attention_scores(2)\" (README: Recipes: architecture)") String recipes) {
+        @Doc("hierarchical: compression factor of each hierarchy, unique powers of 2, e.g. (1, 2) (1 = one hierarchy at token level)") @Default("1") Object hierarchies,
+        @Doc("hierarchical: width per hierarchy (None = dim)") @Default("None") Object hierarchy_dims,
+        @Doc("hierarchical: attention heads per hierarchy (None = n_heads)") @Default("None") Object hierarchy_heads,
+        @Doc("hierarchical: width of one head per hierarchy (None = dim / n_heads of that hierarchy)") @Default("None") Object hierarchy_dim_head,
+        @Doc("hierarchical: feed-forward multiplier per hierarchy (None = dim_ff_factor)") @Default("None") Object hierarchy_ff_mult,
+        @Doc("hierarchical: local-attention window per hierarchy (None = full causal attention, 0 = no attention, only token shift)") @Default("None") Object window_sizes,
+        @Doc("hierarchical: stride of the compressing convolution per hierarchy (a power of 2, <= its factor)") @Default("1") Object hierarchical_stride,
+        @Doc("hierarchical: add the merged hierarchies to every hierarchy, not only the predicting one") @Default("False") boolean hierarchy_merge_all,
+        @Doc("hierarchical: compression factor of the hierarchy whose tokens predict the next token (None = 1)") @Default("None") Object predict_hierarchy,
+        @Doc("hierarchical: weight of the reconstruction loss (each compressed position re-predicts the tokens it summarises)") @Default("0.1") double recon_loss_weight,
+        @Doc("hierarchical: weight of the hierarchical-AR cosine loss (compressed hierarchies predict their own next state)") @Default("0.25") double hierarchical_ar_loss_weight,
+        @Doc("flexi: FlexiBERT model_dict as a string, e.g. \"{'l': 2, 'o': ['sa', 'l'], 'h': [64, 32], 'n': [2, 2], 'f': [[128], [64, 64]], 'p': ['sdp', 'dct']}\"") @Default("") String model_dict,
+        @Doc("architecture ideas applied wherever the model runs, ';'-separated, e.g. \"relu_after_layer(0); scale_attention_scores(2)\" (README: Recipes: architecture)") @Default("") String recipes) {
 
-    public static final ModelParams DEFAULTS = new ModelParams(8, 8, 256, 2, 200, "custom", 20000,
-            "torch-transformer", "", "", false, "learned", false, false, true, "relu", 1e-5);
-
-    /**
-     * The classic GPT fields; every later field (norm, the hierarchical group) at its default. Kept so that code and
-     * tests that only care about a plain transformer need not spell out every field.
-     */
-    public ModelParams(int n_layers, int n_heads, int dim, int dim_ff_factor, int max_seq_len, String tokenizer_source_name,
-                       int custom_tokenizer_ntokens, String layer_architecture, String from_os_pretrained, String from_saved,
-                       boolean individual_head_params, String pos_encoding, boolean tie_embed_deembed, boolean norm_first,
-                       boolean final_norm, String activation, double layer_norm_eps) {
-        this(n_layers, n_heads, dim, dim_ff_factor, max_seq_len, tokenizer_source_name, custom_tokenizer_ntokens,
-                layer_architecture, from_os_pretrained, from_saved, individual_head_params, pos_encoding, tie_embed_deembed,
-                norm_first, final_norm, activation, layer_norm_eps, "layernorm", 1L, PyLiteral.NONE, PyLiteral.NONE,
-                PyLiteral.NONE, PyLiteral.NONE, PyLiteral.NONE, 1L, false, PyLiteral.NONE, 0.1, 0.25, "", "");
-    }
+    /** Every field at its {@link Default}. */
+    public static final ModelParams DEFAULTS = Params.defaults(ModelParams.class);
 
     /** A copy with one field replaced, by its config name (for tests, ablations and code that derives configs). */
     public ModelParams with(String field, Object value) {

@@ -233,6 +233,25 @@ public final class Params {
         }
     }
 
+    /** A section's defaults: each field's {@link Default}, read as a config file's value would be. */
+    public static <R extends Record> R defaults(Class<R> type) {
+        RecordComponent[] comps = type.getRecordComponents();
+        Object[] args = new Object[comps.length];
+        Class<?>[] types = new Class<?>[comps.length];
+        for (int k = 0; k < comps.length; k++) {
+            RecordComponent c = comps[k];
+            Default d = c.getAnnotation(Default.class);
+            if (d == null) throw new IllegalStateException(type.getSimpleName() + "." + c.getName() + " has no @Default");
+            types[k] = c.getType();
+            args[k] = c.getType() == String.class ? d.value() : convert(PyLiteral.parse(d.value()), c.getType());
+        }
+        try {
+            return type.getDeclaredConstructor(types).newInstance(args);
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     /** The value of one field of a params record, by its config name, as the record holds it. */
     public static Object value(Record r, String field) {
         for (RecordComponent c : r.getClass().getRecordComponents()) {

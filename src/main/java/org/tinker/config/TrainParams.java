@@ -2,36 +2,36 @@ package org.tinker.config;
 
 /** How to train. Field names and defaults follow lm-springboard (seed era), plus a few tinker additions. */
 public record TrainParams(
-        @Doc("train and validation batch size") int batch_size,
-        @Doc("step the optimizer every N batches") int accumulate_grad_batches,
-        @Doc("passes over the training data") int epochs,
-        @Doc("optimizer-step budget; stops training early when reached (-1 = no budget, epochs decide)") int max_steps,
-        @Doc("dropout inside the transformer layers") double dropout,
-        @Doc("clip the global gradient norm to this (0 = no clipping)") double gradient_clip_val,
-        @Doc("validate every this fraction of an epoch (float) or every N batches (int)") Number val_check_epoch_frac,
-        @Doc("length in tokens of the sample printed after each validation") int max_sample_tokens,
-        @Doc("temperature of that sample (0 = argmax)") double sample_temperature,
-        @Doc("turn off W&B for this run (also set by --no-wandb)") boolean no_wandb,
-        @Doc("log n_active_params and process_time every N optimizer steps") int hyperparams_log_freq,
-        @Doc("peak learning rate") double lr,
-        @Doc("linear warm-up from 0 to lr over N optimizer steps") int lr_warm_steps,
-        @Doc("after warm-up: Cosine | Cyclic | Plateau | Linear | Constant") String lr_scheduler_type,
-        @Doc("learning-rate floor of the schedules") double min_lr,
-        @Doc("Plateau: factor by which lr shrinks (also Cyclic's gamma)") double scheduler_factor,
-        @Doc("Plateau: steps without improvement before shrinking") int patience,
-        @Doc("Cosine: steps from lr to min_lr; Cyclic: full period; Linear: steps to min_lr") int lr_cycle_steps,
-        @Doc("AdamW decoupled weight decay (0 = plain Adam)") double weight_decay,
-        @Doc("Adam beta1") double adam_beta1,
-        @Doc("Adam beta2") double adam_beta2,
-        @Doc("LoRA rank on every parameter (0 = off): only the adapters train, the base weights stay frozen") int lora_rank,
-        @Doc("init std of the LoRA matrices") double lora_std,
-        @Doc("0 never; -1 after every validation; n>0 each time n_train_samples crosses a multiple of n") int checkpoint_every,
-        @Doc("seed of weights, data order, dropout and sampling") long random_seed,
-        @Doc("training compute precision: fp32 | bf16 (matmuls and attention in bfloat16 on fp32 master weights, as torch.autocast; evaluation and sampling stay fp32)") String precision,
-        @Doc("training-loop ideas, ';'-separated, e.g. \"freeze_random_layers; corrupt_inputs(0.2); track_max_param(100)\" (README: Customising the training loop)") String callbacks) {
+        @Doc("train and validation batch size") @Default("8") int batch_size,
+        @Doc("step the optimizer every N batches") @Default("1") int accumulate_grad_batches,
+        @Doc("passes over the training data") @Default("5") int epochs,
+        @Doc("optimizer-step budget; stops training early when reached (-1 = no budget, epochs decide)") @Default("-1") int max_steps,
+        @Doc("dropout inside the transformer layers") @Default("0.1") double dropout,
+        @Doc("clip the global gradient norm to this (0 = no clipping)") @Default("0.5") double gradient_clip_val,
+        @Doc("validate every this fraction of an epoch (float) or every N batches (int)") @Default("0.1") Number val_check_epoch_frac,
+        @Doc("length in tokens of the sample printed after each validation") @Default("30") int max_sample_tokens,
+        @Doc("temperature of that sample (0 = argmax)") @Default("0.5") double sample_temperature,
+        @Doc("turn off W&B for this run (also set by --no-wandb)") @Default("False") boolean no_wandb,
+        @Doc("log n_active_params and process_time every N optimizer steps") @Default("100") int hyperparams_log_freq,
+        @Doc("peak learning rate") @Default("1e-3") double lr,
+        @Doc("linear warm-up from 0 to lr over N optimizer steps") @Default("50") int lr_warm_steps,
+        @Doc("after warm-up: Cosine | Cyclic | Plateau | Linear | Constant") @Default("Cosine") String lr_scheduler_type,
+        @Doc("learning-rate floor of the schedules") @Default("1e-7") double min_lr,
+        @Doc("Plateau: factor by which lr shrinks (also Cyclic's gamma)") @Default("0.995") double scheduler_factor,
+        @Doc("Plateau: steps without improvement before shrinking") @Default("10") int patience,
+        @Doc("Cosine: steps from lr to min_lr; Cyclic: full period; Linear: steps to min_lr") @Default("500") int lr_cycle_steps,
+        @Doc("AdamW decoupled weight decay (0 = plain Adam)") @Default("0") double weight_decay,
+        @Doc("Adam beta1") @Default("0.9") double adam_beta1,
+        @Doc("Adam beta2") @Default("0.999") double adam_beta2,
+        @Doc("LoRA rank on every parameter (0 = off): only the adapters train, the base weights stay frozen") @Default("0") int lora_rank,
+        @Doc("init std of the LoRA matrices") @Default("0.02") double lora_std,
+        @Doc("0 never; -1 after every validation; n>0 each time n_train_samples crosses a multiple of n") @Default("0") int checkpoint_every,
+        @Doc("seed of weights, data order, dropout and sampling") @Default("0") long random_seed,
+        @Doc("training compute precision: fp32 | bf16 (matmuls and attention in bfloat16 on fp32 master weights, as torch.autocast; evaluation and sampling stay fp32)") @Default("fp32") String precision,
+        @Doc("training-loop ideas, ';'-separated, e.g. \"freeze_random_layers; corrupt_inputs(0.2); track_max_param(100)\" (README: Customising the training loop)") @Default("") String callbacks) {
 
-    public static final TrainParams DEFAULTS = new TrainParams(8, 1, 5, -1, 0.1, 0.5, 0.1, 30, 0.5, false, 100,
-            1e-3, 50, "Cosine", 1e-7, 0.995, 10, 500, 0.0, 0.9, 0.999, 0, 0.02, 0, 0L, "fp32", "");
+    /** Every field at its {@link Default}. */
+    public static final TrainParams DEFAULTS = Params.defaults(TrainParams.class);
 
     public static final java.util.List<String> PRECISIONS = java.util.List.of("fp32", "bf16");
 

@@ -20,8 +20,9 @@ class ForwardBackwardBenchmark {
     void forwardBackward() {
         try (NDManager base = NDManager.newBaseManager()) {
             for (String arch : System.getProperty("tinker.bench.archs", "torch-transformer,custom-transformer").split(",")) {
-                ModelParams mp = new ModelParams(4, 8, 256, 4, 256, "char", 20000, arch, "", "", false, "learned",
-                        false, false, true, "relu", 1e-5);
+                ModelParams mp = ModelParams.DEFAULTS.with("n_layers", 4).with("dim_ff_factor", 4)
+                        .with("max_seq_len", 256).with("tokenizer_source_name", "char")
+                        .with("layer_architecture", arch);
                 try (LM lm = new LM(mp, 100, base, 1)) {
                     lm.setDropout(0.1);
                     lm.setTraining(true);

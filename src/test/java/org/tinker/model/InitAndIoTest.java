@@ -33,8 +33,8 @@ class InitAndIoTest extends WithBaseManager {
 
     @Test
     void gpt2StyleNamesShapesAndInit() {
-        ModelParams mp = new ModelParams(4, 2, 32, 4, 64, "char", 20000, "torch-transformer", "", "", false,
-                "learned", false, false, true, "relu", 1e-5);
+        ModelParams mp = ModelParams.DEFAULTS.with("n_layers", 4).with("n_heads", 2).with("dim", 32)
+                .with("dim_ff_factor", 4).with("max_seq_len", 64).with("tokenizer_source_name", "char");
         try (LM lm = new LM(mp, 50, base, 1)) {
             Map<String, NDArray> p = lm.parameters();
             List<String> names = List.copyOf(p.keySet());
@@ -57,8 +57,9 @@ class InitAndIoTest extends WithBaseManager {
             assertEquals(0.0, Tiny.scalar(p.get("transformer.h.1.attn.c_attn.bias").abs().sum()));
             assertEquals(32.0, Tiny.scalar(p.get(LM.LN_F_W).sum()));
         }
-        ModelParams tiedNoPos = new ModelParams(1, 2, 8, 2, 16, "char", 20000, "torch-transformer", "", "", false,
-                "sin", true, true, false, "relu", 1e-5);
+        ModelParams tiedNoPos = ModelParams.DEFAULTS.with("n_layers", 1).with("n_heads", 2).with("dim", 8)
+                .with("max_seq_len", 16).with("tokenizer_source_name", "char").with("pos_encoding", "sin")
+                .with("tie_embed_deembed", true).with("norm_first", true).with("final_norm", false);
         try (LM lm = new LM(tiedNoPos, 20, base, 1)) {
             assertFalse(lm.parameters().containsKey(LM.LM_HEAD));
             assertFalse(lm.parameters().containsKey(LM.WPE));

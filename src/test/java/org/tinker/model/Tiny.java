@@ -16,8 +16,10 @@ final class Tiny {
 
     static ModelParams params(String arch, boolean normFirst, String pos, boolean tie, boolean individualHeads,
                               boolean finalNorm, String activation) {
-        return new ModelParams(2, 2, 16, 2, MAX_T, "char", 20000, arch, "", "", individualHeads, pos, tie,
-                normFirst, finalNorm, activation, 1e-5);
+        return ModelParams.DEFAULTS.with("n_layers", 2).with("n_heads", 2).with("dim", 16).with("max_seq_len", MAX_T)
+                .with("tokenizer_source_name", "char").with("layer_architecture", arch).with("individual_head_params", individualHeads)
+                .with("pos_encoding", pos).with("tie_embed_deembed", tie).with("norm_first", normFirst).with("final_norm", finalNorm)
+                .with("activation", activation);
     }
 
     static ModelParams params(String arch) {

@@ -13,8 +13,8 @@ import org.tinker.model.LM;
 class ModelBudgetTest {
     @Test
     void estimateIsTheExactCountOfTheGptLayouts() {
-        ModelParams base = new ModelParams(2, 2, 16, 2, 12, "char", 100, "torch-transformer", "", "", false, "learned", false,
-                false, true, "relu", 1e-5);
+        ModelParams base = ModelParams.DEFAULTS.with("n_layers", 2).with("n_heads", 2).with("dim", 16)
+                .with("max_seq_len", 12).with("tokenizer_source_name", "char").with("custom_tokenizer_ntokens", 100);
         List<ModelParams> variants = List.of(base, base.with("tie_embed_deembed", true), base.with("activation", "swiglu"),
                 base.with("norm", "rmsnorm"), base.with("final_norm", false), base.with("pos_encoding", "rotary"),
                 base.with("layer_architecture", "custom-transformer").with("individual_head_params", true));

@@ -59,8 +59,10 @@ public record Gpt2Config(ModelParams mp, int vocabSize, int bosId, int eosId) {
             if (o.has(f) && bool(o, f, where)) throw new ConfigError(where + ": " + f + "=true is not supported (expected false)");
         if (o.has("scale_attn_weights") && !bool(o, "scale_attn_weights", where))
             throw new ConfigError(where + ": scale_attn_weights=false is not supported (expected true)");
-        ModelParams mp = new ModelParams(nLayer, nHead, nEmbd, ff / nEmbd, nPos, "gpt2", ModelParams.DEFAULTS.custom_tokenizer_ntokens(),
-                "torch-transformer", "", "", false, "learned", tied, true, true, ACTIVATIONS.get(act), eps);
+        ModelParams mp = ModelParams.DEFAULTS.with("n_layers", nLayer).with("n_heads", nHead).with("dim", nEmbd)
+                .with("dim_ff_factor", ff / nEmbd).with("max_seq_len", nPos).with("tokenizer_source_name", "gpt2")
+                .with("pos_encoding", "learned").with("tie_embed_deembed", tied).with("norm_first", true).with("final_norm", true)
+                .with("activation", ACTIVATIONS.get(act)).with("layer_norm_eps", eps).with("norm", "layernorm");
         int bos = o.has("bos_token_id") && !o.get("bos_token_id").isJsonNull() ? integer(o, "bos_token_id", where) : vocab - 1;
         int eos = o.has("eos_token_id") && !o.get("eos_token_id").isJsonNull() ? integer(o, "eos_token_id", where) : vocab - 1;
         return new Gpt2Config(mp, vocab, bos, eos);

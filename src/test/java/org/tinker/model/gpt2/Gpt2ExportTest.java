@@ -60,8 +60,10 @@ class Gpt2ExportTest {
 
     @Test
     void aTinkerModelOfGpt2ArchitectureRoundTrips(@TempDir Path tmp) {
-        ModelParams mp = new ModelParams(2, 2, 8, 3, 16, "gpt2", 20000, "custom-transformer", "", "", false, "learned", false, true,
-                true, "gelu_new", 1e-5);
+        ModelParams mp = ModelParams.DEFAULTS.with("n_layers", 2).with("n_heads", 2).with("dim", 8)
+                .with("dim_ff_factor", 3).with("max_seq_len", 16).with("tokenizer_source_name", "gpt2")
+                .with("layer_architecture", "custom-transformer").with("norm_first", true)
+                .with("activation", "gelu_new");
         try (NDManager m = base.newSubManager(); LM lm = new LM(mp, 50, m, 5)) {
             Gpt2Export.export(lm, Gpt2Tokenizer.cropped(java.util.List.of("a b")), tmp.resolve("e"));
             assertTrue(Files.isRegularFile(tmp.resolve("e/tinker_tokenizer.json")));
@@ -71,8 +73,8 @@ class Gpt2ExportTest {
                 assertEquals(0.0, maxAbsDiff(lm.forward(ids).logits(), back.forward(ids).logits()));
             }
         }
-        ModelParams postNorm = new ModelParams(1, 1, 8, 2, 16, "gpt2", 20000, "torch-transformer", "", "", false, "learned", true, false,
-                true, "relu", 1e-5);
+        ModelParams postNorm = ModelParams.DEFAULTS.with("n_layers", 1).with("n_heads", 1).with("dim", 8)
+                .with("max_seq_len", 16).with("tokenizer_source_name", "gpt2").with("tie_embed_deembed", true);
         try (NDManager m = base.newSubManager(); LM lm = new LM(postNorm, 50, m, 5)) {
             ConfigError e = assertThrows(ConfigError.class, () -> Gpt2Export.export(lm, Gpt2Tokenizer.full(), tmp.resolve("x")));
             assertTrue(e.getMessage().contains("norm_first"), e.getMessage());
