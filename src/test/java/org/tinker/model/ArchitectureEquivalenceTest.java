@@ -16,7 +16,10 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.tinker.config.ModelParams;
 
-/** The fused and the explicit block compute the same function on the same parameters. */
+/**
+ * Both layer_architecture names hold the same parameters and run the same {@link Block}; its two attention routes — the
+ * fused kernel (a plain forward) and the explicit scores/softmax (attention maps asked for) — compute the same function.
+ */
 class ArchitectureEquivalenceTest extends WithBaseManager {
     static List<Arguments> configs() {
         List<Arguments> out = new ArrayList<>();
@@ -43,6 +46,8 @@ class ArchitectureEquivalenceTest extends WithBaseManager {
             ForwardOptions all = new ForwardOptions(true, true, null, null);
             LMOutput a = fused.forward(ids, all);
             LMOutput b = custom.forward(ids, all);
+            NDArray fusedRoute = fused.forward(ids).logits(); // no maps, no hooks: the fused attention kernel
+            assertTrue(Tiny.maxAbsDiff(fusedRoute, b.logits()) <= 1e-5, "fused and explicit attention differ");
             assertEquals(new Shape(3, 9, Tiny.V), a.logits().getShape());
             assertEquals(new Shape(3, 2, 2, 9, 9), a.attns().getShape());
             assertEquals(new Shape(3, 3, 9, 16), a.embeddings().getShape());
@@ -58,7 +63,7 @@ class ArchitectureEquivalenceTest extends WithBaseManager {
         return Tiny.variants("torch-transformer");
     }
 
-    /** Every variant (norm, positions incl. rotary/alibi, gated MLPs, tie) computes the same on both blocks. */
+    /** Every variant (norm, positions incl. rotary/alibi, gated MLPs, tie) computes the same on both routes and names. */
     @ParameterizedTest(name = "{index}: {0}")
     @MethodSource("variants")
     void torchAndCustomAgreeOnEveryVariant(ModelParams fusedMp) {
@@ -73,6 +78,8 @@ class ArchitectureEquivalenceTest extends WithBaseManager {
             ForwardOptions all = new ForwardOptions(true, true, null, null);
             LMOutput a = fused.forward(ids, all);
             LMOutput b = custom.forward(ids, all);
+            NDArray fusedRoute = fused.forward(ids).logits(); // no maps, no hooks: the fused attention kernel
+            assertTrue(Tiny.maxAbsDiff(fusedRoute, b.logits()) <= 1e-5, "fused and explicit attention differ: " + Tiny.describe(fusedMp));
             assertTrue(Tiny.maxAbsDiff(a.logits(), b.logits()) <= 1e-5, "logits differ: " + Tiny.describe(fusedMp));
             assertTrue(Tiny.maxAbsDiff(a.attns(), b.attns()) <= 1e-5, "attns differ");
             assertTrue(Tiny.maxAbsDiff(a.logits().get(0), a.logits().get(1)) > 1e-4);
