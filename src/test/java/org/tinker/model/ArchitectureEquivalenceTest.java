@@ -35,7 +35,8 @@ class ArchitectureEquivalenceTest extends WithBaseManager {
     @ParameterizedTest(name = "norm_first={0} pos={1} tie={2} final_norm={3} {4}")
     @MethodSource("configs")
     void torchAndCustomAgree(boolean normFirst, String pos, boolean tie, boolean finalNorm, String act) {
-        ModelParams fusedMp = Tiny.params("torch-transformer", normFirst, pos, tie, false, finalNorm, act);
+        ModelParams fusedMp = Tiny.params("torch-transformer").with("norm_first", normFirst).with("pos_encoding", pos)
+                .with("tie_embed_deembed", tie).with("final_norm", finalNorm).with("activation", act);
         try (LM fused = new LM(fusedMp, Tiny.V, base, 1);
              LM custom = new LM(Tiny.withArch(fusedMp, "custom-transformer", false), Tiny.V, base, 99);
              NDManager step = base.newSubManager()) {
@@ -89,7 +90,8 @@ class ArchitectureEquivalenceTest extends WithBaseManager {
     /** The variants change the parameter layout as documented: RMSNorm has no biases, gated c_fc has 2·ff rows. */
     @Test
     void variantParameterLayout() {
-        ModelParams mp = Tiny.params("torch-transformer", true, "rotary", false, false, true, "swiglu").with("norm", "rmsnorm");
+        ModelParams mp = Tiny.params("torch-transformer").with("norm_first", true).with("pos_encoding", "rotary")
+                .with("activation", "swiglu").with("norm", "rmsnorm");
         try (LM lm = new LM(mp, Tiny.V, base, 1)) {
             Map<String, NDArray> p = lm.parameters();
             assertTrue(!p.containsKey("transformer.h.0.ln_1.bias") && !p.containsKey(LM.LN_F_B));
@@ -102,7 +104,7 @@ class ArchitectureEquivalenceTest extends WithBaseManager {
     /** Separate per-head q/k/v parameters are just the rows of the fused c_attn, head by head. */
     @Test
     void individualHeadParamsEqualFusedLayout() {
-        ModelParams fusedMp = Tiny.params("torch-transformer", true, "learned", false, false, true, "gelu");
+        ModelParams fusedMp = Tiny.params("torch-transformer").with("norm_first", true).with("activation", "gelu");
         ModelParams headsMp = Tiny.withArch(fusedMp, "custom-transformer", true);
         try (LM fused = new LM(fusedMp, Tiny.V, base, 5);
              LM heads = new LM(headsMp, Tiny.V, base, 6);

@@ -19,7 +19,8 @@ class CausalityAndHooksTest extends WithBaseManager {
     @ValueSource(strings = {"torch-transformer", "custom-transformer"})
     void futureTokensDoNotChangeThePast(String arch) {
         for (boolean normFirst : new boolean[] {false, true}) {
-            try (LM lm = new LM(Tiny.params(arch, normFirst, "sin", false, false, true, "relu"), Tiny.V, base, 3);
+            try (LM lm = new LM(Tiny.params(arch).with("norm_first", normFirst)
+                    .with("pos_encoding", "sin"), Tiny.V, base, 3);
                  NDManager step = base.newSubManager()) {
                 int t = 10;
                 long[] ids = Tiny.randomIds(step, 11, 1, t).toLongArray();
@@ -41,7 +42,7 @@ class CausalityAndHooksTest extends WithBaseManager {
     @Test
     void doublingScoresReallyDoublesThem() {
         // Pre-norm, so block 0's attention reads normalised (not tiny raw-embedding) inputs and its scores matter.
-        try (LM lm = new LM(Tiny.params("custom-transformer", true, "learned", false, false, true, "relu"), Tiny.V, base, 4);
+        try (LM lm = new LM(Tiny.params("custom-transformer").with("norm_first", true), Tiny.V, base, 4);
              NDManager step = base.newSubManager()) {
             Tiny.sharpenAttention(lm, 30);
             NDArray ids = Tiny.randomIds(step, 5, 2, 8);

@@ -29,8 +29,9 @@ class GenerationTest {
      */
     static List<ModelParams> allKinds() {
         List<ModelParams> bases = List.of(
-                Tiny.params("torch-transformer", true, "learned", false, false, true, "gelu"),
-                Tiny.params("custom-transformer", false, "rotary", true, false, false, "swiglu").with("norm", "rmsnorm"));
+                Tiny.params("torch-transformer").with("norm_first", true).with("activation", "gelu"),
+                Tiny.params("custom-transformer").with("pos_encoding", "rotary").with("tie_embed_deembed", true)
+                        .with("final_norm", false).with("activation", "swiglu").with("norm", "rmsnorm"));
         List<ModelParams> out = new java.util.ArrayList<>();
         for (ModelParams base : bases) {
             for (java.lang.reflect.RecordComponent c : ModelParams.class.getRecordComponents()) {
@@ -55,7 +56,7 @@ class GenerationTest {
      */
     @Test
     void cacheAndStepwiseFollowLoraAdapters() {
-        ModelParams mp = Tiny.params("torch-transformer", true, "learned", false, false, true, "gelu");
+        ModelParams mp = Tiny.params("torch-transformer").with("norm_first", true).with("activation", "gelu");
         try (NDManager m = NDManager.newBaseManager(); LM lm = model(m, mp)) {
             NDArray ids = Tiny.randomIds(m, 9, 1, Tiny.MAX_T);
             NDArray base = lm.forward(ids).logits();
@@ -143,7 +144,9 @@ class GenerationTest {
 
     @Test
     void beamWidthOneIsGreedyAndWiderBeamsScoreAtLeastAsWell() {
-        for (ModelParams mp : List.of(Tiny.params("torch-transformer"), Tiny.params("custom-transformer", true, "sin", true, false, true, "gelu"))) {
+        for (ModelParams mp : List.of(Tiny.params("torch-transformer"), Tiny.params("custom-transformer")
+                .with("norm_first", true).with("pos_encoding", "sin").with("tie_embed_deembed", true)
+                .with("activation", "gelu"))) {
             try (NDManager m = NDManager.newBaseManager(); LM lm = model(m, mp)) {
                 int[] greedy = Generation.sample(lm, PROMPT, 12, 0, null, null, 7, new Random(0), false);
                 assertArrayEquals(greedy, Generation.beamSearch(lm, PROMPT, 12, 1, 0, 7, true));

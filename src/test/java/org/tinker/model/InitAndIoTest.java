@@ -77,7 +77,8 @@ class InitAndIoTest extends WithBaseManager {
     @Test
     void float64WorksAndMatchesFloat32() {
         for (String arch : new String[] {"torch-transformer", "custom-transformer"}) {
-            ModelParams mp = Tiny.params(arch, true, "sin", true, false, true, "gelu");
+            ModelParams mp = Tiny.params(arch).with("norm_first", true).with("pos_encoding", "sin")
+                    .with("tie_embed_deembed", true).with("activation", "gelu");
             try (LM f32 = new LM(mp, Tiny.V, base, 9);
                  LM f64 = new LM(mp, Tiny.V, base, 9, DataType.FLOAT64);
                  NDManager step = base.newSubManager()) {
@@ -107,7 +108,7 @@ class InitAndIoTest extends WithBaseManager {
             assertEquals(new Shape(1, 3, Tiny.V), lm.forward(ints).logits().getShape());
         }
         assertThrows(IllegalArgumentException.class, () -> new LM(
-                Tiny.params("torch-transformer", false, "learned", false, true, true, "relu"), Tiny.V, base, 1));
+                Tiny.params("torch-transformer").with("individual_head_params", true), Tiny.V, base, 1));
     }
 
     @Test

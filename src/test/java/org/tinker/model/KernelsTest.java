@@ -144,7 +144,7 @@ class KernelsTest {
 
     static List<org.tinker.config.ModelParams> variants() {
         List<org.tinker.config.ModelParams> out = new ArrayList<>(Tiny.variants("torch-transformer"));
-        out.add(Tiny.params("custom-transformer", true, "learned", false, false, true, "gelu"));
+        out.add(Tiny.params("custom-transformer").with("norm_first", true).with("activation", "gelu"));
         return out;
     }
 

@@ -19,7 +19,7 @@ class PerHeadTemperatureTest extends WithBaseManager {
 
     /** Pre-norm model with sharp attention (so a temperature shows in the output), with these recipes. */
     private static LM model(String arch, String recipes) {
-        ModelParams mp = Tiny.params(arch, true, "learned", false, false, true, "gelu").with("recipes", recipes);
+        ModelParams mp = Tiny.params(arch).with("norm_first", true).with("activation", "gelu").with("recipes", recipes);
         LM lm = new LM(mp, Tiny.V, base, 21);
         Tiny.sharpenAttention(lm, 20);
         return lm;

@@ -35,7 +35,7 @@ class SamplingAndHygieneTest extends WithBaseManager {
     @ParameterizedTest
     @ValueSource(strings = {"torch-transformer", "custom-transformer"})
     void sampling(String arch) {
-        try (LM lm = new LM(Tiny.params(arch, true, "learned", false, false, true, "relu"), Tiny.V, base, 21)) {
+        try (LM lm = new LM(Tiny.params(arch).with("norm_first", true), Tiny.V, base, 21)) {
             Tiny.sharpenAttention(lm, 5);
             int[] prompt = {1, 2, 3};
             int[] greedy = lm.sample(prompt, 14, 0, null, null, -1, new Random(0)); // crosses max_seq_len=12
@@ -63,7 +63,8 @@ class SamplingAndHygieneTest extends WithBaseManager {
     @ParameterizedTest
     @ValueSource(strings = {"torch-transformer", "custom-transformer"})
     void stepScopesKeepTheModelManagerFromGrowing(String arch) {
-        try (LM lm = new LM(Tiny.params(arch, false, "sin", false, false, true, "gelu"), Tiny.V, base, 1)) {
+        try (LM lm = new LM(Tiny.params(arch).with("pos_encoding", "sin")
+                .with("activation", "gelu"), Tiny.V, base, 1)) {
             lm.setDropout(0.1);
             lm.setTraining(true);
             BaseNDManager own = (BaseNDManager) lm.manager();

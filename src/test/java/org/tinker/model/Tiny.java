@@ -14,16 +14,14 @@ final class Tiny {
 
     private Tiny() {}
 
-    static ModelParams params(String arch, boolean normFirst, String pos, boolean tie, boolean individualHeads,
-                              boolean finalNorm, String activation) {
-        return ModelParams.DEFAULTS.with("n_layers", 2).with("n_heads", 2).with("dim", 16).with("max_seq_len", MAX_T)
-                .with("tokenizer_source_name", "char").with("layer_architecture", arch).with("individual_head_params", individualHeads)
-                .with("pos_encoding", pos).with("tie_embed_deembed", tie).with("norm_first", normFirst).with("final_norm", finalNorm)
-                .with("activation", activation);
-    }
-
+    /**
+     * A tiny model of this layer_architecture: 2 layers, 2 heads, width 16, max_seq_len {@link #MAX_T}, char tokens,
+     * every other field at its default (post-norm, learned positions, ReLU, LayerNorm, untied head, ln_f). Name what
+     * differs: {@code Tiny.params("custom-transformer").with("pos_encoding", "rotary")}.
+     */
     static ModelParams params(String arch) {
-        return params(arch, false, "learned", false, false, true, "relu");
+        return ModelParams.DEFAULTS.with("n_layers", 2).with("n_heads", 2).with("dim", 16).with("max_seq_len", MAX_T)
+                .with("tokenizer_source_name", "char").with("layer_architecture", arch);
     }
 
     /** Same config, another architecture. */
@@ -39,15 +37,20 @@ final class Tiny {
         java.util.List<ModelParams> out = new java.util.ArrayList<>();
         for (String pos : ModelParams.POS_ENCODINGS)
             for (boolean normFirst : new boolean[] {false, true})
-                out.add(params(arch, normFirst, pos, normFirst, false, true, "relu"));
+                out.add(params(arch).with("norm_first", normFirst).with("pos_encoding", pos)
+                        .with("tie_embed_deembed", normFirst));
         String[] acts = {"gelu", "gelu_new", "swiglu", "geglu"};
         for (int i = 0; i < acts.length; i++)
-            out.add(params(arch, i % 2 == 0, ModelParams.POS_ENCODINGS.get(1 + i), i % 2 == 1, false, i != 1, acts[i])
+            out.add(params(arch).with("norm_first", i % 2 == 0).with("pos_encoding", ModelParams.POS_ENCODINGS.get(1 + i))
+                    .with("tie_embed_deembed", i % 2 == 1).with("final_norm", i != 1).with("activation", acts[i])
                     .with("norm", i < 2 ? "layernorm" : "rmsnorm"));
-        out.add(params(arch, true, "rotary", false, false, true, "swiglu").with("norm", "rmsnorm")); // the LLaMA recipe
-        out.add(params(arch, false, "alibi", true, false, true, "geglu").with("norm", "rmsnorm"));
+        out.add(params(arch).with("norm_first", true).with("pos_encoding", "rotary").with("activation", "swiglu")
+                .with("norm", "rmsnorm")); // the LLaMA recipe
+        out.add(params(arch).with("pos_encoding", "alibi").with("tie_embed_deembed", true).with("activation", "geglu")
+                .with("norm", "rmsnorm"));
         if (arch.equals("custom-transformer"))
-            out.add(params(arch, true, "rotary", false, true, true, "gelu")); // individual heads
+            out.add(params(arch).with("norm_first", true).with("pos_encoding", "rotary").with("individual_head_params", true)
+                    .with("activation", "gelu")); // individual heads
         return out;
     }
 

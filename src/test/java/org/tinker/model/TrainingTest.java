@@ -31,7 +31,7 @@ class TrainingTest extends WithBaseManager {
     @ParameterizedTest
     @ValueSource(strings = {"torch-transformer", "custom-transformer"})
     void gradientsReachEveryParameterAndSgdLowersTheLoss(String arch) {
-        try (LM lm = new LM(Tiny.params(arch, false, "learned", false, false, true, "gelu"), Tiny.V, base, 2);
+        try (LM lm = new LM(Tiny.params(arch).with("activation", "gelu"), Tiny.V, base, 2);
              NDManager data = base.newSubManager()) {
             lm.setDropout(0.1);
             lm.setTraining(true);

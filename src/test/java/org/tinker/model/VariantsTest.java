@@ -73,7 +73,7 @@ class VariantsTest extends WithBaseManager {
     /** Rotary: the score of two rotated vectors depends only on their distance, and the rotation keeps norms. */
     @Test
     void rotaryScoresDependOnlyOnRelativePosition() {
-        ModelParams mp = Tiny.params("torch-transformer", true, "rotary", false, false, true, "relu");
+        ModelParams mp = Tiny.params("torch-transformer").with("norm_first", true).with("pos_encoding", "rotary");
         try (LM lm = new LM(mp, Tiny.V, base, 1); NDManager m = base.newSubManager()) {
             int hd = mp.headDim(), t = Tiny.MAX_T;
             double[] q = rnd(hd, 7), k = rnd(hd, 8);
@@ -103,7 +103,7 @@ class VariantsTest extends WithBaseManager {
         assertArrayEquals(new double[] {Math.pow(2, -8.0 / 2), Math.pow(2, -16.0 / 2), Math.pow(2, -8.0 / 4)},
                 LM.alibiSlopeValues(3), 1e-12);
         for (String arch : List.of("torch-transformer", "custom-transformer")) {
-            ModelParams mp = Tiny.params(arch, true, "alibi", false, false, true, "relu");
+            ModelParams mp = Tiny.params(arch).with("norm_first", true).with("pos_encoding", "alibi");
             try (LM lm = new LM(mp, Tiny.V, base, 1); NDManager m = base.newSubManager()) {
                 lm.parameters().forEach((n, p) -> { if (n.contains("c_attn")) p.muli(0); });
                 NDArray attn = lm.forward(Tiny.randomIds(m, 1, 1, 6), new ForwardOptions(true, false, null, null)).attns();
