@@ -115,13 +115,40 @@ final class Launch {
         return cmd;
     }
 
+    /** System property of a relaunched JVM: the pid of the process that started it. */
+    static final String PARENT_PID = "tinker.parent-pid";
+
+    /**
+     * In a relaunched JVM: ends this process when the one that started it is gone (kill -9 of a bare {@code java -jar}
+     * must not leave its child training), with one line on stderr and exit 143, as after a SIGTERM. Nothing otherwise.
+     */
+    static void exitWithParent() {
+        String pid = System.getProperty(PARENT_PID);
+        if (pid == null) return;
+        long p;
+        try {
+            p = Long.parseLong(pid.trim());
+        } catch (NumberFormatException e) {
+            return;
+        }
+        Runnable die = () -> {
+            System.err.println("error: the process that started this one (pid " + p + ") has ended; stopping (runner resume continues a saved run)");
+            System.exit(143);
+        };
+        java.util.Optional<ProcessHandle> parent = ProcessHandle.of(p);
+        if (parent.isEmpty() || !parent.get().isAlive()) die.run();
+        else parent.get().onExit().thenRun(die);
+    }
+
     /**
      * Runs {@code args} in a child process with the settings and returns its exit code, or -1 when this process
      * already has them (or the restart is turned off, or cannot start): then the caller runs the command itself.
      */
     static int relaunch(String[] args) {
         if (System.getenv(MARK) != null || "false".equals(System.getProperty("tinker.relaunch"))) return -1;
-        List<String> cmd = command(jvmOptions(ManagementFactory.getRuntimeMXBean().getInputArguments()));
+        List<String> opts = new ArrayList<>(jvmOptions(ManagementFactory.getRuntimeMXBean().getInputArguments()));
+        opts.add("-D" + PARENT_PID + "=" + ProcessHandle.current().pid()); // the child ends when this process does
+        List<String> cmd = command(opts);
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd).inheritIO();
         pb.environment().clear();

@@ -333,6 +333,7 @@ public final class Main implements Callable<Integer> {
     public static void main(String[] args) {
         int relaunched = Launch.relaunch(args); // java -jar without ./runner's process settings: once more, with them
         if (relaunched >= 0) System.exit(relaunched);
+        Launch.exitWithParent(); // a relaunched child does not outlive the java -jar that started it
         System.setProperty("ai.djl.offline", "true");
         System.exit(run(args));
     }

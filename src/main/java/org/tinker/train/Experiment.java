@@ -121,13 +121,16 @@ public final class Experiment {
         Path runDir = setup.savedModels().resolve(Namer.saveFolderName(effective, ts));
         PrintStream out = setup.out();
         PrintStream logFile = null;
+        RunStore.Lock lock = null;
         if (setup.save()) {
             try {
                 Files.createDirectories(runDir);
+                lock = RunStore.Lock.acquire(runDir, ts); // one writer per run, for the run's life
                 logFile = new PrintStream(Files.newOutputStream(runDir.resolve("log.txt"), StandardOpenOption.CREATE,
                         StandardOpenOption.APPEND), true, StandardCharsets.UTF_8);
                 out = tee(out, logFile);
             } catch (IOException e) {
+                if (lock != null) lock.close();
                 throw new ConfigError(runDir + ": cannot create the run folder (" + e.getMessage() + ")");
             }
         }
@@ -163,11 +166,19 @@ public final class Experiment {
             return r;
         } finally {
             if (logFile != null) logFile.close();
+            if (lock != null) lock.close();
         }
     }
 
     /** Continues an interrupted run from its last checkpoint, in its own folder. */
     public static Trainer.Result resume(RunStore.Run run, Setup setup) {
+        // one writer per run: a second resume (or a resume of a run still training) is refused before anything is read
+        try (RunStore.Lock lock = RunStore.Lock.acquire(run.dir(), run.timestamp())) {
+            return resumeLocked(run, setup);
+        }
+    }
+
+    private static Trainer.Result resumeLocked(RunStore.Run run, Setup setup) {
         List<String> cks = run.checkpoints();
         if (run.finished()) throw new ConfigError(run.dir() + ": this run has finished (final/ exists); nothing to resume");
         if (cks.isEmpty()) throw new ConfigError(run.dir() + ": no checkpoint to resume from (train with --save and checkpoint_every != 0)");

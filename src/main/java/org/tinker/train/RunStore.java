@@ -1,6 +1,12 @@
 package org.tinker.train;
 
 import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.StandardOpenOption;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -93,5 +99,75 @@ public final class RunStore {
         for (Run r : list()) if (r.timestamp().equals(timestamp)) return r;
         throw new ConfigError(root.resolve("**").resolve(timestamp) + ": no saved run with timestamp " + timestamp
                 + " (see `runner list`)");
+    }
+
+    /**
+     * The one-writer lock of a run folder: an exclusive {@link FileLock} on {@code <run>/.lock}, held by the process
+     * that trains or resumes the run for as long as it writes it, released by {@link #close} or when the process ends
+     * (also by kill -9: the operating system drops it). A second writer, in another process or this one, is refused.
+     */
+    public static final class Lock implements AutoCloseable {
+        public static final String FILE = ".lock";
+        /** Lock files held by this JVM: a second channel on a file this process has locked must not be opened, since
+         *  closing it would drop the process's lock (POSIX record locks are per process). */
+        private static final Set<Path> HELD = ConcurrentHashMap.newKeySet();
+
+        private final Path file;
+        private final FileChannel channel;
+        private final FileLock lock;
+
+        private Lock(Path file, FileChannel channel, FileLock lock) {
+            this.file = file;
+            this.channel = channel;
+            this.lock = lock;
+        }
+
+        /** Locks {@code runDir} (which must exist) for writing, or refuses in one line naming {@code run}. */
+        public static Lock acquire(Path runDir, String run) {
+            Path file = runDir.resolve(FILE).toAbsolutePath().normalize();
+            ConfigError busy = new ConfigError("run " + run + " (" + runDir + "): another process is writing this run (it holds "
+                    + file + "); wait for it to end or stop it, then resume");
+            if (!HELD.add(file)) throw busy;
+            FileChannel ch = null;
+            try {
+                ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+                FileLock l;
+                try {
+                    l = ch.tryLock();
+                } catch (OverlappingFileLockException e) {
+                    l = null;
+                }
+                if (l == null) throw busy;
+                return new Lock(file, ch, l);
+            } catch (IOException e) {
+                HELD.remove(file);
+                closeQuietly(ch);
+                throw new ConfigError("run " + run + " (" + runDir + "): cannot lock the run folder (" + e.getMessage() + ")");
+            } catch (RuntimeException e) {
+                HELD.remove(file);
+                closeQuietly(ch);
+                throw e;
+            }
+        }
+
+        private static void closeQuietly(FileChannel ch) {
+            if (ch == null) return;
+            try {
+                ch.close();
+            } catch (IOException ignored) {
+                // nothing held
+            }
+        }
+
+        @Override
+        public void close() {
+            try {
+                if (lock.isValid()) lock.release();
+            } catch (IOException ignored) {
+                // the channel's close below releases it too
+            }
+            closeQuietly(channel);
+            HELD.remove(file);
+        }
     }
 }

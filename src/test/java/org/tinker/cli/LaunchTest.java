@@ -169,4 +169,45 @@ class LaunchTest {
         double firstStep = com.google.gson.JsonParser.parseString(Files.readString(json)).getAsJsonObject().get("secondsToFirstStep").getAsDouble();
         assertTrue(firstStep > 0 && firstStep < 120, "timed from the first JVM's start: " + firstStep);
     }
+
+    /**
+     * kill -9 of a bare {@code java -jar} (issue 19, item 7) does not leave its relaunched child running: the child
+     * (here waiting on the stdin it shares with its parent, which stays open) notices and exits with one line.
+     */
+    @Test
+    void theRelaunchedChildEndsWhenItsParentIsKilled(@TempDir Path dir) throws Exception {
+        List<String> cmd = new ArrayList<>(Launch.command(List.of()));
+        cmd.addAll(List.of("tokenize", "--tokenizer=gpt2"));
+        Path errFile = dir.resolve("err.txt"); // a file: the parent's pipes close when it is destroyed, the child's stay
+        // stdin: a FIFO this test keeps open for writing, so the child's read never ends while the test runs
+        Path fifo = dir.resolve("stdin");
+        assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor());
+        java.nio.channels.FileChannel writer = java.nio.channels.FileChannel.open(fifo, java.nio.file.StandardOpenOption.READ,
+                java.nio.file.StandardOpenOption.WRITE); // O_RDWR: does not block on a FIFO
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(errFile.toFile()).redirectInput(fifo.toFile());
+        pb.environment().remove(Launch.MARK);
+        Process parent = pb.start();
+        ProcessHandle child = null;
+        try {
+            for (int i = 0; i < 600 && child == null; i++) {
+                child = parent.toHandle().children().findFirst().orElse(null);
+                if (child == null) Thread.sleep(100);
+            }
+            assertTrue(child != null, "the parent relaunched itself");
+            Thread.sleep(1000); // the child is up and waiting on stdin
+            parent.destroyForcibly(); // SIGKILL: no shutdown hook forwards anything
+            assertTrue(parent.waitFor(30, TimeUnit.SECONDS));
+            try {
+                child.onExit().get(60, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.TimeoutException e) {
+                throw new AssertionError("the orphaned child is still running 60 s after its parent was killed");
+            }
+            String err = Files.readString(errFile);
+            assertTrue(err.contains("has ended; stopping"), err);
+        } finally {
+            if (child != null && child.isAlive()) child.destroyForcibly();
+            parent.destroyForcibly();
+            writer.close();
+        }
+    }
 }

@@ -138,10 +138,19 @@ public final class Gpt2Pretrained {
 
     /** The weights file's tensors under their HF names (model.safetensors preferred over pytorch_model.bin). */
     public static LinkedHashMap<String, NDArray> readHf(Path dir, NDManager manager) {
+        return readHf(dir, manager, config(dir));
+    }
+
+    /**
+     * The weights file's tensors under their HF names, each read bounded by {@code cfg}: a tensor config.json does not
+     * describe, or of another shape, and storages larger than what it describes are refused before allocating.
+     */
+    public static LinkedHashMap<String, NDArray> readHf(Path dir, NDManager manager, Gpt2Config cfg) {
+        ExpectedTensors expected = ExpectedTensors.gpt2(cfg, dir.resolve(CONFIG).toString());
         Path st = dir.resolve(SAFETENSORS);
-        if (Files.isRegularFile(st)) return SafeTensors.read(st, manager);
+        if (Files.isRegularFile(st)) return SafeTensors.read(st, manager, expected);
         Path bin = dir.resolve(PICKLE);
-        if (Files.isRegularFile(bin)) return TorchPickle.read(bin, manager);
+        if (Files.isRegularFile(bin)) return TorchPickle.read(bin, manager, expected);
         throw new ConfigError(dir + ": no model.safetensors or pytorch_model.bin");
     }
 
@@ -217,7 +226,7 @@ public final class Gpt2Pretrained {
     /** Copies a checkpoint folder's weights into an LM built with its config's architecture. */
     public static void loadWeights(LM lm, Path dir, Gpt2Config cfg) {
         try (NDManager tmp = lm.manager().newSubManager()) {
-            Map<String, NDArray> t = toTinker(readHf(dir, tmp), cfg, dir.toString());
+            Map<String, NDArray> t = toTinker(readHf(dir, tmp, cfg), cfg, dir.toString());
             try {
                 lm.loadParameters(t);
             } catch (IllegalArgumentException e) {

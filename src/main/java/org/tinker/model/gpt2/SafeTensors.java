@@ -36,6 +36,14 @@ public final class SafeTensors {
 
     /** Reads every tensor of a file into {@code manager}, in file (header) order. */
     public static LinkedHashMap<String, NDArray> read(Path file, NDManager manager) {
+        return read(file, manager, null);
+    }
+
+    /**
+     * Reads every tensor of a file into {@code manager}, in file (header) order; with {@code expected}, every tensor's
+     * name, shape and dtype is checked against it before anything is allocated.
+     */
+    public static LinkedHashMap<String, NDArray> read(Path file, NDManager manager, ExpectedTensors expected) {
         if (!Files.isRegularFile(file)) throw new ConfigError(file + ": no such file (expected a safetensors file)");
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             long size = ch.size();
@@ -79,8 +87,10 @@ public final class SafeTensors {
                 long n = 1;
                 for (long d : shape) {
                     if (d < 0) throw bad(file, "tensor " + name + ": negative dimension");
+                    if (d > 0 && n > dataLen / d) throw bad(file, "tensor " + name + ": shape " + new Shape(shape) + " is larger than the file");
                     n *= d;
                 }
+                if (expected != null) expected.check(file, name, shape, dt);
                 long bytes = n * dt.getNumOfBytes();
                 if (begin < 0 || end < begin || end - begin != bytes)
                     throw bad(file, "tensor " + name + ": offsets [" + begin + ", " + end + ") do not match " + dt + " " + new Shape(shape));

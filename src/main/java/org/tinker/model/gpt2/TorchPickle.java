@@ -58,8 +58,22 @@ public final class TorchPickle {
     /** A "tuple" on the pickle stack. */
     private record Tup(List<Object> items) {}
 
-    /** Reads all tensors of the checkpoint into {@code manager}, by state-dict key, in file order. */
+    /** Without a config: a file's storages may inflate to at most this many bytes, or 16 times the file's size. */
+    private static final long GENERIC_FLOOR = 64L << 20;
+
+    /** Reads all tensors of the checkpoint into {@code manager}, by state-dict key, in file order (generic bounds). */
     public static LinkedHashMap<String, NDArray> read(Path file, NDManager manager) {
+        return read(file, manager, null);
+    }
+
+    /**
+     * Reads all tensors of the checkpoint into {@code manager}, by state-dict key, in file order. Every read is
+     * bounded before anything is allocated: the pickle by a size limit, each storage by the element count its
+     * persistent id declares (a zip entry that declares or inflates to more is refused, the reading stopping at the
+     * bound), all storages together by what {@code expected} describes (without it, by 64 MB or 16 times the file's
+     * size), and each tensor view by its storage and by the name, shape and dtype {@code expected} gives it.
+     */
+    public static LinkedHashMap<String, NDArray> read(Path file, NDManager manager, ExpectedTensors expected) {
         if (!Files.isRegularFile(file)) throw new ConfigError(file + ": no such file (expected a torch.save checkpoint)");
         try (ZipFile zip = new ZipFile(file.toFile())) {
             String prefix = null;
@@ -68,22 +82,46 @@ public final class TorchPickle {
                 if (n.endsWith("/data.pkl") && n.indexOf('/') == n.length() - "/data.pkl".length()) prefix = n.substring(0, n.length() - "data.pkl".length());
             }
             if (prefix == null) throw new ConfigError(file + ": not a torch zip checkpoint (no */data.pkl inside)");
-            byte[] pkl = zip.getInputStream(zip.getEntry(prefix + "data.pkl")).readAllBytes();
+            long pklLimit = expected == null ? 16L << 20 : (1L << 20) + 1024L * expected.shapes().size();
+            byte[] pkl = readEntry(file, zip, zip.getEntry(prefix + "data.pkl"), pklLimit, false, "the pickle");
             Object root = new Machine(pkl, file).run();
             if (!(root instanceof LinkedHashMap<?, ?> dict))
                 throw new ConfigError(file + ": expected the pickle to hold a state dict (a dict of tensors)");
-            LinkedHashMap<String, NDArray> out = new LinkedHashMap<>();
-            Map<String, byte[]> storageCache = new HashMap<>();
+            // every check before the first storage is read
+            Map<String, Storage> storages = new LinkedHashMap<>();
+            long storageBytes = 0, storageElems = 0;
+            long byteCap = expected == null ? Math.max(GENERIC_FLOOR, 16 * Files.size(file)) : Long.MAX_VALUE;
+            long elemCap = expected == null ? Long.MAX_VALUE : expected.totalElements();
             for (Map.Entry<?, ?> e : dict.entrySet()) {
                 if (!(e.getKey() instanceof String key) || !(e.getValue() instanceof TensorRef t))
                     throw new ConfigError(file + ": expected the state dict to map names to tensors, got " + e.getKey());
+                if (expected != null) expected.check(file, key, t.size(), t.storage().dtype());
+                checkView(file, key, t, expected == null);
+                Storage s = t.storage(), seen = storages.get(s.key());
+                if (seen != null) {
+                    if (!seen.equals(s)) throw new ConfigError(file + ": storage data/" + s.key() + " is declared twice with different types or sizes (corrupt checkpoint)");
+                    continue;
+                }
+                storages.put(s.key(), s);
+                storageElems += s.numel();
+                storageBytes += s.numel() * s.dtype().getNumOfBytes();
+                if (storageElems > elemCap)
+                    throw new ConfigError(file + ": the storages hold more than the " + elemCap + " elements " + expected.where()
+                            + " describes (at data/" + s.key() + " of " + key + "; refused before reading them)");
+                if (storageBytes > byteCap)
+                    throw new ConfigError(file + ": the storages would inflate to more than " + byteCap + " bytes (64 MB or 16 times the file; at data/"
+                            + s.key() + " of " + key + "; refused before reading them)");
+            }
+            Map<String, byte[]> storageCache = new HashMap<>();
+            LinkedHashMap<String, NDArray> out = new LinkedHashMap<>();
+            for (Map.Entry<String, TensorRef> e : refs(dict).entrySet()) {
+                String key = e.getKey();
+                TensorRef t = e.getValue();
                 byte[] data = storageCache.get(t.storage().key());
                 if (data == null) {
                     ZipEntry ze = zip.getEntry(prefix + "data/" + t.storage().key());
                     if (ze == null) throw new ConfigError(file + ": storage data/" + t.storage().key() + " of " + key + " is missing");
-                    try (InputStream in = zip.getInputStream(ze)) {
-                        data = in.readAllBytes();
-                    }
+                    data = readEntry(file, zip, ze, t.storage().numel() * t.storage().dtype().getNumOfBytes(), true, "the storage of " + key);
                     storageCache.put(t.storage().key(), data);
                 }
                 out.put(key, materialise(file, key, t, data, manager));
@@ -96,10 +134,77 @@ public final class TorchPickle {
         }
     }
 
+    private static LinkedHashMap<String, TensorRef> refs(Map<?, ?> dict) {
+        LinkedHashMap<String, TensorRef> r = new LinkedHashMap<>();
+        for (Map.Entry<?, ?> e : dict.entrySet()) r.put((String) e.getKey(), (TensorRef) e.getValue());
+        return r;
+    }
+
+    /**
+     * Reads a zip entry of at most {@code limit} bytes ({@code exact}: of exactly that many): refused when its
+     * header declares more, and when it inflates to more, the reading stopping at {@code limit} + 1 bytes.
+     */
+    static byte[] readEntry(Path file, ZipFile zip, ZipEntry ze, long limit, boolean exact, String what) throws IOException {
+        String name = ze.getName();
+        if (limit > Integer.MAX_VALUE - 16)
+            throw new ConfigError(file + ": " + what + " (" + name + ") would need " + limit + " bytes, more than one array holds");
+        long declared = ze.getSize();
+        if (declared > limit || (exact && declared >= 0 && declared != limit))
+            throw new ConfigError(file + ": zip entry " + name + " declares " + declared + " bytes, expected " + (exact ? "" : "at most ")
+                    + limit + " for " + what + " (refused before reading it)");
+        byte[] buf = new byte[(int) (exact ? limit : Math.min(limit, declared >= 0 ? declared : Math.min(limit, 1 << 16)))];
+        int n = 0;
+        try (InputStream in = zip.getInputStream(ze)) {
+            while (true) {
+                if (n == buf.length) {
+                    if (n >= limit) {
+                        if (in.read() >= 0)
+                            throw new ConfigError(file + ": zip entry " + name + " inflates to more than the " + limit + " bytes expected for "
+                                    + what + " (refused; reading stopped there)");
+                        break;
+                    }
+                    buf = java.util.Arrays.copyOf(buf, (int) Math.min(limit, Math.max(16, 2L * buf.length)));
+                }
+                int r = in.read(buf, n, buf.length - n);
+                if (r < 0) break;
+                n += r;
+            }
+        }
+        if (exact && n != limit)
+            throw new ConfigError(file + ": " + what + " holds " + n + " bytes, expected " + limit + " (truncated)");
+        return n == buf.length ? buf : java.util.Arrays.copyOf(buf, n);
+    }
+
+    /**
+     * Refuses a view that reaches outside its storage (negative or too large offset, size or stride), and without a
+     * config ({@code noLargerThanStorage}) one with more elements than its storage (a stride-0 expansion).
+     */
+    private static void checkView(Path file, String key, TensorRef t, boolean noLargerThanStorage) {
+        long numel = t.storage().numel(), off = t.offset();
+        String bad = file + ": tensor " + key + " is a view (offset " + off + ", size " + java.util.Arrays.toString(t.size()) + ", stride "
+                + java.util.Arrays.toString(t.stride()) + ") ";
+        if (numel < 0 || numel > (Long.MAX_VALUE >> 4))
+            throw new ConfigError(file + ": storage of " + key + " declares " + numel + " elements (corrupt checkpoint)");
+        long n = 1, last = off;
+        if (off < 0) throw new ConfigError(bad + "with a negative offset (corrupt checkpoint)");
+        for (int d = 0; d < t.size().length; d++) {
+            long sz = t.size()[d], st = t.stride()[d];
+            if (sz < 0 || st < 0) throw new ConfigError(bad + "with a negative size or stride (corrupt checkpoint)");
+            if (sz == 0) return; // no element is read
+            n = Math.multiplyHigh(n, sz) != 0 || n * sz < 0 ? Long.MAX_VALUE : n * sz;
+            long reach = Math.multiplyHigh(sz - 1, st) != 0 || (sz - 1) * st < 0 ? Long.MAX_VALUE : (sz - 1) * st;
+            last = last > Long.MAX_VALUE - reach ? Long.MAX_VALUE : last + reach;
+        }
+        if (last >= numel)
+            throw new ConfigError(bad + "reaching element " + last + " of a storage of " + numel + " (corrupt checkpoint; refused before reading it)");
+        if (noLargerThanStorage && n > numel)
+            throw new ConfigError(bad + "of " + n + " elements over a storage of " + numel + " (refused before allocating it)");
+        if (n > (Integer.MAX_VALUE - 16) / t.storage().dtype().getNumOfBytes())
+            throw new ConfigError(bad + "of " + n + " elements, more than one buffer holds");
+    }
+
     private static NDArray materialise(Path file, String key, TensorRef t, byte[] data, NDManager manager) {
         int es = t.storage().dtype().getNumOfBytes();
-        if ((long) data.length < t.storage().numel() * es)
-            throw new ConfigError(file + ": storage of " + key + " holds " + data.length + " bytes, expected " + t.storage().numel() * es + " (truncated)");
         long n = 1;
         for (long d : t.size()) n *= d;
         ByteBuffer buf = ByteBuffer.allocateDirect((int) (n * es)).order(ByteOrder.LITTLE_ENDIAN);
