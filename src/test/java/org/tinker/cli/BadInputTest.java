@@ -108,6 +108,14 @@ class BadInputTest {
                 // 8,544 parameters a layer of width 32: 85 billion parameters, 1.4 TB to train, on any machine
                 config("n_layers = 10000000", tiny("ModelParams", "n_layers", "10000000"), 2, Left.NOTHING,
                         "model too large to train here", "n_layers=10000000", "this machine has"),
+                // item 4: nothing written outside saved-models, no folder for a run that never started
+                new Case("--task=../../x", TINY.getBytes(), List.of("--task=../../x"), 2, List.of("--task=../../x", "expected a plain name"),
+                        Left.NOTHING),
+                new Case("--task=/tmp", TINY.getBytes(), List.of("--task=/tmp"), 2, List.of("--task=/tmp", "not absolute"), Left.NOTHING),
+                config("dataset_name = \"../../y\"", TINY.replace("\"ptb\"", "\"../../y\""), 2, Left.NOTHING,
+                        "dp.dataset_name=../../y", "expected a plain name"),
+                new Case("--task of no task", TINY.getBytes(), List.of("--task=nosuchtask"), 2, List.of("unknown task 'nosuchtask'"),
+                        Left.NOTHING),
                 // item 9: small things
                 config("empty config", "", 2, Left.NOTHING, "c.txt: no sections"),
                 config("comments only", "# lr = 0.1\n\n", 2, Left.NOTHING, "c.txt: no sections"),
@@ -157,6 +165,10 @@ class BadInputTest {
         assertTrue(lines.get(0).startsWith("error: "), o.err());
         for (String w : c.words()) assertTrue(lines.get(0).contains(w), "'" + w + "' in: " + lines.get(0));
         assertNoFinal(saved, c.left());
+        try (var s = Files.list(dir)) { // nothing beside saved-models (a task '../../x' once made <dir>/x/<ts>/log.txt)
+            assertEquals(List.of(), s.map(p -> p.getFileName().toString()).filter(n -> !n.equals("c.txt") && !n.equals("saved")).toList(),
+                    "nothing written outside saved-models");
+        }
     }
 
     @Test
