@@ -174,6 +174,7 @@ public final class Experiment {
                     if (logFile != null) logFile.close();
                     logFile = null;
                     Checkpoint.deleteTree(runDir);
+                    Namer.releaseClaim(setup.savedModels(), ts);
                 }
                 throw e;
             } finally {

@@ -89,6 +89,15 @@ public final class Namer {
         }
     }
 
+    /** Gives back a claimed timestamp whose run folder was removed (a run that failed before it trained). */
+    public static void releaseClaim(Path savedModels, String ts) {
+        try {
+            Files.deleteIfExists(savedModels.resolve(".timestamps").resolve(ts));
+        } catch (java.io.IOException e) {
+            // an empty claim file left behind is harmless
+        }
+    }
+
     private static boolean existsAnywhere(Path root, String ts) {
         if (!Files.isDirectory(root)) return false;
         try (var s = Files.find(root, 5, (p, a) -> a.isDirectory() && p.getFileName() != null && p.getFileName().toString().equals(ts))) {
