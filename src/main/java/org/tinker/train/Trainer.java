@@ -8,7 +8,6 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
-import com.google.gson.Gson;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
