@@ -57,9 +57,9 @@ final class GridRun {
         String text = "SLURM array job " + job + ", task " + task + " (job id " + System.getenv().getOrDefault("SLURM_JOB_ID", "?")
                 + ") on " + System.getenv().getOrDefault("SLURMD_NODENAME", "?") + "\n"
                 + "scheduler log (stdout and stderr of the task): " + (log == null ? "?" : log) + "\n";
-        try {
-            java.nio.file.Files.writeString(run.dir().resolve("slurm-task.txt"), text);
-        } catch (java.io.IOException e) {
+        try (java.io.OutputStream os = org.tinker.train.RunStore.openRunFile(run.dir().resolve("slurm-task.txt"), true)) {
+            os.write(text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        } catch (java.io.IOException | ConfigError e) {
             System.err.println("warning: cannot write " + run.dir().resolve("slurm-task.txt") + ": " + e.getMessage());
         }
     }

@@ -56,7 +56,7 @@ public final class GridState {
             Path stats = finished.dir().resolve(Checkpoint.FINAL).resolve(Checkpoint.STATS_FILE);
             if (Files.isRegularFile(stats)) {
                 try {
-                    v = TrainStats.fromJson(Checkpoint.readString(stats)).last("stat/val_loss:main");
+                    v = Checkpoint.readStats(stats).last("stat/val_loss:main");
                 } catch (RuntimeException e) {
                     v = Double.NaN;
                 }

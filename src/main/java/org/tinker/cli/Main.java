@@ -121,7 +121,11 @@ public final class Main implements Callable<Integer> {
         // every run is built in memory before the first trains: a list can hold no more than an int counts
         if (maxGrid < 1 || maxGrid > Integer.MAX_VALUE - 8)
             throw new ConfigError("--max-grid=" + maxGrid + ": expected a positive number of runs below 2^31");
+        // names that become folders under saved-models are checked before anything is written (a task '../../x' would
+        // otherwise put the run outside saved-models)
+        if (save && task != null) org.tinker.train.Namer.requirePlainName("--task", task);
         List<RunSpec> runs = Grid.expand(files, overrides, task, ablate, maxGrid);
+        if (save) for (RunSpec r : runs) org.tinker.train.Namer.requirePlainNames(r);
         PrintStream out = System.out;
         out.println(runs.size() + (runs.size() == 1 ? " run" : " runs") + " from configs/" + config + "*.txt");
         if (slurm) return GridRun.slurm(this, files, runs, commandSpec.commandLine().getParseResult().originalArgs(), out);
@@ -214,21 +218,25 @@ public final class Main implements Callable<Integer> {
             }
             System.out.printf("%-24s %-18s %-16s %-40s %10s  %s%n", "timestamp", "config", "task", "model", "val_loss", "checkpoints");
             for (RunStore.Run r : runs) {
-                List<String> cks = r.checkpoints();
+                // a run whose files cannot be read is skipped with one warning line; the others are still listed
+                List<String> cks;
                 String model = "?", val = "-";
-                if (!cks.isEmpty()) {
-                    Path ck = r.checkpoint(cks.get(cks.size() - 1));
-                    try {
+                try {
+                    cks = r.checkpoints();
+                    if (!cks.isEmpty()) {
+                        Path ck = r.checkpoint(cks.get(cks.size() - 1));
                         RunSpec s = Experiment.specOf(ck, r.config());
                         model = String.format("%s L%d H%d D%d T%d %s", s.mp().layer_architecture().replace("-transformer", ""),
                                 s.mp().n_layers(), s.mp().n_heads(), s.mp().dim(), s.mp().max_seq_len(), s.mp().tokenizer_source_name())
                                 + (s.mp().recipes().isBlank() ? "" : " + " + s.mp().recipes())
                                 + (s.tp().callbacks().isBlank() ? "" : " | " + s.tp().callbacks());
-                        double v = TrainStats.fromJson(Checkpoint.readString(ck.resolve(Checkpoint.STATS_FILE))).last("stat/val_loss:main");
+                        double v = Checkpoint.readStats(ck.resolve(Checkpoint.STATS_FILE)).last("stat/val_loss:main");
                         if (!Double.isNaN(v)) val = String.format("%.4f", v);
-                    } catch (ConfigError e) {
-                        model = "(unreadable: " + e.getMessage() + ")";
                     }
+                } catch (RuntimeException e) {
+                    String why = e instanceof ConfigError ? e.getMessage() : r.dir() + ": " + ConfigError.firstLine(e);
+                    System.err.println("warning: skipping run " + r.timestamp() + ": " + why.lines().findFirst().orElse(""));
+                    continue;
                 }
                 System.out.printf("%-24s %-18s %-16s %-40s %10s  %s%s%n", r.timestamp(), r.config(), r.task(), model, val,
                         cks.isEmpty() ? "(none)" : String.join(",", cks), r.finished() ? "" : "  [unfinished: runner resume]");

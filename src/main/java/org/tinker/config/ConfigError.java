@@ -13,4 +13,14 @@ public class ConfigError extends RuntimeException {
     public ConfigError(String message, Throwable cause) {
         super(message, cause, false, false);
     }
+
+    /**
+     * The first line of a parser's message (Gson's end with a second "See https://..." line), without the exception
+     * class some of them start with: the part of a one-line error that says what was wrong and where.
+     */
+    public static String firstLine(Throwable e) {
+        String m = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        m = m.lines().findFirst().orElse("").strip();
+        return m.replaceFirst("^([a-z]+\\.)+[A-Za-z]+(Exception|Error): ", "");
+    }
 }

@@ -299,15 +299,24 @@ public final class Params {
 
     /** Reads a params JSON file written by {@link #toJson}; unknown keys are an error naming the file. */
     public static <R extends Record> R fromJson(Section section, String json, String path) {
-        JsonObject o = com.google.gson.JsonParser.parseString(json).getAsJsonObject();
+        JsonObject o;
+        try {
+            o = com.google.gson.JsonParser.parseString(json).getAsJsonObject();
+        } catch (RuntimeException e) { // truncated or not an object: one line naming the file, not a Gson trace
+            throw new ConfigError(path + ": expected a JSON object of params (" + ConfigError.firstLine(e) + ")");
+        }
         Map<String, Located> values = new LinkedHashMap<>();
         for (Map.Entry<String, JsonElement> e : o.entrySet()) {
             JsonElement el = e.getValue();
             Object v;
             if (el.isJsonNull()) v = PyLiteral.NONE;
             else if (el.isJsonPrimitive() && el.getAsJsonPrimitive().isString()) v = el.getAsString();
-            else v = PyLiteral.parse(el.isJsonPrimitive() && el.getAsJsonPrimitive().isBoolean()
-                    ? (el.getAsBoolean() ? "True" : "False") : el.toString());
+            else try {
+                v = PyLiteral.parse(el.isJsonPrimitive() && el.getAsJsonPrimitive().isBoolean()
+                        ? (el.getAsBoolean() ? "True" : "False") : el.toString());
+            } catch (RuntimeException pe) {
+                throw new ConfigError(path + ": " + e.getKey() + ": unreadable value " + el + " (" + ConfigError.firstLine(pe) + ")");
+            }
             values.put(e.getKey(), new Located(v, path));
         }
         return bind(section, values, path);

@@ -77,7 +77,7 @@ public final class Explore {
             List<String> cks = run.checkpoints();
             if (cks.isEmpty()) throw new ConfigError(run.dir() + ": this run has no checkpoint to read train_stats from");
             Path ck = run.checkpoint(cks.get(cks.size() - 1));
-            TrainStats stats = TrainStats.fromJson(Checkpoint.readString(ck.resolve(Checkpoint.STATS_FILE)));
+            TrainStats stats = Checkpoint.readStats(ck.resolve(Checkpoint.STATS_FILE));
             for (String metric : metricNames) {
                 List<TrainStats.Point> pts = stats.get(metric);
                 if (pts.isEmpty())

@@ -6,8 +6,6 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
-import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
 import java.io.IOException;
 import java.lang.reflect.Field;
 import java.lang.reflect.Method;
@@ -15,7 +13,6 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -43,32 +40,16 @@ public final class LowMemoryLoad {
     /** One tensor's entry in the header. */
     public record Entry(String name, DataType dtype, Shape shape, long begin, long end) {}
 
-    /** The header of a safetensors file, in file order. */
+    /**
+     * The header of a safetensors file, in file order, with absolute offsets; checked by
+     * {@link org.tinker.model.gpt2.SafeTensors#header} (negative, oversized and overlapping data_offsets are refused).
+     */
     public static List<Entry> header(Path file) {
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-            while (len.hasRemaining()) if (ch.read(len) < 0) throw new IOException("file ends inside the header length");
-            long n = len.flip().getLong();
-            if (n <= 0 || n > 100_000_000 || 8 + n > ch.size()) throw new IOException("bad header length " + n);
-            ByteBuffer json = ByteBuffer.allocate((int) n);
-            while (json.hasRemaining()) if (ch.read(json) < 0) throw new IOException("file ends inside the header");
-            JsonObject o = JsonParser.parseString(new String(json.array(), StandardCharsets.UTF_8)).getAsJsonObject();
-            long base = 8 + n;
-            List<Entry> out = new ArrayList<>();
-            for (var e : o.entrySet()) {
-                if (e.getKey().equals("__metadata__")) continue;
-                JsonObject t = e.getValue().getAsJsonObject();
-                var shapeArr = t.getAsJsonArray("shape");
-                long[] shape = new long[shapeArr.size()];
-                for (int i = 0; i < shape.length; i++) shape[i] = shapeArr.get(i).getAsLong();
-                var off = t.getAsJsonArray("data_offsets");
-                out.add(new Entry(e.getKey(), org.tinker.model.gpt2.SafeTensors.dtype(t.get("dtype").getAsString()), new Shape(shape),
-                        base + off.get(0).getAsLong(), base + off.get(1).getAsLong()));
-            }
-            return out;
-        } catch (IOException | RuntimeException e) {
-            throw new ConfigError(file + ": cannot read safetensors header (" + e.getMessage() + ")");
-        }
+        var h = org.tinker.model.gpt2.SafeTensors.header(file);
+        List<Entry> out = new ArrayList<>();
+        for (var e : h.entries())
+            out.add(new Entry(e.name(), e.dtype(), new Shape(e.shape()), h.dataStart() + e.begin(), h.dataStart() + e.end()));
+        return out;
     }
 
     /** Copies every tensor of {@code file} into the LM's parameter of the same name (names and shapes must match). */

@@ -82,7 +82,7 @@ public final class Runs {
             LoadedTask task = Tasks.load(spec.dp(), projectRoot);
             data = new DataModule(tok, task.splits(), spec.dp(), spec.mp().max_seq_len(), task.synthetic());
         }
-        TrainStats stats = TrainStats.fromJson(Checkpoint.readString(ck.resolve(Checkpoint.STATS_FILE)));
+        TrainStats stats = Checkpoint.readStats(ck.resolve(Checkpoint.STATS_FILE));
         return new LoadedRun(run, checkpoint, lm, tok, data, stats, spec.dp(), spec.tp(), spec.mp(), manager);
     }
 }

@@ -42,6 +42,21 @@ public final class Verify {
                 if (!Arrays.equals(pa.get(name).toByteArray(), pb.get(name).toByteArray())) differing++;
             ok &= check(lines, differing == 0 && pa.keySet().equals(pb.keySet()), "two loads give identical weights"
                     + (differing > 0 ? " (" + differing + " tensors differ)" : ""));
+            // 1b. every weight finite: a NaN or infinite weight reloads identically but is no model
+            List<String> nonFinite = new ArrayList<>();
+            try (NDManager m = a.manager().newSubManager()) {
+                for (Map.Entry<String, NDArray> e : pa.entrySet()) {
+                    if (!e.getValue().getDataType().isFloating()) continue;
+                    NDArray nan = e.getValue().isNaN(), inf = e.getValue().isInfinite();
+                    nan.attach(m);
+                    inf.attach(m);
+                    long n = nan.logicalOr(inf).countNonzero().getLong(); // results of arrays in m stay in m
+                    if (n > 0) nonFinite.add(e.getKey() + " (" + n + " of " + e.getValue().size() + ")");
+                }
+            }
+            ok &= check(lines, nonFinite.isEmpty(), nonFinite.isEmpty() ? "every weight is finite"
+                    : "non-finite weights (nan or inf) in " + nonFinite.size() + " tensors: "
+                    + String.join(", ", nonFinite.size() > 5 ? nonFinite.subList(0, 5) : nonFinite) + (nonFinite.size() > 5 ? ", ..." : ""));
             // 2. identical, deterministic logits
             int[] ids = a.tokenizer().encodePrompt("the");
             float[] la = logits(a, ids), la2 = logits(a, ids), lb = logits(b, ids);

@@ -136,6 +136,7 @@ public final class Checkpoint {
     /** Reads a safetensors file into {@code manager}, by name. */
     public static LinkedHashMap<String, NDArray> readTensors(Path file, NDManager manager) {
         if (!Files.isRegularFile(file)) throw new ConfigError(file + ": no such file (expected a safetensors checkpoint)");
+        org.tinker.model.gpt2.SafeTensors.header(file); // offsets checked first: negative, oversized, overlapping are refused
         try (InputStream in = Files.newInputStream(file)) {
             NDList list = NDList.decode(manager, in);
             LinkedHashMap<String, NDArray> out = new LinkedHashMap<>();
@@ -153,12 +154,10 @@ public final class Checkpoint {
      * were saved between validations.
      */
     public static java.util.OptionalDouble recordedValLoss(Path checkpoint) {
-        JsonObject state = readJson(checkpoint.resolve(STATE_FILE));
-        if (state.has("checkpointValLoss") && state.get("checkpointValLoss").isJsonPrimitive())
-            return java.util.OptionalDouble.of(state.get("checkpointValLoss").getAsDouble());
-        if (!state.has("nTrainSamples") || !state.get("nTrainSamples").isJsonPrimitive()) return java.util.OptionalDouble.empty();
-        long samples = state.get("nTrainSamples").getAsLong();
-        TrainStats stats = TrainStats.fromJson(readString(checkpoint.resolve(STATS_FILE)));
+        TrainerState state = TrainerState.read(checkpoint.resolve(STATE_FILE));
+        if (state.checkpointValLoss != null) return java.util.OptionalDouble.of(state.checkpointValLoss);
+        long samples = state.nTrainSamples;
+        TrainStats stats = readStats(checkpoint.resolve(STATS_FILE));
         java.util.OptionalDouble found = java.util.OptionalDouble.empty();
         for (TrainStats.Point p : stats.get("stat/val_loss:main"))
             if (p.nTrainSamples() == samples && Double.isFinite(p.value())) found = java.util.OptionalDouble.of(p.value());
@@ -169,7 +168,18 @@ public final class Checkpoint {
         try {
             return com.google.gson.JsonParser.parseString(Files.readString(file)).getAsJsonObject();
         } catch (IOException | RuntimeException e) {
-            throw new ConfigError(file + ": cannot read JSON (" + e.getMessage() + ")");
+            throw new ConfigError(file + ": expected a JSON object (" + ConfigError.firstLine(e) + ")");
+        }
+    }
+
+    /** A checkpoint's train_stats.json; a truncated or odd file is one line naming it. */
+    public static TrainStats readStats(Path file) {
+        String text = readString(file);
+        try {
+            return TrainStats.fromJson(text);
+        } catch (RuntimeException e) {
+            throw new ConfigError(file + ": expected train statistics {name: [[step, n_train_samples, counter, value], ...]} ("
+                    + ConfigError.firstLine(e) + ")");
         }
     }
 

@@ -9,7 +9,6 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import org.tinker.config.ConfigError;
@@ -112,61 +111,81 @@ public final class Experiment {
         return new Prepared(spec, task, tok, data, lm, manager);
     }
 
-    /** Trains one grid point; with setup.save() the run is saved under a fresh timestamp. */
+    /**
+     * Trains one grid point; with setup.save() the run is saved under a fresh timestamp. Every name in the run's path is
+     * checked before anything is written, the run folder is created only once the task and model are ready, and a run
+     * that fails before its first training batch leaves no folder behind.
+     */
     public static Trainer.Result run(RunSpec spec, Setup setup) {
         RunSpec effective = spec;
         if (!setup.save() && spec.tp().checkpoint_every() != 0) effective = withCheckpointEvery(spec, 0); // as the reference
         ModelBudget.check(spec, 0, 1); // before the run folder: without data yet, a lower bound that already refuses dim = 1e9
-        String ts = setup.save() ? Namer.claimTimestamp(setup.savedModels()) : Namer.newTimestamp(setup.savedModels());
-        Path runDir = setup.savedModels().resolve(Namer.saveFolderName(effective, ts));
-        PrintStream out = setup.out();
-        PrintStream logFile = null;
-        RunStore.Lock lock = null;
         if (setup.save()) {
-            try {
-                Files.createDirectories(runDir);
-                lock = RunStore.Lock.acquire(runDir, ts); // one writer per run, for the run's life
-                logFile = new PrintStream(Files.newOutputStream(runDir.resolve("log.txt"), StandardOpenOption.CREATE,
-                        StandardOpenOption.APPEND), true, StandardCharsets.UTF_8);
-                out = tee(out, logFile);
-            } catch (IOException e) {
-                if (lock != null) lock.close();
-                throw new ConfigError(runDir + ": cannot create the run folder (" + e.getMessage() + ")");
-            }
+            RunStore.requireRunsFolder(setup.savedModels());
+            Namer.requirePlainNames(effective); // a task '../../x' would otherwise be a folder outside saved-models
         }
         try (Prepared p = prepare(effective, setup, null)) {
             effective = p.spec(); // from_os_pretrained: the checkpoint's architecture
-            out.println(effective.header() + (setup.save() ? "  → " + runDir : ""));
-            printConfig(out, effective);
-            out.printf("task %s: %,d train / %,d val / %,d test sequences, %,d train tokens; vocab %,d (%s); model %,d parameters%n",
-                    p.task().name(), p.data().size(DataModule.Split.TRAIN), p.data().size(DataModule.Split.VALID),
-                    p.data().size(DataModule.Split.TEST), p.data().tokens(DataModule.Split.TRAIN), p.tokenizer().vocabSize(),
-                    p.tokenizer().kind(), p.lm().numParameters());
-            if (p.data().size(DataModule.Split.VALID) == 0) // otherwise every val_loss is NaN without a word
-                out.println("warning: task " + p.task().name() + ": the validation split has 0 sequences (dp.val_pct="
-                        + PyLiteral.repr(effective.dp().val_pct()) + " of " + p.data().size(DataModule.Split.TRAIN)
-                        + " training sequences), so val_loss will be nan; give the task more data or a larger dp.val_pct");
-            if (!effective.mp().from_saved().isBlank()) loadFromSaved(p, setup.savedModels(), effective.mp().from_saved());
-            // W&B and other per-run listeners: told about the run before its first statistic
-            RunSpec eff = effective;
-            PrintStream o = out;
-            StatsListener.RunStart start = new StatsListener.RunStart(eff, runDir, setup.save(), -1, null);
-            Trainer trainer = started(setup.listeners(), start, () -> new Trainer(eff, p.lm(), p.data(),
-                    new Trainer.Options(runDir, setup.save(), setup.listeners(), o, setup.progressBar())));
-            DataParallel dp = setup.devices().size() > 1 ? new DataParallel(p.lm(), setup.devices()) : null;
-            if (dp != null) out.println("data-parallel over " + setup.devices() + ": each batch split in " + dp.size() + " shards");
-            Trainer.Result r;
-            try (DataParallel closing = dp) {
-                r = trainer.dataParallel(dp).train();
+            String ts = setup.save() ? Namer.claimTimestamp(setup.savedModels()) : Namer.newTimestamp(setup.savedModels());
+            Path runDir = setup.savedModels().resolve(Namer.saveFolderName(effective, ts));
+            PrintStream out = setup.out();
+            PrintStream logFile = null;
+            Trainer trainer = null;
+            RunStore.Lock lock = null;
+            if (setup.save()) {
+                try {
+                    Files.createDirectories(runDir);
+                    lock = RunStore.Lock.acquire(runDir, ts); // one writer per run, for the run's life
+                    logFile = new PrintStream(RunStore.openRunFile(runDir.resolve("log.txt"), false), true, StandardCharsets.UTF_8);
+                    out = tee(out, logFile);
+                } catch (IOException e) {
+                    if (lock != null) lock.close();
+                    throw new ConfigError(runDir + ": cannot create the run folder (" + e.getMessage() + ")");
+                }
             }
-            out.printf("done: val_loss %.4f (ppl %.2f)%s, %d optimizer steps, %,.0f train tokens/s%s%n", r.finalValLoss(),
-                    Math.exp(r.finalValLoss()), Double.isNaN(r.testLoss()) ? "" : String.format(", test_loss %.4f (ppl %.2f)",
-                            r.testLoss(), Math.exp(r.testLoss())), r.optSteps(), r.tokensPerSecond(),
-                    setup.save() ? ", saved as " + ts : "");
-            return r;
-        } finally {
-            if (logFile != null) logFile.close();
-            if (lock != null) lock.close();
+            try {
+                out.println(effective.header() + (setup.save() ? "  → " + runDir : ""));
+                printConfig(out, effective);
+                out.printf("task %s: %,d train / %,d val / %,d test sequences, %,d train tokens; vocab %,d (%s); model %,d parameters%n",
+                        p.task().name(), p.data().size(DataModule.Split.TRAIN), p.data().size(DataModule.Split.VALID),
+                        p.data().size(DataModule.Split.TEST), p.data().tokens(DataModule.Split.TRAIN), p.tokenizer().vocabSize(),
+                        p.tokenizer().kind(), p.lm().numParameters());
+                if (p.data().size(DataModule.Split.VALID) == 0) // otherwise every val_loss is NaN without a word
+                    out.println("warning: task " + p.task().name() + ": the validation split has 0 sequences (dp.val_pct="
+                            + PyLiteral.repr(effective.dp().val_pct()) + " of " + p.data().size(DataModule.Split.TRAIN)
+                            + " training sequences), so val_loss will be nan; give the task more data or a larger dp.val_pct");
+                if (!effective.mp().from_saved().isBlank()) loadFromSaved(p, setup.savedModels(), effective.mp().from_saved());
+                // W&B and other per-run listeners: told about the run before its first statistic
+                RunSpec eff = effective;
+                PrintStream o = out;
+                StatsListener.RunStart start = new StatsListener.RunStart(eff, runDir, setup.save(), -1, null);
+                trainer = started(setup.listeners(), start, () -> new Trainer(eff, p.lm(), p.data(),
+                        new Trainer.Options(runDir, setup.save(), setup.listeners(), o, setup.progressBar())));
+                DataParallel dp = setup.devices().size() > 1 ? new DataParallel(p.lm(), setup.devices()) : null;
+                if (dp != null) out.println("data-parallel over " + setup.devices() + ": each batch split in " + dp.size() + " shards");
+                Trainer.Result r;
+                try (DataParallel closing = dp) {
+                    r = trainer.dataParallel(dp).train();
+                }
+                out.printf("done: val_loss %.4f (ppl %.2f)%s, %d optimizer steps, %,.0f train tokens/s%s%n", r.finalValLoss(),
+                        Math.exp(r.finalValLoss()), Double.isNaN(r.testLoss()) ? "" : String.format(", test_loss %.4f (ppl %.2f)",
+                                r.testLoss(), Math.exp(r.testLoss())), r.optSteps(), r.tokensPerSecond(),
+                        setup.save() ? ", saved as " + ts : "");
+                return r;
+            } catch (RuntimeException | Error e) {
+                if (setup.save() && (trainer == null || trainer.state().statSyncer == 0)) { // nothing trained: no run to keep
+                    if (logFile != null) logFile.close();
+                    logFile = null;
+                    if (lock != null) lock.close();
+                    lock = null;
+                    Checkpoint.deleteTree(runDir);
+                    Namer.releaseClaim(setup.savedModels(), ts);
+                }
+                throw e;
+            } finally {
+                if (logFile != null) logFile.close();
+                if (lock != null) lock.close();
+            }
         }
     }
 
@@ -186,13 +205,12 @@ public final class Experiment {
         RunSpec spec = specOf(ck, run.config());
         Tokenizer tok = Tokenizers.load(ck.resolve(Checkpoint.TOKENIZER_FILE));
         PrintStream out = setup.out();
-        try (PrintStream logFile = new PrintStream(Files.newOutputStream(run.dir().resolve("log.txt"), StandardOpenOption.CREATE,
-                StandardOpenOption.APPEND), true, StandardCharsets.UTF_8);
+        try (PrintStream logFile = new PrintStream(RunStore.openRunFile(run.dir().resolve("log.txt"), false), true, StandardCharsets.UTF_8);
              Prepared p = prepare(spec, setup, tok)) {
             out = tee(out, logFile);
             out.println("resuming " + run.timestamp() + " from checkpoint " + ck.getFileName());
             // per-run listeners (W&B) continue the run recorded in run.dir()/wandb.json, after the checkpoint's step
-            long ckStep = Checkpoint.readJson(ck.resolve(Checkpoint.STATE_FILE)).get("statSyncer").getAsLong();
+            long ckStep = TrainerState.read(ck.resolve(Checkpoint.STATE_FILE)).statSyncer;
             StatsListener.RunStart start = new StatsListener.RunStart(p.spec(), run.dir(), true, ckStep, ck);
             PrintStream o = out;
             Trainer trainer = started(setup.listeners(), start, () -> {

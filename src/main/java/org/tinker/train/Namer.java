@@ -30,6 +30,28 @@ public final class Namer {
         return spec.ablation() != null ? "ablation-" + spec.ablation() : null;
     }
 
+    /**
+     * Refuses a name that would leave its folder when used as one path element under saved-models: empty, {@code .},
+     * {@code ..}, a leading dot (hidden, as saved-models' own {@code .timestamps}), a {@code /} or {@code \\} (hence any
+     * absolute path), or a control character. {@code what} names where it came from (a flag or a config key).
+     */
+    public static String requirePlainName(String what, String name) {
+        boolean bad = name == null || name.isEmpty() || name.startsWith(".") || name.contains("/") || name.contains("\\")
+                || name.chars().anyMatch(c -> c < 0x20 || c == 0x7f);
+        if (bad)
+            throw new org.tinker.config.ConfigError(what + "=" + (name == null ? "" : name.replaceAll("\\p{Cntrl}", "?"))
+                    + ": expected a plain name to save the run under (no '/', no '..', not absolute, not starting with '.')");
+        return name;
+    }
+
+    /** Checks every name {@link #saveFolderName} puts in the path: config, task, run name. */
+    public static void requirePlainNames(RunSpec spec) {
+        requirePlainName("config name", spec.configName());
+        requirePlainName("dp.dataset_name", spec.dp().dataset_name());
+        String run = runName(spec);
+        if (run != null) requirePlainName("run name", run);
+    }
+
     /** {@code {config}/{task}/{run_name/}{timestamp}}, relative to saved-models/. */
     public static String saveFolderName(RunSpec spec, String timestamp) {
         String run = runName(spec);
@@ -64,6 +86,15 @@ public final class Namer {
             } catch (java.io.IOException e) {
                 return ts; // cannot claim (read-only?): creating the run folder will report the problem
             }
+        }
+    }
+
+    /** Gives back a claimed timestamp whose run folder was removed (a run that failed before it trained). */
+    public static void releaseClaim(Path savedModels, String ts) {
+        try {
+            Files.deleteIfExists(savedModels.resolve(".timestamps").resolve(ts));
+        } catch (java.io.IOException e) {
+            // an empty claim file left behind is harmless
         }
     }
 

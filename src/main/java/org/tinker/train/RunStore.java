@@ -73,6 +73,18 @@ public final class RunStore {
             throw new ConfigError("--saved-models=" + savedModels + ": expected a folder to keep runs in, not the root of the file system");
     }
 
+    /**
+     * Opens a file of a run folder (log.txt, slurm-task.txt) for appending, or truncating with {@code truncate}, without
+     * following a symbolic link: a link planted in a run folder is refused, never written through.
+     */
+    public static java.io.OutputStream openRunFile(Path file, boolean truncate) throws IOException {
+        if (Files.isSymbolicLink(file))
+            throw new ConfigError(file + ": is a symbolic link; expected a plain file of the run folder (refusing to write through it)");
+        return Files.newOutputStream(file, java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE,
+                truncate ? java.nio.file.StandardOpenOption.TRUNCATE_EXISTING : java.nio.file.StandardOpenOption.APPEND,
+                java.nio.file.LinkOption.NOFOLLOW_LINKS);
+    }
+
     /** All runs, oldest first. */
     public List<Run> list() {
         List<Run> out = new ArrayList<>();

@@ -8,7 +8,6 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
-import com.google.gson.Gson;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
@@ -485,13 +484,33 @@ public final class Trainer {
 
     /** Continues from a checkpoint written by {@link #saveCheckpoint}: weights, moments, stats, counters. */
     public void restore(Path checkpointDir) {
-        state = new Gson().fromJson(Checkpoint.readString(checkpointDir.resolve(Checkpoint.STATE_FILE)), TrainerState.class);
-        if (state.schedule != null) schedule.restore(state.schedule);
+        Path stateFile = checkpointDir.resolve(Checkpoint.STATE_FILE);
+        TrainerState read = TrainerState.read(stateFile);
+        // the data position must lie inside this run's data: a state past the last batch would "finish" the run untrained
+        int nb = data.batchOrder(DataModule.Split.TRAIN, tp.batch_size(), false, 0).length;
+        if (read.batchInEpoch > nb)
+            throw new org.tinker.config.ConfigError(stateFile + ": batchInEpoch = " + read.batchInEpoch + " but an epoch of this run has "
+                    + nb + " batches (expected 0 to " + nb + "); the state does not belong to this run");
+        if (read.epoch > tp.epochs())
+            throw new org.tinker.config.ConfigError(stateFile + ": epoch = " + read.epoch + " but the run trains " + tp.epochs()
+                    + " epochs (expected 0 to " + tp.epochs() + ")");
+        if (read.nTrainBatches > (long) nb * (read.epoch + 1))
+            throw new org.tinker.config.ConfigError(stateFile + ": nTrainBatches = " + read.nTrainBatches + " is more than " + (read.epoch + 1)
+                    + " epochs of " + nb + " batches (expected at most " + (long) nb * (read.epoch + 1) + ")");
+        state = read;
+        if (state.schedule != null) {
+            try {
+                schedule.restore(state.schedule);
+            } catch (RuntimeException e) {
+                throw new org.tinker.config.ConfigError(stateFile + ": field schedule " + java.util.Arrays.toString(state.schedule)
+                        + " does not fit lr_scheduler_type " + tp.lr_scheduler_type() + " (" + org.tinker.config.ConfigError.firstLine(e) + ")");
+            }
+        }
         try (NDManager tmp = lm.manager().newSubManager()) {
             lm.loadParameters(Checkpoint.readTensors(checkpointDir.resolve(Checkpoint.MODEL_FILE), tmp));
             optimizer.restore(Checkpoint.readTensors(checkpointDir.resolve(Checkpoint.OPTIMIZER_FILE), tmp), state.nOptSteps);
         }
-        TrainStats saved = TrainStats.fromJson(Checkpoint.readString(checkpointDir.resolve(Checkpoint.STATS_FILE)));
+        TrainStats saved = Checkpoint.readStats(checkpointDir.resolve(Checkpoint.STATS_FILE));
         stats.replaceWith(saved);
         state.finished = false;
     }

@@ -38,4 +38,38 @@ public final class TrainerState {
     public Double checkpointValLoss;
     /** Name of the checkpoint folder this state was saved in. */
     public String checkpoint;
+
+    /** Fields every trainer_state.json has had since the first: without them a run cannot continue where it stopped. */
+    private static final java.util.List<String> REQUIRED = java.util.List.of("epoch", "batchInEpoch", "statSyncer", "nTrainSamples",
+            "nTrainBatches", "nOptSteps", "seed");
+
+    /**
+     * Reads a trainer_state.json: a missing or odd field, a negative counter or position is one line naming the file and
+     * the field (never a Gson or NullPointerException trace). Whether the position fits the run's data is checked on
+     * resume ({@link Trainer#restore}), where the number of batches is known.
+     */
+    public static TrainerState read(java.nio.file.Path file) {
+        com.google.gson.JsonObject o = Checkpoint.readJson(file);
+        for (String f : REQUIRED) {
+            com.google.gson.JsonElement e = o.get(f);
+            if (e == null || e.isJsonNull())
+                throw new org.tinker.config.ConfigError(file + ": missing field " + f + " (expected a whole number; the checkpoint is incomplete)");
+            if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber())
+                throw new org.tinker.config.ConfigError(file + ": field " + f + " = " + e + ": expected a whole number");
+        }
+        TrainerState s;
+        try {
+            s = new com.google.gson.GsonBuilder().serializeSpecialFloatingPointValues().create().fromJson(o, TrainerState.class);
+        } catch (RuntimeException e) {
+            throw new org.tinker.config.ConfigError(file + ": a field has the wrong type (" + org.tinker.config.ConfigError.firstLine(e) + ")");
+        }
+        String negative = s.epoch < 0 ? "epoch" : s.batchInEpoch < 0 ? "batchInEpoch" : s.statSyncer < 0 ? "statSyncer"
+                : s.nTrainSamples < 0 ? "nTrainSamples" : s.nTrainBatches < 0 ? "nTrainBatches" : s.nOptSteps < 0 ? "nOptSteps"
+                : s.nTrainTokens < 0 ? "nTrainTokens" : s.statCounter < 0 ? "statCounter" : s.epochBatches < 0 ? "epochBatches" : null;
+        if (negative != null) throw new org.tinker.config.ConfigError(file + ": field " + negative + " is negative (expected a count, 0 or more)");
+        if (s.nOptSteps > s.nTrainBatches || s.nTrainBatches > s.nTrainSamples)
+            throw new org.tinker.config.ConfigError(file + ": inconsistent counters nOptSteps=" + s.nOptSteps + ", nTrainBatches="
+                    + s.nTrainBatches + ", nTrainSamples=" + s.nTrainSamples + " (expected steps <= batches <= samples)");
+        return s;
+    }
 }

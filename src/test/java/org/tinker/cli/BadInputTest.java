@@ -39,8 +39,11 @@ class BadInputTest {
             tokenizer_source_name = "word"
             """;
 
-    /** What a case may leave under saved-models: nothing at all, or a run folder without a final checkpoint. */
-    enum Left { NOTHING, NO_FINAL }
+    /**
+     * What a case may leave under saved-models: nothing at all; no run (no file, no timestamp folder: only the empty
+     * folders of its config and task, which another run may share); or a run folder without a final checkpoint.
+     */
+    enum Left { NOTHING, NO_RUN, NO_FINAL }
 
     record Case(String name, byte[] config, List<String> args, int code, List<String> words, Left left) {
         @Override
@@ -108,6 +111,17 @@ class BadInputTest {
                 // 8,544 parameters a layer of width 32: 85 billion parameters, 1.4 TB to train, on any machine
                 config("n_layers = 10000000", tiny("ModelParams", "n_layers", "10000000"), 2, Left.NOTHING,
                         "model too large to train here", "n_layers=10000000", "this machine has"),
+                // item 4: nothing written outside saved-models, no folder for a run that never started
+                new Case("--task=../../x", TINY.getBytes(), List.of("--task=../../x"), 2, List.of("--task=../../x", "expected a plain name"),
+                        Left.NOTHING),
+                new Case("--task=/tmp", TINY.getBytes(), List.of("--task=/tmp"), 2, List.of("--task=/tmp", "not absolute"), Left.NOTHING),
+                config("dataset_name = \"../../y\"", TINY.replace("\"ptb\"", "\"../../y\""), 2, Left.NOTHING,
+                        "dp.dataset_name=../../y", "expected a plain name"),
+                new Case("--task of no task", TINY.getBytes(), List.of("--task=nosuchtask"), 2, List.of("unknown task 'nosuchtask'"),
+                        Left.NOTHING),
+                // fails once the run folder exists, before the first batch: the folder goes again
+                config("from_saved of no run", tiny("ModelParams", "from_saved", "\"2020-01-01--00-00-00\""), 2, Left.NO_RUN,
+                        "no saved run with timestamp 2020-01-01--00-00-00"),
                 // item 9: small things
                 config("empty config", "", 2, Left.NOTHING, "c.txt: no sections"),
                 config("comments only", "# lr = 0.1\n\n", 2, Left.NOTHING, "c.txt: no sections"),
@@ -157,6 +171,10 @@ class BadInputTest {
         assertTrue(lines.get(0).startsWith("error: "), o.err());
         for (String w : c.words()) assertTrue(lines.get(0).contains(w), "'" + w + "' in: " + lines.get(0));
         assertNoFinal(saved, c.left());
+        try (var s = Files.list(dir)) { // nothing beside saved-models (a task '../../x' once made <dir>/x/<ts>/log.txt)
+            assertEquals(List.of(), s.map(p -> p.getFileName().toString()).filter(n -> !n.equals("c.txt") && !n.equals("saved")).toList(),
+                    "nothing written outside saved-models");
+        }
     }
 
     @Test
@@ -193,6 +211,8 @@ class BadInputTest {
         try (var s = Files.walk(saved)) {
             List<Path> all = s.filter(p -> !p.equals(saved)).toList();
             if (left == Left.NOTHING) assertEquals(List.of(), all, "nothing written");
+            else if (left == Left.NO_RUN) assertTrue(all.stream().allMatch(p -> Files.isDirectory(p)
+                    && !org.tinker.train.RunStore.TIMESTAMP.matcher(p.getFileName().toString()).matches()), "no run left: " + all);
             else assertTrue(all.stream().noneMatch(p -> p.getFileName().toString().equals("final")), "no final checkpoint: " + all);
         }
     }

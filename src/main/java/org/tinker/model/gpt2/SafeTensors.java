@@ -34,6 +34,12 @@ public final class SafeTensors {
     /** Header length above this is treated as corruption (the format's own limit is 100 MB). */
     private static final long MAX_HEADER = 100L << 20;
 
+    /** One tensor's header entry; {@code begin} and {@code end} count from {@link Header#dataStart}. */
+    public record Entry(String name, DataType dtype, long[] shape, long begin, long end) {}
+
+    /** A checked header: the byte where the data starts, and the tensors in file (header) order. */
+    public record Header(long dataStart, List<Entry> entries) {}
+
     /** Reads every tensor of a file into {@code manager}, in file (header) order. */
     public static LinkedHashMap<String, NDArray> read(Path file, NDManager manager) {
         return read(file, manager, null);
@@ -46,67 +52,107 @@ public final class SafeTensors {
     public static LinkedHashMap<String, NDArray> read(Path file, NDManager manager, ExpectedTensors expected) {
         if (!Files.isRegularFile(file)) throw new ConfigError(file + ": no such file (expected a safetensors file)");
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            long size = ch.size();
-            if (size < 8) throw bad(file, "the file is " + size + " bytes, shorter than the 8-byte header length");
-            ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-            readFully(ch, lenBuf, 0);
-            long headerLen = lenBuf.flip().getLong();
-            if (headerLen <= 0 || headerLen > MAX_HEADER || 8 + headerLen > size)
-                throw bad(file, "header length " + headerLen + " does not fit a file of " + size + " bytes (truncated or not safetensors)");
-            ByteBuffer hb = ByteBuffer.allocate((int) headerLen);
-            readFully(ch, hb, 8);
-            JsonObject header;
-            try {
-                header = JsonParser.parseString(new String(hb.array(), StandardCharsets.UTF_8)).getAsJsonObject();
-            } catch (RuntimeException e) {
-                throw bad(file, "the JSON header is corrupt");
-            }
-            long dataStart = 8 + headerLen, dataLen = size - dataStart;
+            Header h = header(file, ch);
+            if (expected != null) // every tensor as config.json says, before anything is allocated
+                for (Entry e : h.entries()) expected.check(file, e.name(), e.shape(), e.dtype());
             LinkedHashMap<String, NDArray> out = new LinkedHashMap<>();
-            for (Map.Entry<String, JsonElement> e : header.entrySet()) {
-                if (e.getKey().equals("__metadata__")) continue;
-                String name = e.getKey();
-                JsonObject t;
-                DataType dt;
-                long[] shape;
-                long begin, end;
-                try {
-                    t = e.getValue().getAsJsonObject();
-                    dt = dtype(t.get("dtype").getAsString());
-                    var sh = t.get("shape").getAsJsonArray();
-                    shape = new long[sh.size()];
-                    for (int i = 0; i < shape.length; i++) shape[i] = sh.get(i).getAsLong();
-                    var off = t.get("data_offsets").getAsJsonArray();
-                    begin = off.get(0).getAsLong();
-                    end = off.get(1).getAsLong();
-                } catch (ConfigError ce) {
-                    throw bad(file, "tensor " + name + ": " + ce.getMessage());
-                } catch (RuntimeException re) {
-                    throw bad(file, "tensor " + name + ": malformed header entry " + e.getValue());
-                }
-                long n = 1;
-                for (long d : shape) {
-                    if (d < 0) throw bad(file, "tensor " + name + ": negative dimension");
-                    if (d > 0 && n > dataLen / d) throw bad(file, "tensor " + name + ": shape " + new Shape(shape) + " is larger than the file");
-                    n *= d;
-                }
-                if (expected != null) expected.check(file, name, shape, dt);
-                long bytes = n * dt.getNumOfBytes();
-                if (begin < 0 || end < begin || end - begin != bytes)
-                    throw bad(file, "tensor " + name + ": offsets [" + begin + ", " + end + ") do not match " + dt + " " + new Shape(shape));
-                if (end > dataLen)
-                    throw bad(file, "tensor " + name + " ends at byte " + end + " but the data is only " + dataLen + " bytes (truncated file)");
+            for (Entry e : h.entries()) {
+                long bytes = e.end() - e.begin();
+                if (bytes > Integer.MAX_VALUE - 8) throw bad(file, "tensor " + e.name() + " has " + bytes + " bytes, more than one buffer holds");
                 ByteBuffer data = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.LITTLE_ENDIAN);
-                readFully(ch, data, dataStart + begin);
+                readFully(ch, data, h.dataStart() + e.begin());
                 data.flip();
-                NDArray a = manager.create(data, new Shape(shape), dt);
-                a.setName(name);
-                out.put(name, a);
+                NDArray a = manager.create(data, new Shape(e.shape()), e.dtype());
+                a.setName(e.name());
+                out.put(e.name(), a);
             }
             return out;
         } catch (IOException e) {
             throw new ConfigError(file + ": cannot read (" + e.getMessage() + ")");
         }
+    }
+
+    /**
+     * The checked header of a safetensors file, without reading its data: every entry has a known dtype, non-negative
+     * dimensions, offsets {@code 0 <= begin <= end <= data length} whose size is exactly dtype × shape, and no two
+     * tensors share a byte. Anything else is one line naming the file.
+     */
+    public static Header header(Path file) {
+        if (!Files.isRegularFile(file)) throw new ConfigError(file + ": no such file (expected a safetensors file)");
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            return header(file, ch);
+        } catch (IOException e) {
+            throw new ConfigError(file + ": cannot read (" + e.getMessage() + ")");
+        }
+    }
+
+    private static Header header(Path file, FileChannel ch) throws IOException {
+        long size = ch.size();
+        if (size < 8) throw bad(file, "the file is " + size + " bytes, shorter than the 8-byte header length");
+        ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+        readFully(ch, lenBuf, 0);
+        long headerLen = lenBuf.flip().getLong();
+        if (headerLen <= 0 || headerLen > MAX_HEADER || 8 + headerLen > size)
+            throw bad(file, "header length " + headerLen + " does not fit a file of " + size + " bytes (truncated or not safetensors)");
+        ByteBuffer hb = ByteBuffer.allocate((int) headerLen);
+        readFully(ch, hb, 8);
+        JsonObject header;
+        try {
+            header = JsonParser.parseString(new String(hb.array(), StandardCharsets.UTF_8)).getAsJsonObject();
+        } catch (RuntimeException e) {
+            throw bad(file, "the JSON header is corrupt");
+        }
+        long dataStart = 8 + headerLen, dataLen = size - dataStart;
+        List<Entry> entries = new ArrayList<>();
+        for (Map.Entry<String, JsonElement> e : header.entrySet()) {
+            if (e.getKey().equals("__metadata__")) continue;
+            String name = e.getKey();
+            DataType dt;
+            long[] shape;
+            long begin, end;
+            try {
+                JsonObject t = e.getValue().getAsJsonObject();
+                dt = dtype(t.get("dtype").getAsString());
+                var sh = t.get("shape").getAsJsonArray();
+                shape = new long[sh.size()];
+                for (int i = 0; i < shape.length; i++) shape[i] = sh.get(i).getAsLong();
+                var off = t.get("data_offsets").getAsJsonArray();
+                if (off.size() != 2) throw new IllegalStateException("data_offsets of " + off.size() + " values");
+                begin = off.get(0).getAsLong();
+                end = off.get(1).getAsLong();
+            } catch (ConfigError ce) {
+                throw bad(file, "tensor " + name + ": " + ce.getMessage());
+            } catch (RuntimeException re) {
+                throw bad(file, "tensor " + name + ": malformed header entry " + e.getValue());
+            }
+            long bytes;
+            try {
+                long n = 1;
+                for (long d : shape) {
+                    if (d < 0) throw bad(file, "tensor " + name + ": negative dimension");
+                    n = Math.multiplyExact(n, d);
+                }
+                bytes = Math.multiplyExact(n, (long) dt.getNumOfBytes());
+            } catch (ArithmeticException ae) {
+                throw bad(file, "tensor " + name + ": shape " + java.util.Arrays.toString(shape) + " overflows");
+            }
+            if (begin < 0 || end < begin || end - begin != bytes)
+                throw bad(file, "tensor " + name + ": offsets [" + begin + ", " + end + ") do not match " + dt + " " + new Shape(shape)
+                        + " (expected 0 <= begin and end - begin = " + bytes + ")");
+            if (end > dataLen)
+                throw bad(file, "tensor " + name + " ends at byte " + end + " but the data is only " + dataLen + " bytes (truncated file)");
+            entries.add(new Entry(name, dt, shape, begin, end));
+        }
+        // no byte belongs to two tensors (a crafted header could alias one tensor's data as another's)
+        List<Entry> byBegin = new ArrayList<>(entries.stream().filter(x -> x.end() > x.begin()).toList());
+        byBegin.sort(java.util.Comparator.comparingLong(Entry::begin));
+        for (int i = 1; i < byBegin.size(); i++) {
+            Entry a = byBegin.get(i - 1), b = byBegin.get(i);
+            if (b.begin() < a.end())
+                throw bad(file, "tensors " + a.name() + " [" + a.begin() + ", " + a.end() + ") and " + b.name() + " [" + b.begin() + ", "
+                        + b.end() + ") overlap (expected disjoint data_offsets)");
+        }
+        return new Header(dataStart, entries);
     }
 
     /** The DJL dtype of a safetensors header's dtype string (F32, F64, F16, BF16, I64, I32, I8, ...). */
