@@ -17,7 +17,7 @@ import org.tinker.train.TestRuns;
 /** {@code runner transfer}: two saved FlexiBERT-space runs; the target's transferred checkpoint holds the source's slices. */
 class TransferCommandTest {
     static String flexi(String dict) {
-        return TestRuns.PTB_TINY.replace("epochs = 3", "epochs = 1").replace("debug_crop = 200", "debug_crop = 40")
+        return TestRuns.set(TestRuns.PTB_TINY, "epochs", "1", "debug_crop", "40")
                 + "layer_architecture = \"flexi\"\nmodel_dict = \"" + dict + "\"\n";
     }
 

@@ -39,7 +39,7 @@ class BodyExploreTest {
     static LoadedRun hier, flexi;
 
     static LoadedRun train(String model) {
-        var spec = TestRuns.spec(TestRuns.PTB_TINY.replace("epochs = 3", "epochs = 1").replace("n_layers = 1", "n_layers = 2") + model);
+        var spec = TestRuns.spec(TestRuns.set(TestRuns.PTB_TINY, "epochs", "1", "n_layers", "2") + model);
         Path ck = Experiment.run(spec, Experiment.Setup.quiet(Path.of("."), saved, true)).finalCheckpoint();
         return runs.get(ck.getParent().getFileName().toString());
     }

@@ -40,8 +40,8 @@ class ExploreTest {
 
     @BeforeAll
     static void train() {
-        var spec = TestRuns.spec(TestRuns.PTB_TINY.replace("epochs = 3", "epochs = 2")
-                .replace("random_seed = 7", "random_seed = 7\ncheckpoint_every = 800").replace("n_layers = 1", "n_layers = 2"));
+        var spec = TestRuns.spec(TestRuns.set(TestRuns.PTB_TINY,
+                "epochs", "2", "checkpoint_every", "800", "n_layers", "2"));
         Trainer.Result r = Experiment.run(spec, Experiment.Setup.quiet(ROOT, saved, true));
         ts = r.finalCheckpoint().getParent().getFileName().toString();
         runs = new Runs(saved, ROOT, Device.cpu());

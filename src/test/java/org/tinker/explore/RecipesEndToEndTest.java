@@ -35,7 +35,7 @@ class RecipesEndToEndTest {
     @ParameterizedTest(name = "{0} on {1}")
     @MethodSource("recipes")
     void recordedValidationIsReproducedWithTheRecipeAndOnlyWithIt(String recipe, String arch) {
-        var spec = TestRuns.spec(TestRuns.PTB_TINY.replace("n_layers = 1", "n_layers = 2")
+        var spec = TestRuns.spec(TestRuns.set(TestRuns.PTB_TINY, "n_layers", "2")
                 + "layer_architecture = \"" + arch + "\"\nrecipes = \"" + recipe + "\"\n");
         Trainer.Result r = Experiment.run(spec, Experiment.Setup.quiet(Path.of("."), saved, true));
         String ts = r.finalCheckpoint().getParent().getFileName().toString();

@@ -19,7 +19,7 @@ class VerifyTest {
     void everyCheckpointOfAHealthyRunVerifies(@TempDir Path saved) throws Exception {
         // 29 batches of 8; validation every 15 batches (120 samples); a checkpoint every 40 samples: 40, 80 and 160 fall
         // between validations, 120 and final follow one
-        RunSpec spec = TestRuns.spec(TestRuns.PTB_TINY.replace("epochs = 3", "epochs = 1")
+        RunSpec spec = TestRuns.spec(TestRuns.set(TestRuns.PTB_TINY, "epochs", "1")
                 .replace("[TrainParams]", "[TrainParams]\ncheckpoint_every = 40"));
         Path fin = Experiment.run(spec, Experiment.Setup.quiet(Path.of("."), saved, true)).finalCheckpoint();
         String ts = fin.getParent().getFileName().toString();

@@ -22,7 +22,7 @@ import org.tinker.train.TrainStats;
 /** Real (short) training runs logging to a W&B server on loopback, through outages, crashes and resumes. */
 class WandbTrainingTest {
     static final Path ROOT = Path.of(".");
-    static final String ONE_EPOCH = TestRuns.PTB_TINY.replace("epochs = 3", "epochs = 1");
+    static final String ONE_EPOCH = TestRuns.set(TestRuns.PTB_TINY, "epochs", "1");
 
     static Experiment.Setup setup(Path saved, boolean save, WandbListener l, PrintStream out) {
         return new Experiment.Setup(ROOT, saved, save, ai.djl.Device.cpu(), out, List.of(l), false);

@@ -27,8 +27,8 @@ import org.tinker.model.LossResult;
  */
 class DataParallelTest {
     static final Path ROOT = Path.of(".");
-    static final String SPEC = TestRuns.PTB_TINY.replace("dropout = 0.1", "dropout = 0.0")
-            .replace("epochs = 3", "epochs = 1\nmax_steps = 6\naccumulate_grad_batches = 2");
+    static final String SPEC = TestRuns.set(TestRuns.PTB_TINY,
+            "dropout", "0.0", "epochs", "1", "max_steps", "6", "accumulate_grad_batches", "2");
 
     @Test
     void twoReplicasOnHalfBatchesTrainLikeOneOnTheWholeBatch(@TempDir Path saved) {

@@ -56,7 +56,8 @@ class DivergenceTest {
 
     /** Trains PTB_TINY (1 epoch, 29 batches) with extra TrainParams lines, breaking the weights after step k. */
     static Trainer.Diverged diverge(Path saved, String trainLines, long k, BreakWeightsAfter[] cbOut) {
-        RunSpec spec = TestRuns.spec(TestRuns.PTB_TINY.replace("epochs = 3", "epochs = 1").replace("[TrainParams]", "[TrainParams]\n" + trainLines));
+        RunSpec spec = TestRuns.spec(TestRuns.set(TestRuns.PTB_TINY, "epochs", "1")
+                .replace("[TrainParams]", "[TrainParams]\n" + trainLines));
         Path runDir = saved.resolve("run");
         try (Experiment.Prepared p = Experiment.prepare(spec, Experiment.Setup.quiet(ROOT, saved, true), null)) {
             Trainer t = new Trainer(spec, p.lm(), p.data(), new Trainer.Options(runDir, true, List.of(), System.out, false));

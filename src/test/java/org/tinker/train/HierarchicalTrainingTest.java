@@ -13,7 +13,7 @@ import org.tinker.explore.Runs;
 
 /** The hierarchical transformer trains through the normal Trainer, logs its losses, saves and reloads. */
 class HierarchicalTrainingTest {
-    static final String CONFIG = TestRuns.PTB_TINY.replace("epochs = 3", "epochs = 1") + """
+    static final String CONFIG = TestRuns.set(TestRuns.PTB_TINY, "epochs", "1") + """
             layer_architecture = "hierarchical"
             hierarchies = (1, 2)
             window_sizes = (8, None)

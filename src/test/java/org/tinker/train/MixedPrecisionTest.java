@@ -18,9 +18,8 @@ class MixedPrecisionTest {
 
     @Test
     void bf16TrainingFollowsTheFloat32LossCurve(@TempDir Path saved) {
-        RunSpec fp32 = TestRuns.spec(TestRuns.PTB_TINY.replace("dropout = 0.1", "dropout = 0.0"));
-        RunSpec bf16 = TestRuns.spec(TestRuns.PTB_TINY.replace("dropout = 0.1", "dropout = 0.0")
-                .replace("random_seed = 7", "random_seed = 7\nprecision = \"bf16\""));
+        RunSpec fp32 = TestRuns.spec(TestRuns.set(TestRuns.PTB_TINY, "dropout", "0.0"));
+        RunSpec bf16 = TestRuns.spec(TestRuns.set(TestRuns.PTB_TINY, "dropout", "0.0", "precision", "\"bf16\""));
         assertEquals("bf16", bf16.tp().precision());
         double[] a = TrainerTest.losses(fp32, saved), b = TrainerTest.losses(bf16, saved);
         assertEquals(a.length, b.length);

@@ -14,6 +14,30 @@ public final class TestRuns {
         return Grid.expand(List.of(ConfigFile.parse("test", configText)), List.of(), null, false).get(0);
     }
 
+    /**
+     * {@code config} with {@code key = value} (value as a config file writes it): the key's line replaced, or added under
+     * the header of the section that owns the key. A key no section has is an error, so a changed config text cannot turn
+     * the edit into a silent no-op (as a plain text replace would).
+     */
+    public static String set(String config, String key, String value) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^" + java.util.regex.Pattern.quote(key) + " = .*$").matcher(config);
+        if (m.find()) return config.substring(0, m.start()) + key + " = " + value + config.substring(m.end());
+        for (org.tinker.config.Params.Section section : org.tinker.config.Params.Section.values()) {
+            if (!section.has(key)) continue;
+            String header = "[" + section.title + "]\n";
+            if (!config.contains(header)) return config + header + key + " = " + value + "\n";
+            return config.replace(header, header + key + " = " + value + "\n");
+        }
+        throw new IllegalArgumentException("no params section has a key '" + key + "'");
+    }
+
+    /** {@link #set} for several pairs: {@code set(PTB_TINY, "epochs", "1", "n_layers", "2")}. */
+    public static String set(String config, String... keyValues) {
+        if (keyValues.length % 2 != 0) throw new IllegalArgumentException("key, value pairs expected");
+        for (int i = 0; i < keyValues.length; i += 2) config = set(config, keyValues[i], keyValues[i + 1]);
+        return config;
+    }
+
     /** Word-level PTB, first 200 lines of each split, one small layer: trains in seconds. */
     public static final String PTB_TINY = """
             [DataParams]

@@ -24,8 +24,7 @@ import org.tinker.model.ForwardOptions;
  */
 class TrainingRecipesTest {
     static final Path ROOT = Path.of(".");
-    static final String CONFIG = TestRuns.PTB_TINY.replace("epochs = 3", "epochs = 1").replace("dropout = 0.1", "dropout = 0.0")
-            .replace("n_layers = 1", "n_layers = 3");
+    static final String CONFIG = TestRuns.set(TestRuns.PTB_TINY, "epochs", "1", "dropout", "0.0", "n_layers", "3");
 
     static TrainingCallback named(String text) {
         List<TrainingCallback> cbs = TrainingRecipes.of(text);
