@@ -63,6 +63,7 @@ public final class Trainer {
     /** Stop after this many training batches in this process (for tests that simulate a crash); -1 = never. */
     private long interruptAfterBatches = -1;
     private DataParallel dataParallel;
+    private StopRequest stop;
 
     public Trainer(RunSpec spec, LM lm, DataModule data, Options opts) {
         this.spec = spec;
@@ -112,6 +113,35 @@ public final class Trainer {
     /** Simulates a crash after n training batches in this process (tests of resume). */
     public void interruptAfter(long batches) {
         this.interruptAfterBatches = batches;
+    }
+
+    /** Stops at the next optimizer-step boundary with a checkpoint of that step once {@code stop} is requested. */
+    public Trainer stopOn(StopRequest stop) {
+        this.stop = stop;
+        return this;
+    }
+
+    /**
+     * Thrown at the step boundary after a {@link StopRequest}: the checkpoint of that step ({@link #checkpoint}) is
+     * written; {@code runner resume} continues from it. No stack trace: the signal's hook says how to resume.
+     */
+    public static final class Stopped extends RuntimeException {
+        private final Path checkpoint;
+        private final long optSteps;
+
+        Stopped(Path checkpoint, long optSteps) {
+            super("stopped after " + optSteps + " optimizer steps; checkpoint " + checkpoint, null, false, false);
+            this.checkpoint = checkpoint;
+            this.optSteps = optSteps;
+        }
+
+        public Path checkpoint() {
+            return checkpoint;
+        }
+
+        public long optSteps() {
+            return optSteps;
+        }
     }
 
     /** Thrown by {@link #interruptAfter}. */
@@ -274,11 +304,22 @@ public final class Trainer {
                     state.epoch++;
                     state.batchInEpoch = 0;
                 }
+                boolean savedThisStep = false;
                 if (stepNow && opts.save() && !budgetDone) {
                     int every = tp.checkpoint_every();
                     boolean crossed = every > 0 && samplesBefore / every < state.nTrainSamples / every;
-                    if ((every == -1 && validated) || crossed || (every != 0 && epochEnd))
+                    if ((every == -1 && validated) || crossed || (every != 0 && epochEnd)) {
                         saveCheckpoint(String.valueOf(state.nTrainSamples), false);
+                        savedThisStep = true;
+                    }
+                }
+                // a signal (SIGTERM, Ctrl-C): a checkpoint of this step, whatever checkpoint_every says, then stop; only
+                // at an optimizer-step boundary, where no accumulated gradient would be lost
+                if (stepNow && stop != null && stop.requested() && opts.save()) {
+                    String name = String.valueOf(state.nTrainSamples);
+                    Path dir = savedThisStep ? opts.runDir().resolve(name) : saveCheckpoint(name, false);
+                    if (bar != null) bar.finish();
+                    throw new Stopped(dir, state.nOptSteps);
                 }
                 if (++batchesThisProcess == interruptAfterBatches)
                     throw new Interrupted("interrupted after batch " + state.statSyncer);
