@@ -5,7 +5,6 @@ import ai.djl.ndarray.NDManager;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -193,6 +192,9 @@ public final class Experiment {
     public static Trainer.Result resume(RunStore.Run run, Setup setup) {
         // one writer per run: a second resume (or a resume of a run still training) is refused before anything is read
         try (RunStore.Lock lock = RunStore.Lock.acquire(run.dir(), run.timestamp())) {
+            // what a killed save left (temporary folders; a checkpoint moved aside goes back), before its checkpoints are read
+            List<String> stale = Checkpoint.removeStale(run.dir());
+            if (!stale.isEmpty()) setup.out().println("removed what an interrupted save left in " + run.dir() + ": " + String.join(", ", stale));
             return resumeLocked(run, setup);
         }
     }
@@ -220,8 +222,8 @@ public final class Experiment {
                 return t;
             });
             return stoppable(trainer, setup, run.timestamp());
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+        } catch (IOException e) { // log.txt: a read-only or full disk
+            throw new ConfigError(run.dir().resolve("log.txt") + ": cannot write the run's log (" + Trainer.ioReason(e) + ")");
         }
     }
 

@@ -10,7 +10,6 @@ import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -168,6 +167,22 @@ public final class Trainer {
         return new Diverged((opts.save() ? opts.runDir() + ": " : "") + what + " after " + state.nOptSteps + " optimizer steps ("
                 + state.nTrainSamples + " samples): training stopped, the run is not finished and " + last
                 + "; try a lower tp.lr or tp.gradient_clip_val > 0");
+    }
+
+    /** A checkpoint could not be written (an IOException: disk full, read-only file system). One line; the CLI exits 1. */
+    public static final class SaveFailed extends RuntimeException {
+        SaveFailed(String m) {
+            super(m, null, false, false);
+        }
+    }
+
+    /** An IOException in words: its class says what happened (NoSuchFile, AccessDenied...) when its message is a path. */
+    static String ioReason(IOException e) {
+        String what = e.getClass().getSimpleName().replaceAll("Exception$", "").replaceAll("([a-z])([A-Z])", "$1 $2").toLowerCase();
+        String m = e.getMessage() == null ? "" : e.getMessage();
+        if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) m = f.getFile() + ": " + f.getReason();
+        else if (e instanceof java.nio.file.FileSystemException f) m = f.getFile() + ": " + what;
+        return m.lines().findFirst().orElse(what);
     }
 
     /** Throws {@link Diverged} when a trainable weight is NaN or infinite: a checkpoint must never hold such weights. */
@@ -516,7 +531,8 @@ public final class Trainer {
                 if (java.nio.file.Files.isRegularFile(wandb)) java.nio.file.Files.copy(wandb, tmp.resolve("wandb.json"));
             });
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot save checkpoint " + dir, e);
+            // disk full, read-only, a path that cannot be a folder: the temporary folder is gone, earlier checkpoints untouched
+            throw new SaveFailed(dir + ": cannot save the checkpoint (" + ioReason(e) + "); the checkpoints saved before are kept");
         } finally {
             state.processTimeBefore = cpuBefore;
         }

@@ -18,7 +18,8 @@ import org.tinker.train.TrainerState;
 /**
  * Issue 19, item 7: SIGTERM and Ctrl-C (SIGINT) during training. A real training in a child JVM, signalled after its
  * first validation, writes a checkpoint of the step it is at (with {@code checkpoint_every = 0}), prints one line saying
- * how to resume and exits 143 / 130; {@code runner resume} from that checkpoint trains to the end.
+ * how to resume and exits 143 / 130; {@code runner resume} from that checkpoint trains to the end (and removes a stale
+ * temporary checkpoint folder, item 8).
  */
 class SignalTest {
     static final String CONFIG = BadInputTest.tiny("TrainParams", "checkpoint_every", "0")
@@ -62,8 +63,15 @@ class SignalTest {
             assertTrue(state.nOptSteps > 0 && state.nOptSteps < 60, "mid-training: " + state.nOptSteps);
             assertTrue(lines.get(0).contains("after " + state.nOptSteps + " optimizer steps"), e);
             if (signal.equals("TERM")) {
+                // what a save killed harder (kill -9) would leave: removed when the run resumes (item 8)
+                Path stale = run.dir().resolve("." + cks.get(0) + ".tmp-12345");
+                Files.createDirectories(stale);
+                Files.writeString(stale.resolve(Checkpoint.MODEL_FILE), "half");
                 MainTest.Outcome resumed = MainTest.run("resume", "--timestamp=" + run.timestamp(), "--saved-models=" + saved, "--no-wandb");
                 assertEquals(0, resumed.code(), resumed.err());
+                assertFalse(Files.exists(stale), "the stale temporary folder is gone");
+                assertTrue(resumed.out().contains("removed what an interrupted save left in " + run.dir() + ": " + stale.getFileName()),
+                        resumed.out());
                 assertTrue(run.finished(), "resume from the signal's checkpoint trains to the end");
                 assertEquals(60, TrainerState.read(run.checkpoint(Checkpoint.FINAL).resolve(Checkpoint.STATE_FILE)).nOptSteps);
             }
