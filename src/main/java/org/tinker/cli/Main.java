@@ -354,7 +354,9 @@ public final class Main implements Callable<Integer> {
                 System.err.println("error: " + ex.getMessage());
                 return 2;
             }
-            if (ex instanceof Trainer.Diverged) { // not a bug and not a mistake in the command: the run failed
+            if (ex instanceof Trainer.Stopped) // a signal: its shutdown hook prints the one line on how to resume
+                return 143;
+            if (ex instanceof Trainer.Diverged || ex instanceof Trainer.SaveFailed) { // not a bug and not a mistake in the command: the run failed
                 System.err.println("error: " + ex.getMessage());
                 return 1;
             }

@@ -57,19 +57,91 @@ public final class Checkpoint {
         try {
             writer.write(tmp);
             publish(tmp);
+            syncTree(tmp); // every file and the folder on disk before the rename makes them the checkpoint
             if (Files.exists(dir)) {
                 // replace an older checkpoint of the same name (e.g. final/ on resume): move it aside first
                 Path old = parent.resolve("." + dir.getFileName() + ".old-" + System.nanoTime());
                 Files.move(dir, old, StandardCopyOption.ATOMIC_MOVE);
                 move(tmp, dir);
+                fsync(parent);
                 deleteTree(old);
             } else {
                 move(tmp, dir);
             }
+            fsync(parent); // the rename itself
         } catch (IOException | RuntimeException e) {
             deleteTree(tmp);
             throw e;
         }
+    }
+
+    /** fsyncs every regular file under {@code root}, then every folder (deepest first), {@code root} last. */
+    static void syncTree(Path root) throws IOException {
+        java.util.List<Path> all;
+        try (Stream<Path> s = Files.walk(root)) {
+            all = s.sorted(Comparator.reverseOrder()).toList();
+        }
+        for (Path p : all) if (Files.isRegularFile(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) fsync(p);
+        for (Path p : all) if (Files.isDirectory(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) fsync(p);
+    }
+
+    /**
+     * Forces a file's data, or a folder's entries, to disk. A folder is opened for reading and forced (works on Linux);
+     * a platform that refuses to open or force a folder is ignored. A file that cannot be forced is an error.
+     */
+    static void fsync(Path p) throws IOException {
+        if (Files.isDirectory(p)) {
+            try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(p, java.nio.file.StandardOpenOption.READ)) {
+                ch.force(true);
+            } catch (IOException e) {
+                // not supported for folders here (Windows): the rename is as durable as the platform makes it
+            }
+            return;
+        }
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(p, java.nio.file.StandardOpenOption.WRITE)) {
+            ch.force(true);
+        }
+    }
+
+    /**
+     * Removes what a killed save leaves in a run folder: hidden {@code .NAME.tmp-*} checkpoint folders and {@code
+     * .NAME.*.tmp} files, and {@code .NAME.old-*} copies of a replaced checkpoint (put back as NAME when the
+     * replacement never arrived). Call only while holding the run's lock. Best effort: returns what was removed.
+     */
+    public static java.util.List<String> removeStale(Path runDir) {
+        java.util.List<String> removed = new java.util.ArrayList<>();
+        java.util.List<Path> entries;
+        try (Stream<Path> s = Files.list(runDir)) {
+            entries = s.sorted().toList();
+        } catch (IOException e) {
+            return removed;
+        }
+        java.util.regex.Pattern tmpDir = java.util.regex.Pattern.compile("\\.(.+)\\.tmp-.*");
+        java.util.regex.Pattern tmpFile = java.util.regex.Pattern.compile("\\..+\\.tmp");
+        java.util.regex.Pattern oldDir = java.util.regex.Pattern.compile("\\.(.+)\\.old-\\d+");
+        for (Path p : entries) {
+            String n = p.getFileName().toString();
+            boolean dir = Files.isDirectory(p, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+            java.util.regex.Matcher old = oldDir.matcher(n);
+            if (dir && old.matches()) {
+                Path target = runDir.resolve(old.group(1));
+                if (!Files.exists(target, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                    try { // killed between moving the old checkpoint aside and renaming the new one in: the old one is it
+                        Files.move(p, target, StandardCopyOption.ATOMIC_MOVE);
+                        continue;
+                    } catch (IOException e) {
+                        continue; // keep it: it may be the only copy
+                    }
+                }
+                deleteTree(p);
+                if (!Files.exists(p)) removed.add(n);
+            } else if ((dir && tmpDir.matcher(n).matches()) || (Files.isRegularFile(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+                    && tmpFile.matcher(n).matches())) {
+                deleteTree(p);
+                if (!Files.exists(p)) removed.add(n);
+            }
+        }
+        return removed;
     }
 
     /** Temp files and folders are created private (0600/0700); a saved run is as readable as any other file. */
@@ -98,6 +170,7 @@ public final class Checkpoint {
         try {
             Files.writeString(tmp, text, StandardCharsets.UTF_8);
             publish(tmp);
+            fsync(tmp);
             move(tmp, file);
         } finally {
             Files.deleteIfExists(tmp);

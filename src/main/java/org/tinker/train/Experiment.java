@@ -5,7 +5,6 @@ import ai.djl.ndarray.NDManager;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -165,7 +164,7 @@ public final class Experiment {
                 if (dp != null) out.println("data-parallel over " + setup.devices() + ": each batch split in " + dp.size() + " shards");
                 Trainer.Result r;
                 try (DataParallel closing = dp) {
-                    r = trainer.dataParallel(dp).train();
+                    r = stoppable(trainer.dataParallel(dp), setup, ts);
                 }
                 out.printf("done: val_loss %.4f (ppl %.2f)%s, %d optimizer steps, %,.0f train tokens/s%s%n", r.finalValLoss(),
                         Math.exp(r.finalValLoss()), Double.isNaN(r.testLoss()) ? "" : String.format(", test_loss %.4f (ppl %.2f)",
@@ -193,6 +192,9 @@ public final class Experiment {
     public static Trainer.Result resume(RunStore.Run run, Setup setup) {
         // one writer per run: a second resume (or a resume of a run still training) is refused before anything is read
         try (RunStore.Lock lock = RunStore.Lock.acquire(run.dir(), run.timestamp())) {
+            // what a killed save left (temporary folders; a checkpoint moved aside goes back), before its checkpoints are read
+            List<String> stale = Checkpoint.removeStale(run.dir());
+            if (!stale.isEmpty()) setup.out().println("removed what an interrupted save left in " + run.dir() + ": " + String.join(", ", stale));
             return resumeLocked(run, setup);
         }
     }
@@ -219,9 +221,59 @@ public final class Experiment {
                 t.restore(ck);
                 return t;
             });
-            return trainer.train();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            return stoppable(trainer, setup, run.timestamp());
+        } catch (IOException e) { // log.txt: a read-only or full disk
+            throw new ConfigError(run.dir().resolve("log.txt") + ": cannot write the run's log (" + Trainer.ioReason(e) + ")");
+        }
+    }
+
+    /**
+     * Trains; with {@code setup.save()}, SIGTERM or Ctrl-C meanwhile (or any other JVM shutdown) has the trainer write a
+     * checkpoint of the step it is at, even with {@code checkpoint_every = 0}, and stop there: a shutdown hook asks for the
+     * stop, waits for the training thread to write it (at most {@link StopRequest#WAIT_SECONDS}), and prints one line
+     * saying how to resume. The JVM then exits 143 (SIGTERM) or 130 (SIGINT), as for any signal.
+     */
+    private static Trainer.Result stoppable(Trainer trainer, Setup setup, String ts) {
+        if (!setup.save()) return trainer.train();
+        String resume = "runner resume --timestamp=" + ts
+                + (setup.savedModels().normalize().equals(Path.of("saved-models")) ? "" : " --saved-models=" + setup.savedModels());
+        StopRequest stop = new StopRequest();
+        trainer.stopOn(stop);
+        Thread hook = new Thread(() -> {
+            stop.request();
+            String line = stop.await(StopRequest.WAIT_SECONDS);
+            if (line == null) line = "interrupted: no checkpoint of the current step within " + StopRequest.WAIT_SECONDS
+                    + " s; continue from the last one saved with: " + resume;
+            if (!line.isEmpty()) {
+                System.err.println(line);
+                System.err.flush();
+            }
+        }, "tinker-stop");
+        boolean hooked = false;
+        try {
+            Runtime.getRuntime().addShutdownHook(hook);
+            hooked = true;
+        } catch (IllegalStateException e) {
+            // the JVM is shutting down already: train without the hook
+        }
+        String line = "";
+        try {
+            Trainer.Result r = trainer.train();
+            if (stop.requested()) line = "interrupted: the run had just finished (saved as " + ts + ")";
+            return r;
+        } catch (Trainer.Stopped e) {
+            line = "interrupted: saved checkpoint " + e.checkpoint().getFileName() + " after " + e.optSteps()
+                    + " optimizer steps; continue with: " + resume;
+            throw e;
+        } finally {
+            stop.finish(line); // a failure prints its own error line
+            if (hooked) {
+                try {
+                    Runtime.getRuntime().removeShutdownHook(hook);
+                } catch (IllegalStateException e) {
+                    // shutting down: the hook is running and prints the line
+                }
+            }
         }
     }
 

@@ -10,7 +10,6 @@ import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -63,6 +62,7 @@ public final class Trainer {
     /** Stop after this many training batches in this process (for tests that simulate a crash); -1 = never. */
     private long interruptAfterBatches = -1;
     private DataParallel dataParallel;
+    private StopRequest stop;
 
     public Trainer(RunSpec spec, LM lm, DataModule data, Options opts) {
         this.spec = spec;
@@ -114,6 +114,35 @@ public final class Trainer {
         this.interruptAfterBatches = batches;
     }
 
+    /** Stops at the next optimizer-step boundary with a checkpoint of that step once {@code stop} is requested. */
+    public Trainer stopOn(StopRequest stop) {
+        this.stop = stop;
+        return this;
+    }
+
+    /**
+     * Thrown at the step boundary after a {@link StopRequest}: the checkpoint of that step ({@link #checkpoint}) is
+     * written; {@code runner resume} continues from it. No stack trace: the signal's hook says how to resume.
+     */
+    public static final class Stopped extends RuntimeException {
+        private final Path checkpoint;
+        private final long optSteps;
+
+        Stopped(Path checkpoint, long optSteps) {
+            super("stopped after " + optSteps + " optimizer steps; checkpoint " + checkpoint, null, false, false);
+            this.checkpoint = checkpoint;
+            this.optSteps = optSteps;
+        }
+
+        public Path checkpoint() {
+            return checkpoint;
+        }
+
+        public long optSteps() {
+            return optSteps;
+        }
+    }
+
     /** Thrown by {@link #interruptAfter}. */
     public static final class Interrupted extends RuntimeException {
         Interrupted(String m) {
@@ -138,6 +167,22 @@ public final class Trainer {
         return new Diverged((opts.save() ? opts.runDir() + ": " : "") + what + " after " + state.nOptSteps + " optimizer steps ("
                 + state.nTrainSamples + " samples): training stopped, the run is not finished and " + last
                 + "; try a lower tp.lr or tp.gradient_clip_val > 0");
+    }
+
+    /** A checkpoint could not be written (an IOException: disk full, read-only file system). One line; the CLI exits 1. */
+    public static final class SaveFailed extends RuntimeException {
+        SaveFailed(String m) {
+            super(m, null, false, false);
+        }
+    }
+
+    /** An IOException in words: its class says what happened (NoSuchFile, AccessDenied...) when its message is a path. */
+    static String ioReason(IOException e) {
+        String what = e.getClass().getSimpleName().replaceAll("Exception$", "").replaceAll("([a-z])([A-Z])", "$1 $2").toLowerCase();
+        String m = e.getMessage() == null ? "" : e.getMessage();
+        if (e instanceof java.nio.file.FileSystemException f && f.getReason() != null) m = f.getFile() + ": " + f.getReason();
+        else if (e instanceof java.nio.file.FileSystemException f) m = f.getFile() + ": " + what;
+        return m.lines().findFirst().orElse(what);
     }
 
     /** Throws {@link Diverged} when a trainable weight is NaN or infinite: a checkpoint must never hold such weights. */
@@ -274,11 +319,22 @@ public final class Trainer {
                     state.epoch++;
                     state.batchInEpoch = 0;
                 }
+                boolean savedThisStep = false;
                 if (stepNow && opts.save() && !budgetDone) {
                     int every = tp.checkpoint_every();
                     boolean crossed = every > 0 && samplesBefore / every < state.nTrainSamples / every;
-                    if ((every == -1 && validated) || crossed || (every != 0 && epochEnd))
+                    if ((every == -1 && validated) || crossed || (every != 0 && epochEnd)) {
                         saveCheckpoint(String.valueOf(state.nTrainSamples), false);
+                        savedThisStep = true;
+                    }
+                }
+                // a signal (SIGTERM, Ctrl-C): a checkpoint of this step, whatever checkpoint_every says, then stop; only
+                // at an optimizer-step boundary, where no accumulated gradient would be lost
+                if (stepNow && stop != null && stop.requested() && opts.save()) {
+                    String name = String.valueOf(state.nTrainSamples);
+                    Path dir = savedThisStep ? opts.runDir().resolve(name) : saveCheckpoint(name, false);
+                    if (bar != null) bar.finish();
+                    throw new Stopped(dir, state.nOptSteps);
                 }
                 if (++batchesThisProcess == interruptAfterBatches)
                     throw new Interrupted("interrupted after batch " + state.statSyncer);
@@ -475,7 +531,8 @@ public final class Trainer {
                 if (java.nio.file.Files.isRegularFile(wandb)) java.nio.file.Files.copy(wandb, tmp.resolve("wandb.json"));
             });
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot save checkpoint " + dir, e);
+            // disk full, read-only, a path that cannot be a folder: the temporary folder is gone, earlier checkpoints untouched
+            throw new SaveFailed(dir + ": cannot save the checkpoint (" + ioReason(e) + "); the checkpoints saved before are kept");
         } finally {
             state.processTimeBefore = cpuBefore;
         }
