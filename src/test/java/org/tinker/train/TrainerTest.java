@@ -47,10 +47,10 @@ class TrainerTest {
 
     @Test
     void sameConfigAndSeedGiveSameLosses(@TempDir Path saved) {
-        RunSpec spec = TestRuns.spec(TestRuns.PTB_TINY.replace("epochs = 3", "epochs = 1"));
+        RunSpec spec = TestRuns.spec(TestRuns.set(TestRuns.PTB_TINY, "epochs", "1"));
         double[] a = losses(spec, saved), b = losses(spec, saved);
         assertArrayEquals(a, b, 0.0);
-        RunSpec other = TestRuns.spec(TestRuns.PTB_TINY.replace("epochs = 3", "epochs = 1").replace("random_seed = 7", "random_seed = 8"));
+        RunSpec other = TestRuns.spec(TestRuns.set(TestRuns.PTB_TINY, "epochs", "1", "random_seed", "8"));
         assertFalse(Arrays.equals(a, losses(other, saved)));
     }
 
@@ -64,7 +64,7 @@ class TrainerTest {
 
     @Test
     void savedRunReloadsWithIdenticalLogitsAndVerifies(@TempDir Path saved) throws Exception {
-        RunSpec spec = TestRuns.spec(TestRuns.PTB_TINY.replace("epochs = 3", "epochs = 1"));
+        RunSpec spec = TestRuns.spec(TestRuns.set(TestRuns.PTB_TINY, "epochs", "1"));
         Trainer.Result r = Experiment.run(spec, Experiment.Setup.quiet(ROOT, saved, true));
         Path fin = r.finalCheckpoint();
         for (String f : List.of("model_params.json", "data_params.json", "train_params.json", "train_stats.json", "tokenizer.json",
@@ -89,7 +89,7 @@ class TrainerTest {
 
     @Test
     void resumedRunEndsWithTheSameWeightsAsAnUninterruptedOne(@TempDir Path saved) {
-        String cfg = TestRuns.PTB_TINY.replace("epochs = 3", "epochs = 2") + "\n";
+        String cfg = TestRuns.set(TestRuns.PTB_TINY, "epochs", "2") + "\n";
         cfg = cfg.replace("[TrainParams]", "[TrainParams]\ncheckpoint_every = 40\naccumulate_grad_batches = 2");
         RunSpec spec = TestRuns.spec(cfg);
         // uninterrupted
