@@ -207,10 +207,21 @@ public final class Plots {
             xs.setLineStyle(new BasicStroke(1.5f));
         }
         try {
-            Files.createDirectories(file.toAbsolutePath().getParent());
-            String base = file.toString().endsWith(".png") ? file.toString().substring(0, file.toString().length() - 4) : file.toString();
-            BitmapEncoder.saveBitmap(chart, base, BitmapEncoder.BitmapFormat.PNG);
-            return Path.of(base + ".png");
+            Path dir = file.toAbsolutePath().getParent();
+            Files.createDirectories(dir);
+            String name = file.getFileName().toString();
+            Path target = dir.resolve(name.endsWith(".png") ? name : name + ".png");
+            // Written beside the target, then renamed over it: a rename replaces a symbolic link at the target instead of
+            // writing through it, and a reader never sees half a picture.
+            String tmp = "." + target.getFileName() + ".tmp-" + ProcessHandle.current().pid() + "-" + System.nanoTime();
+            BitmapEncoder.saveBitmap(chart, dir.resolve(tmp).toString(), BitmapEncoder.BitmapFormat.PNG); // appends .png
+            Path written = dir.resolve(tmp + ".png");
+            try {
+                Files.move(written, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            } finally {
+                Files.deleteIfExists(written);
+            }
+            return file.getParent() == null ? target.getFileName() : file.getParent().resolve(target.getFileName());
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + file, e);
         }
