@@ -133,12 +133,14 @@ public final class Experiment {
             RunStore.Lock lock = null;
             if (setup.save()) {
                 try {
-                    Files.createDirectories(runDir);
+                    RunStore.createRunFolder(setup.savedModels(), runDir);
                     lock = RunStore.Lock.acquire(runDir, ts); // one writer per run, for the run's life
                     logFile = new PrintStream(RunStore.openRunFile(runDir.resolve("log.txt"), false), true, StandardCharsets.UTF_8);
                     out = tee(out, logFile);
-                } catch (IOException e) {
+                } catch (IOException | ConfigError e) {
                     if (lock != null) lock.close();
+                    Namer.releaseClaim(setup.savedModels(), ts);
+                    if (e instanceof ConfigError ce) throw ce;
                     throw new ConfigError(runDir + ": cannot create the run folder (" + e.getMessage() + ")");
                 }
             }

@@ -74,6 +74,24 @@ public final class RunStore {
     }
 
     /**
+     * Creates a run folder {@code runDir} below {@code savedModels}, refusing when one of the folders between them (the
+     * config's, the task's, the run name's) is a symbolic link: the run would land wherever the link points.
+     */
+    public static void createRunFolder(Path savedModels, Path runDir) throws IOException {
+        Path root = savedModels.toAbsolutePath().normalize(), dir = runDir.toAbsolutePath().normalize();
+        if (!dir.startsWith(root) || dir.equals(root))
+            throw new ConfigError(runDir + ": expected a folder inside " + savedModels);
+        Files.createDirectories(root);
+        Path at = root;
+        for (Path part : root.relativize(dir)) {
+            at = at.resolve(part);
+            if (Files.isSymbolicLink(at))
+                throw new ConfigError(at + ": is a symbolic link; expected a plain folder of " + savedModels + " (refusing to create a run through it)");
+            if (!Files.isDirectory(at, java.nio.file.LinkOption.NOFOLLOW_LINKS)) Files.createDirectory(at);
+        }
+    }
+
+    /**
      * Opens a file of a run folder (log.txt, slurm-task.txt) for appending, or truncating with {@code truncate}, without
      * following a symbolic link: a link planted in a run folder is refused, never written through.
      */

@@ -288,4 +288,19 @@ class SavedFilesTest {
         assertOneLine(resume(dir), 2, "error: ", log.toString(), "symbolic link");
         assertEquals("mine\n", Files.readString(outside));
     }
+
+    @Test
+    void aNewRunIsNotCreatedThroughASymlinkedTaskFolder(@TempDir Path dir) throws IOException {
+        Path saved = Files.createDirectories(dir.resolve("saved"));
+        Path outside = Files.createDirectories(dir.resolve("outside"));
+        Files.createDirectories(saved.resolve("c"));
+        Files.createSymbolicLink(saved.resolve("c/ptb"), outside); // saved/c/ptb → outside
+        Path configs = Files.createDirectories(dir.resolve("configs"));
+        Files.writeString(configs.resolve("c.txt"), TestRuns.set(TestRuns.PTB_TINY, "epochs", "1"));
+        MainTest.Outcome o = MainTest.run("--config=c", "--configs-dir=" + configs, "--no-wandb", "--save", "--saved-models=" + saved);
+        assertOneLine(o, 2, "error: ", saved.resolve("c/ptb").toAbsolutePath().toString(), "symbolic link");
+        try (Stream<Path> s = Files.list(outside)) {
+            assertEquals(0, s.count(), "nothing written where the link points");
+        }
+    }
 }
