@@ -25,6 +25,8 @@ final class GridStatusCommand implements Callable<Integer> {
     @Option(names = "--saved-models", paramLabel = "DIR", description = "where runs are saved (default: saved-models)") Path savedModels = Path.of("saved-models");
     @Option(names = "--configs-dir", paramLabel = "DIR", hidden = true) Path configsDir = Path.of("configs");
     @Option(names = "--check", description = "exit 3 unless every point is done") boolean check;
+    @Option(names = "--max-grid", paramLabel = "N", description = "refuse a grid of more than N runs (default: 10000), as when training")
+    long maxGrid = Grid.DEFAULT_MAX_RUNS;
     // accepted and ignored, so a training command line can be reused as it is
     @Option(names = {"--save", "--no-wandb", "--skip-done", "--slurm"}, hidden = true) boolean ignored;
     @Option(names = {"--wandb-proj-name", "--gpu-id", "--slurm-args", "--grid-index"}, hidden = true) String ignoredValue;
@@ -33,7 +35,9 @@ final class GridStatusCommand implements Callable<Integer> {
     public Integer call() {
         List<Grid.Override> overrides = new ArrayList<>();
         for (String s : sets) overrides.add(Grid.Override.parse(s));
-        List<RunSpec> runs = Grid.expand(Grid.filesFor(configsDir, config), overrides, task, ablate);
+        if (maxGrid < 1 || maxGrid > Integer.MAX_VALUE - 8)
+            throw new ConfigError("--max-grid=" + maxGrid + ": expected a positive number of runs below 2^31");
+        List<RunSpec> runs = Grid.expand(Grid.filesFor(configsDir, config), overrides, task, ablate, maxGrid);
         List<GridState.Point> points = GridState.of(runs, savedModels);
         int done = 0, unfinished = 0, missing = 0;
         for (GridState.Point p : points)

@@ -106,6 +106,9 @@ class BadInputTest {
                 new Case("48 points over --max-grid=10", grid(2, 4).replace("epochs = 1", "epochs = [1, 2, 3]").getBytes(),
                         List.of("--max-grid=10", "--dry-run"), 2, List.of("the grid has 48 runs", "limit of 10"), Left.NOTHING),
                 new Case("--max-grid=0", TINY.getBytes(), List.of("--max-grid=0"), 2, List.of("--max-grid=0", "positive"), Left.NOTHING),
+                new Case("grid-status of 16 points over --max-grid=10", grid(2, 4).getBytes(),
+                        List.of("grid-status", "--config=c", "--configs-dir={dir}", "--max-grid=10"), 2,
+                        List.of("the grid has 16 runs", "limit of 10"), Left.NOTHING),
                 config("dim = 1e9", tiny("ModelParams", "dim", "1e9"), 2, Left.NOTHING, "model too large to train here",
                         "dim=1000000000", "PB"),
                 // 8,544 parameters a layer of width 32: 85 billion parameters, 1.4 TB to train, on any machine
@@ -163,7 +166,7 @@ class BadInputTest {
             args.addAll(List.of("--config=c", "--configs-dir=" + dir, "--no-wandb", "--save"));
             if (c.args().stream().noneMatch(a -> a.startsWith("--saved-models"))) args.add("--saved-models=" + saved);
         }
-        args.addAll(c.args());
+        for (String a : c.args()) args.add(a.replace("{dir}", dir.toString())); // {dir}: where this case's c.txt is
         MainTest.Outcome o = MainTest.run(args.toArray(String[]::new));
         assertEquals(c.code(), o.code(), "exit code; stderr: " + o.err());
         List<String> lines = o.err().strip().lines().toList();
