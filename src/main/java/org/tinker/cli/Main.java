@@ -319,8 +319,14 @@ public final class Main implements Callable<Integer> {
 
     @Command(name = "params", mixinStandardHelpOptions = true, description = "List every parameter of every section with its default and meaning.")
     static final class ParamsCmd implements Callable<Integer> {
+        @Option(names = "--markdown", description = "the reference as Markdown (what docs/parameters.md holds)") boolean markdown;
+
         @Override
         public Integer call() {
+            if (markdown) {
+                System.out.print(Params.markdown());
+                return 0;
+            }
             for (Params.Section s : Params.Section.values()) {
                 System.out.println("[" + s.title + "]");
                 for (var c : s.type.getRecordComponents()) {

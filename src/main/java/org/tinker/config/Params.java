@@ -233,6 +233,29 @@ public final class Params {
         }
     }
 
+    /**
+     * The parameter reference as Markdown: each section's fields with their {@link Default} (as a config file writes
+     * the value) and {@link Doc}. {@code docs/parameters.md} is this text ({@code runner params --markdown}); a test
+     * keeps the two equal.
+     */
+    public static String markdown() {
+        StringBuilder b = new StringBuilder("# Parameters\n\n");
+        b.append("Every field of the three sections of a config file, its default and meaning, generated from the records in\n")
+                .append("`src/main/java/org/tinker/config/` (`./runner params --markdown > docs/parameters.md`). A list value is a\n")
+                .append("grid axis; a parenthesised tuple is one value.\n");
+        for (Section s : Section.values()) {
+            b.append("\n## ").append(s.title).append("\n\n| field | default | meaning |\n|---|---|---|\n");
+            for (RecordComponent c : s.type.getRecordComponents()) {
+                Default d = c.getAnnotation(Default.class);
+                Doc doc = c.getAnnotation(Doc.class);
+                String def = d == null ? "" : c.getType() == String.class ? "\"" + d.value() + "\"" : d.value();
+                b.append("| ").append(c.getName()).append(" | `").append(def).append("` | ")
+                        .append(doc == null ? "" : doc.value().replace("|", "\\|")).append(" |\n");
+            }
+        }
+        return b.toString();
+    }
+
     /** A section's defaults: each field's {@link Default}, read as a config file's value would be. */
     public static <R extends Record> R defaults(Class<R> type) {
         RecordComponent[] comps = type.getRecordComponents();
