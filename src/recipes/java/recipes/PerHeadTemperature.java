@@ -9,7 +9,7 @@ import org.tinker.model.ModelRecipe;
  * A researcher's own idea in one file: every head gets its own softmax temperature. Head h of every layer divides its
  * attention scores by a temperature spread linearly from {@code low} (head 0) to {@code high} (the last head), so some
  * heads attend sharply and others broadly. A config names it {@code recipes = "per_head_temperature(0.5, 2.0)"}: the
- * name in CamelCase is this class, its arguments are the constructor's (README: "Your own idea").
+ * name in CamelCase is this class, its arguments are the constructor's (docs/recipes.md, "Your own idea").
  */
 public record PerHeadTemperature(double low, double high) implements ModelRecipe {
     public PerHeadTemperature {

@@ -97,7 +97,7 @@ final class GridRun {
         String arg = "--gpu-id=" + gpuId;
         int n = Engine.getInstance().getGpuCount();
         if (n == 0) throw new ConfigError(arg + ": no CUDA device is visible (the bundled natives are CPU-only; drop --gpu-id to train on the CPU,"
-                + " or see README \"GPUs\")");
+                + " or see docs/gpus.md)");
         LinkedHashSet<Integer> ids = new LinkedHashSet<>();
         if (gpuId.strip().equalsIgnoreCase("all")) {
             for (int i = 0; i < n; i++) ids.add(i);

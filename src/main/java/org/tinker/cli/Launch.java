@@ -16,7 +16,7 @@ import java.util.Map;
  * again, once, with them, passes its input and output through and exits with the child's code; {@code ./runner}
  * and the SLURM task scripts set them directly and mark the environment so nothing starts twice.
  *
- * <p>The settings (measurements in the README, "Threads and memory"): libtorch's OpenMP threads spin briefly
+ * <p>The settings (docs/training.md, "Threads and memory"): libtorch's OpenMP threads spin briefly
  * before sleeping ({@code GOMP_SPINCOUNT=2000}, unless {@code OMP_WAIT_POLICY} is set), two malloc arenas
  * ({@code MALLOC_ARENA_MAX=2}), the serial collector with a 32 MB young generation (RSS stays flat; G1 grew the
  * process by 161% over 2,000 steps), 4 MB thread stacks; with {@code TINKER_DEDICATED=1} a longer spin and freed

@@ -113,7 +113,7 @@ public final class Slurm {
             for (String a : slurmArgs.trim().split("\\s+")) s.append("#SBATCH ").append(a).append('\n');
         s.append("set -euo pipefail\n");
         s.append("cd ").append(quote(cwd.toString())).append('\n');
-        s.append(Launch.shellExports()); // ./runner's process settings (README, "Threads and memory"); the JVM's are in the command
+        s.append(Launch.shellExports()); // ./runner's process settings (docs/training.md, "Threads and memory"); the JVM's are in the command
         s.append("if [[ -n \"${SLURM_CPUS_PER_TASK:-}\" ]]; then export OMP_NUM_THREADS=$SLURM_CPUS_PER_TASK; fi\n");
         s.append("export TINKER_SLURM_LOG=").append(quote(dir.toString())).append("/task-$SLURM_ARRAY_TASK_ID.log  # noted in the run folder\n");
         s.append("echo \"tinker grid task $SLURM_ARRAY_TASK_ID of job ${SLURM_ARRAY_JOB_ID:-?} on $(hostname) at $(date -Is)\"\n");

@@ -15,7 +15,7 @@ import java.util.Locale;
  * </pre>
  * Arguments are numbers. What a name means is up to the {@link RecipeBook} of the field; a name no book knows is
  * looked up as a class on the class path: {@code per_head_temperature} → {@code recipes.PerHeadTemperature}
- * (a researcher's own recipe in {@code src/recipes/java/recipes/}, see the README).
+ * (a researcher's own recipe in {@code src/recipes/java/recipes/}, see docs/recipes.md).
  */
 public record RecipeCall(String name, List<Double> args) {
     public RecipeCall {

@@ -5,7 +5,7 @@ package org.tinker.model;
  * saved with the run, so it is part of the model wherever the model runs: training, validation and test, the samples,
  * {@code verify}, {@code resume}, {@code sample}, {@code perplexity}, {@code attentions}, the logit lens, the Java API.
  * The built-in ones are in {@link ModelRecipes}; a researcher's own is one class in {@code src/recipes/java/recipes/}
- * (README: "Your own idea").
+ * (docs/recipes.md, "Your own idea").
  */
 public interface ModelRecipe {
     /** Adds this idea's hooks (see {@link Hooks} for the points and what a hook may do). */

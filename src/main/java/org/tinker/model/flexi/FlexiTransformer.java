@@ -17,7 +17,7 @@ import org.tinker.model.Ops;
 
 /**
  * Heterogeneous layers in the FlexiBERT design space, as a causal decoder ({@code layer_architecture="flexi"},
- * {@code model_dict} in the config; README "Heterogeneous layers (FlexiBERT)"). Layer i has its own width h_i, heads
+ * {@code model_dict} in the config; docs/models/flexibert.md). Layer i has its own width h_i, heads
  * n_i, operation and stack of feed-forward layers; a projection {@code proj_head} follows a layer whose width differs
  * from the next one's.
  * <pre>

@@ -16,7 +16,7 @@ import org.tinker.model.ModelBody;
 import org.tinker.model.Ops;
 
 /**
- * A hierarchical transformer in the design of lucidrains' simple-hierarchical-transformer (README "Hierarchical
+ * A hierarchical transformer in the design of lucidrains' simple-hierarchical-transformer (docs/models/hierarchical.md, "Hierarchical
  * transformer"), written for tinker: {@code layer_architecture="hierarchical"}. {@link org.tinker.model.LM} owns the
  * parameters (created from {@link #layout()}) and calls {@link #forward}; training goes through the normal Trainer.
  *
