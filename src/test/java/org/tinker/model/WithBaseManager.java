@@ -5,16 +5,16 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 
 /** Model tests share one base NDManager per test class: opened before its tests, closed (with all it holds) after. */
-abstract class WithBaseManager {
-    static NDManager base;
+public abstract class WithBaseManager {
+    protected static NDManager base;
 
     @BeforeAll
-    static void openBase() {
+    protected static void openBase() {
         base = NDManager.newBaseManager();
     }
 
     @AfterAll
-    static void closeBase() {
+    protected static void closeBase() {
         base.close();
     }
 }

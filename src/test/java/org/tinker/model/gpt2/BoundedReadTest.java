@@ -15,8 +15,6 @@ import java.nio.file.Path;
 import java.util.zip.Deflater;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.tinker.config.ConfigError;
@@ -26,19 +24,8 @@ import org.tinker.config.ConfigError;
  * storage larger than the model) beside the random-gpt2 fixture's config.json are refused in one line naming the
  * file, before the inflated size is ever allocated.
  */
-class BoundedReadTest {
-    static NDManager base;
+class BoundedReadTest extends org.tinker.model.WithBaseManager {
     static final long BOMB = 200L << 20; // 200 MB of zeros: ~200 KB deflated
-
-    @BeforeAll
-    static void init() {
-        base = NDManager.newBaseManager();
-    }
-
-    @AfterAll
-    static void done() {
-        base.close();
-    }
 
     // ---- a minimal pickle writer: OrderedDict of _rebuild_tensor_v2(storage, offset, size, stride, False, OrderedDict()) ----
 

@@ -12,8 +12,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.tinker.config.ConfigError;
@@ -22,18 +20,7 @@ import org.tinker.data.Gpt2Tokenizer;
 import org.tinker.model.LM;
 
 /** Export to the HF layout and back; sliding-window perplexity. */
-class Gpt2ExportTest {
-    static NDManager base;
-
-    @BeforeAll
-    static void init() {
-        base = NDManager.newBaseManager();
-    }
-
-    @AfterAll
-    static void done() {
-        base.close();
-    }
+class Gpt2ExportTest extends org.tinker.model.WithBaseManager {
 
     @Test
     void exportWritesTheHfFileExactlyAndReimportsToTheSameLogits(@TempDir Path tmp) {

@@ -15,26 +15,13 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.tinker.config.ConfigError;
 import org.tinker.model.LM;
 
 /** Exact loading of HF GPT-2 checkpoints against the fixtures' reference logits and hidden states. */
-class Gpt2LoadTest {
-    static NDManager base;
-
-    @BeforeAll
-    static void init() {
-        base = NDManager.newBaseManager();
-    }
-
-    @AfterAll
-    static void done() {
-        base.close();
-    }
+class Gpt2LoadTest extends org.tinker.model.WithBaseManager {
 
     /** max |logits − ref| over both random-gpt2 sequences, and over the hidden states of sequence 0. */
     static double[] randomGpt2Errors(Path dir, DataType dtype, String arch) {
