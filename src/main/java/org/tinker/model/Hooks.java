@@ -39,6 +39,8 @@ public final class Hooks {
     private record Entry(String spec, Pattern pattern, Hook hook) {}
 
     private final List<Entry> entries = new ArrayList<>();
+    /** The hook-point list these hooks last passed {@link #checkAgainst}; cleared when a hook is added. */
+    private List<String> checkedAgainst;
     /** name → hooks matching it, filled lazily so the forward pass pays one map lookup per hook point. */
     private final Map<String, List<Hook>> resolved = new LinkedHashMap<>();
 
@@ -49,6 +51,7 @@ public final class Hooks {
         String regex = Pattern.quote(name).replace("*", "\\E[0-9]+\\Q");
         entries.add(new Entry(name, Pattern.compile(regex), hook));
         resolved.clear();
+        checkedAgainst = null;
         return this;
     }
 
@@ -82,11 +85,13 @@ public final class Hooks {
 
     /** Checks every added name against the points a model offers, so a typo fails loudly. */
     synchronized void checkAgainst(List<String> points) {
+        if (checkedAgainst == points) return; // the same model's list again (every pass of a training run): done once
         for (Entry e : entries) {
             if (points.stream().noneMatch(p -> e.pattern().matcher(p).matches()))
                 throw new IllegalArgumentException("no hook point matches '" + e.spec() + "'; this model has e.g. "
                         + points.subList(0, Math.min(points.size(), 8)) + " … (" + points.size() + " in all)");
         }
+        checkedAgainst = points;
     }
 
     /** Hooks of {@code first}, then those of {@code then} (either may be null); null when there are none. */

@@ -96,9 +96,9 @@ public final class KVCache implements AutoCloseable {
         this.manager = lm.manager().newSubManager();
         this.manager.setName("KVCache");
         this.weights = lm.effectiveParameters(manager); // with LoRA: base + adapters, once for the whole cache
-        this.blocks = lm.blocksOf(weights);
-        for (int l = 0; l < mp.n_layers(); l++) layers.add(new Layer());
         this.fused = fastPath && Kernels.Decoder.supports(lm);
+        this.blocks = fused ? List.of() : lm.blocksOf(weights); // the fused step reads the weights itself
+        for (int l = 0; l < mp.n_layers(); l++) layers.add(new Layer());
     }
 
     /** Tokens cached so far per row. */
