@@ -13,9 +13,9 @@ import java.util.PriorityQueue;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
 import org.tinker.config.ConfigError;
+import org.tinker.data.Gpt2Tokenizer.Bpe;
 import org.tinker.data.Gpt2Tokenizer.ByteBuf;
 import org.tinker.data.Gpt2Tokenizer.ByteLevel;
-import org.tinker.data.Gpt2Tokenizer.Bpe;
 
 /**
  * A byte-level BPE trained on the task's data, in the manner of Hugging Face tokenizers' {@code BpeTrainer} with

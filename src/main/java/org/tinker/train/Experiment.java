@@ -12,8 +12,6 @@ import java.util.ArrayList;
 import java.util.List;
 import org.tinker.config.ConfigError;
 import org.tinker.config.DataParams;
-import org.tinker.config.ModelParams;
-import org.tinker.config.Params;
 import org.tinker.config.PyLiteral;
 import org.tinker.config.RunSpec;
 import org.tinker.config.TrainParams;
@@ -22,9 +20,14 @@ import org.tinker.data.LoadedTask;
 import org.tinker.data.Tasks;
 import org.tinker.data.Tokenizer;
 import org.tinker.data.Tokenizers;
+import org.tinker.gpt2.Gpt2Config;
+import org.tinker.gpt2.Gpt2Pretrained;
 import org.tinker.model.LM;
-import org.tinker.model.gpt2.Gpt2Config;
-import org.tinker.model.gpt2.Gpt2Pretrained;
+import org.tinker.runs.Checkpoint;
+import org.tinker.runs.Namer;
+import org.tinker.runs.RunStore;
+import org.tinker.runs.StatsListener;
+import org.tinker.runs.TrainerState;
 
 /**
  * One run from its spec to its final checkpoint: task → tokenizer → DataModule → LM → Trainer. The CLI
@@ -206,7 +209,7 @@ public final class Experiment {
         if (run.finished()) throw new ConfigError(run.dir() + ": this run has finished (final/ exists); nothing to resume");
         if (cks.isEmpty()) throw new ConfigError(run.dir() + ": no checkpoint to resume from (train with --save and checkpoint_every != 0)");
         Path ck = run.checkpoint(cks.get(cks.size() - 1));
-        RunSpec spec = specOf(ck, run.config());
+        RunSpec spec = Checkpoint.readSpec(ck, run.config());
         Tokenizer tok = Tokenizers.load(ck.resolve(Checkpoint.TOKENIZER_FILE));
         PrintStream out = setup.out();
         try (PrintStream logFile = new PrintStream(RunStore.openRunFile(run.dir().resolve("log.txt"), false), true, StandardCharsets.UTF_8);
@@ -288,17 +291,6 @@ public final class Experiment {
             for (StatsListener l : listeners) l.onEnd(e);
             throw e;
         }
-    }
-
-    /** The RunSpec a checkpoint was trained with. */
-    public static RunSpec specOf(Path checkpoint, String configName) {
-        DataParams dp = Params.fromJson(Params.Section.DATA, Checkpoint.readString(checkpoint.resolve("data_params.json")),
-                checkpoint.resolve("data_params.json").toString());
-        TrainParams tp = Params.fromJson(Params.Section.TRAIN, Checkpoint.readString(checkpoint.resolve("train_params.json")),
-                checkpoint.resolve("train_params.json").toString());
-        ModelParams mp = Params.fromJson(Params.Section.MODEL, Checkpoint.readString(checkpoint.resolve("model_params.json")),
-                checkpoint.resolve("model_params.json").toString());
-        return new RunSpec(configName, 1, 1, dp, tp, mp, new java.util.LinkedHashMap<>(), null);
     }
 
     private static void loadFromSaved(Prepared p, Path savedModels, String timestamp) {
