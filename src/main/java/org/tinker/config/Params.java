@@ -172,6 +172,13 @@ public final class Params {
             return s;
         }
         if (type == PyLiteral.Tuple.class || type == Object.class) return v;
+        if (type == PerHierarchy.class) {
+            try {
+                return v instanceof PerHierarchy ph ? ph : PerHierarchy.parse(v);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(typeName(type));
+            }
+        }
         if (type.isEnum() && Choice.class.isAssignableFrom(type)) {
             if (type.isInstance(v)) return v;
             Object c = v instanceof String s ? choice(type, s) : null;
@@ -187,6 +194,7 @@ public final class Params {
         if (type == boolean.class) return "True or False";
         if (type == String.class) return "a quoted string";
         if (type.isEnum()) return "one of " + Choice.spellings(type);
+        if (type == PerHierarchy.class) return "None, a whole number, or a tuple with one per hierarchy";
         return "a single value";
     }
 
@@ -248,7 +256,7 @@ public final class Params {
                 types[k] = comps[k].getType();
                 found |= comps[k].getName().equals(field);
                 args[k] = !comps[k].getName().equals(field) ? comps[k].getAccessor().invoke(record)
-                        : value instanceof String s && types[k].isEnum() ? convert(s, types[k]) : value;
+                        : types[k].isEnum() || types[k] == PerHierarchy.class ? convert(value, types[k]) : value;
             }
             if (!found) throw new IllegalArgumentException(record.getClass().getSimpleName() + " has no field '" + field + "'");
             return (R) record.getClass().getDeclaredConstructor(types).newInstance(args);
@@ -323,6 +331,7 @@ public final class Params {
                 if (v == PyLiteral.NONE) v = null;
                 else if (v instanceof PyLiteral.Tuple) v = PyLiteral.repr(v);
                 else if (v instanceof Choice choice) v = choice.spelling(); // saved and shown as the config file spells it
+                else if (v instanceof PerHierarchy ph) v = ph.toPython();
                 m.put(c.getName(), v);
             } catch (ReflectiveOperationException e) {
                 throw new IllegalStateException(e);

@@ -223,28 +223,13 @@ public final class BpeTokenizer implements Tokenizer {
     }
 
     @Override
+    public Specials specials() {
+        return new Specials(PAD_ID, BOS_ID, EOS_ID, UNK_ID);
+    }
+
+    @Override
     public int vocabSize() {
         return vocab.length;
-    }
-
-    @Override
-    public int padId() {
-        return PAD_ID;
-    }
-
-    @Override
-    public int bosId() {
-        return BOS_ID;
-    }
-
-    @Override
-    public int eosId() {
-        return EOS_ID;
-    }
-
-    @Override
-    public int unkId() {
-        return UNK_ID;
     }
 
     @Override
