@@ -103,6 +103,10 @@ final class Sender {
         }
         String id = bucket.has("id") && !bucket.get("id").isJsonNull() ? bucket.get("id").getAsString() : null;
         spool.setServerRun(entityName, projectName, id);
+        // as the official client: this folder's rows go after the rows the run already has (its first upsert fixes that)
+        JsonElement count = bucket.get("historyLineCount");
+        long lines = count != null && count.isJsonPrimitive() ? count.getAsLong() : 0;
+        spool.setOffset0(Math.max(lines, spool.offsetMin()));
     }
 
     /** The run's state on the server for resuming it; null when the run does not exist there. */
@@ -124,7 +128,8 @@ final class Sender {
 
     /** Rows, files or a changed summary wait to be sent. */
     boolean hasWork() {
-        return spool.acked() < spool.size() || !spool.pendingFiles().isEmpty() || !announce.isEmpty()
+        return spool.acked() < spool.size() || spool.outputAcked() < spool.outputSize() || spool.eventsAcked() < spool.eventsSize()
+                || !spool.pendingFiles().isEmpty() || !announce.isEmpty()
                 || (spool.size() > 0 && !spool.summaryLine().equals(summaryAcked));
     }
 
@@ -136,7 +141,7 @@ final class Sender {
      * @return true when {@code complete} went out and was acknowledged
      */
     boolean post(boolean complete) throws WandbHttp.Failure, IOException {
-        final long[] sentTo = new long[1];
+        final long[] sentTo = new long[3];
         final String[] sentSummary = new String[1];
         final List<String> sentFiles = new ArrayList<>();
         final boolean[] sentComplete = new boolean[1];
@@ -153,6 +158,12 @@ final class Sender {
                 h.add("content", c);
                 files.add(Spool.HISTORY, h);
             }
+            long outFrom = spool.outputAcked(), evFrom = spool.eventsAcked();
+            List<String> out = spool.outputLines(outFrom, MAX_LINES, MAX_BYTES), events = spool.eventLines(evFrom, MAX_LINES, MAX_BYTES);
+            if (!out.isEmpty()) files.add(Spool.OUTPUT, chunk(offset(Spool.OUTPUT) + outFrom, out));
+            if (!events.isEmpty()) files.add(Spool.EVENTS, chunk(offset(Spool.EVENTS) + evFrom, events));
+            sentTo[1] = outFrom + out.size();
+            sentTo[2] = evFrom + events.size();
             String summary = spool.summaryLine();
             if (spool.size() > 0 && !summary.equals(summaryAcked)) {
                 JsonObject s = new JsonObject();
@@ -172,7 +183,8 @@ final class Sender {
             }
             sentTo[0] = from + lines.size();
             sentSummary[0] = files.has(Spool.SUMMARY) ? summary : summaryAcked;
-            sentComplete[0] = complete && sentTo[0] == spool.size() && spool.pendingFiles().isEmpty() && spool.exitCode() != null;
+            sentComplete[0] = complete && sentTo[0] == spool.size() && sentTo[1] == spool.outputSize() && sentTo[2] == spool.eventsSize()
+                    && spool.pendingFiles().isEmpty() && spool.exitCode() != null;
             if (sentComplete[0]) {
                 body.addProperty("complete", true);
                 body.addProperty("exitcode", spool.exitCode());
@@ -182,9 +194,24 @@ final class Sender {
         rowsSent += sentTo[0] - spool.acked();
         summaryAcked = sentSummary[0];
         announce.removeAll(sentFiles);
-        spool.ack(sentTo[0], sentFiles, sentComplete[0]);
+        spool.ack(sentTo[0], sentTo[1], sentTo[2], sentFiles, sentComplete[0]);
         readStopped(resp);
         return sentComplete[0];
+    }
+
+    /** Where a streamed file's line 0 of this folder goes: after what the run had when it was resumed. */
+    private long offset(String file) {
+        JsonElement o = spool.run.get(file.equals(Spool.OUTPUT) ? "output_offset" : "events_offset");
+        return o == null || o.isJsonNull() ? 0 : o.getAsLong();
+    }
+
+    private static JsonObject chunk(long offset, List<String> lines) {
+        JsonObject o = new JsonObject();
+        o.addProperty("offset", offset);
+        JsonArray c = new JsonArray();
+        lines.forEach(c::add);
+        o.add("content", c);
+        return o;
     }
 
     /** An empty POST: the server keeps the run "running". */

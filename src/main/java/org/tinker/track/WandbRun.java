@@ -101,7 +101,7 @@ public final class WandbRun {
         if (s.keyMissing()) out.println(s.missingKeyHint());
         String id = s.runId() != null ? s.runId() : newId();
         String project = s.project() != null ? s.project() : init.project();
-        long offset = 0, startStep = 0;
+        long offset = 0, startStep = 0, outputOffset = 0, eventsOffset = 0;
         double runtime = 0;
         JsonObject summary = new JsonObject();
         // local knowledge of earlier processes of this run
@@ -109,7 +109,7 @@ public final class WandbRun {
             try {
                 Spool prev = Spool.open(init.previousSpool());
                 prev.close();
-                offset = prev.offset0() + prev.size();
+                offset = (prev.offset0() != null ? prev.offset0() : prev.offsetMin()) + prev.size();
                 JsonObject sum = prev.summary();
                 summary = sum;
                 if (sum.has("_step")) startStep = sum.get("_step").getAsLong() + 1;
@@ -138,6 +138,8 @@ public final class WandbRun {
                         + " (unset WANDB_RUN_ID or choose another id)");
             if (bucket != null) {
                 offset = Math.max(offset, longOr(bucket, "historyLineCount", 0));
+                outputOffset = longOr(bucket, "logLineCount", 0);
+                eventsOffset = longOr(bucket, "eventsLineCount", 0);
                 JsonElement tail = bucket.get("historyTail");
                 try {
                     if (tail != null && tail.isJsonPrimitive()) {
@@ -164,7 +166,10 @@ public final class WandbRun {
         run.addProperty("base_url", s.baseUrl());
         run.addProperty("mode", s.mode().name().toLowerCase());
         run.add("variables", variables(s, id, project, init));
-        run.addProperty("history_offset", offset);
+        run.addProperty("history_offset_min", offset);
+        run.addProperty("output_offset", outputOffset);
+        run.addProperty("events_offset", eventsOffset);
+        run.addProperty("resumed", s.resume() != null && (offset > 0 || startStep > 0));
         run.addProperty("start_step", startStep);
         run.addProperty("runtime_offset", runtime);
         run.addProperty("start_time", System.currentTimeMillis() / 1000.0);
@@ -186,16 +191,8 @@ public final class WandbRun {
     }
 
     private static JsonObject variables(WandbSettings s, String id, String project, Init init) {
-        JsonObject config = new JsonObject();
-        init.config().forEach((k, v) -> {
-            JsonObject w = new JsonObject();
-            w.add("value", WandbHttp.GSON.toJsonTree(v));
-            config.add(k, w);
-        });
-        JsonObject wandb = new JsonObject(), t = new JsonObject();
-        t.add("t", new JsonObject());
-        wandb.add("value", t);
-        config.add("_wandb", wandb);
+        Map<String, JsonElement> config = new LinkedHashMap<>();
+        init.config().forEach((k, v) -> config.put(k, WandbHttp.GSON.toJsonTree(v)));
         JsonObject v = new JsonObject();
         v.addProperty("name", id);
         v.addProperty("project", project);
@@ -204,7 +201,7 @@ public final class WandbRun {
         v.addProperty("notes", s.notes());
         if (!s.tags().isEmpty()) v.add("tags", WandbHttp.GSON.toJsonTree(s.tags()));
         v.addProperty("groupName", s.group());
-        v.addProperty("config", WandbHttp.GSON.toJson(config));
+        v.addProperty("config", WandbRecords.configJson(config));
         v.addProperty("jobType", "train");
         v.addProperty("host", host());
         v.addProperty("program", "tinker");
@@ -374,9 +371,9 @@ public final class WandbRun {
             finished = true;
         }
         try {
-            spool.setExit(exitCode);
+            spool.setExit(exitCode, runtimeOffset + (System.nanoTime() - t0) / 1e9);
         } catch (IOException e) {
-            warn("cannot write " + spool.dir.resolve(Spool.EXIT) + " (" + e.getMessage() + ")");
+            warn("cannot write the run's end to " + spool.dir + " (" + e.getMessage() + ")");
         }
         if (online && thread.isAlive()) {
             finishDeadline = System.nanoTime() + settings.timing().finishWait().toNanos();
@@ -398,7 +395,7 @@ public final class WandbRun {
         try {
             spool.saveSummary();
         } catch (IOException e) {
-            warn("cannot write " + spool.dir.resolve(Spool.SUMMARY) + " (" + e.getMessage() + ")");
+            warn("cannot write " + spool.file(Spool.SUMMARY) + " (" + e.getMessage() + ")");
         }
         spool.close();
         report();

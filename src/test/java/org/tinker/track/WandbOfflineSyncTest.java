@@ -37,12 +37,38 @@ class WandbOfflineSyncTest {
             Path spool = run.spoolDir();
             assertTrue(spool.getFileName().toString().matches("offline-run-\\d{8}_\\d{6}-" + run.id()), spool.toString());
             assertEquals(spool.getParent(), dir.resolve("wandb"));
-            for (String f : List.of("run.json", "wandb-history.jsonl", "wandb-summary.json", "exit.json", "sync-state.json"))
-                assertTrue(Files.isRegularFile(spool.resolve(f)), f);
-            JsonObject runJson = JsonParser.parseString(Files.readString(spool.resolve("run.json"))).getAsJsonObject();
-            assertEquals("proj", runJson.getAsJsonObject("variables").get("project").getAsString());
-            assertTrue(runJson.getAsJsonObject("variables").get("config").getAsString().contains("\"tp.lr\":{\"value\":0.1}"));
-            assertEquals(21, Files.readAllLines(spool.resolve("wandb-history.jsonl")).size());
+            // the official layout: run-{id}.wandb, files/, logs/, and wandb/latest-run pointing at the folder
+            Path log = spool.resolve("run-" + run.id() + ".wandb");
+            assertTrue(Files.isRegularFile(log));
+            assertTrue(Files.isDirectory(spool.resolve("logs")));
+            assertTrue(Files.isRegularFile(spool.resolve("files/media/images").resolve(
+                    Files.list(spool.resolve("files/media/images")).findFirst().orElseThrow().getFileName())));
+            assertEquals(spool.toRealPath(), dir.resolve("wandb/latest-run").toRealPath());
+            // read back record by record against the schema: header, run, metrics, 21 history rows, files, summary, exit, final
+            List<com.google.protobuf.DynamicMessage> recs = new java.util.ArrayList<>();
+            for (byte[] b : TransactionLog.read(log)) recs.add(WandbProto.parse(b));
+            List<String> kinds = recs.stream().map(WandbProto::kind).toList();
+            assertEquals(List.of("header", "run", "metric", "metric"), kinds.subList(0, 4));
+            assertEquals(List.of("summary", "exit", "final"), kinds.subList(kinds.size() - 3, kinds.size()));
+            assertEquals(21, kinds.stream().filter("history"::equals).count());
+            assertEquals(1, kinds.stream().filter("files"::equals).count());
+            var runRec = WandbProto.sub(recs.get(1), "run");
+            assertEquals(run.id(), WandbProto.str(runRec, "run_id"));
+            assertEquals("proj", WandbProto.str(runRec, "project"));
+            assertEquals("name", WandbProto.str(runRec, "display_name"));
+            var configItem = WandbProto.<com.google.protobuf.DynamicMessage>list(WandbProto.sub(runRec, "config"), "update").get(0);
+            assertEquals("tp.lr", WandbProto.str(configItem, "key"));
+            assertEquals("0.1", WandbProto.str(configItem, "value_json"));
+            var h5 = WandbProto.sub(recs.stream().filter(r -> "history".equals(WandbProto.kind(r))).toList().get(5), "history");
+            assertEquals(5, WandbProto.num(WandbProto.sub(h5, "step"), "num"));
+            Map<String, String> items = new LinkedHashMap<>();
+            for (var it : WandbProto.<com.google.protobuf.DynamicMessage>list(h5, "item")) items.put(WandbProto.str(it, "key"), WandbProto.str(it, "value_json"));
+            assertEquals(List.of("loss", "n_train_samples", "_step", "_runtime", "_timestamp"), List.copyOf(items.keySet()));
+            assertEquals(1.0 / 6, Double.parseDouble(items.get("loss")));
+            assertEquals("40.0", items.get("n_train_samples"));
+            var files = WandbProto.<com.google.protobuf.DynamicMessage>list(WandbProto.sub(recs.get(kinds.indexOf("files")), "files"), "files");
+            assertTrue(WandbProto.str(files.get(0), "path").startsWith("media/images/plot_20_"));
+            assertEquals(0, WandbProto.num(WandbProto.sub(recs.get(kinds.indexOf("exit")), "exit"), "exit_code"));
             assertTrue(WandbProtocolTest.buf.toString().contains("runner wandb-sync " + spool));
 
             List<WandbSync.Result> rs = WandbSync.sync(List.of(dir.resolve("wandb")), fake.settings(dir, WandbSettings.Mode.ONLINE),
