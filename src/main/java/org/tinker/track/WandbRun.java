@@ -366,6 +366,12 @@ public final class WandbRun {
      */
     public void finish(int exitCode) {
         if (spool == null) return;
+        if (finishing && hook != null && Thread.currentThread() == hook) { // Ctrl-C while finish() waits for the server
+            aborted = true;
+            out.println("W&B: interrupted while sending; " + pending() + " left in " + spool.dir + " (send with: runner wandb-sync "
+                    + spool.dir + ", or wandb sync " + spool.dir + ")");
+            return;
+        }
         synchronized (lock) {
             if (finished && exitCodeWritten()) return;
             finished = true;
@@ -376,13 +382,24 @@ public final class WandbRun {
             warn("cannot write the run's end to " + spool.dir + " (" + e.getMessage() + ")");
         }
         if (online && thread.isAlive()) {
-            finishDeadline = System.nanoTime() + settings.timing().finishWait().toNanos();
+            // at Ctrl-C or SIGTERM (the shutdown hook) a second signal cannot cut the wait short: wait 30 s at most there
+            long waitNs = settings.timing().finishWait().toNanos();
+            if (Thread.currentThread() == hook) waitNs = Math.min(waitNs, 30_000_000_000L);
+            finishDeadline = System.nanoTime() + waitNs;
             finishing = true;
             synchronized (lock) {
                 lock.notifyAll();
             }
             try {
-                thread.join(settings.timing().finishWait().toMillis() + 1000);
+                // as the official client: keep retrying until delivered, saying every few seconds what is still to go
+                long progressMs = Math.min(5000, Math.max(500, settings.timing().batchInterval().toMillis() * 10));
+                long end = finishDeadline + 1_000_000_000L;
+                for (long wait; thread.isAlive() && (wait = (end - System.nanoTime()) / 1_000_000) > 0; ) {
+                    thread.join(Math.min(progressMs, wait));
+                    if (thread.isAlive() && !aborted) out.println("W&B: finishing: sending " + pending() + " (up to "
+                            + Math.max(0, (finishDeadline - System.nanoTime()) / 1_000_000_000L) + " s more; Ctrl-C leaves the rest in "
+                            + spool.dir + " for runner wandb-sync or wandb sync)");
+                }
                 if (thread.isAlive()) {
                     aborted = true;
                     http.cancel();
@@ -408,6 +425,13 @@ public final class WandbRun {
         }
     }
 
+    /** What is still unsent, in words ("17 rows, 1 file and the run's end"). */
+    private String pending() {
+        long rows = spool.size() - spool.acked();
+        int files = spool.pendingFiles().size();
+        return rows + " rows, " + files + (files == 1 ? " file" : " files") + (spool.completeAcked() ? "" : " and the run's end");
+    }
+
     private boolean exitCodeWritten() {
         return spool.exitCode() != null;
     }
@@ -423,7 +447,8 @@ public final class WandbRun {
         String where = url() != null ? url() : settings.baseUrl();
         if (spool.synced()) out.println("W&B: sent " + sender.rowsSent() + " rows to " + where + "; nothing unsynced");
         else out.println("W&B: sent " + sender.rowsSent() + " rows to " + where + "; still unsynced: " + unsentRows + " rows, "
-                + unsentFiles + " files" + (spool.completeAcked() ? "" : ", the run's end") + " (send with: runner wandb-sync " + spool.dir + ")");
+                + unsentFiles + " files" + (spool.completeAcked() ? "" : ", the run's end") + " (send with: runner wandb-sync " + spool.dir
+                + ", or wandb sync " + spool.dir + ")");
     }
 
     /** All rows, files and the end acknowledged by the server. */

@@ -58,6 +58,8 @@ final class WandbFake implements AutoCloseable {
     volatile String retryAfter;
     volatile String failPathPrefix = "";
     volatile boolean down, hang, stopped;
+    /** Answers injected before the normal ones, in order, on paths under failPathPrefix: {status, Retry-After or null}. */
+    final java.util.Deque<String[]> inject = new java.util.ArrayDeque<>();
 
     WandbFake() throws IOException {
         server.setDispatcher(new Dispatcher() {
@@ -118,6 +120,12 @@ final class WandbFake implements AutoCloseable {
         if (hang) return new MockResponse().setSocketPolicy(SocketPolicy.NO_RESPONSE);
         if (down) return new MockResponse().setResponseCode(503).setBody("{\"error\":\"down\"}");
         synchronized (this) {
+            if (!inject.isEmpty() && r.getPath().startsWith(failPathPrefix)) {
+                String[] i = inject.poll();
+                MockResponse m = new MockResponse().setResponseCode(Integer.parseInt(i[0])).setBody("{\"error\":\"injected\"}");
+                if (i[1] != null) m.setHeader("Retry-After", i[1]);
+                return m;
+            }
             if (failCount > 0 && r.getPath().startsWith(failPathPrefix)) {
                 failCount--;
                 MockResponse m = new MockResponse().setResponseCode(failStatus).setBody("{\"error\":\"injected\"}");
