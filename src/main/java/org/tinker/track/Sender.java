@@ -84,8 +84,10 @@ final class Sender {
 
     /** UpsertBucket with the spool's variables; entity and project come from the answer. */
     void upsert() throws WandbHttp.Failure, IOException {
+        Long rewound = spool.offset0() == null && spool.run.has("branch_point") ? rewind() : null;
         Map<String, Object> vars = new LinkedHashMap<>();
-        if (spool.storageId() != null) vars.put("id", spool.storageId());
+        String storage = spool.storageId() != null ? spool.storageId() : spool.run.has("storage_id") ? spool.run.get("storage_id").getAsString() : null;
+        if (storage != null) vars.put("id", storage); // as the official client on resume
         for (Map.Entry<String, JsonElement> e : spool.run.getAsJsonObject("variables").entrySet())
             vars.put(e.getKey(), e.getValue());
         JsonObject data = http.graphql("UpsertBucket", UPSERT_BUCKET, vars, WandbHttp.Policy.UPSERT, stop);
@@ -106,7 +108,39 @@ final class Sender {
         // as the official client: this folder's rows go after the rows the run already has (its first upsert fixes that)
         JsonElement count = bucket.get("historyLineCount");
         long lines = count != null && count.isJsonPrimitive() ? count.getAsLong() : 0;
-        spool.setOffset0(Math.max(lines, spool.offsetMin()));
+        spool.setOffset0(rewound != null ? rewound : Math.max(lines, spool.offsetMin()));
+    }
+
+    static final String REWIND_RUN = """
+            mutation RewindRun($runName: String!, $entity: String, $project: String, $metricName: String!, $metricValue: Float!) {
+              rewindRun(input: {runName: $runName, entityName: $entity, projectName: $project, metricName: $metricName,
+                  metricValue: $metricValue}) {
+                rewoundRun { id name displayName description config sweepName project { id name entity { id name } } historyLineCount } } }""";
+
+    /**
+     * RewindRun to the run record's branch point (a resumed run's checkpoint step): the server drops the rows after
+     * it; returns where this folder's rows go, or null when the server does not have the run (nothing to rewind).
+     */
+    private Long rewind() throws WandbHttp.Failure {
+        JsonObject bp = spool.run.getAsJsonObject("branch_point");
+        JsonObject v = spool.run.getAsJsonObject("variables");
+        Map<String, Object> vars = new LinkedHashMap<>();
+        vars.put("runName", spool.runId());
+        vars.put("entity", v.get("entity"));
+        vars.put("project", v.get("project"));
+        vars.put("metricName", bp.get("metric").getAsString());
+        vars.put("metricValue", bp.get("value").getAsDouble());
+        JsonObject run;
+        try {
+            run = obj(obj(http.graphql("RewindRun", REWIND_RUN, vars, WandbHttp.Policy.GRAPHQL, stop), "rewindRun"), "rewoundRun");
+        } catch (WandbHttp.Failure f) {
+            if (f.status != 200) throw f;
+            spool.debug("RewindRun refused (" + f.getMessage() + "); the rows go after the run's rows");
+            return null; // a GraphQL error (the run does not exist there): nothing to rewind
+        }
+        if (run == null) return null;
+        JsonElement n = run.get("historyLineCount");
+        return n != null && n.isJsonPrimitive() ? n.getAsLong() : 0L;
     }
 
     /** The run's state on the server for resuming it; null when the run does not exist there. */

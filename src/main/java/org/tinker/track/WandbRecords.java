@@ -79,7 +79,8 @@ final class WandbRecords {
                 .set("run_group", str(v, "groupName")).set("job_type", str(v, "jobType")).set("host", str(v, "host"))
                 .set("starting_step", run.get("start_step").getAsLong()).set("runtime", (int) run.get("runtime_offset").getAsDouble())
                 .set("start_time", WandbProto.timestamp((long) (run.get("start_time").getAsDouble() * 1000)))
-                .set("resumed", run.has("resumed") && run.get("resumed").getAsBoolean());
+                .set("resumed", run.has("resumed") && run.get("resumed").getAsBoolean())
+                .set("storage_id", run.has("storage_id") ? run.get("storage_id").getAsString() : null);
         if (v.has("tags") && v.get("tags").isJsonArray()) for (JsonElement t : v.getAsJsonArray("tags")) r.add("tags", t.getAsString());
         if (str(v, "commit") != null) r.set("git", WandbProto.msg("GitRepoRecord").set("commit", str(v, "commit")).set("remote_url", str(v, "repo")));
         WandbProto.Msg config = WandbProto.msg("ConfigRecord");
@@ -198,6 +199,7 @@ final class WandbRecords {
         DynamicMessage ts = WandbProto.sub(r, "start_time");
         run.addProperty("start_time", WandbProto.num(ts, "seconds") + WandbProto.num(ts, "nanos") / 1e9);
         run.addProperty("resumed", WandbProto.bool(r, "resumed"));
+        if (!WandbProto.str(r, "storage_id").isEmpty()) run.addProperty("storage_id", WandbProto.str(r, "storage_id"));
         JsonObject summary = new JsonObject();
         if (WandbProto.has(r, "summary"))
             for (DynamicMessage it : WandbProto.<DynamicMessage>list(WandbProto.sub(r, "summary"), "update")) summary.add(key(it), value(it));

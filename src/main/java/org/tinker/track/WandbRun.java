@@ -17,6 +17,7 @@ import java.time.format.DateTimeFormatter;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -46,8 +47,18 @@ public final class WandbRun {
      * @param displayName the run's name in the UI; null lets the server choose (WANDB_NAME takes precedence)
      * @param config the flattened config
      * @param previousSpool the spool of an earlier process of the same run (resume), or null
+     * @param group the run's group (a grid launch; WANDB_RUN_GROUP takes precedence), or null
+     * @param jobType the run's job type ("train")
+     * @param tags tags (WANDB_TAGS are added)
+     * @param rewindTo for a resumed run: rewind it to this {@code _step} (the checkpoint's last row), so that
+     *        the rows the interrupted process logged after its checkpoint are replaced, not logged twice; or null
      */
-    public record Init(String project, String displayName, Map<String, Object> config, Path previousSpool) {}
+    public record Init(String project, String displayName, Map<String, Object> config, Path previousSpool, String group, String jobType,
+                       List<String> tags, Long rewindTo) {
+        public Init(String project, String displayName, Map<String, Object> config, Path previousSpool) {
+            this(project, displayName, config, previousSpool, null, "train", List.of(), null);
+        }
+    }
 
     private static final DateTimeFormatter DIR_TIME = DateTimeFormatter.ofPattern("yyyyMMdd_HHmmss");
 
@@ -70,6 +81,9 @@ public final class WandbRun {
     private volatile long finishDeadline = Long.MAX_VALUE;
     private boolean finished, warned, urlPrinted;
     private Thread hook;
+    /** {@code wandb/wandb-resume.json}: the run WANDB_RESUME=auto resumes; removed when the run finishes cleanly. */
+    static final String RESUME_FILE = "wandb-resume.json";
+    private Path resumeFile;
 
     private WandbRun(WandbSettings s, PrintStream out, Spool spool, long startStep, double runtimeOffset) {
         this.settings = s;
@@ -99,11 +113,25 @@ public final class WandbRun {
     public static WandbRun start(WandbSettings s, Init init, PrintStream out) {
         if (s.mode() == WandbSettings.Mode.DISABLED) return disabled();
         if (s.keyMissing()) out.println(s.missingKeyHint());
+        Path resumeFile = s.dir().resolve("wandb").resolve(RESUME_FILE);
+        if ("auto".equals(s.resume()) && s.runId() == null) {
+            // as the official client: resume the run that the last process in this folder did not finish, else a new one
+            String last = null;
+            try {
+                if (Files.isRegularFile(resumeFile)) last = JsonParser.parseString(Files.readString(resumeFile)).getAsJsonObject().get("run_id").getAsString();
+            } catch (IOException | RuntimeException e) {
+                out.println("W&B: " + resumeFile + " is unreadable (" + e.getMessage() + "); starting a new run");
+            }
+            s = last != null ? s.withRun(last, "allow") : s.withRun(newId(), null);
+        }
         String id = s.runId() != null ? s.runId() : newId();
         String project = s.project() != null ? s.project() : init.project();
         long offset = 0, startStep = 0, outputOffset = 0, eventsOffset = 0;
         double runtime = 0;
         JsonObject summary = new JsonObject();
+        Map<String, JsonElement> serverConfig = new LinkedHashMap<>();
+        List<String> serverTags = new ArrayList<>();
+        String storageId = null, serverNotes = null;
         // local knowledge of earlier processes of this run
         if (init.previousSpool() != null) {
             try {
@@ -139,6 +167,9 @@ public final class WandbRun {
             if (bucket != null) {
                 offset = Math.max(offset, longOr(bucket, "historyLineCount", 0));
                 outputOffset = longOr(bucket, "logLineCount", 0);
+                if (bucket.has("id") && !bucket.get("id").isJsonNull()) storageId = bucket.get("id").getAsString(); // sent on the upsert
+                if (bucket.has("notes") && !bucket.get("notes").isJsonNull()) serverNotes = bucket.get("notes").getAsString();
+                if (bucket.has("tags") && bucket.get("tags").isJsonArray()) bucket.getAsJsonArray("tags").forEach(t -> serverTags.add(t.getAsString()));
                 eventsOffset = longOr(bucket, "eventsLineCount", 0);
                 JsonElement tail = bucket.get("historyTail");
                 try {
@@ -150,6 +181,11 @@ public final class WandbRun {
                             if (last.has("_runtime")) runtime = Math.max(runtime, last.get("_runtime").getAsDouble());
                         }
                     }
+                    JsonElement cfg = bucket.get("config");
+                    if (cfg != null && cfg.isJsonPrimitive()) // the server's config, merged under this process's
+                        for (Map.Entry<String, JsonElement> e : JsonParser.parseString(cfg.getAsString()).getAsJsonObject().entrySet())
+                            if (!e.getKey().equals("_wandb") && e.getValue().isJsonObject() && e.getValue().getAsJsonObject().has("value"))
+                                serverConfig.put(e.getKey(), e.getValue().getAsJsonObject().get("value"));
                     JsonElement sm = bucket.get("summaryMetrics");
                     if (sm != null && sm.isJsonPrimitive()) {
                         JsonObject server = JsonParser.parseString(sm.getAsString()).getAsJsonObject();
@@ -165,7 +201,19 @@ public final class WandbRun {
         JsonObject run = new JsonObject();
         run.addProperty("base_url", s.baseUrl());
         run.addProperty("mode", s.mode().name().toLowerCase());
-        run.add("variables", variables(s, id, project, init));
+        JsonObject vars = variables(s, id, project, init, serverConfig, serverTags, serverNotes);
+        run.add("variables", vars);
+        if (storageId != null) run.addProperty("storage_id", storageId);
+        if (init.rewindTo() != null && s.resume() != null) {
+            // rewind (the official resume_from): the server drops the rows after the checkpoint's step, this process logs them again
+            JsonObject bp = new JsonObject();
+            bp.addProperty("run", id);
+            bp.addProperty("metric", "_step");
+            bp.addProperty("value", (double) init.rewindTo());
+            run.add("branch_point", bp);
+            startStep = init.rewindTo() + 1;
+            offset = 0; // the rewind's answer says where the rows go
+        }
         run.addProperty("history_offset_min", offset);
         run.addProperty("output_offset", outputOffset);
         run.addProperty("events_offset", eventsOffset);
@@ -186,23 +234,37 @@ public final class WandbRun {
             return disabled();
         }
         WandbRun r = new WandbRun(s, out, spool, startStep, runtime);
+        if ("auto".equals(s.resume()) || Files.isRegularFile(resumeFile)) {
+            try {
+                JsonObject o = new JsonObject();
+                o.addProperty("run_id", id);
+                Spool.writeAtomically(resumeFile, WandbHttp.GSON.toJson(o));
+                r.resumeFile = resumeFile;
+            } catch (IOException e) {
+                out.println("W&B: cannot write " + resumeFile + " (" + e.getMessage() + ")");
+            }
+        }
         r.begin();
         return r;
     }
 
-    private static JsonObject variables(WandbSettings s, String id, String project, Init init) {
-        Map<String, JsonElement> config = new LinkedHashMap<>();
+    private static JsonObject variables(WandbSettings s, String id, String project, Init init, Map<String, JsonElement> serverConfig,
+                                        List<String> serverTags, String serverNotes) {
+        Map<String, JsonElement> config = new LinkedHashMap<>(serverConfig);
         init.config().forEach((k, v) -> config.put(k, WandbHttp.GSON.toJsonTree(v)));
         JsonObject v = new JsonObject();
         v.addProperty("name", id);
         v.addProperty("project", project);
         v.addProperty("entity", s.entity());
         v.addProperty("displayName", s.name() != null ? s.name() : init.displayName());
-        v.addProperty("notes", s.notes());
-        if (!s.tags().isEmpty()) v.add("tags", WandbHttp.GSON.toJsonTree(s.tags()));
-        v.addProperty("groupName", s.group());
+        v.addProperty("notes", s.notes() != null ? s.notes() : serverNotes);
+        Set<String> tags = new LinkedHashSet<>(serverTags);
+        tags.addAll(init.tags());
+        tags.addAll(s.tags());
+        if (!tags.isEmpty()) v.add("tags", WandbHttp.GSON.toJsonTree(tags));
+        v.addProperty("groupName", s.group() != null ? s.group() : init.group());
         v.addProperty("config", WandbRecords.configJson(config));
-        v.addProperty("jobType", "train");
+        v.addProperty("jobType", init.jobType() != null ? init.jobType() : "train");
         v.addProperty("host", host());
         v.addProperty("program", "tinker");
         return v;
@@ -284,9 +346,18 @@ public final class WandbRun {
 
     /** Logs one history row: numbers, strings, booleans, nested maps, JsonElements. */
     public void log(Map<String, ?> values) {
+        log(values, -1);
+    }
+
+    /**
+     * Logs one history row at {@code _step = max(atStep, next step)}: the training loop's step numbers (which may
+     * skip) keep a resumed run's rows where a rewind to its checkpoint's step expects them.
+     */
+    public void log(Map<String, ?> values, long atStep) {
         if (spool == null) return;
         synchronized (lock) {
             if (finished) return;
+            step = Math.max(step, atStep);
             JsonObject row = new JsonObject();
             values.forEach((k, v) -> row.add(k, v instanceof JsonElement j ? j : WandbHttp.GSON.toJsonTree(v)));
             for (String k : carryKeys) {
@@ -416,6 +487,13 @@ public final class WandbRun {
         }
         spool.close();
         report();
+        if (exitCode == 0 && resumeFile != null) {
+            try {
+                Files.deleteIfExists(resumeFile);
+            } catch (IOException ignored) {
+                // a later WANDB_RESUME=auto would resume this finished run: harmless
+            }
+        }
         if (hook != null && Thread.currentThread() != hook) {
             try {
                 Runtime.getRuntime().removeShutdownHook(hook);
