@@ -129,6 +129,47 @@ class WandbOfflineSyncTest {
     }
 
     @Test
+    void reSyncingAFolderWhoseRunHasRowsAppendsAfterThem(@TempDir Path dir) throws Exception {
+        try (WandbFake fake = new WandbFake()) {
+            WandbRun run = WandbRun.start(fake.settings(dir, WandbSettings.Mode.OFFLINE), new WandbRun.Init("proj", null, Map.of(), null),
+                    WandbProtocolTest.out());
+            for (int i = 0; i < 5; i++) run.log(row(i));
+            run.finish(0);
+            WandbSettings online = fake.settings(dir, WandbSettings.Mode.ONLINE);
+            assertTrue(WandbSync.sync(List.of(run.spoolDir()), online, WandbProtocolTest.out()).get(0).synced());
+            // the same folder elsewhere, without tinker's sync state (what `wandb sync` would see): rows go after the run's
+            Path copy = dir.resolve("elsewhere/wandb/" + run.spoolDir().getFileName());
+            Files.createDirectories(copy);
+            Files.copy(run.spoolDir().resolve("run-" + run.id() + ".wandb"), copy.resolve("run-" + run.id() + ".wandb"));
+            WandbSync.Result again = WandbSync.sync(List.of(copy), online, WandbProtocolTest.out()).get(0);
+            assertTrue(again.synced(), again.toString());
+            assertEquals(10, fake.rows().size());
+            fake.writes.values().forEach(n -> assertEquals(1, n, "nothing written over"));
+            assertEquals(5, fake.graphql("UpsertBucket").size() > 1 ? fake.streamBodies().stream()
+                    .filter(b -> b.has("files") && b.getAsJsonObject("files").has("wandb-history.jsonl")).toList().get(1)
+                    .getAsJsonObject("files").getAsJsonObject("wandb-history.jsonl").get("offset").getAsLong() : -1);
+        }
+    }
+
+    @Test
+    void foldersOfOlderTinkerVersionsStillSync(@TempDir Path dir) throws Exception {
+        Path old = dir.resolve("wandb/offline-run-20250101_000000-oldrun01");
+        Files.createDirectories(old.resolve("files"));
+        Files.writeString(old.resolve("run.json"), "{\"base_url\":\"x\",\"mode\":\"offline\",\"variables\":{\"name\":\"oldrun01\","
+                + "\"project\":\"proj\",\"entity\":null,\"config\":\"{}\",\"jobType\":\"train\"},\"history_offset\":0,\"start_step\":0}");
+        Files.writeString(old.resolve("wandb-history.jsonl"), "{\"loss\":1.0,\"_step\":0}\n{\"loss\":0.5,\"_step\":1}\n");
+        Files.writeString(old.resolve("exit.json"), "{\"exitcode\":0}");
+        try (WandbFake fake = new WandbFake()) {
+            WandbSync.Result r = WandbSync.sync(List.of(dir.resolve("wandb")), fake.settings(dir, WandbSettings.Mode.ONLINE),
+                    WandbProtocolTest.out()).get(0);
+            assertTrue(r.synced(), r.toString());
+            assertEquals(2, fake.rows().size());
+            assertEquals(0.5, fake.rows().get(1).get("loss").getAsDouble());
+            assertTrue(fake.complete);
+        }
+    }
+
+    @Test
     void syncWithoutKeyIsAOneLineError(@TempDir Path dir) {
         WandbSettings noKey = WandbSettings.fromEnv(Map.of("WANDB_BASE_URL", "http://127.0.0.1:1"), dir).withMode(WandbSettings.Mode.ONLINE);
         var e = assertThrows(org.tinker.config.ConfigError.class, () -> WandbSync.sync(List.of(dir), noKey, WandbProtocolTest.out()));
