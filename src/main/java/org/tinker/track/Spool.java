@@ -259,7 +259,7 @@ final class Spool {
 
     /** A line of the run's console output (OutputRawRecord; output.log). */
     synchronized void output(String line, boolean stderr) throws IOException {
-        if (log == null) return;
+        if (log == null || exitCode != null) return; // nothing after the exit record
         long now = System.currentTimeMillis();
         log.write(WandbProto.record("output_raw", WandbProto.msg("OutputRawRecord").set("output_type", stderr ? 0 : 1)
                 .set("timestamp", WandbProto.timestamp(now)).set("line", line + "\n")));
@@ -270,7 +270,7 @@ final class Spool {
 
     /** One sample of system metrics (StatsRecord; a wandb-events.jsonl line with _timestamp and _runtime). */
     synchronized void stats(Map<String, Double> values, double runtime) throws IOException {
-        if (log == null) return;
+        if (log == null || exitCode != null) return; // nothing after the exit record
         long now = System.currentTimeMillis();
         WandbProto.Msg m = WandbProto.msg("StatsRecord").set("stats_type", 0).set("timestamp", WandbProto.timestamp(now));
         JsonObject line = new JsonObject();

@@ -22,6 +22,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.tinker.config.ConfigError;
 
@@ -244,6 +246,7 @@ public final class WandbRun {
                 out.println("W&B: cannot write " + resumeFile + " (" + e.getMessage() + ")");
             }
         }
+        RunFiles.write(spool);
         r.begin();
         return r;
     }
@@ -270,7 +273,23 @@ public final class WandbRun {
         return v;
     }
 
+    /** System metrics every {@link #STATS_EVERY_MS} (StatsRecords; wandb-events.jsonl). */
+    static final long STATS_EVERY_MS = 15_000;
+    private ScheduledExecutorService stats;
+
     private void begin() {
+        stats = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "wandb-stats-" + id);
+            t.setDaemon(true);
+            return t;
+        });
+        stats.scheduleAtFixedRate(() -> {
+            try {
+                spool.stats(RunFiles.systemMetrics(), runtimeOffset + (System.nanoTime() - t0) / 1e9);
+            } catch (IOException | RuntimeException e) {
+                spool.debug("system metrics: " + e);
+            }
+        }, STATS_EVERY_MS, STATS_EVERY_MS, TimeUnit.MILLISECONDS);
         if (online) {
             thread.start();
             try {
@@ -447,6 +466,7 @@ public final class WandbRun {
             if (finished && exitCodeWritten()) return;
             finished = true;
         }
+        if (stats != null) stats.shutdownNow();
         try {
             spool.setExit(exitCode, runtimeOffset + (System.nanoTime() - t0) / 1e9);
         } catch (IOException e) {

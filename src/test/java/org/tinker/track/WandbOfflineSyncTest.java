@@ -51,7 +51,7 @@ class WandbOfflineSyncTest {
             assertEquals(List.of("header", "run", "metric", "metric"), kinds.subList(0, 4));
             assertEquals(List.of("summary", "exit", "final"), kinds.subList(kinds.size() - 3, kinds.size()));
             assertEquals(21, kinds.stream().filter("history"::equals).count());
-            assertEquals(1, kinds.stream().filter("files"::equals).count());
+            assertEquals(4, kinds.stream().filter("files"::equals).count(), "metadata, requirements, config.yaml, the image");
             var runRec = WandbProto.sub(recs.get(1), "run");
             assertEquals(run.id(), WandbProto.str(runRec, "run_id"));
             assertEquals("proj", WandbProto.str(runRec, "project"));
@@ -66,7 +66,7 @@ class WandbOfflineSyncTest {
             assertEquals(List.of("loss", "n_train_samples", "_step", "_runtime", "_timestamp"), List.copyOf(items.keySet()));
             assertEquals(1.0 / 6, Double.parseDouble(items.get("loss")));
             assertEquals("40.0", items.get("n_train_samples"));
-            var files = WandbProto.<com.google.protobuf.DynamicMessage>list(WandbProto.sub(recs.get(kinds.indexOf("files")), "files"), "files");
+            var files = WandbProto.<com.google.protobuf.DynamicMessage>list(WandbProto.sub(recs.get(kinds.lastIndexOf("files")), "files"), "files");
             assertTrue(WandbProto.str(files.get(0), "path").startsWith("media/images/plot_20_"));
             assertEquals(0, WandbProto.num(WandbProto.sub(recs.get(kinds.indexOf("exit")), "exit"), "exit_code"));
             assertTrue(WandbProtocolTest.buf.toString().contains("runner wandb-sync " + spool));
@@ -79,8 +79,14 @@ class WandbOfflineSyncTest {
             for (int i = 0; i < 20; i++) assertEquals(8.0 * i, fake.rows().get(i).get("n_train_samples").getAsDouble());
             assertTrue(fake.complete);
             assertEquals(0, fake.exitcode);
-            assertEquals(1, fake.files.size());
-            assertEquals(1, fake.uploaded.size());
+            assertEquals(4, fake.files.size());
+            assertEquals(4, fake.uploaded.size());
+            // a full run page: metadata, the dependency list, config.yaml
+            JsonObject meta = JsonParser.parseString(new String(fake.files.get("wandb-metadata.json"))).getAsJsonObject();
+            for (String k : List.of("host", "program", "args", "java", "tinker", "cpu_count", "gpu_count", "startedAt")) assertTrue(meta.has(k), k);
+            assertTrue(meta.get("cpu_count").getAsInt() > 0);
+            assertTrue(new String(fake.files.get("requirements.txt")).contains("okhttp==4.12.0"));
+            assertTrue(new String(fake.files.get("config.yaml")).contains("tp.lr:\n  value: 0.1"), new String(fake.files.get("config.yaml")));
             assertEquals("name", fake.upserts.get(run.id()).get("displayName").getAsString());
             fake.writes.values().forEach(n -> assertEquals(1, n));
             // again: nothing to do, no request
@@ -139,8 +145,13 @@ class WandbOfflineSyncTest {
             assertTrue(WandbSync.sync(List.of(run.spoolDir()), online, WandbProtocolTest.out()).get(0).synced());
             // the same folder elsewhere, without tinker's sync state (what `wandb sync` would see): rows go after the run's
             Path copy = dir.resolve("elsewhere/wandb/" + run.spoolDir().getFileName());
-            Files.createDirectories(copy);
-            Files.copy(run.spoolDir().resolve("run-" + run.id() + ".wandb"), copy.resolve("run-" + run.id() + ".wandb"));
+            try (var all = Files.walk(run.spoolDir())) {
+                for (Path p : all.toList()) {
+                    Path to = copy.resolve(run.spoolDir().relativize(p).toString());
+                    if (Files.isDirectory(p)) Files.createDirectories(to);
+                    else if (!p.getFileName().toString().equals("sync-state.json")) Files.copy(p, to);
+                }
+            }
             WandbSync.Result again = WandbSync.sync(List.of(copy), online, WandbProtocolTest.out()).get(0);
             assertTrue(again.synced(), again.toString());
             assertEquals(10, fake.rows().size());

@@ -231,7 +231,9 @@ class WandbProtocolTest {
             assertTrue(run.logImage("plots/val_loss", png));
             assertFalse(run.logImage("nope", dir.resolve("missing.png")));
             run.finish(0);
-            JsonObject crf = fake.graphql("CreateRunFiles").get(0).json();
+            // the run files (metadata, requirements, config.yaml) go first; then the image
+            JsonObject crf = fake.graphql("CreateRunFiles").stream().map(WandbFake.Req::json)
+                    .filter(j -> j.toString().contains("media/images")).findFirst().orElseThrow();
             assertTrue(crf.get("query").getAsString().startsWith("mutation CreateRunFiles($entity: String!, $project: String!, $run: String!, $files: [String!]!)"));
             JsonObject v = crf.getAsJsonObject("variables");
             assertEquals("alice", v.get("entity").getAsString());
@@ -241,7 +243,7 @@ class WandbProtocolTest {
             String rel = names.get(0).getAsString();
             assertTrue(rel.matches("media/images/plots_val_loss_1_[0-9a-f]{20}\\.png"), rel);
             // PUT: the exact bytes, the upload headers, and no W&B Authorization
-            WandbFake.Req put = fake.requests("/upload/").get(0);
+            WandbFake.Req put = fake.requests("/upload/media/").get(0);
             assertEquals("PUT", put.method());
             assertNull(put.auth(), "no W&B auth on upload URLs");
             assertEquals("yes", put.headers().get("x-test"));

@@ -105,7 +105,7 @@ class WandbRetryTest {
             assertTrue(fake.inject.isEmpty());
             assertEquals(17, fake.rows().size());
             fake.writes.values().forEach(n -> assertEquals(1, n));
-            assertEquals(1, fake.files.size());
+            assertEquals(4, fake.files.size(), "the image, wandb-metadata.json, requirements.txt, config.yaml");
             assertTrue(fake.complete);
             assertEquals(0, fake.exitcode);
             assertTrue(run.synced());
