@@ -132,7 +132,7 @@ public final class WandbListener implements StatsListener {
 
     /** Task and architecture; ablation runs are tagged {@code ablation} and {@code ablation:{name}}. */
     static List<String> tags(RunSpec spec) {
-        List<String> t = new ArrayList<>(List.of(spec.dp().dataset_name(), spec.mp().layer_architecture()));
+        List<String> t = new ArrayList<>(List.of(spec.dp().dataset_name(), spec.mp().layer_architecture().spelling()));
         if (spec.ablation() != null) {
             t.add("ablation");
             t.add("ablation:" + spec.ablation());

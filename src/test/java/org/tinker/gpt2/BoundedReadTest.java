@@ -17,7 +17,6 @@ import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.tinker.config.ConfigError;
 import org.tinker.engine.FormatError;
 import org.tinker.engine.SafeTensors;
 import org.tinker.engine.TorchPickle;

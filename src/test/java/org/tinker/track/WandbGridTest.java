@@ -13,8 +13,8 @@ import org.junit.jupiter.api.io.TempDir;
 import org.tinker.config.ConfigFile;
 import org.tinker.config.Grid;
 import org.tinker.config.RunSpec;
-import org.tinker.train.Namer;
-import org.tinker.train.StatsListener;
+import org.tinker.runs.Namer;
+import org.tinker.runs.StatsListener;
 
 /** The runs of one grid launch: one W&B group, names from Namer.runName, task/architecture tags, ablations marked. */
 class WandbGridTest {
