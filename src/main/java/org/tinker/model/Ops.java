@@ -52,11 +52,11 @@ public final class Ops {
         return JniUtils.layerNorm(pt(x), new Shape(x.getShape().get(x.getShape().dimension() - 1)), pt(w), pt(b), eps);
     }
 
-    /** RMSNorm over the last axis: {@code x / sqrt(mean(x²) + eps) · w} (no bias, no mean subtraction). */
+    /** RMSNorm over the last axis: {@code x / sqrt(mean(x²) + eps) · w} (no bias, no mean subtraction; w null = no scale). */
     public static NDArray rmsNorm(NDArray x, NDArray w, double eps) {
         int last = x.getShape().dimension() - 1;
         NDArray rms = x.mul(x).mean(new int[] {last}, true).add(eps).sqrt();
-        return x.div(rms).mul(w);
+        return w == null ? x.div(rms) : x.div(rms).mul(w);
     }
 
     /** The norm a config names ({@code layernorm} | {@code rmsnorm}; RMSNorm ignores {@code b}, which is null). */
@@ -90,6 +90,11 @@ public final class Ops {
         return x.mul(cos).add(rotated.mul(sin));
     }
 
+    /** Elements {@code [i0, i1)} of a 1-D constant or parameter, as a view in {@code scope}'s manager. */
+    public static NDArray slice1(NDArray table, long i0, long i1, NDArray scope) {
+        return JniUtils.index(pt(table), new long[] {i0}, new long[] {i1}, new long[] {1}, pt(scope).getManager());
+    }
+
     /** Rows {@code [r0, r1)} and columns {@code [c0, c1)} of a 2-D constant, as a view in {@code scope}'s manager. */
     public static NDArray slice2(NDArray table, long r0, long r1, long c0, long c1, NDArray scope) {
         return JniUtils.index(pt(table), new long[] {r0, c0}, new long[] {r1, c1}, new long[] {1, 1},
@@ -112,9 +117,10 @@ public final class Ops {
     public static NDArray activation(NDArray x, String name) {
         return switch (name) {
             case "relu" -> JniUtils.relu(pt(x));
+            case "relu2" -> JniUtils.relu(pt(x)).square(); // Primer (So et al. 2021): sparse like relu, smooth at 0
             case "gelu" -> JniUtils.gelu(pt(x)); // exact erf GELU, as torch's "gelu"
             case "gelu_new" -> geluTanh(x);
-            default -> throw new IllegalArgumentException("unknown activation '" + name + "' (relu | gelu | gelu_new; swiglu and geglu are gated, see ffHidden)");
+            default -> throw new IllegalArgumentException("unknown activation '" + name + "' (relu | relu2 | gelu | gelu_new; swiglu and geglu are gated, see ffHidden)");
         };
     }
 
