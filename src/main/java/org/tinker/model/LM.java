@@ -229,8 +229,6 @@ public final class LM implements AutoCloseable {
         long hd = mp.headDim();
         double std = 0.02;
         double projStd = 0.02 / Math.sqrt(2.0 * mp.n_layers());
-        // zero_init_proj: each residual branch starts by adding nothing, so the stack starts as the identity and every
-        // block first learns through its input side (modded-nanogpt's zero-initialised c_proj)
         boolean layerNorm = !"rmsnorm".equals(mp.norm()); // RMSNorm has a scale but no bias
         long fcRows = mp.gated() ? 2 * ff : ff;
         List<ParamSpec> specs = new ArrayList<>();
@@ -252,6 +250,8 @@ public final class LM implements AutoCloseable {
                 specs.add(ParamSpec.normal(h + "attn.c_attn.weight", std, 3 * d, d));
                 specs.add(ParamSpec.zeros(h + "attn.c_attn.bias", 3 * d));
             }
+            // zero_init_proj: each residual branch starts by adding nothing, so the stack starts as the identity and every
+            // block first learns through its input side (modded-nanogpt's zero-initialised c_proj)
             specs.add(mp.zero_init_proj() ? ParamSpec.zeros(h + "attn.c_proj.weight", d, d)
                     : ParamSpec.normal(h + "attn.c_proj.weight", projStd, d, d));
             specs.add(ParamSpec.zeros(h + "attn.c_proj.bias", d));
