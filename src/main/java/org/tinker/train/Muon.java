@@ -74,7 +74,9 @@ public final class Muon implements Optimizer {
                 g.attach(tmp);
                 NDArray buf = buffers.get(e.getKey());
                 buf.muli(momentum).addi(g);
-                NDArray u = g.add(buf.mul(momentum)); // in g's manager: tmp
+                NDArray u = buf.mul(momentum); // lands in buf's manager (the optimizer's): move it to this step's
+                u.attach(tmp);
+                u.addi(g);                     // u = g + μ·buf
                 NDArray o = e.getKey().endsWith("attn.c_attn.weight")
                         ? NDArrays.concat(new NDList(u.split(3, 0).stream().map(Muon::orthogonalise).toList()), 0)
                         : orthogonalise(u);
