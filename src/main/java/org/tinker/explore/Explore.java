@@ -77,17 +77,10 @@ public final class Explore {
                 if (r.stats().get(metric).isEmpty())
                     throw new ConfigError("run " + r.run().timestamp() + " has no metric '" + metric + "' (it has: " + String.join(", ", r.stats().names()) + ")");
         }
-        List<Plots.Series> series = new ArrayList<>();
-        boolean bySteps = false;
+        List<Plots.Series> series = metricSeries(results, metricNames);
+        List<String> metrics = metricNames;
+        boolean bySteps = results.stream().anyMatch(r -> metrics.stream().anyMatch(m -> r.stats().get(m).stream().anyMatch(p -> p.nTrainSamples() < 0)));
         List<Comparison.Row> rows = Comparison.table("", results).rows();
-        for (Comparison.Row row : rows) {
-            for (String metric : metricNames) {
-                Comparison.Curve c = Comparison.curve(row.label(), row.runs(), metric);
-                bySteps |= c.bySteps();
-                String name = results.size() == 1 ? metric : metricNames.size() == 1 ? row.label() : row.label() + " " + shortMetric(metric);
-                series.add(c.series(name));
-            }
-        }
         if (title == null || title.isBlank())
             title = String.join(", ", metricNames.size() == 1 ? metricNames : metricNames.stream().map(Explore::shortMetric).toList())
                     + (results.size() == 1 ? " — " + timestamps.get(0) : rows.size() < results.size() ? " (mean of seeds; dashed: lowest and highest)" : "");
@@ -95,6 +88,20 @@ public final class Explore {
         String yAxis = metricNames.size() == 1 ? metricNames.get(0) : "value";
         return Plots.lineChart(title, bySteps ? "training steps" : "n_train_samples", yAxis, series,
                 outDir.resolve("metrics").resolve(file.endsWith(".png") ? file : file + ".png"));
+    }
+
+    /**
+     * The lines of {@link #plotMetrics}: per row of the runs' comparison (a run, or the runs that differ only by seed) and
+     * metric, named by the row's varied values ({@code lr=0.001 (2 seeds)}), a band for seeds; one run's lines by metric.
+     */
+    public static List<Plots.Series> metricSeries(List<Comparison.RunResult> results, List<String> metricNames) {
+        List<Plots.Series> series = new ArrayList<>();
+        for (Comparison.Row row : Comparison.table("", results).rows())
+            for (String metric : metricNames) {
+                String name = results.size() == 1 ? metric : metricNames.size() == 1 ? row.label() : row.label() + " " + shortMetric(metric);
+                series.add(Comparison.curve(row.label(), row.runs(), metric).series(name));
+            }
+        return series;
     }
 
     /** {@code stat/val_loss:main} → {@code val_loss}. */

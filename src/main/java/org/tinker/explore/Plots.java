@@ -261,8 +261,10 @@ public final class Plots {
      */
     static int axisDecimals(double lo, double hi) {
         if (!(hi > lo) || !Double.isFinite(hi - lo)) return 4;
-        double finest = niceStep((hi - lo) / 20);
-        return Math.max(decimalsFor(finest), decimalsFor(finest / 4)); // a 2.5 × 10^k step needs one more
+        double raw = (hi - lo) / 20, p = Math.pow(10, Math.floor(Math.log10(raw)));
+        int d = 0;
+        for (double m : new double[] {1, 2, 2.5, 5, 10}) if (m * p >= raw) d = Math.max(d, decimalsFor(m * p));
+        return d;
     }
 
     /**

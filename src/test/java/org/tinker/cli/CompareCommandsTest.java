@@ -19,6 +19,10 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.tinker.explore.Comparison;
+import org.tinker.explore.Explore;
+import org.tinker.explore.Plots;
+import org.tinker.explore.Runs;
 import org.tinker.train.Checkpoint;
 import org.tinker.train.RunStore;
 import org.tinker.train.TrainStats;
@@ -190,6 +194,30 @@ class CompareCommandsTest {
             assertEquals(s.last("wall_time"), Double.parseDouble(c[8]), 0);
             assertEquals("done", c[9]);
         }
+    }
+
+    @Test
+    void plotMetricsLabelsRowsByWhatVariesAndDrawsSeedsAsABand() {
+        Runs runs = new Runs(saved, Path.of("."), ai.djl.Device.cpu());
+        List<Comparison.RunResult> all = Comparison.ofTimestamps(runs.store(), new ArrayList<>(POINTS.keySet()));
+        List<Plots.Series> lines = Explore.metricSeries(all, List.of("stat/val_loss:main"));
+        assertEquals(List.of("lr=0.001 (2 seeds)", "lr=0.01 (2 seeds)"), lines.stream().map(Plots.Series::name).sorted().toList());
+        for (Plots.Series s : lines) {
+            String lr = s.name().substring(3, s.name().indexOf(' '));
+            List<String> ts = POINTS.entrySet().stream().filter(e -> e.getValue()[0].equals(lr)).map(Map.Entry::getKey).toList();
+            List<TrainStats.Point> a = stats(ts.get(0)).get("stat/val_loss:main"), b = stats(ts.get(1)).get("stat/val_loss:main");
+            assertEquals(a.size(), s.x().length, "both seeds validated at the same n_train_samples");
+            for (int i = 0; i < a.size(); i++) {
+                assertEquals(a.get(i).nTrainSamples(), s.x()[i], 0);
+                assertEquals((a.get(i).value() + b.get(i).value()) / 2, s.y()[i], 1e-12, "the line is the seeds' mean");
+                assertEquals(Math.min(a.get(i).value(), b.get(i).value()), s.lo()[i], 0, "the band spans the seeds");
+                assertEquals(Math.max(a.get(i).value(), b.get(i).value()), s.hi()[i], 0);
+            }
+        }
+        MainTest.Outcome o = MainTest.run("plot-metrics", "--timestamp=" + String.join(",", POINTS.keySet()), "--saved-models=" + saved,
+                "--out-dir=" + dir.resolve("plots"), "--out=val");
+        assertEquals(0, o.code(), o.err());
+        assertTrue(Files.isRegularFile(dir.resolve("plots/metrics/val.png")), o.out());
     }
 
     @Test
