@@ -106,7 +106,8 @@ public final class Report {
             for (String c : t.columns()) {
                 Object key = Comparison.Table.sortKey(r, c);
                 String v = key instanceof Double d ? (d.isNaN() ? "" : Double.toString(d)) : key.toString();
-                h.append("<td data-v=\"").append(esc(v)).append("\">").append(esc(t.cell(r, c))).append("</td>");
+                String text = c.equals("timestamps") ? String.join("<br>", r.timestamps().stream().map(Report::esc).toList()) : esc(t.cell(r, c));
+                h.append("<td data-v=\"").append(esc(v)).append("\">").append(text).append("</td>");
             }
             h.append("</tr>\n");
         }
@@ -171,7 +172,7 @@ public final class Report {
         return h.append("</tbody></table>").toString();
     }
 
-    static final int W = 620, H = 360, ML = 70, MR = 16, MT = 28, MB = 46;
+    static final int W = 600, H = 360, ML = 70, MR = 16, MT = 28, MB = 46;
 
     /** One chart as inline SVG: axes with ticks, one {@code path.curve} per row (and a {@code path.band} for seeds), a legend. */
     static String chart(String id, String title, List<Comparison.Curve> curves) {
@@ -273,7 +274,7 @@ public final class Report {
             th.param,td:nth-child(-n+%PARAMS%){text-align:left}
             th.asc::after{content:" \\25B2"}th.desc::after{content:" \\25BC"}
             tr.best td{background:#e6f4e6;font-weight:600}
-            #compare td:last-child,#compare th:last-child{text-align:left;white-space:normal;max-width:230px;font-size:12px;font-weight:400}
+            #compare td:last-child,#compare th:last-child{text-align:left;font-size:12px;font-weight:400}
             #config td,#config th{text-align:left}#config tr.varied td{background:#fff6dd}
             .charts{display:flex;flex-wrap:wrap;gap:24px}.chart{margin:0}figcaption{font-weight:600;margin-bottom:4px}
             svg .grid line{stroke:#e8e8e8}svg text{font-size:11px;fill:#444}svg .ytick{text-anchor:end}svg .xtick{text-anchor:middle}
