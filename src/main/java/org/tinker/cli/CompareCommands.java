@@ -1,6 +1,11 @@
 package org.tinker.cli;
 
 import ai.djl.Device;
+import com.sun.net.httpserver.HttpServer;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.TreeSet;
@@ -99,6 +104,64 @@ final class CompareCommands {
             String verdict = t.verdict();
             if (verdict != null) System.out.println(verdict);
             return 0;
+        }
+    }
+
+    @Command(name = "serve", mixinStandardHelpOptions = true, description = {"Serve the report page of a grid on localhost, rebuilt from the run folders at every load;",
+            "the page reloads itself every --refresh seconds: watch a grid while it trains (its runs show what their last checkpoint holds)."})
+    static final class Serve extends Selection {
+        @Option(names = "--port", paramLabel = "N", description = "port on 127.0.0.1 (default 8022; 0 = any free one)") int port = 8022;
+        @Option(names = "--refresh", paramLabel = "S", description = "seconds between reloads of the page (default 15)") int refresh = 15;
+
+        private Report.BestRun best;
+
+        @Override
+        public Integer call() throws InterruptedException {
+            HttpServer server = start();
+            System.out.println("serving the report of " + (config != null ? config : "these runs") + " at http://127.0.0.1:" + server.getAddress().getPort()
+                    + "/ (Ctrl-C to stop)");
+            Thread.currentThread().join(); // until Ctrl-C
+            return 0;
+        }
+
+        /** Starts the server on the loopback interface only; every request rebuilds the page. */
+        HttpServer start() {
+            if (refresh < 1) throw new ConfigError("--refresh=" + refresh + ": expected seconds, 1 or more");
+            if (port < 0 || port > 65535) throw new ConfigError("--port=" + port + ": expected 0..65535");
+            runs(); // a wrong selection is reported now, not on the first load
+            HttpServer server;
+            try {
+                server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 0);
+            } catch (IOException e) {
+                throw new ConfigError("--port=" + port + ": cannot listen on 127.0.0.1 (" + e.getMessage() + ")");
+            }
+            server.createContext("/", exchange -> {
+                byte[] body;
+                int code = 200;
+                try {
+                    body = page().getBytes(StandardCharsets.UTF_8);
+                } catch (RuntimeException e) { // runs changing under us: say so, the next reload tries again
+                    code = 500;
+                    body = ("cannot build the page: " + ConfigError.firstLine(e) + "\n").getBytes(StandardCharsets.UTF_8);
+                }
+                exchange.getResponseHeaders().set("Content-Type", code == 200 ? "text/html; charset=utf-8" : "text/plain; charset=utf-8");
+                exchange.sendResponseHeaders(code, body.length);
+                try (var os = exchange.getResponseBody()) {
+                    os.write(body);
+                }
+            });
+            server.start();
+            return server;
+        }
+
+        /** The page as it stands; the best run's sample is made again only when another run becomes the best. */
+        synchronized String page() {
+            Comparison.Table t = table();
+            String bestTs = t.best() == null ? null : t.best().runs().stream().filter(Comparison.RunResult::finished)
+                    .min(java.util.Comparator.comparingDouble(Comparison.RunResult::finalVal)).map(r -> r.run().timestamp()).orElse(null);
+            if (best == null || !java.util.Objects.equals(best.timestamp(), bestTs))
+                best = Report.bestRun(t, new Runs(savedModels, Path.of("."), Device.cpu()));
+            return Report.html(t, best, savedModels.toString(), refresh);
         }
     }
 }

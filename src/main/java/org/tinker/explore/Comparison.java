@@ -157,15 +157,30 @@ public final class Comparison {
             }
         }
         List<RunResult> out = new ArrayList<>();
-        for (RunStore.Run r : byPoint.values()) out.add(RunResult.read(r));
+        for (RunStore.Run r : byPoint.values()) {
+            RunResult rr = readOrWarn(r);
+            if (rr != null) out.add(rr);
+        }
+        if (out.isEmpty()) throw new ConfigError("config " + config + ", launch " + chosen + ": none of its runs could be read (see the warnings above)");
         return out;
+    }
+
+    /** A run of a launch whose files cannot be read is left out with one warning line; the others are still compared. */
+    private static RunResult readOrWarn(RunStore.Run r) {
+        try {
+            return RunResult.read(r);
+        } catch (RuntimeException e) {
+            System.err.println("warning: leaving out run " + r.timestamp() + " (" + r.dir() + "): " + ConfigError.firstLine(e));
+            return null;
+        }
     }
 
     private static List<RunResult> legacy(List<RunStore.Run> all, String config, Path root) {
         LinkedHashMap<String, RunResult> byParams = new LinkedHashMap<>();
         for (RunStore.Run r : all) {
             if (!r.config().equals(config) && !r.config().startsWith(config + "-")) continue;
-            RunResult rr = RunResult.read(r);
+            RunResult rr = readOrWarn(r);
+            if (rr == null) continue;
             byParams.remove(rr.params().toString() + r.config()); // keep the newest, in its place among the newer
             byParams.put(rr.params().toString() + r.config(), rr);
         }

@@ -1,5 +1,6 @@
 package org.tinker.explore;
 
+import ai.djl.pytorch.jni.JniUtils;
 import java.awt.Color;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -42,6 +43,10 @@ public final class Report {
             if (r.finished() && (pick == null || r.finalVal() < pick.finalVal())) pick = r;
         if (pick == null) return new BestRun(null, table.best().label(), null, null, "no finished run in the best row: no sample");
         String ts = pick.run().timestamp();
+        // libtorch's grad mode is per thread, and on in a thread it has not seen (runner serve's request threads); the
+        // engine turned it off only in the thread that loaded it
+        boolean wasGrad = JniUtils.isGradMode();
+        JniUtils.setGradMode(false);
         try (LoadedRun run = runs.get(ts, Checkpoint.FINAL, false)) {
             Explorer ex = run.explorer();
             int maxLen = Math.min(100, run.modelParams().max_seq_len());
@@ -62,6 +67,8 @@ public final class Report {
                 note = "no attention map: " + ConfigError.firstLine(e);
             }
             return new BestRun(ts, table.best().label(), sample, png, note);
+        } finally {
+            JniUtils.setGradMode(wasGrad);
         }
     }
 
@@ -82,8 +89,15 @@ public final class Report {
 
     /** The page. */
     public static String html(Comparison.Table t, BestRun best, String source) {
+        return html(t, best, source, 0);
+    }
+
+    /** The page; with {@code refreshSeconds > 0} it reloads itself that often (runner serve). */
+    public static String html(Comparison.Table t, BestRun best, String source, int refreshSeconds) {
         StringBuilder h = new StringBuilder();
-        h.append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>").append(esc(t.title())).append("</title>\n");
+        h.append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n");
+        if (refreshSeconds > 0) h.append("<meta http-equiv=\"refresh\" content=\"").append(refreshSeconds).append("\">\n");
+        h.append("<title>").append(esc(t.title())).append("</title>\n");
         h.append("<style>\n").append(CSS.replace("%PARAMS%", Integer.toString(t.paramColumns().size()))).append("</style></head>\n<body>\n");
         h.append("<h1>").append(esc(t.title())).append("</h1>\n");
         h.append("<p class=\"source\">").append(t.rows().stream().mapToInt(r -> r.runs().size()).sum()).append(" runs from ")

@@ -254,6 +254,38 @@ class CompareCommandsTest {
         assertTrue(section(dom, "<p id=\"verdict\"", "</p>").contains("best: " + labels.get(1)), "the page says which point won");
     }
 
+    @Test
+    void serveShowsThePageOnLoopbackRebuiltAtEveryLoad() throws Exception {
+        CompareCommands.Serve serve = new CompareCommands.Serve();
+        serve.config = "cmp";
+        serve.savedModels = saved;
+        serve.port = 0;
+        serve.refresh = 5;
+        com.sun.net.httpserver.HttpServer server = serve.start();
+        try {
+            assertTrue(server.getAddress().getAddress().isLoopbackAddress(), "localhost only");
+            java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+            java.net.URI uri = java.net.URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/");
+            java.net.http.HttpResponse<String> r = http.send(java.net.http.HttpRequest.newBuilder(uri).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, r.statusCode(), r.body());
+            assertTrue(r.body().contains("<meta http-equiv=\"refresh\" content=\"5\">"), "the page reloads itself");
+            assertEquals(2, count(section(r.body(), "<table id=\"compare\">", "</table>"), "<tr data-label=") + count(r.body(), "<tr class=\"best\""));
+            // a run that ends meanwhile shows at the next load: here, one run's final checkpoint goes away (as while training)
+            String victim = POINTS.keySet().iterator().next();
+            Path fin = new RunStore(saved).find(victim).dir().resolve("final"), aside = dir.resolve("aside-final");
+            Files.move(fin, aside);
+            try {
+                String again = http.send(java.net.http.HttpRequest.newBuilder(uri).build(), java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+                assertTrue(again.contains(">1/2 done<"), "the row of the run still training says so");
+            } finally {
+                Files.move(aside, fin);
+            }
+        } finally {
+            server.stop(0);
+        }
+    }
+
     static String section(String s, String from, String to) {
         int a = s.indexOf(from);
         assertTrue(a >= 0, "no " + from + " in the page");
