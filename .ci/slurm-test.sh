@@ -242,7 +242,8 @@ completed_tasks() { # job id → number of array tasks that completed with exit 
   if [[ $ACCOUNTING == 1 ]]; then timeout 10 sacct -n -X -j "$1" -o State,ExitCode | grep -c "COMPLETED *0:0"
   else grep "ArrayJobId=$1 " "$WORK/log/jobcomp.txt" | grep "JobState=COMPLETED" | grep -c "ExitCode=0:0"; fi
 }
-runs() { find "$SAVED/test-grid/copy" -mindepth 1 -maxdepth 1 -type d -name '20*' -printf '%f\n' 2>/dev/null | sort; }
+# run folders relative to test-grid/copy: {run name}/{timestamp}, the run name made of the grid point's values
+runs() { find "$SAVED/test-grid/copy" -mindepth 2 -maxdepth 2 -type d -name '20*' -printf '%P\n' 2>/dev/null | sort; }
 point_of() { # run folder → "lr seed" from its saved params
   local p=$SAVED/test-grid/copy/$1/final/train_params.json
   [[ -f $p ]] || { echo "unfinished"; return; }
@@ -271,8 +272,16 @@ for r in "${FIRST[@]}"; do
   log=$(sed -n 's/^scheduler log (stdout and stderr of the task): //p' "$SAVED/test-grid/copy/$r/slurm-task.txt")
   grep -q "^done: val_loss" "$log" 2>/dev/null || fail "run $r: its task log $log does not show the run finishing"
 done
+for r in "${FIRST[@]}"; do
+  p=$(point_of "$r")
+  [[ ${r%%/*} == "lr=${p% *}_random_seed=${p#* }" ]] || fail "run $r is not saved under its grid point's name (params: $p)"
+done
 "${RUNNER[@]}" grid-status --config=test-grid --saved-models="$SAVED" --check || fail "grid-status --check: not all 4 points done"
-log "4 runs saved with the expected parameters"
+# the four tasks are one launch: compare shows both learning rates, each with its two seeds folded
+cmp=$("${RUNNER[@]}" compare --config=test-grid --saved-models="$SAVED" --csv) || fail "runner compare failed: $cmp"
+echo "$cmp"
+[[ $(grep -c '^0.00[13],"0,1",' <<<"$cmp") == 2 ]] || fail "compare should show 2 rows (lr 0.001 and 0.003), each of seeds 0 and 1"
+log "4 runs saved with the expected parameters, under their grid points' names, compared as one launch"
 
 # kill one result: grid point 3 (lr 0.003, seed 0)
 VICTIM=""
@@ -298,4 +307,8 @@ for r in "${FIRST[@]}"; do
   [[ -d $SAVED/test-grid/copy/$r/final ]] || fail "run $r of a done point was touched"
 done
 "${RUNNER[@]}" grid-status --config=test-grid --saved-models="$SAVED" --check || fail "grid-status --check after the re-run"
+# the re-submission is the latest launch; compare completes it with the first launch's runs of the points it skipped
+cmp=$("${RUNNER[@]}" compare --config=test-grid --saved-models="$SAVED" --csv) || fail "runner compare after the re-run failed: $cmp"
+[[ $(grep -c '^0.00[13],"0,1",' <<<"$cmp") == 2 ]] || fail "compare after the re-run should still show 2 rows of 2 seeds: $cmp"
+grep -q "${new#*/}" <<<"$cmp" || fail "compare after the re-run should include the new run $new: $cmp"
 log "PASSED: 4-point grid on a real one-node SLURM cluster, and a --skip-done re-submission ran only the missing point ($(( $(date +%s) - T0 )) s)"

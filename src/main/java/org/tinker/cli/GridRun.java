@@ -89,7 +89,7 @@ final class GridRun {
             out.println("--dry-run: would submit grid points " + Slurm.arraySpec(todo));
             return 0;
         }
-        Slurm.submit(m.config, m.configsDir, files, originalArgs, runs, todo, m.savedModels, m.slurmArgs, m.sbatch, out);
+        Slurm.submit(m.config, m.launchId, m.configsDir, files, originalArgs, runs, todo, m.savedModels, m.slurmArgs, m.sbatch, out);
         return 0;
     }
 

@@ -10,6 +10,7 @@ import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.LocalDateTime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -27,11 +28,13 @@ import org.tinker.data.Tasks;
 import org.tinker.data.Tokenizer;
 import org.tinker.data.Tokenizers;
 import org.tinker.engine.FormatError;
+import org.tinker.explore.Comparison;
 import org.tinker.explore.Plots;
 import org.tinker.explore.Runs;
 import org.tinker.explore.Verify;
 import org.tinker.runs.Checkpoint;
 import org.tinker.runs.Namer;
+import org.tinker.runs.RunOrigin;
 import org.tinker.runs.RunStore;
 import org.tinker.runs.StatsListener;
 import org.tinker.track.WandbListener;
@@ -54,7 +57,7 @@ import picocli.CommandLine;
         subcommands = {Main.ListCmd.class, Main.VerifyCmd.class, Main.ResumeCmd.class, Main.TokenizeCmd.class, Main.ParamsCmd.class,
                 BenchCommand.class, GridStatusCommand.class, TintCommands.class,
                 Gpt2Commands.LogitsCmd.class, Gpt2Commands.ExportCmd.class, Gpt2Commands.LoraMergeCmd.class, PerplexityCommand.class, Main.WandbSyncCmd.class,
-                TransferCommand.class, DesignSpaceCommand.class,
+                TransferCommand.class, DesignSpaceCommand.class, CompareCommands.Compare.class, CompareCommands.ReportCmd.class, CompareCommands.Serve.class,
                 ExploreCommands.Checkpoints.class, ExploreCommands.Sample.class, ExploreCommands.PlotMetrics.class, ExploreCommands.Attentions.class, ExploreCommands.Lens.class},
         footer = {"", "Examples:", "  runner --config=test-nlp --task=ptb --no-wandb --save",
                 "  runner --config=test-synth --set mp.dim=64 --set tp.lr=[0.001,0.003]", "  runner list",
@@ -111,6 +114,9 @@ public final class Main implements Callable<Integer> {
     @Option(names = "--sbatch", paramLabel = "CMD", hidden = true, description = "the sbatch command (none: write the script only)")
     String sbatch;
 
+    @Option(names = "--launch-id", paramLabel = "TS", hidden = true, description = "the launch these runs belong to (SLURM tasks of one submission share it)")
+    String launchId;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec commandSpec;
 
@@ -130,6 +136,8 @@ public final class Main implements Callable<Integer> {
         if (save) for (RunSpec r : runs) Namer.requirePlainNames(r);
         PrintStream out = System.out;
         out.println(runs.size() + (runs.size() == 1 ? " run" : " runs") + " from configs/" + config + "*.txt");
+        if (launchId == null) launchId = LocalDateTime.now().format(Namer.TIMESTAMP);
+        else if (!RunStore.TIMESTAMP.matcher(launchId).matches()) throw new ConfigError("--launch-id=" + launchId + ": expected a timestamp, e.g. 2026-11-23--13-40-01");
         if (slurm) return GridRun.slurm(this, files, runs, commandSpec.commandLine().getParseResult().originalArgs(), out);
         runs = GridRun.select(runs, gridIndex, skipDone, savedModels, out);
         if (dryRun) {
@@ -138,7 +146,7 @@ public final class Main implements Callable<Integer> {
         }
         List<Device> devices = GridRun.devices(gpuId);
         Experiment.Setup setup = new Experiment.Setup(Path.of("."), savedModels, save, devices.get(0), out,
-                wandbListeners(noWandb, wandbProjName, runs.size(), out), true, devices);
+                wandbListeners(noWandb, wandbProjName, runs.size(), out), true, devices, new RunOrigin.Launch(launchId, config));
         for (RunSpec r : runs) {
             try {
                 GridRun.train(r, setup);
@@ -207,7 +215,8 @@ public final class Main implements Callable<Integer> {
         return gpuId == null ? Device.cpu() : GridRun.devices(String.valueOf(gpuId)).get(0);
     }
 
-    @Command(name = "list", mixinStandardHelpOptions = true, description = "List saved runs: timestamp, config, task, key params, final val loss.")
+    @Command(name = "list", mixinStandardHelpOptions = true, description = {"List saved runs: timestamp, config, task, what varies among a config's runs",
+            "(its grid points, lr=0.001 dim=32) or, when nothing does, the model; final val loss, checkpoints."})
     static final class ListCmd implements Callable<Integer> {
         @Option(names = "--saved-models", paramLabel = "DIR") Path savedModels = Path.of("saved-models");
 
@@ -218,32 +227,44 @@ public final class Main implements Callable<Integer> {
                 System.out.println("no saved runs under " + savedModels + " (train with --save)");
                 return 0;
             }
-            System.out.printf("%-24s %-18s %-16s %-40s %10s  %s%n", "timestamp", "config", "task", "model", "val_loss", "checkpoints");
+            // a run whose files cannot be read is skipped with one warning line; the others are still listed
+            java.util.Map<String, List<Comparison.RunResult>> byConfig = new java.util.LinkedHashMap<>();
+            List<Comparison.RunResult> read = new ArrayList<>();
             for (RunStore.Run r : runs) {
-                // a run whose files cannot be read is skipped with one warning line; the others are still listed
-                List<String> cks;
-                String model = "?", val = "-";
                 try {
-                    cks = r.checkpoints();
-                    if (!cks.isEmpty()) {
-                        Path ck = r.checkpoint(cks.get(cks.size() - 1));
-                        RunSpec s = Checkpoint.readSpec(ck, r.config());
-                        model = String.format("%s L%d H%d D%d T%d %s", s.mp().layer_architecture().spelling().replace("-transformer", ""),
-                                s.mp().n_layers(), s.mp().n_heads(), s.mp().dim(), s.mp().max_seq_len(), s.mp().tokenizer_source_name())
-                                + (s.mp().recipes().isBlank() ? "" : " + " + s.mp().recipes())
-                                + (s.tp().callbacks().isBlank() ? "" : " | " + s.tp().callbacks());
-                        double v = Checkpoint.readStats(ck.resolve(Checkpoint.STATS_FILE)).last("stat/val_loss:main");
-                        if (!Double.isNaN(v)) val = String.format("%.4f", v);
-                    }
+                    Comparison.RunResult rr = Comparison.RunResult.read(r);
+                    read.add(rr);
+                    byConfig.computeIfAbsent(r.config() + "/" + r.task(), k -> new ArrayList<>()).add(rr);
                 } catch (RuntimeException e) {
                     String why = e instanceof ConfigError || e instanceof FormatError ? e.getMessage() : r.dir() + ": " + ConfigError.firstLine(e);
                     System.err.println("warning: skipping run " + r.timestamp() + ": " + why.lines().findFirst().orElse(""));
-                    continue;
                 }
-                System.out.printf("%-24s %-18s %-16s %-40s %10s  %s%s%n", r.timestamp(), r.config(), r.task(), model, val,
-                        cks.isEmpty() ? "(none)" : String.join(",", cks), r.finished() ? "" : "  [unfinished: runner resume]");
+            }
+            java.util.Map<String, List<String>> varied = new java.util.HashMap<>();
+            byConfig.forEach((k, rs) -> varied.put(k, Comparison.varied(rs)));
+            System.out.printf("%-24s %-18s %-16s %-40s %10s  %s%n", "timestamp", "config", "task", "what varies (or the model)", "val_loss", "checkpoints");
+            for (Comparison.RunResult rr : read) {
+                RunStore.Run r = rr.run();
+                List<String> keys = varied.get(r.config() + "/" + r.task());
+                String what = !keys.isEmpty() || rr.ablation() != null ? Comparison.label(rr, keys) : model(rr);
+                double v = rr.finalVal();
+                List<String> cks = r.checkpoints();
+                System.out.printf("%-24s %-18s %-16s %-40s %10s  %s%s%n", r.timestamp(), r.config(), r.task(), what,
+                        Double.isNaN(v) ? "-" : String.format("%.4f", v), cks.isEmpty() ? "(none)" : String.join(",", cks),
+                        r.finished() ? "" : "  [unfinished: runner resume]");
             }
             return 0;
+        }
+
+        /** {@code torch L1 H1 D16 T340 char}, with recipes and callbacks; {@code ?} for a run that saved no checkpoint. */
+        private static String model(Comparison.RunResult rr) {
+            List<String> cks = rr.run().checkpoints();
+            if (cks.isEmpty()) return "?";
+            RunSpec s = Checkpoint.readSpec(rr.run().checkpoint(cks.get(cks.size() - 1)), rr.run().config());
+            return String.format("%s L%d H%d D%d T%d %s", s.mp().layer_architecture().spelling().replace("-transformer", ""),
+                    s.mp().n_layers(), s.mp().n_heads(), s.mp().dim(), s.mp().max_seq_len(), s.mp().tokenizer_source_name())
+                    + (s.mp().recipes().isBlank() ? "" : " + " + s.mp().recipes())
+                    + (s.tp().callbacks().isBlank() ? "" : " | " + s.tp().callbacks());
         }
     }
 

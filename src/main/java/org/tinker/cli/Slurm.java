@@ -7,14 +7,12 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.time.LocalDateTime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.tinker.config.ConfigError;
 import org.tinker.config.ConfigFile;
 import org.tinker.config.RunSpec;
-import org.tinker.runs.Namer;
 
 /**
  * {@code runner --config=NAME --slurm}: writes an {@code sbatch} array script with one task per grid point
@@ -38,9 +36,9 @@ public final class Slurm {
      * @param todo the 1-based grid indices to run (all, or those not done with --skip-done)
      * @param sbatch the sbatch command; null = look it up on the PATH; "none" = never submit
      */
-    public static Submission submit(String config, Path configsDir, List<ConfigFile> files, List<String> args, List<RunSpec> points, List<Integer> todo,
+    public static Submission submit(String config, String launchId, Path configsDir, List<ConfigFile> files, List<String> args, List<RunSpec> points, List<Integer> todo,
                                     Path savedModels, String slurmArgs, String sbatch, PrintStream out) {
-        Path dir = savedModels.resolve(config).resolve("slurm").resolve("grid-" + LocalDateTime.now().format(Namer.TIMESTAMP));
+        Path dir = savedModels.resolve(config).resolve("slurm").resolve("grid-" + launchId);
         for (int k = 2; Files.exists(dir); k++)
             dir = dir.resolveSibling(dir.getFileName().toString().replaceFirst("(-\\d+)?$", "") + "-" + k);
         Path cwd = Path.of("").toAbsolutePath();
@@ -53,6 +51,7 @@ public final class Slurm {
             throw new ConfigError(dir + ": cannot write the SLURM submission folder (" + e.getMessage() + ")");
         }
         List<String> taskArgs = taskArgs(args, configs);
+        taskArgs.add("--launch-id=" + launchId); // the runs of all tasks make one launch (runner compare)
         String script = script(config, points.size(), todo, absDir, cwd, taskArgs, slurmArgs);
         Path scriptFile = absDir.resolve("grid.sbatch");
         try {
@@ -87,7 +86,7 @@ public final class Slurm {
             boolean takesValue = !a.contains("=");
             switch (name) {
                 case "--slurm", "--dry-run" -> { }
-                case "--slurm-args", "--sbatch", "--grid-index", "--configs-dir" -> {
+                case "--slurm-args", "--sbatch", "--grid-index", "--configs-dir", "--launch-id" -> {
                     if (takesValue) i++;
                 }
                 default -> out.add(a);

@@ -19,10 +19,15 @@ public record RunSpec(String configName, int index, int total, DataParams dp, Tr
     /** {@code dim=256 lr=0.001} (short keys), or {@code (single run)}. */
     public String describe() {
         String axes = varying.entrySet().stream()
-                .map(e -> e.getKey().substring(e.getKey().indexOf('.') + 1) + "=" + PyLiteral.show(e.getValue()))
+                .map(e -> shortKey(e.getKey()) + "=" + PyLiteral.show(e.getValue()))
                 .collect(Collectors.joining(" "));
         if (ablation != null) axes = (axes.isEmpty() ? "" : axes + " ") + "ablation=" + ablation;
         return axes.isEmpty() ? "(single run)" : axes;
+    }
+
+    /** A parameter's key without its section: {@code tp.lr} → {@code lr}. */
+    public static String shortKey(String key) {
+        return key.substring(key.indexOf('.') + 1);
     }
 
     /** {@code run 3/8: dim=256 lr=0.001}. */

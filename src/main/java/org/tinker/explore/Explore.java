@@ -8,8 +8,6 @@ import org.tinker.config.ConfigError;
 import org.tinker.model.ForwardOptions;
 import org.tinker.model.Inspection;
 import org.tinker.runs.Checkpoint;
-import org.tinker.runs.RunStore;
-import org.tinker.runs.TrainStats;
 
 /**
  * The reference's {@code model_explorer}, for jshell: {@code import org.tinker.explore.*;} then
@@ -64,40 +62,51 @@ public final class Explore {
 
     /**
      * Plots metrics of one or more runs against n_train_samples (or the step, for stats files that did not record
-     * it) into {@code metrics/{file}.png}; file defaults to the metric and timestamp names.
+     * it) into {@code metrics/{file}.png}; file defaults to the metric and timestamp names. Runs are labelled by what
+     * varies among them ({@code lr=0.001 dim=32}); runs that differ only by {@code random_seed} are drawn as one line, their
+     * mean, between dashed lines at their lowest and highest value.
      */
     public static Path plotMetrics(List<String> timestamps, List<String> metricNames, String title, String file) {
         timestamps = new ArrayList<>(new java.util.LinkedHashSet<>(timestamps));
         metricNames = new ArrayList<>(new java.util.LinkedHashSet<>(metricNames));
         if (timestamps.isEmpty() || metricNames.isEmpty()) throw new ConfigError("plot-metrics: give at least one timestamp and one metric");
-        List<Plots.Series> series = new ArrayList<>();
-        boolean bySteps = false;
-        for (String ts : timestamps) {
-            RunStore.Run run = runs().store().find(ts);
-            List<String> cks = run.checkpoints();
-            if (cks.isEmpty()) throw new ConfigError(run.dir() + ": this run has no checkpoint to read train_stats from");
-            Path ck = run.checkpoint(cks.get(cks.size() - 1));
-            TrainStats stats = Checkpoint.readStats(ck.resolve(Checkpoint.STATS_FILE));
-            for (String metric : metricNames) {
-                List<TrainStats.Point> pts = stats.get(metric);
-                if (pts.isEmpty())
-                    throw new ConfigError("run " + ts + " has no metric '" + metric + "' (it has: " + String.join(", ", stats.names()) + ")");
-                double[] x = new double[pts.size()], y = new double[pts.size()];
-                for (int i = 0; i < pts.size(); i++) {
-                    TrainStats.Point p = pts.get(i);
-                    if (p.nTrainSamples() < 0) bySteps = true;
-                    x[i] = p.nTrainSamples() >= 0 ? p.nTrainSamples() : p.step();
-                    y[i] = p.value();
-                }
-                String name = timestamps.size() == 1 ? metric : metricNames.size() == 1 ? ts : ts + " " + metric;
-                series.add(new Plots.Series(name, x, y));
-            }
+        List<Comparison.RunResult> results = Comparison.ofTimestamps(runs().store(), timestamps);
+        for (Comparison.RunResult r : results) {
+            if (r.run().checkpoints().isEmpty()) throw new ConfigError(r.run().dir() + ": this run has no checkpoint to read train_stats from");
+            for (String metric : metricNames)
+                if (r.stats().get(metric).isEmpty())
+                    throw new ConfigError("run " + r.run().timestamp() + " has no metric '" + metric + "' (it has: " + String.join(", ", r.stats().names()) + ")");
         }
-        if (title == null || title.isBlank()) title = String.join(", ", metricNames) + (timestamps.size() == 1 ? " — " + timestamps.get(0) : "");
+        List<Plots.Series> series = metricSeries(results, metricNames);
+        List<String> metrics = metricNames;
+        boolean bySteps = results.stream().anyMatch(r -> metrics.stream().anyMatch(m -> r.stats().get(m).stream().anyMatch(p -> p.nTrainSamples() < 0)));
+        List<Comparison.Row> rows = Comparison.table("", results).rows();
+        if (title == null || title.isBlank())
+            title = String.join(", ", metricNames.size() == 1 ? metricNames : metricNames.stream().map(Explore::shortMetric).toList())
+                    + (results.size() == 1 ? " — " + timestamps.get(0) : rows.size() < results.size() ? " (mean of seeds; dashed: lowest and highest)" : "");
         if (file == null || file.isBlank()) file = safe(String.join("+", metricNames)) + "_" + safe(String.join("+", timestamps));
         String yAxis = metricNames.size() == 1 ? metricNames.get(0) : "value";
         return Plots.lineChart(title, bySteps ? "training steps" : "n_train_samples", yAxis, series,
                 outDir.resolve("metrics").resolve(file.endsWith(".png") ? file : file + ".png"));
+    }
+
+    /**
+     * The lines of {@link #plotMetrics}: per row of the runs' comparison (a run, or the runs that differ only by seed) and
+     * metric, named by the row's varied values ({@code lr=0.001 (2 seeds)}), a band for seeds; one run's lines by metric.
+     */
+    public static List<Plots.Series> metricSeries(List<Comparison.RunResult> results, List<String> metricNames) {
+        List<Plots.Series> series = new ArrayList<>();
+        for (Comparison.Row row : Comparison.table("", results).rows())
+            for (String metric : metricNames) {
+                String name = results.size() == 1 ? metric : metricNames.size() == 1 ? row.label() : row.label() + " " + shortMetric(metric);
+                series.add(Comparison.curve(row.label(), row.runs(), metric).series(name));
+            }
+        return series;
+    }
+
+    /** {@code stat/val_loss:main} → {@code val_loss}. */
+    static String shortMetric(String metric) {
+        return metric.replaceFirst("^stat/", "").replaceFirst(":main$", "");
     }
 
     public static Path plotMetrics(String timestamp, String metricName) {
@@ -127,22 +136,32 @@ public final class Explore {
                 if (!have.contains(l)) throw new ConfigError("layer " + l + ": the model has attention patterns at layers "
                         + (have.equals(range(have.size())) ? "0.." + (have.size() - 1) : have.toString()));
             for (int h : heads) if (h < 0 || h >= nh) throw new ConfigError("head " + h + ": the model has heads 0.." + (nh - 1));
-            int[] ids = o.ids()[0];
-            int t = ids.length;
-            List<String> labels = ex.labels(ids);
-            for (int l : layers) {
-                for (int h : heads) {
-                    NDArray a = o.attns().get(0, have.indexOf(l), h); // [T,T] query × key
-                    float[] f = a.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray();
-                    double[][] v = new double[t][t];
-                    for (int q = 0; q < t; q++) for (int k = 0; k < t; k++) v[q][k] = k > q ? Double.NaN : f[q * t + k];
-                    String title = ex.name() + ": attention of layer " + l + ", head " + h;
-                    out.add(Plots.heatmap(new Plots.Heatmap(title, labels, labels, v, null, "key (attended-to token)",
-                            "query token", "attention weight", 0, 1), outDir.resolve("attentions").resolve(folder).resolve("L" + l + "-H" + h + ".png")));
-                }
-            }
+            List<String> labels = ex.labels(o.ids()[0]);
+            for (int l : layers)
+                for (int h : heads)
+                    out.add(Plots.heatmap(attention(ex, o, labels, have.indexOf(l), l, h),
+                            outDir.resolve("attentions").resolve(folder).resolve("L" + l + "-H" + h + ".png")));
         }
         return out;
+    }
+
+    /** The attention heatmap of the model's last attention layer, head 0, on {@code text} (the report's picture). */
+    public static Plots.Heatmap lastLayerAttention(Explorer ex, String text) {
+        List<Integer> have = Inspection.attentionLayers(ex.lm());
+        try (Explorer.Output o = ex.forward(text, ForwardOptions.DEFAULT.withAttns(true))) {
+            return attention(ex, o, ex.labels(o.ids()[0]), have.size() - 1, have.get(have.size() - 1), 0);
+        }
+    }
+
+    /** One head's pattern as a heatmap: query rows, key columns, the masked future grey. */
+    private static Plots.Heatmap attention(Explorer ex, Explorer.Output o, List<String> labels, int index, int layer, int head) {
+        int t = labels.size();
+        NDArray a = o.attns().get(0, index, head); // [T,T] query × key
+        float[] f = a.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray();
+        double[][] v = new double[t][t];
+        for (int q = 0; q < t; q++) for (int k = 0; k < t; k++) v[q][k] = k > q ? Double.NaN : f[q * t + k];
+        String title = ex.name() + ": attention of layer " + layer + ", head " + head;
+        return new Plots.Heatmap(title, labels, labels, v, null, "key (attended-to token)", "query token", "attention weight", 0, 1);
     }
 
     /** The reference layout: {@code attentions/{task}/{ts}/heads-at-chkpt/{chkpt}/L{l}-H{h}.png}. */

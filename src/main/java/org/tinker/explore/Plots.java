@@ -164,6 +164,19 @@ public final class Plots {
         return String.format(Locale.ROOT, "%.2f", v);
     }
 
+    /** Sets the chart's title font small enough for the title to fit its width, cutting it only below 11 points. */
+    static void fitTitle(XYChart chart, String title) {
+        Font f = chart.getStyler().getChartTitleFont();
+        BufferedImage probe = new BufferedImage(1, 1, BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = probe.createGraphics();
+        int room = chart.getWidth() - 24;
+        while (f.getSize2D() > 11 && g.getFontMetrics(f).stringWidth(title) > room) f = f.deriveFont(f.getSize2D() - 1);
+        String t = fit(title, g.getFontMetrics(f), room);
+        g.dispose();
+        chart.getStyler().setChartTitleFont(f);
+        chart.setTitle(t);
+    }
+
     private static String fit(String s, FontMetrics fm, int w) {
         if (fm.stringWidth(s) <= w) return s;
         while (s.length() > 1 && fm.stringWidth(s + "…") > w) s = s.substring(0, s.length() - 1);
@@ -189,22 +202,109 @@ public final class Plots {
                 (int) Math.round(a[i][1] + f * (a[i + 1][1] - a[i][1])), (int) Math.round(a[i][2] + f * (a[i + 1][2] - a[i][2])));
     }
 
-    /** One line of a line chart. */
-    public record Series(String name, double[] x, double[] y) {}
+    /**
+     * One line of a line chart; with {@code lo}/{@code hi} (same length as x, or null) a band around it, drawn as two thin
+     * dashed lines of the line's colour: the spread over seeds.
+     */
+    public record Series(String name, double[] x, double[] y, double[] lo, double[] hi) {
+        public Series(String name, double[] x, double[] y) {
+            this(name, x, y, null, null);
+        }
+    }
 
-    /** Writes a line chart (markers on points) as a PNG with title, axis titles and a legend; returns the file. */
+    /** Line colours, in order (the ten of matplotlib's tab10, which readers know from the reference's plots). */
+    public static final List<Color> PALETTE = List.of(new Color(31, 119, 180), new Color(255, 127, 14), new Color(44, 160, 44),
+            new Color(214, 39, 40), new Color(148, 103, 189), new Color(140, 86, 75), new Color(227, 119, 194), new Color(127, 127, 127),
+            new Color(188, 189, 34), new Color(23, 190, 207));
+
+    /** Width and height of {@link #lineChart}'s picture. */
+    public static final int CHART_W = 900, CHART_H = 560;
+
+    /**
+     * Tick values for an axis over [lo, hi]: about {@code target} of them at a step of 1, 2 or 5 × 10^k, the first at or
+     * below lo, the last at or above hi.
+     */
+    public static double[] niceTicks(double lo, double hi, int target) {
+        if (!(hi > lo)) {
+            double pad = lo == 0 ? 1 : Math.abs(lo) * 0.01;
+            lo -= pad;
+            hi += pad;
+        }
+        double step = niceStep((hi - lo) / Math.max(1, target));
+        double first = Math.floor(lo / step) * step, last = Math.ceil(hi / step) * step;
+        int n = (int) Math.round((last - first) / step) + 1;
+        double[] t = new double[n];
+        for (int i = 0; i < n; i++) t[i] = first + i * step;
+        return t;
+    }
+
+    /** The 1, 2 or 5 × 10^k at or above {@code raw}. */
+    static double niceStep(double raw) {
+        double p = Math.pow(10, Math.floor(Math.log10(raw)));
+        double f = raw / p;
+        return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p;
+    }
+
+    /** Decimals that write every multiple of {@code step} exactly (0.0005 → 4, 2.5e-5 → 6, 20 → 0). */
+    public static int decimalsFor(double step) {
+        for (int d = 0; d < 12; d++) {
+            double scaled = step * Math.pow(10, d);
+            if (Math.abs(scaled - Math.rint(scaled)) < 1e-6 * Math.max(1, scaled)) return d;
+        }
+        return 12;
+    }
+
+    /**
+     * The decimals of a y axis over [lo, hi] whose ticks a chart library chooses: enough for the finest step it could
+     * take (a 1, 2, 2.5 or 5 × 10^k step, up to 20 ticks), so that neighbouring ticks never print the same or unevenly
+     * rounded numbers (1.00005 and 1.0001 as 1.0001 and 1.0001, or 1.0001 / 1.0002 / 1.0004 at even spacing).
+     */
+    static int axisDecimals(double lo, double hi) {
+        if (!(hi > lo) || !Double.isFinite(hi - lo)) return 4;
+        double raw = (hi - lo) / 20, p = Math.pow(10, Math.floor(Math.log10(raw)));
+        int d = 0;
+        for (double m : new double[] {1, 2, 2.5, 5, 10}) if (m * p >= raw) d = Math.max(d, decimalsFor(m * p));
+        return d;
+    }
+
+    /**
+     * Writes a line chart (markers on points) as a PNG with title, axis titles and a legend; returns the file. A title too
+     * wide for the picture is set smaller, and cut with … only below 11 points.
+     */
     public static Path lineChart(String title, String xAxis, String yAxis, List<Series> series, Path file) {
-        XYChart chart = new XYChartBuilder().width(900).height(560).title(title).xAxisTitle(xAxis).yAxisTitle(yAxis).build();
+        XYChart chart = new XYChartBuilder().width(CHART_W).height(CHART_H).title(title).xAxisTitle(xAxis).yAxisTitle(yAxis).build();
         chart.getStyler().setLegendPosition(Styler.LegendPosition.OutsideS);
         chart.getStyler().setChartBackgroundColor(Color.WHITE);
         chart.getStyler().setPlotGridLinesColor(new Color(225, 225, 225));
         chart.getStyler().setMarkerSize(5);
-        chart.getStyler().setDecimalPattern("#,##0.####");
+        fitTitle(chart, title);
+        double lo = Double.POSITIVE_INFINITY, hi = Double.NEGATIVE_INFINITY;
+        for (Series s : series)
+            for (double[] ys : new double[][] {s.y(), s.lo(), s.hi()})
+                if (ys != null) for (double v : ys) if (Double.isFinite(v)) {
+                    lo = Math.min(lo, v);
+                    hi = Math.max(hi, v);
+                }
+        chart.getStyler().setYAxisDecimalPattern("#,##0." + "#".repeat(Math.max(1, axisDecimals(lo, hi))));
+        int i = 0;
         for (Series s : series) {
             if (s.x().length == 0) continue;
+            Color c = PALETTE.get(i++ % PALETTE.size());
             XYSeries xs = chart.addSeries(s.name(), s.x(), s.y());
             xs.setMarker(SeriesMarkers.CIRCLE);
             xs.setLineStyle(new BasicStroke(1.5f));
+            xs.setLineColor(c);
+            xs.setMarkerColor(c);
+            if (s.lo() != null && s.hi() != null) {
+                Color faint = new Color(c.getRed(), c.getGreen(), c.getBlue(), 150);
+                for (double[] edge : new double[][] {s.lo(), s.hi()}) {
+                    XYSeries e = chart.addSeries(s.name() + (edge == s.lo() ? " (low)" : " (high)"), s.x(), edge);
+                    e.setMarker(SeriesMarkers.NONE);
+                    e.setLineStyle(new BasicStroke(1f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10f, new float[] {5f, 4f}, 0f));
+                    e.setLineColor(faint);
+                    e.setShowInLegend(false);
+                }
+            }
         }
         try {
             Path dir = file.toAbsolutePath().getParent();

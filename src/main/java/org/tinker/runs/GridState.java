@@ -70,23 +70,31 @@ public final class GridState {
         return last;
     }
 
-    /** The run folders a point would be saved in: {@code {config}/{task}/{run_name?}/{timestamp}}, oldest first. */
+    /**
+     * The run folders a point would be saved in: {@code {config}/{task}/{run_name}/{timestamp}}, and for a grid point
+     * also {@code {config}/{task}/{timestamp}}, where grids were saved before points had names; oldest first.
+     */
     static List<RunStore.Run> candidates(RunSpec point, Path savedModels) {
         Path parent = savedModels.resolve(Namer.saveFolderName(point, "x")).getParent();
-        List<RunStore.Run> out = new ArrayList<>();
-        if (!Files.isDirectory(parent)) return out;
         String runName = Namer.runName(point);
+        List<RunStore.Run> out = new ArrayList<>();
+        listRuns(parent, point, runName, out);
+        if (runName != null) listRuns(parent.getParent(), point, null, out);
+        // timestamps sort by time, and "-2" suffixes after the bare second
+        out.sort(Comparator.comparing((RunStore.Run r) -> r.timestamp().length() > 20 ? r.timestamp().substring(0, 20) : r.timestamp())
+                .thenComparingInt(r -> r.timestamp().length() > 21 ? Integer.parseInt(r.timestamp().substring(21)) : 1));
+        return out;
+    }
+
+    private static void listRuns(Path parent, RunSpec point, String runName, List<RunStore.Run> out) {
+        if (!Files.isDirectory(parent)) return;
         try (Stream<Path> s = Files.list(parent)) {
             s.filter(d -> Files.isDirectory(d) && RunStore.TIMESTAMP.matcher(d.getFileName().toString()).matches())
                     .forEach(d -> out.add(new RunStore.Run(d.getFileName().toString(), point.configName(), point.dp().dataset_name(),
                             runName, d)));
         } catch (IOException e) {
-            return out;
+            // an unreadable folder holds no run of this point
         }
-        // timestamps sort by time, and "-2" suffixes after the bare second
-        out.sort(Comparator.comparing((RunStore.Run r) -> r.timestamp().length() > 20 ? r.timestamp().substring(0, 20) : r.timestamp())
-                .thenComparingInt(r -> r.timestamp().length() > 21 ? Integer.parseInt(r.timestamp().substring(21)) : 1));
-        return out;
     }
 
     /** Whether a saved run was trained with exactly this point's params. */

@@ -1,17 +1,23 @@
 package org.tinker.runs;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
 import org.tinker.config.ConfigError;
+import org.tinker.config.PyLiteral;
 import org.tinker.config.RunSpec;
 
 /**
- * Names a run's W&B project, run and save folder (the reference's Namer): edit {@link #runName} to give
- * runs informative names; the save folder includes it. Timestamps are {@code YYYY-MM-DD--HH-MM-SS}, made
+ * Names a run's W&B project, run and save folder (the reference's Namer): a grid point is named by what varies
+ * ({@link #runName}), and its save folder includes the name. Timestamps are {@code YYYY-MM-DD--HH-MM-SS}, made
  * unique with a {@code -2}, {@code -3}, ... suffix when several runs start in the same second.
  */
 public final class Namer {
@@ -26,9 +32,40 @@ public final class Namer {
         return MAIN_PROJ + "-" + (projNameOverride != null ? projNameOverride : spec.configName()) + "-" + spec.dp().dataset_name();
     }
 
-    /** Name of the run; null (the default) leaves it to W&B and keeps it out of the save path. */
+    /** Longest run name kept whole; a longer one is cut and ends in a hash of the whole (see {@link #runName}). */
+    public static final int MAX_RUN_NAME = 80;
+
+    /**
+     * The run's name, from what varies in its grid: the grid point's values with short keys
+     * ({@code lr=0.001_dim=32}), then {@code ablation-NAME} for an ablation; null for a single run (no grid axis, no
+     * ablation), which keeps its save folder {@code {config}/{task}/{timestamp}}. The one place run names come from:
+     * the save folder, log lines, {@code runner list}, plot legends and the W&B display name all use it. Edit here to
+     * name runs differently.
+     */
     public static String runName(RunSpec spec) {
-        return spec.ablation() != null ? "ablation-" + spec.ablation() : null;
+        List<String> parts = new ArrayList<>();
+        spec.varying().forEach((k, v) -> parts.add(RunSpec.shortKey(k) + "=" + PyLiteral.show(v)));
+        if (spec.ablation() != null) parts.add("ablation-" + spec.ablation());
+        return parts.isEmpty() ? null : pathSafe(String.join("_", parts));
+    }
+
+    /**
+     * A name usable as one folder name anywhere: letters, digits and {@code . _ = + , -} kept, any other run of
+     * characters (spaces, brackets, slashes, quotes) becomes one {@code -}; never starting with a dot; longer than
+     * {@link #MAX_RUN_NAME}, cut and ended with 8 hex digits of a hash of the whole, so two long names stay apart.
+     */
+    static String pathSafe(String name) {
+        String s = name.replaceAll("[^A-Za-z0-9._=+,-]+", "-").replaceAll("^-+|-+$", "");
+        if (s.isEmpty() || s.startsWith(".")) s = "_" + s;
+        if (s.length() <= MAX_RUN_NAME) return s;
+        String hash;
+        try {
+            byte[] d = MessageDigest.getInstance("SHA-256").digest(name.getBytes(StandardCharsets.UTF_8));
+            hash = String.format("%02x%02x%02x%02x", d[0], d[1], d[2], d[3]);
+        } catch (NoSuchAlgorithmException e) {
+            hash = String.format("%08x", name.hashCode());
+        }
+        return s.substring(0, MAX_RUN_NAME - 9) + "-" + hash;
     }
 
     /**

@@ -31,6 +31,8 @@ public final class TrainerState {
     public long seed;
     /** CPU seconds spent before this process (for process_time across resumes). */
     public double processTimeBefore;
+    /** Wall-clock seconds spent training before this process (for wall_time across resumes). */
+    public double wallTimeBefore;
     /** True once the run has finished (final checkpoint). */
     public boolean finished;
     /**

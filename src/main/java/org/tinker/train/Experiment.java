@@ -25,6 +25,7 @@ import org.tinker.gpt2.Gpt2Pretrained;
 import org.tinker.model.LM;
 import org.tinker.runs.Checkpoint;
 import org.tinker.runs.Namer;
+import org.tinker.runs.RunOrigin;
 import org.tinker.runs.RunStore;
 import org.tinker.runs.StatsListener;
 import org.tinker.runs.TrainerState;
@@ -47,12 +48,18 @@ public final class Experiment {
      * @param listeners extra statistics listeners (W&B)
      * @param progressBar draw a progress bar
      * @param devices the devices to train on: [device], or several for data-parallel training ({@link DataParallel})
+     * @param launch the launch a saved run belongs to (written in its {@link RunOrigin#FILE}), or null for none
      */
     public record Setup(Path projectRoot, Path savedModels, boolean save, Device device, PrintStream out,
-                        List<StatsListener> listeners, boolean progressBar, List<Device> devices) {
+                        List<StatsListener> listeners, boolean progressBar, List<Device> devices, RunOrigin.Launch launch) {
         public Setup(Path projectRoot, Path savedModels, boolean save, Device device, PrintStream out, List<StatsListener> listeners,
                      boolean progressBar) {
-            this(projectRoot, savedModels, save, device, out, listeners, progressBar, List.of(device));
+            this(projectRoot, savedModels, save, device, out, listeners, progressBar, List.of(device), null);
+        }
+
+        public Setup(Path projectRoot, Path savedModels, boolean save, Device device, PrintStream out, List<StatsListener> listeners,
+                     boolean progressBar, List<Device> devices) {
+            this(projectRoot, savedModels, save, device, out, listeners, progressBar, devices, null);
         }
 
         public static Setup quiet(Path projectRoot, Path savedModels, boolean save) {
@@ -140,7 +147,9 @@ public final class Experiment {
                     lock = RunStore.Lock.acquire(runDir, ts); // one writer per run, for the run's life
                     logFile = new PrintStream(RunStore.openRunFile(runDir.resolve("log.txt"), false), true, StandardCharsets.UTF_8);
                     out = tee(out, logFile);
+                    if (setup.launch() != null) RunOrigin.of(effective, setup.launch()).write(runDir);
                 } catch (IOException | ConfigError e) {
+                    if (logFile != null) logFile.close();
                     if (lock != null) lock.close();
                     Namer.releaseClaim(setup.savedModels(), ts);
                     if (e instanceof ConfigError ce) throw ce;
@@ -174,7 +183,7 @@ public final class Experiment {
                 out.printf("done: val_loss %.4f (ppl %.2f)%s, %d optimizer steps, %,.0f train tokens/s%s%n", r.finalValLoss(),
                         Math.exp(r.finalValLoss()), Double.isNaN(r.testLoss()) ? "" : String.format(", test_loss %.4f (ppl %.2f)",
                                 r.testLoss(), Math.exp(r.testLoss())), r.optSteps(), r.tokensPerSecond(),
-                        setup.save() ? ", saved as " + ts : "");
+                        setup.save() ? ", saved as " + (Namer.runName(effective) == null ? "" : Namer.runName(effective) + "/") + ts : "");
                 return r;
             } catch (RuntimeException | Error e) {
                 if (setup.save() && (trainer == null || trainer.state().statSyncer == 0)) { // nothing trained: no run to keep

@@ -65,6 +65,8 @@ public final class Trainer {
     private TrainerState state = new TrainerState();
     private final long startCpuNanos = cpuNanos();
     private double trainSeconds;
+    /** When this process started training (System.nanoTime), for wall_time across resumes; 0 = not yet. */
+    private long trainStartNanos;
     private long tokensThisProcess;
     private long batchesThisProcess;
     /** Stop after this many training batches in this process (for tests that simulate a crash); -1 = never. */
@@ -237,6 +239,7 @@ public final class Trainer {
         if (tp.max_steps() > 0) plannedSteps = Math.min(plannedSteps, tp.max_steps());
         ProgressBar bar = opts.progressBar() ? new ProgressBar(opts.out(), plannedSteps) : null;
         long t0 = System.nanoTime();
+        trainStartNanos = t0;
         boolean budgetDone = tp.max_steps() > 0 && state.nOptSteps >= tp.max_steps();
         NDManager base = lm.manager();
         outer:
@@ -366,9 +369,13 @@ public final class Trainer {
             testLoss = evaluate(DataModule.Split.TEST)[0];
             log("stat/test_loss:main", testLoss);
         }
+        double tps = tokensThisProcess / Math.max(trainSeconds, 1e-9);
+        // what `runner compare` shows of the run's speed: training tokens per second of this process, seconds in train() of
+        // all processes (validation and checkpoints included)
+        log("train_tokens_per_s", tps);
+        log("wall_time", wallTime());
         state.finished = true;
         Path fin = opts.save() ? saveCheckpoint(Checkpoint.FINAL, true) : null;
-        double tps = tokensThisProcess / Math.max(trainSeconds, 1e-9);
         return new Result(state.lastValLoss, testLoss, state.nOptSteps, state.nTrainTokens, tps, fin);
     }
 
@@ -462,6 +469,10 @@ public final class Trainer {
         return state.processTimeBefore + (cpuNanos() - startCpuNanos) / 1e9;
     }
 
+    private double wallTime() {
+        return state.wallTimeBefore + (trainStartNanos == 0 ? 0 : (System.nanoTime() - trainStartNanos) / 1e9);
+    }
+
     private static long cpuNanos() {
         return ProcessHandle.current().info().totalCpuDuration().map(java.time.Duration::toNanos).orElse(System.nanoTime());
     }
@@ -477,8 +488,9 @@ public final class Trainer {
         state.checkpointValLoss = state.lastValidatedAt == state.nTrainSamples && Double.isFinite(state.lastValLoss)
                 ? state.lastValLoss : null;
         state.schedule = schedule.state();
-        double cpuBefore = state.processTimeBefore;
+        double cpuBefore = state.processTimeBefore, wallBefore = state.wallTimeBefore;
         state.processTimeBefore = processTime(); // what a resumed process starts counting from
+        state.wallTimeBefore = wallTime();
         
         try {
             Checkpoint.writeAtomically(dir, tmp -> {
@@ -507,6 +519,7 @@ public final class Trainer {
             throw new SaveFailed(dir + ": cannot save the checkpoint (" + ioReason(e) + "); the checkpoints saved before are kept");
         } finally {
             state.processTimeBefore = cpuBefore;
+            state.wallTimeBefore = wallBefore;
         }
         return dir;
     }

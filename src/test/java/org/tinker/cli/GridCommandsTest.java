@@ -100,6 +100,22 @@ class GridCommandsTest {
     }
 
     @Test
+    void aGridRunSavedBeforePointsHadNamesStillCounts(@TempDir Path dir) throws Exception {
+        Path c = configs(dir), saved = dir.resolve("saved");
+        MainTest.Outcome t = run("--config=g", "--configs-dir=" + c, "--saved-models=" + saved, "--no-wandb", "--save", "--grid-index=3");
+        assertEquals(0, t.code(), t.err());
+        RunStore.Run r = new RunStore(saved).list().get(0);
+        assertEquals("lr=0.003_random_seed=0", r.runName());
+        // where a grid point was saved before it had a name: {config}/{task}/{timestamp}
+        Path old = saved.resolve("g/copy").resolve(r.timestamp());
+        Files.move(r.dir(), old);
+        MainTest.Outcome s = run("grid-status", "--config=g", "--configs-dir=" + c, "--saved-models=" + saved);
+        assertTrue(s.out().matches("(?s).*\\n\\s+3  done\\s+" + r.timestamp() + " .*"), s.out());
+        MainTest.Outcome d = run("--config=g", "--configs-dir=" + c, "--saved-models=" + saved, "--skip-done", "--dry-run");
+        assertTrue(d.out().contains("skip run 3/4 [g]: lr=0.003 random_seed=0: done as " + r.timestamp()), d.out());
+    }
+
+    @Test
     void slurmWritesAnArrayScriptAndSubmitsItWithSbatch(@TempDir Path dir) throws Exception {
         Path c = configs(dir), saved = dir.resolve("saved");
         Path record = dir.resolve("sbatch-args.txt");
@@ -123,6 +139,8 @@ class GridCommandsTest {
         assertTrue(exec.endsWith(" --grid-index=\"$SLURM_ARRAY_TASK_ID\""), exec);
         assertTrue(exec.contains(" --save ") && exec.contains(" --no-wandb ") && exec.contains(" --set 'mp.dim=[8, 16]' "), exec);
         assertTrue(exec.contains(" --configs-dir=" + script.getParent().toAbsolutePath().resolve("configs")), exec);
+        String launch = script.getParent().getFileName().toString().replaceFirst("^grid-", "");
+        assertTrue(exec.contains(" --launch-id=" + launch + " "), "all tasks are one launch, for runner compare: " + exec);
         assertFalse(exec.contains("--slurm") || exec.contains("--sbatch") || exec.contains("--time="), exec);
         assertTrue(Files.isRegularFile(script.getParent().resolve("configs/g.txt")), "the config is kept with the submission");
         assertTrue(new RunStore(saved).list().isEmpty(), "the submission folder is not a run");

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.*;
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.io.TempDir;
@@ -18,6 +19,8 @@ import org.tinker.model.Generation;
 import org.tinker.model.LM;
 import org.tinker.model.ModelRecipe;
 import org.tinker.model.ModelRecipes;
+import org.tinker.runs.Checkpoint;
+import org.tinker.runs.RunStore;
 import org.tinker.train.Experiment;
 import org.tinker.train.TestRuns;
 import org.tinker.train.Trainer;
@@ -70,7 +73,8 @@ class RecipesEndToEndTest {
             var g = run.explorer().generate(prompt, Explorer.Sampling.defaults().maxLen(12).temperature(0).cache(true));
             assertEquals(run.lm().recipes().stream().allMatch(ModelRecipe::causal), g.cached(), recipe);
         }
-        // runner list names the recipe beside the model, so the points of a recipe grid can be told apart
+        // runner list names what varies among the runs of a config: the recipe (once runs of several recipes are there)
+        // and the architecture; a lone run shows its model with its recipe
         java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
         java.io.PrintStream old = System.out;
         System.setOut(new java.io.PrintStream(out, true));
@@ -80,6 +84,14 @@ class RecipesEndToEndTest {
             System.setOut(old);
         }
         String line = out.toString().lines().filter(l -> l.startsWith(ts)).findFirst().orElseThrow();
-        assertTrue(line.contains(" + " + recipe), line);
+        List<String> recipesSaved = new ArrayList<>(), archsSaved = new ArrayList<>();
+        for (var saved1 : new RunStore(saved).list()) {
+            var sp = Checkpoint.readSpec(saved1.checkpoint("final"), saved1.config());
+            if (!recipesSaved.contains(sp.mp().recipes())) recipesSaved.add(sp.mp().recipes());
+            if (!archsSaved.contains(sp.mp().layer_architecture().spelling())) archsSaved.add(sp.mp().layer_architecture().spelling());
+        }
+        if (recipesSaved.size() == 1 && archsSaved.size() == 1) assertTrue(line.contains(" + " + recipe), line);
+        if (recipesSaved.size() > 1) assertTrue(line.contains("recipes=" + recipe), line);
+        if (archsSaved.size() > 1) assertTrue(line.contains("layer_architecture=" + arch), line);
     }
 }
