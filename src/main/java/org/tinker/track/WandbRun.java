@@ -335,6 +335,11 @@ public final class WandbRun {
         return spool == null ? null : spool.project() != null ? spool.project() : spool.run.getAsJsonObject("variables").get("project").getAsString();
     }
 
+    /** The run's local folder (package-private, for the system-metrics sampler's tests). */
+    Spool spool() {
+        return spool;
+    }
+
     public Path spoolDir() {
         return spool == null ? null : spool.dir;
     }

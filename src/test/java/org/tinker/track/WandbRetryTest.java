@@ -2,6 +2,7 @@ package org.tinker.track;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import com.google.gson.JsonObject;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -112,6 +113,29 @@ class WandbRetryTest {
             String out = WandbProtocolTest.buf.toString();
             assertTrue(out.contains("W&B: finishing: sending 17 rows"), out); // progress while the server is not yet answering
             assertTrue(out.contains("nothing unsynced"), out);
+        }
+    }
+
+    @Test
+    void systemMetricsAndConsoleLinesAreStreamedAndRecorded(@TempDir Path dir) throws Exception {
+        try (WandbFake fake = new WandbFake()) {
+            WandbRun run = start(fake, dir, WandbFake.fast());
+            Map<String, Double> sample = RunFiles.systemMetrics();
+            assertTrue(sample.get("proc.memory.rssMB") > 10, sample.toString()); // this JVM's resident memory, from /proc
+            run.spool().stats(sample, 1.5);
+            run.spool().output("hello from tinker", false);
+            run.log(Map.of("x", 1.0));
+            run.finish(0);
+            String id = run.id();
+            JsonObject ev = com.google.gson.JsonParser.parseString(fake.events.get(id).get(0L)).getAsJsonObject();
+            assertEquals(sample.get("proc.memory.rssMB"), ev.get("system.proc.memory.rssMB").getAsDouble());
+            assertEquals(1.5, ev.get("_runtime").getAsDouble());
+            assertEquals("hello from tinker", fake.outputs.get(id).get(0L));
+            // and in the transaction log, as StatsRecord and OutputRawRecord
+            Spool back = Spool.open(run.spoolDir());
+            assertEquals(1, back.eventsSize());
+            assertEquals(List.of("hello from tinker"), back.outputLines(0, 10, 1 << 20));
+            back.close();
         }
     }
 
