@@ -21,7 +21,7 @@ public final class Ablations {
             new Ablation("no-positions", Map.of("mp.pos_encoding", "none")),
             new Ablation("pre-norm", Map.of("mp.norm_first", Boolean.TRUE)),
             new Ablation("tied-head", Map.of("mp.tie_embed_deembed", Boolean.TRUE)),
-            // today's recipes (configs/shakespeare-char-modern.txt), each switched off
+            // today's recipes (configs/modern-shakespeare-char.txt), each switched off
             new Ablation("adamw", Map.of("tp.optimizer", "adamw")),
             new Ablation("no-qk-norm", Map.of("mp.qk_norm", Boolean.FALSE)),
             new Ablation("gelu-mlp", Map.of("mp.activation", "gelu")),
