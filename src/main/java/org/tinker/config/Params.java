@@ -136,6 +136,8 @@ public final class Params {
     }
 
     static Object convert(Object v, Class<?> type) {
+        if (v instanceof Integer i) v = (long) i; // Java callers' ints and floats read as the parser's longs and doubles
+        else if (v instanceof Float x) v = (double) x;
         if (v instanceof List<?>) throw new IllegalArgumentException(typeName(type) + ", not a list");
         if (type == int.class || type == Integer.class) {
             if (v == PyLiteral.NONE || v == null) {
@@ -198,6 +200,14 @@ public final class Params {
         return "a single value";
     }
 
+    private static Class<?> box(Class<?> type) {
+        if (type == int.class) return Integer.class;
+        if (type == long.class) return Long.class;
+        if (type == double.class) return Double.class;
+        if (type == boolean.class) return Boolean.class;
+        return type;
+    }
+
     @SuppressWarnings({"unchecked", "rawtypes"})
     private static Object choice(Class<?> type, String spelling) {
         return Choice.parse((Class) type, spelling);
@@ -244,7 +254,10 @@ public final class Params {
         return prev[b.length()];
     }
 
-    /** A copy of a params record with one field replaced, by its config name (no validation: code that derives configs). */
+    /**
+     * A copy of a params record with one field replaced, by its config name, the value as the record holds it or as a
+     * config file gives it (a spelling, a whole number, a tuple); no validation: code that derives configs.
+     */
     @SuppressWarnings("unchecked")
     public static <R extends Record> R with(R record, String field, Object value) {
         RecordComponent[] comps = record.getClass().getRecordComponents();
@@ -256,7 +269,7 @@ public final class Params {
                 types[k] = comps[k].getType();
                 found |= comps[k].getName().equals(field);
                 args[k] = !comps[k].getName().equals(field) ? comps[k].getAccessor().invoke(record)
-                        : types[k].isEnum() || types[k] == PerHierarchy.class ? convert(value, types[k]) : value;
+                        : value == null || box(types[k]).isInstance(value) ? value : convert(value, types[k]);
             }
             if (!found) throw new IllegalArgumentException(record.getClass().getSimpleName() + " has no field '" + field + "'");
             return (R) record.getClass().getDeclaredConstructor(types).newInstance(args);
