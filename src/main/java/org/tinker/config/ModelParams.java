@@ -14,6 +14,7 @@ public record ModelParams(
         @Doc("torch-transformer | custom-transformer (the same block with hook points; custom may hold individual head parameters) | hierarchical | flexi") @Default("torch-transformer") String layer_architecture,
         @Doc("pretrained GPT-2 to start from: a checkpoint folder, a local models/ name or an HF-cache name (gpt2); overrides the architecture") @Default("") String from_os_pretrained,
         @Doc("timestamp of a saved tinker run whose weights to start from") @Default("") String from_saved,
+        @Doc("how from_saved's weights reach this model: exact (same names and shapes) | OD | RP (FlexiBERT weight transfer between different models: ordered slices or random projections)") @Default("exact") String from_saved_transfer,
         @Doc("separate Q/K/V projections per head (custom-transformer; lets you freeze single heads)") @Default("False") boolean individual_head_params,
         @Doc("none | learned | sin | rotary (RoFormer, on q and k) | alibi (linear distance penalty on the scores)") @Default("learned") String pos_encoding,
         @Doc("tie the output head to the token embedding") @Default("False") boolean tie_embed_deembed,
@@ -50,6 +51,7 @@ public record ModelParams(
     public static final List<String> POS_ENCODINGS = List.of("none", "learned", "sin", "rotary", "alibi");
     public static final List<String> ACTIVATIONS = List.of("relu", "gelu", "gelu_new", "swiglu", "geglu");
     public static final List<String> NORMS = List.of("layernorm", "rmsnorm");
+    public static final List<String> TRANSFERS = List.of("exact", "OD", "RP");
 
     /**
      * The values a choice field may take ({@code layer_architecture}, {@code pos_encoding}, {@code activation}, {@code norm},
@@ -85,6 +87,9 @@ public record ModelParams(
         if (individual_head_params && !"custom-transformer".equals(layer_architecture))
             where.fail("individual_head_params", "False unless layer_architecture=\"custom-transformer\"", true);
         if (!NORMS.contains(norm)) where.fail("norm", "one of " + NORMS, norm);
+        if (!TRANSFERS.contains(from_saved_transfer)) where.fail("from_saved_transfer", "one of " + TRANSFERS, from_saved_transfer);
+        if (!"exact".equals(from_saved_transfer) && from_saved.isBlank())
+            where.fail("from_saved_transfer", "\"exact\" unless from_saved names a run to transfer from", from_saved_transfer);
         // written as !(in range) so that NaN fails too
         if (!(recon_loss_weight >= 0)) where.fail("recon_loss_weight", "a non-negative weight", recon_loss_weight);
         if (!(hierarchical_ar_loss_weight >= 0))
