@@ -56,7 +56,8 @@ final class SearchCommand implements Callable<Integer> {
         try {
             ds = DesignSpace.parse(Files.readString(space), space.toString());
             o = new Search.Options(budget, init, parallel, seed, levels, random, pool, top, transfer);
-            for (int level : levels) ds.size(level); // a level no encoder_layers value fits is refused by the first pool
+            if (ds.size(levels.get(0)) == 0)
+                throw new IllegalArgumentException(space + ": no encoder_layers value is a multiple of " + levels.get(0) + " layers per stack (--levels)");
         } catch (IllegalArgumentException e) {
             throw new ConfigError(e.getMessage());
         }

@@ -47,8 +47,9 @@ public final class Search {
             if (parallel < 1) throw new IllegalArgumentException("--parallel: expected at least 1 model per round, got " + parallel);
             if (levels.isEmpty()) throw new IllegalArgumentException("--levels: expected layers per stack, e.g. 2,1");
             for (int i = 0; i < levels.size(); i++)
-                if (levels.get(i) < 1 || (i > 0 && levels.get(i) >= levels.get(i - 1)))
-                    throw new IllegalArgumentException("--levels: expected decreasing positive layers per stack, e.g. 2,1; got " + levels);
+                if (levels.get(i) < 1 || (i > 0 && (levels.get(i) >= levels.get(i - 1) || levels.get(i - 1) % levels.get(i) != 0)))
+                    throw new IllegalArgumentException("--levels: expected decreasing layers per stack, each dividing the one before (a stack"
+                            + " splits into smaller ones), e.g. 2,1 or 4,2,1; got " + levels);
             if (pool < 1) throw new IllegalArgumentException("--pool: expected at least 1 candidate, got " + pool);
             if (top < 1) throw new IllegalArgumentException("--top: expected at least 1 model, got " + top);
             if (!List.of("OD", "RP", "none").contains(transfer)) throw new IllegalArgumentException("--transfer: expected OD, RP or none, got " + transfer);
