@@ -355,6 +355,7 @@ public final class Main implements Callable<Integer> {
     /** Runs the command line; returns the exit code (0 ok, 1 bug, failed check or diverged training, 2 user mistake). */
     public static int run(String... args) {
         CommandLine cmd = new CommandLine(new Main());
+        cmd.setAllowSubcommandsAsOptionParameters(true); // --config=search: a config may share its name with a subcommand
         cmd.setExecutionExceptionHandler((ex, line, parsed) -> {
             if (ex instanceof ConfigError) {
                 System.err.println("error: " + ex.getMessage());

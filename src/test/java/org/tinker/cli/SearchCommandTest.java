@@ -47,14 +47,14 @@ class SearchCommandTest {
 
     static String[] args(Path dir, String... more) {
         return Stream.concat(Stream.of("search", "--space=" + dir.resolve("space.yaml"), "--base=" + dir.resolve("base.txt"),
-                "--out=" + dir.resolve("s"), "--saved-models=" + dir.resolve("saved"), "--seed=3"), Stream.of(more)).toArray(String[]::new);
+                "--out=" + dir.resolve("search"), "--saved-models=" + dir.resolve("saved"), "--seed=3"), Stream.of(more)).toArray(String[]::new);
     }
 
     @Test
     void trainsWarmStartedModelsAsSavedRunsAndContinuesAfterAKill(@TempDir Path dir) throws Exception {
         files(dir);
         Files.createDirectories(dir.resolve("saved"));
-        Path out = dir.resolve("s");
+        Path out = dir.resolve("search"); // also the runs' config names, search-001 ...: --config=search must not be taken for the subcommand
         assertEquals(0, Main.run(args(dir, "--budget=2", "--init=2", "--parallel=2")), "one round of two models side by side");
         assertEquals(2, saved(dir.resolve("saved")));
         List<JsonObject> first = records(out);
@@ -90,7 +90,7 @@ class SearchCommandTest {
         files(dir);
         Files.createDirectories(dir.resolve("saved"));
         assertEquals(0, Main.run(args(dir, "--budget=2", "--init=2", "--parallel=2", "--slurm", "--sbatch=none")));
-        assertFalse(Files.exists(dir.resolve("s").resolve("search.jsonl")), "nothing trained yet");
+        assertFalse(Files.exists(dir.resolve("search").resolve("search.jsonl")), "nothing trained yet");
         Path script;
         try (Stream<Path> s = Files.walk(dir.resolve("saved"))) {
             script = s.filter(p -> p.getFileName().toString().equals("grid.sbatch")).findFirst().orElseThrow();
@@ -101,14 +101,14 @@ class SearchCommandTest {
         // the scheduler's part, by hand: each task's runner command with its --grid-index
         String line = text.lines().filter(l -> l.startsWith("exec ")).findFirst().orElseThrow();
         List<String> words = List.of(line.split(" "));
-        List<String> runnerArgs = words.subList(words.indexOf("--config=s"), words.size() - 1).stream().map(w -> w.replace("'", "")).toList();
+        List<String> runnerArgs = words.subList(words.indexOf("--config=search"), words.size() - 1).stream().map(w -> w.replace("'", "")).toList();
         for (int i = 1; i <= 2; i++) {
             List<String> a = new java.util.ArrayList<>(runnerArgs);
             a.add("--grid-index=" + i);
             assertEquals(0, Main.run(a.toArray(String[]::new)), a.toString());
         }
         assertEquals(0, Main.run(args(dir, "--budget=2", "--init=2", "--parallel=2", "--slurm", "--sbatch=none")));
-        assertEquals(2, records(dir.resolve("s")).size(), "the array's two runs collected, not submitted again");
+        assertEquals(2, records(dir.resolve("search")).size(), "the array's two runs collected, not submitted again");
         assertEquals(2, saved(dir.resolve("saved")));
     }
 
@@ -119,6 +119,6 @@ class SearchCommandTest {
         assertEquals(2, Main.run(args(dir, "--budget=2", "--levels=1,2")));
         Files.writeString(dir.resolve("base.txt"), TestRuns.set(TestRuns.PTB_TINY, "lr", "[0.001, 0.01]"));
         assertEquals(2, Main.run(args(dir, "--budget=2")), "a grid axis in the base");
-        assertFalse(Files.exists(dir.resolve("s").resolve("search.jsonl")));
+        assertFalse(Files.exists(dir.resolve("search").resolve("search.jsonl")));
     }
 }
