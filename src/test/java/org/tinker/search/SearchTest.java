@@ -194,6 +194,18 @@ class SearchTest {
     }
 
     @Test
+    void aDivergedModelIsRecordedWithItsNanLossAndNeverWins(@TempDir Path dir) {
+        SearchLog log = new SearchLog(dir);
+        Record ok = new Record(1, 1, 2, "init", SPACE.modelDicts(2, 1, 0).get(0), new double[] {1, 0.5}, null, null, null, "a", 2.5, 10, 1.0);
+        Record nan = new Record(2, 1, 2, "init", SPACE.modelDicts(2, 2, 0).get(1), new double[] {1, 0.25}, 1, "a", "OD", "b", Double.NaN, 10, 1.0);
+        log.append(List.of(ok, nan));
+        List<Record> back = log.read();
+        assertEquals(2, back.size());
+        assertTrue(Double.isNaN(back.get(1).val_loss()));
+        assertEquals(1, Search.best(back).index());
+    }
+
+    @Test
     void theGaussianProcessInterpolatesWhatItSawAndIsUnsureFarAway() {
         Encoding enc = new Encoding(SPACE);
         List<String> dicts = SPACE.modelDicts(2, 20, 9);
