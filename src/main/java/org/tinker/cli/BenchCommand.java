@@ -7,8 +7,8 @@ import java.util.concurrent.Callable;
 import org.tinker.config.ConfigError;
 import org.tinker.config.Grid;
 import org.tinker.config.RunSpec;
+import org.tinker.runs.Checkpoint;
 import org.tinker.train.Benchmark;
-import org.tinker.train.Checkpoint;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 

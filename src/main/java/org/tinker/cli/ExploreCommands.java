@@ -14,7 +14,8 @@ import org.tinker.explore.Explore;
 import org.tinker.explore.Explorer;
 import org.tinker.explore.LoadedRun;
 import org.tinker.explore.Runs;
-import org.tinker.train.Checkpoint;
+import org.tinker.model.Generation;
+import org.tinker.runs.Checkpoint;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -109,7 +110,7 @@ final class ExploreCommands {
                         .temperature(temperature).topK(topK).nucleus(nucleus).beams(beams).lengthPenalty(lengthPenalty)
                         .cache(!noCache).seed(seed));
                 String how = g.cached() ? "KV cache" : noCache ? "no cache"
-                        : "no cache: " + org.tinker.model.Generation.whyNoCache(o.explorer().lm());
+                        : "no cache: " + Generation.whyNoCache(o.explorer().lm());
                 System.out.println(g.text());
                 System.out.printf(Locale.ROOT, "(%d new tokens in %.3f s: %.1f tokens/s, %s)%n", g.newTokens(), g.seconds(),
                         g.tokensPerSecond(), how);

@@ -13,11 +13,17 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.concurrent.Callable;
 import org.tinker.config.ConfigError;
+import org.tinker.config.DataParams;
+import org.tinker.data.Tasks;
+import org.tinker.data.Tokenizer;
+import org.tinker.engine.SafeTensors;
 import org.tinker.explore.LoadedRun;
 import org.tinker.explore.Runs;
+import org.tinker.explore.SlidingPerplexity;
+import org.tinker.gpt2.Gpt2Export;
+import org.tinker.gpt2.Gpt2Pretrained;
 import org.tinker.model.LM;
-import org.tinker.model.gpt2.Gpt2Pretrained;
-import org.tinker.train.Checkpoint;
+import org.tinker.runs.Checkpoint;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -36,7 +42,7 @@ public final class Gpt2Commands {
     }
 
     /** A loaded model: the LM and the manager that owns it. */
-    record Loaded(LM lm, NDManager manager, org.tinker.data.Tokenizer tokenizer) implements AutoCloseable {
+    record Loaded(LM lm, NDManager manager, Tokenizer tokenizer) implements AutoCloseable {
         @Override
         public void close() {
             lm.close();
@@ -142,7 +148,7 @@ public final class Gpt2Commands {
                 t.put("input_ids", m.create(seq));
                 t.put("logits", r.get(0));
                 for (int i = 1; i < r.size(); i++) t.put("hidden_states." + (i - 1), r.get(i));
-                org.tinker.model.gpt2.SafeTensors.write(out, t);
+                SafeTensors.write(out, t);
                 System.out.printf("wrote %s: logits %s and %d hidden states (%s)%n", out, r.get(0).getShape(), r.size() - 1, dtype);
             }
             return 0;
@@ -160,7 +166,7 @@ public final class Gpt2Commands {
         @Override
         public Integer call() {
             try (Loaded l = load(model, savedModels, DataType.FLOAT32)) {
-                var r = org.tinker.model.gpt2.Gpt2Export.export(l.lm(), l.tokenizer(), out);
+                var r = Gpt2Export.export(l.lm(), l.tokenizer(), out);
                 System.out.println("exported " + r.tensors() + " tensors to " + out + (r.note().isEmpty() ? "" : " (" + r.note() + ")"));
             }
             return 0;
@@ -223,7 +229,7 @@ public final class Gpt2Commands {
         public Integer call() {
             try (Loaded l = load(model, savedModels, dtype(dtype))) {
                 if (l.tokenizer() == null) throw new ConfigError("perplexity: this checkpoint has no tokenizer files");
-                var t = org.tinker.data.Tasks.load(org.tinker.config.DataParams.DEFAULTS.withDatasetName(task), Path.of("."));
+                var t = Tasks.load(DataParams.DEFAULTS.withDatasetName(task), Path.of("."));
                 var samples = t.splits().named(split, "--split");
                 if (samples.isEmpty()) throw new ConfigError("task " + task + ": the " + split + " split is empty");
                 StringBuilder text = new StringBuilder();
@@ -233,7 +239,7 @@ public final class Gpt2Commands {
                 int len = maxLength == null ? l.lm().params().max_seq_len() : maxLength;
                 if (stride < 1 || stride > len) throw new ConfigError("--stride=" + stride + ": expected 1.." + len);
                 long t0 = System.nanoTime();
-                var r = org.tinker.model.gpt2.SlidingPerplexity.compute(l.lm(), ids, len, stride);
+                var r = SlidingPerplexity.compute(l.lm(), ids, len, stride);
                 System.out.printf("%s %s, max_length %d, stride %d: %s (%.1f s)%n", task, split, len, stride, r, (System.nanoTime() - t0) / 1e9);
             }
             return 0;

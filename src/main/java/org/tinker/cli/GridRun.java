@@ -9,6 +9,8 @@ import java.util.List;
 import org.tinker.config.ConfigError;
 import org.tinker.config.ConfigFile;
 import org.tinker.config.RunSpec;
+import org.tinker.runs.GridState;
+import org.tinker.runs.RunStore;
 import org.tinker.train.Experiment;
 
 /** The grid flags of the main command: {@code --grid-index}, {@code --skip-done}, {@code --slurm}, and {@code --gpu-id} lists. */
@@ -52,12 +54,12 @@ final class GridRun {
     }
 
     private static void noteSlurmTask(RunSpec r, java.nio.file.Path savedModels, String job, String task, String log) {
-        org.tinker.train.RunStore.Run run = GridState.newest(r, savedModels);
+        RunStore.Run run = GridState.newest(r, savedModels);
         if (run == null) return;
         String text = "SLURM array job " + job + ", task " + task + " (job id " + System.getenv().getOrDefault("SLURM_JOB_ID", "?")
                 + ") on " + System.getenv().getOrDefault("SLURMD_NODENAME", "?") + "\n"
                 + "scheduler log (stdout and stderr of the task): " + (log == null ? "?" : log) + "\n";
-        try (java.io.OutputStream os = org.tinker.train.RunStore.openRunFile(run.dir().resolve("slurm-task.txt"), true)) {
+        try (java.io.OutputStream os = RunStore.openRunFile(run.dir().resolve("slurm-task.txt"), true)) {
             os.write(text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
         } catch (java.io.IOException | ConfigError e) {
             System.err.println("warning: cannot write " + run.dir().resolve("slurm-task.txt") + ": " + e.getMessage());

@@ -7,6 +7,7 @@ import java.util.concurrent.Callable;
 import org.tinker.config.ConfigError;
 import org.tinker.config.Grid;
 import org.tinker.config.RunSpec;
+import org.tinker.runs.GridState;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 

@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.tinker.train.Benchmark;
 
 /**
  * The process settings tinker trains best under, for every way of starting it. Some can only be given before
@@ -31,7 +32,7 @@ final class Launch {
      * Set in the environment of a process started with these settings: "1" from ./runner and SLURM scripts, the first
      * JVM's start time (epoch ms) from a relaunch, so `runner bench` can time from the original {@code java -jar}.
      */
-    static final String MARK = org.tinker.train.Benchmark.LAUNCHED_ENV;
+    static final String MARK = Benchmark.LAUNCHED_ENV;
 
     /** The spin count libtorch's OpenMP threads get when the user chose no wait policy ({@code OMP_WAIT_POLICY}). */
     private static final String SPIN_COUNT = "2000";

@@ -26,21 +26,23 @@ import org.tinker.data.LoadedTask;
 import org.tinker.data.Tasks;
 import org.tinker.data.Tokenizer;
 import org.tinker.data.Tokenizers;
+import org.tinker.engine.FormatError;
+import org.tinker.explore.Plots;
 import org.tinker.explore.Runs;
 import org.tinker.explore.Verify;
-import org.tinker.train.Checkpoint;
-import org.tinker.train.Experiment;
-import org.tinker.train.RunStore;
-import org.tinker.train.StatsListener;
-import org.tinker.train.TrainStats;
-import org.tinker.train.Trainer;
+import org.tinker.runs.Checkpoint;
+import org.tinker.runs.Namer;
+import org.tinker.runs.RunStore;
+import org.tinker.runs.StatsListener;
 import org.tinker.track.WandbListener;
 import org.tinker.track.WandbRun;
 import org.tinker.track.WandbSettings;
 import org.tinker.track.WandbSync;
-import picocli.CommandLine;
+import org.tinker.train.Experiment;
+import org.tinker.train.Trainer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 /**
  * {@code runner}: trains every run of a config grid, and the subcommands that work on saved runs.
@@ -123,9 +125,9 @@ public final class Main implements Callable<Integer> {
             throw new ConfigError("--max-grid=" + maxGrid + ": expected a positive number of runs below 2^31");
         // names that become folders under saved-models are checked before anything is written (a task '../../x' would
         // otherwise put the run outside saved-models)
-        if (save && task != null) org.tinker.train.Namer.requirePlainName("--task", task);
+        if (save && task != null) Namer.requirePlainName("--task", task);
         List<RunSpec> runs = Grid.expand(files, overrides, task, ablate, maxGrid);
-        if (save) for (RunSpec r : runs) org.tinker.train.Namer.requirePlainNames(r);
+        if (save) for (RunSpec r : runs) Namer.requirePlainNames(r);
         PrintStream out = System.out;
         out.println(runs.size() + (runs.size() == 1 ? " run" : " runs") + " from configs/" + config + "*.txt");
         if (slurm) return GridRun.slurm(this, files, runs, commandSpec.commandLine().getParseResult().originalArgs(), out);
@@ -172,15 +174,15 @@ public final class Main implements Callable<Integer> {
         }
         for (String[] plot : new String[][] {{"loss", "stat/train_batch_loss:main", "stat/val_loss:main"},
                 {"accuracy", "stat/train_batch_acc:main", "stat/val_acc:main"}}) {
-            List<org.tinker.explore.Plots.Series> lines = new ArrayList<>();
+            List<Plots.Series> lines = new ArrayList<>();
             for (int i = 1; i < plot.length; i++) {
                 List<double[]> pts = series.get(plot[i]);
                 if (pts == null || pts.isEmpty()) continue;
-                lines.add(new org.tinker.explore.Plots.Series(plot[i], pts.stream().mapToDouble(p -> p[0]).toArray(),
+                lines.add(new Plots.Series(plot[i], pts.stream().mapToDouble(p -> p[0]).toArray(),
                         pts.stream().mapToDouble(p -> p[1]).toArray()));
             }
             if (lines.isEmpty()) continue;
-            Path file = org.tinker.explore.Plots.lineChart(run.spec().configName() + " / " + run.spec().dp().dataset_name() + ": " + plot[0],
+            Path file = Plots.lineChart(run.spec().configName() + " / " + run.spec().dp().dataset_name() + ": " + plot[0],
                     "n_train_samples", plot[0], lines, dir.resolve("metrics-" + plot[0] + ".png"));
             out.put("metrics/" + plot[0], file);
         }
@@ -225,8 +227,8 @@ public final class Main implements Callable<Integer> {
                     cks = r.checkpoints();
                     if (!cks.isEmpty()) {
                         Path ck = r.checkpoint(cks.get(cks.size() - 1));
-                        RunSpec s = Experiment.specOf(ck, r.config());
-                        model = String.format("%s L%d H%d D%d T%d %s", s.mp().layer_architecture().replace("-transformer", ""),
+                        RunSpec s = Checkpoint.readSpec(ck, r.config());
+                        model = String.format("%s L%d H%d D%d T%d %s", s.mp().layer_architecture().spelling().replace("-transformer", ""),
                                 s.mp().n_layers(), s.mp().n_heads(), s.mp().dim(), s.mp().max_seq_len(), s.mp().tokenizer_source_name())
                                 + (s.mp().recipes().isBlank() ? "" : " + " + s.mp().recipes())
                                 + (s.tp().callbacks().isBlank() ? "" : " | " + s.tp().callbacks());
@@ -234,7 +236,7 @@ public final class Main implements Callable<Integer> {
                         if (!Double.isNaN(v)) val = String.format("%.4f", v);
                     }
                 } catch (RuntimeException e) {
-                    String why = e instanceof ConfigError ? e.getMessage() : r.dir() + ": " + ConfigError.firstLine(e);
+                    String why = e instanceof ConfigError || e instanceof FormatError ? e.getMessage() : r.dir() + ": " + ConfigError.firstLine(e);
                     System.err.println("warning: skipping run " + r.timestamp() + ": " + why.lines().findFirst().orElse(""));
                     continue;
                 }
@@ -286,10 +288,10 @@ public final class Main implements Callable<Integer> {
         public Integer call() throws Exception {
             Tokenizer tok;
             if (task == null) {
-                tok = Tokenizers.named(name);
+                tok = Tokenizers.named(Tokenizers.kind(name));
             } else {
                 LoadedTask t = Tasks.load(DataParams.DEFAULTS.withDatasetName(task), Path.of("."));
-                tok = Tokenizers.build(name, ntokens, DataModule.allTexts(t.splits()));
+                tok = Tokenizers.build(Tokenizers.kind(name), ntokens, DataModule.allTexts(t.splits()));
             }
             Gson gson = new Gson();
             BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
@@ -357,7 +359,7 @@ public final class Main implements Callable<Integer> {
         CommandLine cmd = new CommandLine(new Main());
         cmd.setAllowSubcommandsAsOptionParameters(true); // --config=search: a config may share its name with a subcommand
         cmd.setExecutionExceptionHandler((ex, line, parsed) -> {
-            if (ex instanceof ConfigError) {
+            if (ex instanceof ConfigError || ex instanceof FormatError) { // the user's to fix: one line, no trace
                 System.err.println("error: " + ex.getMessage());
                 return 2;
             }

@@ -3,7 +3,7 @@ package org.tinker.cli;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import org.tinker.config.ConfigError;
-import org.tinker.train.Checkpoint;
+import org.tinker.runs.Checkpoint;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 

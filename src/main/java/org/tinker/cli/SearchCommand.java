@@ -15,8 +15,8 @@ import org.tinker.model.flexi.DesignSpace;
 import org.tinker.search.Search;
 import org.tinker.search.SearchLog;
 import org.tinker.search.SearchLog.Record;
-import org.tinker.train.Namer;
-import org.tinker.train.RunStore;
+import org.tinker.runs.Namer;
+import org.tinker.runs.RunStore;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 

@@ -20,8 +20,9 @@ import org.tinker.config.Grid;
 import org.tinker.config.RunSpec;
 import org.tinker.search.RoundTrainer;
 import org.tinker.search.SearchLog.Proposal;
-import org.tinker.train.Checkpoint;
-import org.tinker.train.RunStore;
+import org.tinker.runs.Checkpoint;
+import org.tinker.runs.GridState;
+import org.tinker.runs.RunStore;
 
 /**
  * Trains a search round with the runner's own machinery. The round's models are written as configs,

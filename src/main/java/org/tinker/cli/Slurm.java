@@ -14,7 +14,7 @@ import java.util.concurrent.TimeUnit;
 import org.tinker.config.ConfigError;
 import org.tinker.config.ConfigFile;
 import org.tinker.config.RunSpec;
-import org.tinker.train.Namer;
+import org.tinker.runs.Namer;
 
 /**
  * {@code runner --config=NAME --slurm}: writes an {@code sbatch} array script with one task per grid point

@@ -13,15 +13,18 @@ import java.nio.file.StandardOpenOption;
 import java.util.LinkedHashMap;
 import java.util.concurrent.Callable;
 import org.tinker.config.ConfigError;
-import org.tinker.model.gpt2.Gpt2Pretrained;
-import org.tinker.model.gpt2.SafeTensors;
-import org.tinker.model.tint.AuxModel;
-import org.tinker.model.tint.Mat;
-import org.tinker.model.tint.TintConfig;
-import org.tinker.model.tint.TintInput;
-import org.tinker.model.tint.TintModel;
-import org.tinker.model.tint.TintSgd;
-import org.tinker.model.tint.TintStore;
+import org.tinker.config.DataParams;
+import org.tinker.data.Tasks;
+import org.tinker.data.Tokenizer;
+import org.tinker.engine.SafeTensors;
+import org.tinker.gpt2.Gpt2Pretrained;
+import org.tinker.tint.AuxModel;
+import org.tinker.tint.Mat;
+import org.tinker.tint.TintConfig;
+import org.tinker.tint.TintInput;
+import org.tinker.tint.TintModel;
+import org.tinker.tint.TintSgd;
+import org.tinker.tint.TintStore;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -216,8 +219,8 @@ public final class TintCommands implements Callable<Integer> {
         @Option(names = "--saved-models", paramLabel = "DIR") Path savedModels = Path.of("saved-models");
 
         /** The split's non-empty lines joined by newlines, tokenised. */
-        int[] tokens(org.tinker.data.Tokenizer tok) {
-            var t = org.tinker.data.Tasks.load(org.tinker.config.DataParams.DEFAULTS.withDatasetName(task), Path.of("."));
+        int[] tokens(Tokenizer tok) {
+            var t = Tasks.load(DataParams.DEFAULTS.withDatasetName(task), Path.of("."));
             var samples = t.splits().named(split, "--split");
             StringBuilder text = new StringBuilder();
             for (var s : samples) if (!s.text().isBlank()) text.append(text.length() == 0 ? "" : "\n").append(s.text());
@@ -233,7 +236,7 @@ public final class TintCommands implements Callable<Integer> {
             Path opt = optFolder(choice);
             if (opt != null) {
                 // OPT has no bundled tokenizer here: its folder's own (tokenizer.json or vocab.json + merges.txt)
-                org.tinker.data.Tokenizer tok = Gpt2Pretrained.tokenizer(opt, -1);
+                Tokenizer tok = Gpt2Pretrained.tokenizer(opt, -1);
                 if (tok == null) throw new ConfigError(opt + ": no tokenizer.json or vocab.json + merges.txt (tint perplexity needs the OPT model's tokenizer)");
                 all = tokens(tok);
             } else {

@@ -10,7 +10,7 @@ import org.tinker.config.ConfigError;
 import org.tinker.explore.LoadedRun;
 import org.tinker.explore.Runs;
 import org.tinker.model.flexi.WeightTransfer;
-import org.tinker.train.Checkpoint;
+import org.tinker.runs.Checkpoint;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 

@@ -172,6 +172,19 @@ public final class Params {
             return s;
         }
         if (type == PyLiteral.Tuple.class || type == Object.class) return v;
+        if (type == PerHierarchy.class) {
+            try {
+                return v instanceof PerHierarchy ph ? ph : PerHierarchy.parse(v);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(typeName(type));
+            }
+        }
+        if (type.isEnum() && Choice.class.isAssignableFrom(type)) {
+            if (type.isInstance(v)) return v;
+            Object c = v instanceof String s ? choice(type, s) : null;
+            if (c == null) throw new IllegalArgumentException(typeName(type));
+            return c;
+        }
         throw new IllegalStateException("unsupported params field type " + type);
     }
 
@@ -180,7 +193,25 @@ public final class Params {
         if (type == double.class || type == Number.class) return "a number";
         if (type == boolean.class) return "True or False";
         if (type == String.class) return "a quoted string";
+        if (type.isEnum()) return "one of " + Choice.spellings(type);
+        if (type == PerHierarchy.class) return "None, a whole number, or a tuple with one per hierarchy";
         return "a single value";
+    }
+
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    private static Object choice(Class<?> type, String spelling) {
+        return Choice.parse((Class) type, spelling);
+    }
+
+    /**
+     * The values a choice field of a params record may take, as spelled in config files ({@code activation},
+     * {@code norm}, {@code lr_scheduler_type}, …), or null when the field is not a choice. The tests that run every
+     * variant read these: a value added to an enum is checked everywhere.
+     */
+    public static List<String> choices(Class<? extends Record> type, String field) {
+        for (RecordComponent c : type.getRecordComponents())
+            if (c.getName().equals(field)) return c.getType().isEnum() ? Choice.spellings(c.getType()) : null;
+        throw new IllegalArgumentException(type.getSimpleName() + " has no field '" + field + "'");
     }
 
     /** " (did you mean 'dim'?)" or " (it belongs in [TrainParams])", or "" when nothing is close. */
@@ -224,7 +255,8 @@ public final class Params {
             for (int k = 0; k < comps.length; k++) {
                 types[k] = comps[k].getType();
                 found |= comps[k].getName().equals(field);
-                args[k] = comps[k].getName().equals(field) ? value : comps[k].getAccessor().invoke(record);
+                args[k] = !comps[k].getName().equals(field) ? comps[k].getAccessor().invoke(record)
+                        : types[k].isEnum() || types[k] == PerHierarchy.class ? convert(value, types[k]) : value;
             }
             if (!found) throw new IllegalArgumentException(record.getClass().getSimpleName() + " has no field '" + field + "'");
             return (R) record.getClass().getDeclaredConstructor(types).newInstance(args);
@@ -248,7 +280,7 @@ public final class Params {
             for (RecordComponent c : s.type.getRecordComponents()) {
                 Default d = c.getAnnotation(Default.class);
                 Doc doc = c.getAnnotation(Doc.class);
-                String def = d == null ? "" : c.getType() == String.class ? "\"" + d.value() + "\"" : d.value();
+                String def = d == null ? "" : c.getType() == String.class || c.getType().isEnum() ? "\"" + d.value() + "\"" : d.value();
                 b.append("| ").append(c.getName()).append(" | `").append(def).append("` | ")
                         .append(doc == null ? "" : doc.value().replace("|", "\\|")).append(" |\n");
             }
@@ -266,7 +298,8 @@ public final class Params {
             Default d = c.getAnnotation(Default.class);
             if (d == null) throw new IllegalStateException(type.getSimpleName() + "." + c.getName() + " has no @Default");
             types[k] = c.getType();
-            args[k] = c.getType() == String.class ? d.value() : convert(PyLiteral.parse(d.value()), c.getType());
+            args[k] = c.getType() == String.class || c.getType().isEnum() ? convert(d.value(), c.getType())
+                    : convert(PyLiteral.parse(d.value()), c.getType());
         }
         try {
             return type.getDeclaredConstructor(types).newInstance(args);
@@ -297,6 +330,8 @@ public final class Params {
                 // free-form fields (a scalar or a tuple): None as null, a tuple as its Python text, so JSON round-trips
                 if (v == PyLiteral.NONE) v = null;
                 else if (v instanceof PyLiteral.Tuple) v = PyLiteral.repr(v);
+                else if (v instanceof Choice choice) v = choice.spelling(); // saved and shown as the config file spells it
+                else if (v instanceof PerHierarchy ph) v = ph.toPython();
                 m.put(c.getName(), v);
             } catch (ReflectiveOperationException e) {
                 throw new IllegalStateException(e);

@@ -15,7 +15,7 @@ public record TrainParams(
         @Doc("log n_active_params and process_time every N optimizer steps") @Default("100") int hyperparams_log_freq,
         @Doc("peak learning rate") @Default("1e-3") double lr,
         @Doc("linear warm-up from 0 to lr over N optimizer steps") @Default("50") int lr_warm_steps,
-        @Doc("after warm-up: Cosine | Cyclic | Plateau | Linear | Constant") @Default("Cosine") String lr_scheduler_type,
+        @Doc("after warm-up: Cosine | Cyclic | Plateau | Linear | Constant") @Default("Cosine") Scheduler lr_scheduler_type,
         @Doc("learning-rate floor of the schedules") @Default("1e-7") double min_lr,
         @Doc("Plateau: factor by which lr shrinks (also Cyclic's gamma)") @Default("0.995") double scheduler_factor,
         @Doc("Plateau: steps without improvement before shrinking") @Default("10") int patience,
@@ -27,15 +27,31 @@ public record TrainParams(
         @Doc("init std of the LoRA matrices") @Default("0.02") double lora_std,
         @Doc("0 never; -1 after every validation; n>0 each time n_train_samples crosses a multiple of n") @Default("0") int checkpoint_every,
         @Doc("seed of weights, data order, dropout and sampling") @Default("0") long random_seed,
-        @Doc("training compute precision: fp32 | bf16 (matmuls and attention in bfloat16 on fp32 master weights, as torch.autocast; evaluation and sampling stay fp32)") @Default("fp32") String precision,
+        @Doc("training compute precision: fp32 | bf16 (matmuls and attention in bfloat16 on fp32 master weights, as torch.autocast; evaluation and sampling stay fp32)") @Default("fp32") Precision precision,
         @Doc("training-loop ideas, ';'-separated, e.g. \"freeze_random_layers; corrupt_inputs(0.2); track_max_param(100)\" (docs/recipes.md)") @Default("") String callbacks) {
 
     /** Every field at its {@link Default}. */
     public static final TrainParams DEFAULTS = Params.defaults(TrainParams.class);
 
-    public static final java.util.List<String> PRECISIONS = java.util.List.of("fp32", "bf16");
+    /** The learning-rate schedule after warm-up (train/LrSchedule.java). */
+    public enum Scheduler implements Choice {
+        COSINE("Cosine"), CYCLIC("Cyclic"), PLATEAU("Plateau"), LINEAR("Linear"), CONSTANT("Constant");
 
-    public static final java.util.List<String> SCHEDULERS = java.util.List.of("Cosine", "Cyclic", "Plateau", "Linear", "Constant");
+        private final String spelling;
+        Scheduler(String spelling) { this.spelling = spelling; }
+        public String spelling() { return spelling; }
+        @Override public String toString() { return spelling; }
+    }
+
+    /** The compute precision of training steps. */
+    public enum Precision implements Choice {
+        FP32("fp32"), BF16("bf16");
+
+        private final String spelling;
+        Precision(String spelling) { this.spelling = spelling; }
+        public String spelling() { return spelling; }
+        @Override public String toString() { return spelling; }
+    }
 
     /** A copy with one field replaced, by its config name. */
     public TrainParams with(String field, Object value) {
@@ -49,7 +65,6 @@ public record TrainParams(
         if (epochs <= 0) where.fail("epochs", "a positive integer", epochs);
         if (max_steps == 0 || max_steps < -1) where.fail("max_steps", "a positive number of steps or -1", max_steps);
         if (!(dropout >= 0 && dropout < 1)) where.fail("dropout", "a probability in [0, 1)", dropout);
-        if (!PRECISIONS.contains(precision)) where.fail("precision", "one of " + PRECISIONS, precision);
         if (!(gradient_clip_val >= 0)) where.fail("gradient_clip_val", "a non-negative norm", gradient_clip_val);
         if (val_check_epoch_frac instanceof Double d && !(d > 0 && d <= 1))
             where.fail("val_check_epoch_frac", "a fraction in (0, 1] or a positive number of batches", d);
@@ -60,8 +75,6 @@ public record TrainParams(
         if (hyperparams_log_freq <= 0) where.fail("hyperparams_log_freq", "a positive integer", hyperparams_log_freq);
         if (!(lr > 0)) where.fail("lr", "a positive learning rate", lr);
         if (lr_warm_steps < 0) where.fail("lr_warm_steps", "a non-negative number of steps", lr_warm_steps);
-        if (!SCHEDULERS.contains(lr_scheduler_type))
-            where.fail("lr_scheduler_type", "one of " + SCHEDULERS, lr_scheduler_type);
         if (!(min_lr >= 0 && min_lr <= lr)) where.fail("min_lr", "a floor in [0, lr]", min_lr);
         if (!(scheduler_factor > 0 && scheduler_factor <= 1)) where.fail("scheduler_factor", "a factor in (0, 1]", scheduler_factor);
         if (patience < 0) where.fail("patience", "a non-negative number of steps", patience);

@@ -13,9 +13,9 @@ import java.util.PriorityQueue;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
 import org.tinker.config.ConfigError;
+import org.tinker.data.Gpt2Tokenizer.Bpe;
 import org.tinker.data.Gpt2Tokenizer.ByteBuf;
 import org.tinker.data.Gpt2Tokenizer.ByteLevel;
-import org.tinker.data.Gpt2Tokenizer.Bpe;
 
 /**
  * A byte-level BPE trained on the task's data, in the manner of Hugging Face tokenizers' {@code BpeTrainer} with
@@ -223,28 +223,13 @@ public final class BpeTokenizer implements Tokenizer {
     }
 
     @Override
+    public Specials specials() {
+        return new Specials(PAD_ID, BOS_ID, EOS_ID, UNK_ID);
+    }
+
+    @Override
     public int vocabSize() {
         return vocab.length;
-    }
-
-    @Override
-    public int padId() {
-        return PAD_ID;
-    }
-
-    @Override
-    public int bosId() {
-        return BOS_ID;
-    }
-
-    @Override
-    public int eosId() {
-        return EOS_ID;
-    }
-
-    @Override
-    public int unkId() {
-        return UNK_ID;
     }
 
     @Override

@@ -73,28 +73,13 @@ public final class CharTokenizer implements Tokenizer {
     }
 
     @Override
+    public Specials specials() {
+        return new Specials(pad, bos, eos, unk);
+    }
+
+    @Override
     public int vocabSize() {
         return vocab.length;
-    }
-
-    @Override
-    public int padId() {
-        return pad;
-    }
-
-    @Override
-    public int bosId() {
-        return bos;
-    }
-
-    @Override
-    public int eosId() {
-        return eos;
-    }
-
-    @Override
-    public int unkId() {
-        return unk;
     }
 
     @Override

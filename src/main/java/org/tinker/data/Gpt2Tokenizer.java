@@ -142,28 +142,13 @@ public final class Gpt2Tokenizer implements Tokenizer {
     }
 
     @Override
+    public Specials specials() {
+        return new Specials(pad, eot, eot, unk);
+    }
+
+    @Override
     public int vocabSize() {
         return vocabSize;
-    }
-
-    @Override
-    public int padId() {
-        return pad;
-    }
-
-    @Override
-    public int bosId() {
-        return eot;
-    }
-
-    @Override
-    public int eosId() {
-        return eot;
-    }
-
-    @Override
-    public int unkId() {
-        return unk;
     }
 
     @Override

@@ -1,6 +1,7 @@
 package org.tinker.data;
 
 import java.util.List;
+import org.tinker.config.ConfigError;
 
 /**
  * The raw samples of a task. Corpora with their own splits fill all three lists; data without splits
@@ -17,7 +18,7 @@ public record Splits(List<Sample> train, List<Sample> valid, List<Sample> test, 
             case "test" -> test;
             case "valid" -> valid;
             case "train" -> train;
-            default -> throw new org.tinker.config.ConfigError(option + "=" + name + ": expected test, valid or train");
+            default -> throw new ConfigError(option + "=" + name + ": expected test, valid or train");
         };
     }
 }

@@ -12,13 +12,26 @@ public interface Tokenizer {
 
     int vocabSize();
 
-    int padId();
+    /** The ids of the special tokens (GPT-2's bos and eos are both {@code <|endoftext|>}). */
+    record Specials(int pad, int bos, int eos, int unk) {}
 
-    int bosId();
+    Specials specials();
 
-    int eosId();
+    default int padId() {
+        return specials().pad();
+    }
 
-    int unkId();
+    default int bosId() {
+        return specials().bos();
+    }
+
+    default int eosId() {
+        return specials().eos();
+    }
+
+    default int unkId() {
+        return specials().unk();
+    }
 
     /** Ids of the text alone, no bos/eos. */
     int[] encode(String text);

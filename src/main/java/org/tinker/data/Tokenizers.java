@@ -18,12 +18,14 @@ import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import org.tinker.config.Choice;
 import org.tinker.config.ConfigError;
+import org.tinker.config.ModelParams.TokenizerKind;
 
 /** Builds, saves and loads tokenizers. */
 public final class Tokenizers {
-    /** The tokenizer kinds, as {@code tokenizer_source_name} names them. */
-    public static final List<String> KINDS = List.of("char", "word", "gpt2", "custom");
+    /** The tokenizer kinds, as {@code tokenizer_source_name} spells them. */
+    private static final List<String> KINDS = Choice.spellings(TokenizerKind.class);
 
     private static final Gson GSON = new GsonBuilder().disableHtmlEscaping().create();
 
@@ -34,30 +36,31 @@ public final class Tokenizers {
      * texts, {@code gpt2} is GPT-2 cropped to the ids the texts use, {@code custom} is a byte-level BPE trained on
      * the texts to about {@code customNTokens} tokens.
      */
-    public static Tokenizer build(String kind, int customNTokens, List<String> texts) {
-        switch (kind == null ? "" : kind) {
-            case "char":
-                return CharTokenizer.build(texts);
-            case "word":
-                return WordTokenizer.build(texts);
-            case "gpt2":
-                return Gpt2Tokenizer.cropped(texts);
-            case "custom":
+    public static Tokenizer build(TokenizerKind kind, int customNTokens, List<String> texts) {
+        return switch (kind) {
+            case CHAR -> CharTokenizer.build(texts);
+            case WORD -> WordTokenizer.build(texts);
+            case GPT2 -> Gpt2Tokenizer.cropped(texts);
+            case CUSTOM -> {
                 if (customNTokens < BpeTokenizer.SPECIALS.size() + 1)
                     throw new ConfigError("custom_tokenizer_ntokens: expected at least " + (BpeTokenizer.SPECIALS.size() + 1)
                             + ", got " + customNTokens);
-                return BpeTokenizer.train(texts, customNTokens);
-            default:
-                throw unknownKind(kind);
-        }
+                yield BpeTokenizer.train(texts, customNTokens);
+            }
+        };
+    }
+
+    /** The kind a name on the command line or in a tokenizer file spells. */
+    public static TokenizerKind kind(String name) {
+        TokenizerKind k = Choice.parse(TokenizerKind.class, name);
+        if (k == null) throw unknownKind(name);
+        return k;
     }
 
     /** A tokenizer that needs no data: {@code gpt2} is the full GPT-2 tokenizer. */
-    public static Tokenizer named(String kind) {
-        if ("gpt2".equals(kind)) return Gpt2Tokenizer.full();
-        if (KINDS.contains(kind))
-            throw new ConfigError("tokenizer '" + kind + "' is built from a task's data (only gpt2 can be had by name)");
-        throw unknownKind(kind);
+    public static Tokenizer named(TokenizerKind kind) {
+        if (kind == TokenizerKind.GPT2) return Gpt2Tokenizer.full();
+        throw new ConfigError("tokenizer '" + kind + "' is built from a task's data (only gpt2 can be had by name)");
     }
 
     /** The tokenizer that {@link Tokenizer#toJson()} describes. */
@@ -66,18 +69,12 @@ public final class Tokenizers {
         JsonElement k = o.get("kind");
         if (k == null || !k.isJsonPrimitive() || !k.getAsJsonPrimitive().isString())
             throw new ConfigError("tokenizer JSON: expected a string \"kind\" (one of " + String.join(", ", KINDS) + ")");
-        switch (k.getAsString()) {
-            case "char":
-                return CharTokenizer.fromJson(o);
-            case "word":
-                return WordTokenizer.fromJson(o);
-            case "gpt2":
-                return Gpt2Tokenizer.fromJson(o);
-            case "custom":
-                return BpeTokenizer.fromJson(o);
-            default:
-                throw unknownKind(k.getAsString());
-        }
+        return switch (kind(k.getAsString())) {
+            case CHAR -> CharTokenizer.fromJson(o);
+            case WORD -> WordTokenizer.fromJson(o);
+            case GPT2 -> Gpt2Tokenizer.fromJson(o);
+            case CUSTOM -> BpeTokenizer.fromJson(o);
+        };
     }
 
     /** Writes the tokenizer's JSON to the file atomically (a temporary file in the same folder, then a move). */

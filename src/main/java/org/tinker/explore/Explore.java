@@ -7,9 +7,9 @@ import java.util.List;
 import org.tinker.config.ConfigError;
 import org.tinker.model.ForwardOptions;
 import org.tinker.model.Inspection;
-import org.tinker.train.Checkpoint;
-import org.tinker.train.RunStore;
-import org.tinker.train.TrainStats;
+import org.tinker.runs.Checkpoint;
+import org.tinker.runs.RunStore;
+import org.tinker.runs.TrainStats;
 
 /**
  * The reference's {@code model_explorer}, for jshell: {@code import org.tinker.explore.*;} then

@@ -7,8 +7,8 @@ import org.tinker.config.TrainParams;
 import org.tinker.data.DataModule;
 import org.tinker.data.Tokenizer;
 import org.tinker.model.LM;
-import org.tinker.train.RunStore;
-import org.tinker.train.TrainStats;
+import org.tinker.runs.RunStore;
+import org.tinker.runs.TrainStats;
 
 /**
  * A saved run loaded back: the reference's {@code get_model_by_timestamp} result

@@ -10,9 +10,9 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import org.tinker.config.ConfigError;
+import org.tinker.model.Generation;
 import org.tinker.model.Hooks;
 import org.tinker.model.Inspection;
-import org.tinker.model.Generation;
 import org.tinker.model.LM;
 import org.tinker.model.Stepwise;
 
@@ -73,7 +73,7 @@ public final class LogitLens {
             }
         }
         // A body (hierarchical, flexi) has its stream after each layer, but no sub-blocks or single layers to run.
-        String arch = lm.params().layer_architecture();
+        var arch = lm.params().layer_architecture();
         if (!lm.hasBlocks() && includeSubblocks)
             throw new ConfigError("logit lens --subblocks: layer_architecture=" + arch + " has no stream between attention and feed-forward, only after each layer");
         if (!lm.hasBlocks() && !decoderBlocks.isEmpty())

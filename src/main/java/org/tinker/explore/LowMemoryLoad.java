@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
 import org.tinker.config.ConfigError;
+import org.tinker.engine.SafeTensors;
 import org.tinker.model.LM;
 
 /**
@@ -42,10 +43,10 @@ public final class LowMemoryLoad {
 
     /**
      * The header of a safetensors file, in file order, with absolute offsets; checked by
-     * {@link org.tinker.model.gpt2.SafeTensors#header} (negative, oversized and overlapping data_offsets are refused).
+     * {@link org.tinker.engine.SafeTensors#header} (negative, oversized and overlapping data_offsets are refused).
      */
     public static List<Entry> header(Path file) {
-        var h = org.tinker.model.gpt2.SafeTensors.header(file);
+        var h = SafeTensors.header(file);
         List<Entry> out = new ArrayList<>();
         for (var e : h.entries())
             out.add(new Entry(e.name(), e.dtype(), new Shape(e.shape()), h.dataStart() + e.begin(), h.dataStart() + e.end()));

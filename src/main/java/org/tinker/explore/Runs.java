@@ -11,10 +11,9 @@ import org.tinker.data.Tasks;
 import org.tinker.data.Tokenizer;
 import org.tinker.data.Tokenizers;
 import org.tinker.model.LM;
-import org.tinker.train.Checkpoint;
-import org.tinker.train.Experiment;
-import org.tinker.train.RunStore;
-import org.tinker.train.TrainStats;
+import org.tinker.runs.Checkpoint;
+import org.tinker.runs.RunStore;
+import org.tinker.runs.TrainStats;
 
 /**
  * Opens saved runs by timestamp. {@code Runs.open()} uses {@code ./saved-models} and {@code ./data-path.txt};
@@ -63,7 +62,7 @@ public final class Runs {
     public LoadedRun get(String timestamp, String checkpoint, boolean withData) {
         RunStore.Run run = store.find(timestamp);
         Path ck = run.checkpoint(checkpoint);
-        RunSpec spec = Experiment.specOf(ck, run.config());
+        RunSpec spec = Checkpoint.readSpec(ck, run.config());
         Tokenizer tok = Tokenizers.load(ck.resolve(Checkpoint.TOKENIZER_FILE));
         NDManager manager = NDManager.newBaseManager(device);
         LM lm = new LM(spec.mp(), tok.vocabSize(), manager, spec.tp().random_seed());

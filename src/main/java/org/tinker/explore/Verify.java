@@ -8,8 +8,8 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import org.tinker.data.DataModule;
-import org.tinker.train.Checkpoint;
-import org.tinker.train.Trainer;
+import org.tinker.model.Evaluation;
+import org.tinker.runs.Checkpoint;
 
 /**
  * The reference's verify_stable_load: two loads give identical weights and identical logits, the model
@@ -65,7 +65,7 @@ public final class Verify {
             // 3. the val loss recorded for these very weights reproduced (not the run's last one: an intermediate
             // checkpoint has its own, or none when it was saved between validations)
             java.util.OptionalDouble rec = Checkpoint.recordedValLoss(a.run().checkpoint(a.checkpoint()));
-            double now = Trainer.evaluate(a.lm(), a.data(), DataModule.Split.VALID, a.trainParams().batch_size())[0];
+            double now = Evaluation.evaluate(a.lm(), a.data(), DataModule.Split.VALID, a.trainParams().batch_size())[0];
             if (rec.isEmpty()) {
                 lines.add(String.format("  --    val loss: no recorded loss for this checkpoint (saved between validations); now %.6f", now));
             } else {

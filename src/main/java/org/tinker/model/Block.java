@@ -6,6 +6,8 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.Shape;
 import java.util.List;
 import org.tinker.config.ModelParams;
+import org.tinker.engine.Kernels;
+import org.tinker.engine.Ops;
 
 /**
  * The transformer block, {@code [B,T,D] → [B,T,D]}: causal multi-head self-attention and an MLP, each a residual branch
@@ -16,7 +18,7 @@ import org.tinker.config.ModelParams;
  *   post-norm (norm_first=false):  x = ln_1(x + drop(attn(x)));      x = ln_2(x + drop(mlp(x)))
  *   pre-norm  (norm_first=true):   x = x + drop(attn(ln_1(x)));      x = x + drop(mlp(ln_2(x)))
  *   attn(x) = c_proj(softmax(q·kᵀ/√hd + mask)·v)      q, k rotated by position when pos_encoding=rotary; mask: causal (+ ALiBi)
- *   mlp(x)  = c_proj(drop(act(c_fc(x))))              gated activations: act(gate)·up, see Ops.ffHidden
+ *   mlp(x)  = c_proj(drop(act(c_fc(x))))              gated activations: act(gate)·up, see Layers.ffHidden
  * </pre>
  * Hook points ({@link Hooks}) sit at every interesting intermediate. Attention takes libtorch's fused kernel (flash
  * attention on CPU: the {@code [B,H,T,T]} scores never exist) whenever nothing needs the scores or the pattern — no hook on
@@ -32,8 +34,8 @@ final class Block {
     private final int dim;
     private final boolean normFirst;
     private final double eps;
-    private final String norm;
-    private final String activation;
+    private final ModelParams.Norm norm;
+    private final ModelParams.Activation activation;
     // hook-point names, spelled once per block rather than once per forward pass
     private final String residPre, attnScores, attnPattern, attnOut, residMid, mlpOut, residPost;
 
@@ -72,11 +74,11 @@ final class Block {
     }
 
     private NDArray ln1(NDArray x) {
-        return Ops.norm(x, w.ln1W(), w.ln1B(), norm, eps);
+        return Layers.norm(x, w.ln1W(), w.ln1B(), norm, eps);
     }
 
     private NDArray ln2(NDArray x) {
-        return Ops.norm(x, w.ln2W(), w.ln2B(), norm, eps);
+        return Layers.norm(x, w.ln2W(), w.ln2B(), norm, eps);
     }
 
     /** Multi-head causal self-attention over the new positions, reading the cached keys and values when decoding. */
@@ -139,7 +141,7 @@ final class Block {
 
     /** The position-wise feed-forward network: expand, non-linearity, project back. */
     private NDArray mlp(NDArray x, Pass pass) {
-        NDArray hidden = Ops.ffHidden(x, w.fcW(), w.fcB(), activation);        // [B,T,ff]
+        NDArray hidden = Layers.ffHidden(x, w.fcW(), w.fcB(), activation);        // [B,T,ff]
         NDArray out = Ops.linear(pass.drop(hidden), w.mlpProjW(), w.mlpProjB()); // [B,T,D]
         return pass.hook(mlpOut, layer, out);
     }

@@ -1,6 +1,7 @@
 package org.tinker.model;
 
 import org.tinker.config.ModelCheck;
+import org.tinker.config.ModelParams.Architecture;
 import org.tinker.config.ModelParams;
 import org.tinker.model.flexi.FlexiSpec;
 import org.tinker.model.hierarchical.HierarchicalSpec;
@@ -13,13 +14,13 @@ public final class BodyChecks implements ModelCheck {
     public Problem problem(ModelParams mp) {
         try {
             switch (mp.layer_architecture()) {
-                case "flexi" -> FlexiSpec.of(mp);
-                case "hierarchical" -> HierarchicalSpec.of(mp);
+                case FLEXI -> FlexiSpec.of(mp);
+                case HIERARCHICAL -> HierarchicalSpec.of(mp);
                 default -> { }
             }
             return null;
         } catch (IllegalArgumentException e) {
-            return new Problem("flexi".equals(mp.layer_architecture()) ? "model_dict" : "hierarchies", e.getMessage());
+            return new Problem(mp.layer_architecture() == Architecture.FLEXI ? "model_dict" : "hierarchies", e.getMessage());
         }
     }
 }

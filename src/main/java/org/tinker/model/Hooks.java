@@ -6,6 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
+import org.tinker.config.ModelParams;
 
 /**
  * Interventions at named points of the model's computation, in the style of TransformerLens. Every GPT block stack has
@@ -109,7 +110,7 @@ public final class Hooks {
     }
 
     /** Every hook point of a GPT block stack with these params, in the order a pass reaches them. */
-    public static List<String> points(org.tinker.config.ModelParams mp) {
+    public static List<String> points(ModelParams mp) {
         List<String> out = new ArrayList<>(List.of(EMBED));
         for (int l = 0; l < mp.n_layers(); l++)
             out.addAll(List.of(residPre(l), attnScores(l), attnPattern(l), attnOut(l), residMid(l), mlpOut(l), residPost(l)));

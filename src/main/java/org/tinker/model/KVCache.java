@@ -8,7 +8,9 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import org.tinker.config.ModelParams.PosEncoding;
 import org.tinker.config.ModelParams;
+import org.tinker.engine.Ops;
 
 /**
  * A key/value cache for incremental decoding: {@link #forward} takes only the NEW tokens of each row and attends to the
@@ -22,7 +24,7 @@ import org.tinker.config.ModelParams;
  *                 q, k, v = proj(x);  K_l ← [K_l ; k],  V_l ← [V_l ; v]
  *                 attn   = softmax(q·K_lᵀ/√hd + mask[P:P+Tn, 0:P+Tn]) · V_l
  * </pre>
- * When {@link Kernels.Decoder#supports} the model (no recipes, settings the kernel declares), each step instead runs as
+ * When {@link FastDecoder#supports} the model (no recipes, settings the kernel declares), each step instead runs as
  * one TorchScript call with keys and values written in place into buffers preallocated for max_seq_len: a fast path of
  * the same function, checked against the block path for every variant by {@code GenerationTest}.
  *
@@ -41,7 +43,7 @@ public final class KVCache implements AutoCloseable {
     private long batch = -1;
     /** The fused decoding step, or null when the blocks run op by op. */
     private final boolean fused;
-    private Kernels.Decoder decoder;
+    private FastDecoder decoder;
 
     /** One layer's keys and values {@code [B,H,P,hd]}, in the cache's manager; the block appends a step's to them. */
     static final class Layer {
@@ -96,7 +98,7 @@ public final class KVCache implements AutoCloseable {
         this.manager = lm.manager().newSubManager();
         this.manager.setName("KVCache");
         this.weights = lm.effectiveParameters(manager); // with LoRA: base + adapters, once for the whole cache
-        this.fused = fastPath && Kernels.Decoder.supports(lm);
+        this.fused = fastPath && FastDecoder.supports(lm);
         this.blocks = fused ? List.of() : lm.blocksOf(weights); // the fused step reads the weights itself
         for (int l = 0; l < mp.n_layers(); l++) layers.add(new Layer());
     }
@@ -111,7 +113,7 @@ public final class KVCache implements AutoCloseable {
         return batch;
     }
 
-    /** Whether the steps run as one fused kernel call ({@link Kernels.Decoder}) rather than block by block. */
+    /** Whether the steps run as one fused kernel call ({@link FastDecoder}) rather than block by block. */
     public boolean fused() {
         return fused;
     }
@@ -157,14 +159,14 @@ public final class KVCache implements AutoCloseable {
             bindDecoder();
         }
         NDArray x = ids.getDataType() == DataType.INT64 ? ids : ids.toType(DataType.INT64, false); // in the caller's scope
-        NDArray mask = "alibi".equals(mp.pos_encoding())
+        NDArray mask = mp.pos_encoding() == PosEncoding.ALIBI
                 ? lm.pass(length, length + x.getShape().get(1), x, x, 0, false, null, null, null, null).mask() : null;
         return decoder.step(x, length, mask); // lands in x's manager: the caller's
     }
 
     private void bindDecoder() {
         if (decoder != null) decoder.close();
-        decoder = new Kernels.Decoder(lm, weights, layers.stream().map(l -> l.keys).toList(), layers.stream().map(l -> l.values).toList());
+        decoder = new FastDecoder(lm, weights, layers.stream().map(l -> l.keys).toList(), layers.stream().map(l -> l.values).toList());
     }
 
     /** Keeps row {@code rows[i]} of the cache as the new row i (beam search: beams follow their parents). */

@@ -15,7 +15,13 @@ import java.util.Map;
 import java.util.Random;
 import java.util.SplittableRandom;
 import java.util.TreeSet;
+import org.tinker.config.ModelParams.Architecture;
+import org.tinker.config.ModelParams.Norm;
+import org.tinker.config.ModelParams.PosEncoding;
 import org.tinker.config.ModelParams;
+import org.tinker.config.TrainParams;
+import org.tinker.engine.Kernels;
+import org.tinker.engine.Ops;
 
 /**
  * A decoder-only transformer language model, GPT-style:
@@ -125,7 +131,7 @@ public final class LM implements AutoCloseable {
 
     /** Whether this is the hierarchical transformer ({@code layer_architecture="hierarchical"}). */
     public boolean isHierarchical() {
-        return "hierarchical".equals(mp.layer_architecture());
+        return mp.layer_architecture() == Architecture.HIERARCHICAL;
     }
 
     /**
@@ -146,17 +152,9 @@ public final class LM implements AutoCloseable {
         else if (mp.dim() % mp.n_heads() != 0)
             problems.add("dim=" + mp.dim() + " is not a multiple of n_heads=" + mp.n_heads());
         if (mp.max_seq_len() < 1) problems.add("max_seq_len must be positive, got " + mp.max_seq_len());
-        if (!ModelParams.ARCHITECTURES.contains(mp.layer_architecture()))
-            problems.add("layer_architecture must be one of " + ModelParams.ARCHITECTURES + ", got " + mp.layer_architecture());
-        if (!ModelParams.POS_ENCODINGS.contains(mp.pos_encoding()))
-            problems.add("pos_encoding must be one of " + ModelParams.POS_ENCODINGS + ", got " + mp.pos_encoding());
-        if (!ModelParams.ACTIVATIONS.contains(mp.activation()))
-            problems.add("activation must be one of " + ModelParams.ACTIVATIONS + ", got " + mp.activation());
-        if (mp.individual_head_params() && !"custom-transformer".equals(mp.layer_architecture()))
+        if (mp.individual_head_params() && mp.layer_architecture() != Architecture.CUSTOM_TRANSFORMER)
             problems.add("individual_head_params needs layer_architecture=custom-transformer");
-        if (!ModelParams.NORMS.contains(mp.norm()))
-            problems.add("norm must be one of " + ModelParams.NORMS + ", got " + mp.norm());
-        if ("rotary".equals(mp.pos_encoding()) && mp.dim() % mp.n_heads() == 0 && mp.headDim() % 2 != 0)
+        if (mp.pos_encoding() == PosEncoding.ROTARY && mp.dim() % mp.n_heads() == 0 && mp.headDim() % 2 != 0)
             problems.add("rotary positions need an even head width, got dim/n_heads=" + mp.headDim());
         if (!problems.isEmpty()) throw new IllegalArgumentException("bad model config: " + String.join("; ", problems));
     }
@@ -223,11 +221,11 @@ public final class LM implements AutoCloseable {
         long hd = mp.headDim();
         double std = 0.02;
         double projStd = 0.02 / Math.sqrt(2.0 * mp.n_layers());
-        boolean layerNorm = !"rmsnorm".equals(mp.norm()); // RMSNorm has a scale but no bias
+        boolean layerNorm = mp.norm() != Norm.RMSNORM; // RMSNorm has a scale but no bias
         long fcRows = mp.gated() ? 2 * ff : ff;
         List<ParamSpec> specs = new ArrayList<>();
         specs.add(ParamSpec.normal(WTE, std, vocabSize, d));
-        if ("learned".equals(mp.pos_encoding())) specs.add(ParamSpec.normal(WPE, std, mp.max_seq_len(), d));
+        if (mp.pos_encoding() == PosEncoding.LEARNED) specs.add(ParamSpec.normal(WPE, std, mp.max_seq_len(), d));
         for (int l = 0; l < mp.n_layers(); l++) {
             String h = BlockWeights.prefix(l);
             specs.add(ParamSpec.ones(h + "ln_1.weight", d));
@@ -248,7 +246,7 @@ public final class LM implements AutoCloseable {
             specs.add(ParamSpec.zeros(h + "attn.c_proj.bias", d));
             specs.add(ParamSpec.ones(h + "ln_2.weight", d));
             if (layerNorm) specs.add(ParamSpec.zeros(h + "ln_2.bias", d));
-            // gated activations: rows [0, ff) are the gate, rows [ff, 2ff) the "up" features (see Ops.ffHidden)
+            // gated activations: rows [0, ff) are the gate, rows [ff, 2ff) the "up" features (see Layers.ffHidden)
             specs.add(ParamSpec.normal(h + "mlp.c_fc.weight", std, fcRows, d));
             specs.add(ParamSpec.zeros(h + "mlp.c_fc.bias", fcRows));
             specs.add(ParamSpec.normal(h + "mlp.c_proj.weight", projStd, d, ff));
@@ -448,14 +446,12 @@ public final class LM implements AutoCloseable {
      * parameters' own dtype (bfloat16 would only add rounding there, and casting the weights for each generated token
      * costs more than it saves). Parameters stay in their own dtype either way.
      */
-    public void setPrecision(String precision) {
-        if (!org.tinker.config.TrainParams.PRECISIONS.contains(precision))
-            throw new IllegalArgumentException("precision must be one of " + org.tinker.config.TrainParams.PRECISIONS + ", got " + precision);
-        this.bf16 = "bf16".equals(precision);
+    public void setPrecision(TrainParams.Precision precision) {
+        this.bf16 = precision == TrainParams.Precision.BF16;
     }
 
-    public String precision() {
-        return bf16 ? "bf16" : "fp32";
+    public TrainParams.Precision precision() {
+        return bf16 ? TrainParams.Precision.BF16 : TrainParams.Precision.FP32;
     }
 
     /**
@@ -508,7 +504,7 @@ public final class LM implements AutoCloseable {
             x = block.forward(x, pass);
         }
         if (residuals != null) residuals.add(x);
-        if (mp.final_norm()) x = pass.hook(Hooks.LN_F_OUT, -1, Ops.norm(x, eff.get(LN_F_W), eff.get(LN_F_B), mp.norm(), mp.layer_norm_eps()));
+        if (mp.final_norm()) x = pass.hook(Hooks.LN_F_OUT, -1, Layers.norm(x, eff.get(LN_F_W), eff.get(LN_F_B), mp.norm(), mp.layer_norm_eps()));
         NDArray head = mp.tie_embed_deembed() ? eff.get(WTE) : eff.get(LM_HEAD);
         NDArray attns = pass.attns() == null ? null : NDArrays.stack(new NDList(pass.attns()), 1); // [B,L,H,T,T]
         NDArray embeddings = residuals == null ? null : NDArrays.stack(residuals, 1);              // [B,L+1,T,D]
@@ -524,8 +520,8 @@ public final class LM implements AutoCloseable {
         long to = from + ids.getShape().get(1);
         NDArray x = Ops.embedding(ids, eff.get(WTE));
         return switch (mp.pos_encoding()) {
-            case "learned" -> x.add(Ops.slice2(eff.get(WPE), from, to, 0, mp.dim(), ids)); // + [T,D], broadcast over B
-            case "sin" -> x.add(Ops.slice2(sinTable(), from, to, 0, mp.dim(), ids));
+            case LEARNED -> x.add(Ops.slice2(eff.get(WPE), from, to, 0, mp.dim(), ids)); // + [T,D], broadcast over B
+            case SIN -> x.add(Ops.slice2(sinTable(), from, to, 0, mp.dim(), ids));
             default -> x;
         };
     }
@@ -699,15 +695,15 @@ public final class LM implements AutoCloseable {
     Block.Pass pass(long from, long to, NDArray scope, NDArray ids, double dropout, boolean training, Hooks hooks,
                     Object attnRequests, List<NDArray> attns, List<KVCache.Layer> cache) {
         NDArray mask = Ops.slice2(causalMask(), from, to, 0, to, scope);
-        if ("alibi".equals(mp.pos_encoding()))
+        if (mp.pos_encoding() == PosEncoding.ALIBI)
             mask = mask.add(Ops.slice2(alibiDistance(), from, to, 0, to, scope).mul(alibiSlopes())); // [H,Tq,Tk]
         NDArray cos = null, sin = null;
-        if ("rotary".equals(mp.pos_encoding())) {
+        if (mp.pos_encoding() == PosEncoding.ROTARY) {
             NDArray[] tables = ropeTables();
             cos = Ops.slice2(tables[0], from, to, 0, mp.headDim(), scope);
             sin = Ops.slice2(tables[1], from, to, 0, mp.headDim(), scope);
         }
-        boolean causalOnly = from == 0 && !"alibi".equals(mp.pos_encoding());
+        boolean causalOnly = from == 0 && mp.pos_encoding() != PosEncoding.ALIBI;
         return new Block.Pass(ids, mask, dropout, training, hooks, attnRequests, attns, cos, sin, causalOnly, cache);
     }
 

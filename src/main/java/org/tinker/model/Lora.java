@@ -7,6 +7,7 @@ import ai.djl.ndarray.types.Shape;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
+import org.tinker.engine.Ops;
 
 /**
  * LoRA on every parameter (as the reference's {@code lora_rank}, §1.5): a 1-D parameter {@code p} gets an additive

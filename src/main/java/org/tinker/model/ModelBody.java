@@ -6,6 +6,9 @@ import ai.djl.ndarray.types.DataType;
 import java.util.List;
 import java.util.Map;
 import org.tinker.config.ModelParams;
+import org.tinker.engine.Ops;
+import org.tinker.model.flexi.FlexiTransformer;
+import org.tinker.model.hierarchical.HierarchicalTransformer;
 
 /**
  * An architecture other than the GPT block stack, run by {@link LM} (which owns its parameters, the loss, training,
@@ -71,8 +74,8 @@ public interface ModelBody {
     /** The body that {@code layer_architecture} names, or null for the GPT block stack (torch-/custom-transformer). */
     static ModelBody of(ModelParams mp, int vocab, NDManager constants, DataType dtype) {
         return switch (mp.layer_architecture()) {
-            case "hierarchical" -> new org.tinker.model.hierarchical.HierarchicalTransformer(mp, vocab, constants, dtype);
-            case "flexi" -> new org.tinker.model.flexi.FlexiTransformer(mp, vocab, constants, dtype);
+            case HIERARCHICAL -> new HierarchicalTransformer(mp, vocab, constants, dtype);
+            case FLEXI -> new FlexiTransformer(mp, vocab, constants, dtype);
             default -> null;
         };
     }

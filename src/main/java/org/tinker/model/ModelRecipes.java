@@ -5,6 +5,7 @@ import ai.djl.pytorch.jni.JniUtils;
 import java.util.List;
 import org.tinker.config.ModelParams;
 import org.tinker.config.RecipeRegistry;
+import org.tinker.engine.Ops;
 
 /**
  * The architecture recipes a config may name in {@code [ModelParams] recipes}: the reference README's ideas, one small
@@ -35,7 +36,7 @@ public final class ModelRecipes extends RecipeRegistry<ModelRecipe> {
     /** The recipe's hooks must land on hook points of this model (e.g. relu_after_layer(5) needs 6 layers). */
     @Override
     protected void check(ModelRecipe recipe, Record params) {
-        if (!(params instanceof ModelParams mp) || List.of("hierarchical", "flexi").contains(mp.layer_architecture())) return;
+        if (!(params instanceof ModelParams mp) || !mp.layer_architecture().hasBlocks()) return;
         Hooks h = new Hooks();
         recipe.addHooks(h);
         h.checkAgainst(Hooks.points(mp));

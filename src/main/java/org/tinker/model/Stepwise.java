@@ -10,6 +10,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.tinker.config.ModelParams.Norm;
+import org.tinker.engine.Ops;
 
 /**
  * Runs an {@link LM} one piece at a time, for looking inside it: the embedding, then block by block, then
@@ -107,7 +109,7 @@ public final class Stepwise {
     public static NDArray finalNorm(LM lm, NDArray x) {
         if (!lm.params().final_norm()) return x;
         Map<String, NDArray> p = lm.effectiveParameters(x.getManager());
-        NDArray y = Ops.norm(x, p.get(LM.LN_F_W), p.get(LM.LN_F_B), lm.params().norm(), lm.params().layer_norm_eps());
+        NDArray y = Layers.norm(x, p.get(LM.LN_F_W), p.get(LM.LN_F_B), lm.params().norm(), lm.params().layer_norm_eps());
         return pass(lm, x).hook(Hooks.LN_F_OUT, -1, y);
     }
 
@@ -116,9 +118,9 @@ public final class Stepwise {
         requireBlocks(lm);
         BlockWeights w = BlockWeights.of(lm.effectiveParameters(x.getManager()), layer, lm.params().n_heads(),
                 lm.params().individual_head_params());
-        String kind = lm.params().norm();
-        return which == 1 ? Ops.norm(x, w.ln1W(), w.ln1B(), kind, lm.params().layer_norm_eps())
-                : Ops.norm(x, w.ln2W(), w.ln2B(), kind, lm.params().layer_norm_eps());
+        Norm kind = lm.params().norm();
+        return which == 1 ? Layers.norm(x, w.ln1W(), w.ln1B(), kind, lm.params().layer_norm_eps())
+                : Layers.norm(x, w.ln2W(), w.ln2B(), kind, lm.params().layer_norm_eps());
     }
 
     /** The head: {@code x @ lm_headᵀ} (or wte when tied), {@code [.., D] → [.., V]}. */

@@ -9,8 +9,8 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.tinker.config.RunSpec;
-import org.tinker.train.Namer;
-import org.tinker.train.StatsListener;
+import org.tinker.runs.Namer;
+import org.tinker.runs.StatsListener;
 
 /**
  * Sends a run's statistics to W&B: one {@link WandbRun} per training run (the listener serves the runs of a

@@ -3,11 +3,11 @@ package org.tinker.train;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import org.tinker.model.Kernels;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.tinker.engine.Kernels;
 
 /**
  * Adam with decoupled weight decay (AdamW; plain Adam when weight_decay = 0), as torch.optim.AdamW:

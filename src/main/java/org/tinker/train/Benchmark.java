@@ -15,6 +15,10 @@ import java.util.Map;
 import org.tinker.config.ModelParams;
 import org.tinker.config.RunSpec;
 import org.tinker.config.TrainParams;
+import org.tinker.engine.Kernels;
+import org.tinker.model.Generation;
+import org.tinker.runs.Checkpoint;
+import org.tinker.runs.StatsListener;
 
 /**
  * {@code runner bench}: training speed of a config through the normal runner path (Experiment → Trainer),
@@ -107,8 +111,8 @@ public final class Benchmark {
             int fifth = Math.max(1, samples.size() / 5);
             double rssStart = median(samples.subList(0, fifth)), rssEnd = median(samples.subList(samples.size() - fifth, samples.size()));
             double flops = flopsPerToken(s.mp(), p.lm().vocabSize());
-            String precision = s.tp().precision();
-            double peak = "bf16".equals(precision) ? bf16MatmulPeakGflops(p.manager()) : matmulPeakGflops(p.manager());
+            TrainParams.Precision precision = s.tp().precision();
+            double peak = precision == TrainParams.Precision.BF16 ? bf16MatmulPeakGflops(p.manager()) : matmulPeakGflops(p.manager());
             double achieved = median * flops / 1e9;
             int newTokens = Math.min(256, s.mp().max_seq_len() - 1);
             // NaN: the hierarchical and flexi bodies have no KV cache, so there is no cached speed to report
@@ -117,7 +121,7 @@ public final class Benchmark {
             long tokensPerStep = steps > warm ? (stepTokens[steps] - stepTokens[warm]) / (steps - warm) : 0;
             return new Report(s.configName(), steps, tokensPerStep, median, sorted.length == 0 ? Double.NaN : sorted[0],
                     sorted.length == 0 ? Double.NaN : sorted[sorted.length - 1], startToFirst, rssMb("VmHWM"),
-                    100 * (rssEnd - rssStart) / rssStart, flops, achieved, precision, peak, achieved / peak, newTokens, cached,
+                    100 * (rssEnd - rssStart) / rssStart, flops, achieved, precision.spelling(), peak, achieved / peak, newTokens, cached,
                     recompute, p.lm().numParameters(), threads(), processSettings());
         }
     }
@@ -149,16 +153,16 @@ public final class Benchmark {
 
     /** The bfloat16 matmul peak: 2048×2048 products in libtorch's bfloat16 kernel (oneDNN, AMX where present). */
     public static double bf16MatmulPeakGflops(NDManager base) {
-        if (!org.tinker.model.Kernels.available()) return Double.NaN;
+        if (!Kernels.available()) return Double.NaN;
         double best = 0;
         try (NDManager m = base.newSubManager()) {
             int n = 2048;
             NDArray a = m.randomNormal(new Shape(n, n)), b = m.randomNormal(new Shape(n, n)).div(Math.sqrt(n)); // keeps a·bᵏ finite
-            org.tinker.model.Kernels.bf16Matmuls(a, b, 2).close(); // warm-up
+            Kernels.bf16Matmuls(a, b, 2).close(); // warm-up
             for (int r = 0; r < 3; r++) {
                 int reps = 8;
                 long t0 = System.nanoTime();
-                org.tinker.model.Kernels.bf16Matmuls(a, b, reps).close();
+                Kernels.bf16Matmuls(a, b, reps).close();
                 best = Math.max(best, 2.0 * n * n * n * reps / ((System.nanoTime() - t0) / 1e9) / 1e9);
             }
         }
@@ -203,11 +207,11 @@ public final class Benchmark {
      */
     private static double generationSpeed(Experiment.Prepared p, int newTokens, boolean cache) {
         int[] prompt = p.tokenizer().encodePrompt("");
-        org.tinker.model.Generation.sample(p.lm(), prompt, prompt.length + newTokens, 1.0, null, null, -1, new java.util.Random(0), cache);
+        Generation.sample(p.lm(), prompt, prompt.length + newTokens, 1.0, null, null, -1, new java.util.Random(0), cache);
         double best = 0;
         for (int r = 0; r < 2; r++) {
             long t0 = System.nanoTime();
-            int[] out = org.tinker.model.Generation.sample(p.lm(), prompt, prompt.length + newTokens, 1.0, null, null, -1,
+            int[] out = Generation.sample(p.lm(), prompt, prompt.length + newTokens, 1.0, null, null, -1,
                     new java.util.Random(0), cache);
             best = Math.max(best, (out.length - prompt.length) / ((System.nanoTime() - t0) / 1e9));
         }

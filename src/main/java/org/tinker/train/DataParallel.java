@@ -15,6 +15,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import org.tinker.engine.Ops;
 import org.tinker.model.ForwardOptions;
 import org.tinker.model.LM;
 import org.tinker.model.LossResult;
@@ -160,7 +161,7 @@ public final class DataParallel implements AutoCloseable {
                 NDArray objective = lr.loss().mul(lr.tokens() * weightPerToken);
                 NDArray seed = objective.onesLike();
                 JniUtils.backward((PtNDArray) objective, (PtNDArray) seed, false, false);
-                return new double[] {Trainer.scalar(lr.loss()), lr.tokens(), lr.correct()};
+                return new double[] {Ops.scalar(lr.loss()), lr.tokens(), lr.correct()};
             } finally {
                 JniUtils.setGradMode(wasGrad);
             }

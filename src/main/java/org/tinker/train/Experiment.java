@@ -14,9 +14,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import org.tinker.config.ConfigError;
 import org.tinker.config.DataParams;
-import org.tinker.config.ModelParams;
-import org.tinker.config.Params;
 import org.tinker.config.PyLiteral;
+import org.tinker.config.ModelParams;
 import org.tinker.config.RunSpec;
 import org.tinker.config.TrainParams;
 import org.tinker.data.DataModule;
@@ -24,10 +23,15 @@ import org.tinker.data.LoadedTask;
 import org.tinker.data.Tasks;
 import org.tinker.data.Tokenizer;
 import org.tinker.data.Tokenizers;
+import org.tinker.gpt2.Gpt2Config;
+import org.tinker.gpt2.Gpt2Pretrained;
 import org.tinker.model.LM;
 import org.tinker.model.flexi.WeightTransfer;
-import org.tinker.model.gpt2.Gpt2Config;
-import org.tinker.model.gpt2.Gpt2Pretrained;
+import org.tinker.runs.Checkpoint;
+import org.tinker.runs.Namer;
+import org.tinker.runs.RunStore;
+import org.tinker.runs.StatsListener;
+import org.tinker.runs.TrainerState;
 
 /**
  * One run from its spec to its final checkpoint: task → tokenizer → DataModule → LM → Trainer. The CLI
@@ -209,7 +213,7 @@ public final class Experiment {
         if (run.finished()) throw new ConfigError(run.dir() + ": this run has finished (final/ exists); nothing to resume");
         if (cks.isEmpty()) throw new ConfigError(run.dir() + ": no checkpoint to resume from (train with --save and checkpoint_every != 0)");
         Path ck = run.checkpoint(cks.get(cks.size() - 1));
-        RunSpec spec = specOf(ck, run.config());
+        RunSpec spec = Checkpoint.readSpec(ck, run.config());
         Tokenizer tok = Tokenizers.load(ck.resolve(Checkpoint.TOKENIZER_FILE));
         PrintStream out = setup.out();
         try (PrintStream logFile = new PrintStream(RunStore.openRunFile(run.dir().resolve("log.txt"), false), true, StandardCharsets.UTF_8);
@@ -293,17 +297,6 @@ public final class Experiment {
         }
     }
 
-    /** The RunSpec a checkpoint was trained with. */
-    public static RunSpec specOf(Path checkpoint, String configName) {
-        DataParams dp = Params.fromJson(Params.Section.DATA, Checkpoint.readString(checkpoint.resolve("data_params.json")),
-                checkpoint.resolve("data_params.json").toString());
-        TrainParams tp = Params.fromJson(Params.Section.TRAIN, Checkpoint.readString(checkpoint.resolve("train_params.json")),
-                checkpoint.resolve("train_params.json").toString());
-        ModelParams mp = Params.fromJson(Params.Section.MODEL, Checkpoint.readString(checkpoint.resolve("model_params.json")),
-                checkpoint.resolve("model_params.json").toString());
-        return new RunSpec(configName, 1, 1, dp, tp, mp, new java.util.LinkedHashMap<>(), null);
-    }
-
     /**
      * Starts the run from a saved run's final weights: the same parameters loaded as they are ({@code from_saved_transfer
      * = "exact"}), or carried over by FlexiBERT weight transfer into a different model ({@code OD} | {@code RP}, seeded
@@ -312,18 +305,18 @@ public final class Experiment {
     private static void loadFromSaved(Prepared p, Path savedModels, String timestamp, PrintStream out) {
         RunStore.Run run = new RunStore(savedModels).find(timestamp);
         Path ck = run.checkpoint(Checkpoint.FINAL);
-        String how = p.spec().mp().from_saved_transfer();
+        ModelParams.Transfer how = p.spec().mp().from_saved_transfer();
         try (NDManager tmp = p.manager().newSubManager()) {
             LinkedHashMap<String, NDArray> tensors = Checkpoint.readTensors(ck.resolve(Checkpoint.MODEL_FILE), tmp);
-            if ("exact".equals(how)) {
+            if (how == ModelParams.Transfer.EXACT) {
                 p.lm().loadParameters(tensors);
                 return;
             }
-            RunSpec source = specOf(ck, run.config());
+            RunSpec source = Checkpoint.readSpec(ck, run.config());
             int vocab = Tokenizers.load(ck.resolve(Checkpoint.TOKENIZER_FILE)).vocabSize();
             try (LM from = new LM(source.mp(), vocab, tmp, source.tp().random_seed())) {
                 from.loadParameters(tensors);
-                WeightTransfer.Report r = WeightTransfer.transfer(from, p.lm(), WeightTransfer.Mode.valueOf(how), p.spec().tp().random_seed());
+                WeightTransfer.Report r = WeightTransfer.transfer(from, p.lm(), WeightTransfer.Mode.valueOf(how.spelling()), p.spec().tp().random_seed());
                 out.println("weights from " + timestamp + " by " + how + " transfer: " + r.transferred() + " parameters transferred, "
                         + r.kept() + " kept their initial values");
             }

@@ -1,5 +1,6 @@
 package org.tinker.train;
 
+import org.tinker.config.TrainParams.Scheduler;
 import org.tinker.config.TrainParams;
 
 /**
@@ -30,22 +31,22 @@ public final class LrSchedule {
         double lo = tp.min_lr(), hi = tp.lr();
         int cycle = tp.lr_cycle_steps();
         return switch (tp.lr_scheduler_type()) {
-            case "Cosine" -> lo + (hi - lo) * 0.5 * (1 + Math.cos(Math.PI * Math.min(t, cycle) / cycle));
-            case "Linear" -> hi + (lo - hi) * Math.min(t, cycle) / (double) cycle;
-            case "Cyclic" -> {
+            case COSINE -> lo + (hi - lo) * 0.5 * (1 + Math.cos(Math.PI * Math.min(t, cycle) / cycle));
+            case LINEAR -> hi + (lo - hi) * Math.min(t, cycle) / (double) cycle;
+            case CYCLIC -> {
                 // triangular: min → max over half a cycle, back to min over the other half
                 double half = Math.max(1, cycle / 2);
                 double pos = (t % (2 * (long) half)) / half;
                 yield lo + (hi - lo) * (pos <= 1 ? pos : 2 - pos);
             }
-            case "Plateau" -> plateauLr;
-            default -> hi; // Constant
+            case PLATEAU -> plateauLr;
+            case CONSTANT -> hi;
         };
     }
 
     /** Plateau only: called with each optimizer step's train loss, as torch's ReduceLROnPlateau.step(loss). */
     public void observe(double trainLoss, long step) {
-        if (!"Plateau".equals(tp.lr_scheduler_type()) || step < tp.lr_warm_steps()) return;
+        if (tp.lr_scheduler_type() != Scheduler.PLATEAU || step < tp.lr_warm_steps()) return;
         if (trainLoss < best * (1 - 1e-4)) {
             best = trainLoss;
             badSteps = 0;

@@ -1,6 +1,9 @@
 package org.tinker.train;
 
 import org.tinker.config.ConfigError;
+import org.tinker.config.ModelParams.Architecture;
+import org.tinker.config.ModelParams.Norm;
+import org.tinker.config.ModelParams.PosEncoding;
 import org.tinker.config.ModelParams;
 import org.tinker.config.RunSpec;
 
@@ -24,9 +27,9 @@ public final class ModelBudget {
     /** Lower bound of the parameter count of {@code mp} with this vocabulary. */
     public static double parameters(ModelParams mp, long vocab) {
         double d = mp.dim(), ff = d * mp.dim_ff_factor(), fc = mp.gated() ? 2 * ff : ff;
-        double embed = vocab * d * (mp.tie_embed_deembed() ? 1 : 2) + ("learned".equals(mp.pos_encoding()) ? (double) mp.max_seq_len() * d : 0);
-        if ("flexi".equals(mp.layer_architecture())) return embed;
-        double norm = "rmsnorm".equals(mp.norm()) ? d : 2 * d; // RMSNorm: a scale, no bias
+        double embed = vocab * d * (mp.tie_embed_deembed() ? 1 : 2) + (mp.pos_encoding() == PosEncoding.LEARNED ? (double) mp.max_seq_len() * d : 0);
+        if (mp.layer_architecture() == Architecture.FLEXI) return embed;
+        double norm = mp.norm() == Norm.RMSNORM ? d : 2 * d; // RMSNorm: a scale, no bias
         double layer = 2 * norm + 3 * d * d + 3 * d /* q, k, v */ + d * d + d /* c_proj */ + fc * d + fc /* c_fc */
                 + ff * d + d /* mlp.c_proj */;
         return embed + (double) mp.n_layers() * layer + (mp.final_norm() ? norm : 0);
@@ -36,7 +39,7 @@ public final class ModelBudget {
     public static double trainingBytes(ModelParams mp, long vocab, long tokensPerBatch, int seqLen) {
         double d = mp.dim(), ff = d * mp.dim_ff_factor();
         double perTokenLayer = 4 * d + 2 * ff + (double) mp.n_heads() * seqLen;
-        double layers = "flexi".equals(mp.layer_architecture()) ? 0 : mp.n_layers();
+        double layers = mp.layer_architecture() == Architecture.FLEXI ? 0 : mp.n_layers();
         return 16 * parameters(mp, vocab) + 4 * (double) tokensPerBatch * layers * perTokenLayer;
     }
 

@@ -16,16 +16,24 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import org.tinker.config.ConfigError;
 import org.tinker.config.Params;
+import org.tinker.config.PyLiteral;
 import org.tinker.config.RunSpec;
 import org.tinker.config.TrainParams;
 import org.tinker.data.Batch;
 import org.tinker.data.DataModule;
 import org.tinker.data.Tokenizers;
-import org.tinker.model.Kernels;
-import org.tinker.model.LM;
+import org.tinker.engine.Kernels;
+import org.tinker.engine.Ops;
+import org.tinker.model.Evaluation;
 import org.tinker.model.ForwardOptions;
+import org.tinker.model.LM;
 import org.tinker.model.LossResult;
+import org.tinker.runs.Checkpoint;
+import org.tinker.runs.StatsListener;
+import org.tinker.runs.TrainStats;
+import org.tinker.runs.TrainerState;
 
 /**
  * Trains an LM on a DataModule: Adam(W), warm-up then a schedule, clipping by global norm, gradient
@@ -218,7 +226,7 @@ public final class Trainer {
 
     private Result trainLoop() {
         int nb = data.batchOrder(DataModule.Split.TRAIN, tp.batch_size(), false, 0).length;
-        if (nb == 0) throw new org.tinker.config.ConfigError("dataset " + spec.dp().dataset_name() + ": the training split is empty");
+        if (nb == 0) throw new ConfigError("dataset " + spec.dp().dataset_name() + ": the training split is empty");
         int valEvery = tp.val_check_epoch_frac() instanceof Integer i ? i
                 : Math.max(1, (int) Math.round(tp.val_check_epoch_frac().doubleValue() * nb));
         long plannedSteps = (long) tp.epochs() * ((nb + tp.accumulate_grad_batches() - 1) / tp.accumulate_grad_batches());
@@ -241,7 +249,7 @@ public final class Trainer {
                 TrainingCallback.Step at = new TrainingCallback.Step(this, lm, state.statSyncer, state.nOptSteps,
                         state.nTrainSamples, new Random(state.seed * 1_000_003L + state.statSyncer));
                 try (NDManager step = base.newSubManager()) {
-                    NDArray ids = idsOf(step, batch), mask = maskOf(step, batch);
+                    NDArray ids = Evaluation.idsOf(step, batch), mask = Evaluation.maskOf(step, batch);
                     NDArray x = ids.get(":, :-1"), y = ids.get(":, 1:"); // [B,T] inputs and targets
                     ForwardOptions fo = ForwardOptions.DEFAULT;
                     for (TrainingCallback cb : callbacks) x = cb.inputs(x, at);
@@ -256,14 +264,14 @@ public final class Trainer {
                         LossResult r = lm.loss(x, y, mask, fo);
                         NDArray objective = tp.accumulate_grad_batches() > 1 ? r.loss().div(tp.accumulate_grad_batches()) : r.loss();
                         gc.backward(objective);
-                        loss = scalar(r.loss());
+                        loss = Ops.scalar(r.loss());
                         extra = r.extra();
                         tokens = r.tokens();
                         acc = r.tokens() == 0 ? 0 : (double) r.correct() / r.tokens();
                     }
                 }
                 // checked before anything of this batch is counted or logged: the state stays that of the last good step
-                if (!Double.isFinite(loss)) throw diverged("training loss is " + org.tinker.config.PyLiteral.repr(loss));
+                if (!Double.isFinite(loss)) throw diverged("training loss is " + PyLiteral.repr(loss));
                 state.batchInEpoch++;
                 state.statSyncer++;
                 state.nTrainSamples += batch.size();
@@ -383,7 +391,7 @@ public final class Trainer {
         double[] r = evaluate(DataModule.Split.VALID);
         // an empty validation split gives NaN without divergence (warned about when the data is loaded)
         if (data.size(DataModule.Split.VALID) > 0 && !Double.isFinite(r[0]))
-            throw diverged("validation loss is " + org.tinker.config.PyLiteral.repr(r[0]));
+            throw diverged("validation loss is " + PyLiteral.repr(r[0]));
         state.lastValidatedAt = state.nTrainSamples;
         state.lastValLoss = r[0];
         log("process_time", processTime());
@@ -398,35 +406,13 @@ public final class Trainer {
 
     /** Token-weighted mean loss and accuracy over a split of this run's data: {loss, acc}. */
     public double[] evaluate(DataModule.Split split) {
-        return evaluate(lm, data, split, tp.batch_size());
+        return Evaluation.evaluate(lm, data, split, tp.batch_size());
     }
 
     /**
      * Token-weighted mean loss and accuracy of an LM over a split: {loss, acc}. The reference averaged
      * per-batch means, which over-weights short last batches; this weights every target token equally.
      */
-    public static double[] evaluate(LM lm, DataModule data, DataModule.Split split, int batchSize) {
-        if (data.size(split) == 0) return new double[] {Double.NaN, Double.NaN};
-        boolean was = lm.isTraining();
-        lm.setTraining(false);
-        double lossSum = 0;
-        long tokens = 0, correct = 0;
-        try {
-            for (int[] idx : data.batchOrder(split, batchSize, false, 0)) {
-                Batch batch = data.batch(split, idx);
-                try (NDManager step = lm.manager().newSubManager()) {
-                    LossResult r = lm.loss(idsOf(step, batch), maskOf(step, batch));
-                    lossSum += scalar(r.loss()) * r.tokens();
-                    tokens += r.tokens();
-                    correct += r.correct();
-                }
-            }
-        } finally {
-            lm.setTraining(was);
-        }
-        return new double[] {tokens == 0 ? Double.NaN : lossSum / tokens, tokens == 0 ? Double.NaN : (double) correct / tokens};
-    }
-
     private String sampleText() {
         if (tp.max_sample_tokens() == 0) return "";
         boolean was = lm.isTraining();
@@ -439,24 +425,6 @@ public final class Trainer {
     }
 
     /** A scalar's value whatever its float type. */
-    public static double scalar(NDArray a) {
-        return a.getDataType() == ai.djl.ndarray.types.DataType.FLOAT64 ? a.getDouble() : a.getFloat();
-    }
-
-    public static NDArray idsOf(NDManager m, Batch b) {
-        int rows = b.size(), cols = b.width();
-        long[] flat = new long[rows * cols];
-        for (int i = 0; i < rows; i++) for (int j = 0; j < cols; j++) flat[i * cols + j] = b.ids()[i][j];
-        return m.create(flat, new Shape(rows, cols));
-    }
-
-    public static NDArray maskOf(NDManager m, Batch b) {
-        int rows = b.size(), cols = b.width() - 1;
-        float[] flat = new float[rows * cols];
-        for (int i = 0; i < rows; i++) System.arraycopy(b.lossMask()[i], 0, flat, i * cols, cols);
-        return m.create(flat, new Shape(rows, cols));
-    }
-
     /** Scales all gradients so their global L2 norm is at most gradient_clip_val (as torch's clip_grad_norm_). */
     private void clipGradients(java.util.Set<String> frozen) {
         if (tp.gradient_clip_val() <= 0) return;
@@ -546,21 +514,21 @@ public final class Trainer {
         // the data position must lie inside this run's data: a state past the last batch would "finish" the run untrained
         int nb = data.batchOrder(DataModule.Split.TRAIN, tp.batch_size(), false, 0).length;
         if (read.batchInEpoch > nb)
-            throw new org.tinker.config.ConfigError(stateFile + ": batchInEpoch = " + read.batchInEpoch + " but an epoch of this run has "
+            throw new ConfigError(stateFile + ": batchInEpoch = " + read.batchInEpoch + " but an epoch of this run has "
                     + nb + " batches (expected 0 to " + nb + "); the state does not belong to this run");
         if (read.epoch > tp.epochs())
-            throw new org.tinker.config.ConfigError(stateFile + ": epoch = " + read.epoch + " but the run trains " + tp.epochs()
+            throw new ConfigError(stateFile + ": epoch = " + read.epoch + " but the run trains " + tp.epochs()
                     + " epochs (expected 0 to " + tp.epochs() + ")");
         if (read.nTrainBatches > (long) nb * (read.epoch + 1))
-            throw new org.tinker.config.ConfigError(stateFile + ": nTrainBatches = " + read.nTrainBatches + " is more than " + (read.epoch + 1)
+            throw new ConfigError(stateFile + ": nTrainBatches = " + read.nTrainBatches + " is more than " + (read.epoch + 1)
                     + " epochs of " + nb + " batches (expected at most " + (long) nb * (read.epoch + 1) + ")");
         state = read;
         if (state.schedule != null) {
             try {
                 schedule.restore(state.schedule);
             } catch (RuntimeException e) {
-                throw new org.tinker.config.ConfigError(stateFile + ": field schedule " + java.util.Arrays.toString(state.schedule)
-                        + " does not fit lr_scheduler_type " + tp.lr_scheduler_type() + " (" + org.tinker.config.ConfigError.firstLine(e) + ")");
+                throw new ConfigError(stateFile + ": field schedule " + java.util.Arrays.toString(state.schedule)
+                        + " does not fit lr_scheduler_type " + tp.lr_scheduler_type() + " (" + ConfigError.firstLine(e) + ")");
             }
         }
         try (NDManager tmp = lm.manager().newSubManager()) {

@@ -7,6 +7,7 @@ import java.util.Random;
 import java.util.Set;
 import org.tinker.config.ConfigError;
 import org.tinker.config.RecipeRegistry;
+import org.tinker.engine.Ops;
 
 /**
  * The training-loop recipes a config may name in {@code [TrainParams] callbacks}: the reference README's ideas, one small
@@ -86,7 +87,7 @@ public final class TrainingRecipes extends RecipeRegistry<TrainingCallback> {
             double max = Double.NEGATIVE_INFINITY;
             for (NDArray a : step.lm().parameters().values()) {
                 try (NDArray m = a.max()) { // would otherwise live as long as the model's manager
-                    max = Math.max(max, Trainer.scalar(m));
+                    max = Math.max(max, Ops.scalar(m));
                 }
             }
             step.log("max_param", max);

@@ -13,6 +13,9 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.tinker.runs.RunStore;
+import org.tinker.train.Experiment;
+import org.tinker.train.TestRuns;
 
 /**
  * Hostile and broken input through the real command line (issue 19): each case is a config file (bytes as written)
@@ -198,10 +201,10 @@ class BadInputTest {
         Path d = Files.createDirectories(root.resolve("mydata/one"));
         Files.writeString(d.resolve("all.txt"), "one line of text is all there is\n");
         Files.writeString(root.resolve("data-path.txt"), "mydata\n");
-        var spec = org.tinker.train.TestRuns.spec(TINY.replace("\"ptb\"", "\"one\"").replace("debug_crop = 200\n", ""));
+        var spec = TestRuns.spec(TINY.replace("\"ptb\"", "\"one\"").replace("debug_crop = 200\n", ""));
         java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
         java.io.PrintStream out = new java.io.PrintStream(bytes, true, java.nio.charset.StandardCharsets.UTF_8);
-        org.tinker.train.Experiment.run(spec, new org.tinker.train.Experiment.Setup(root, root.resolve("saved"), false,
+        Experiment.run(spec, new Experiment.Setup(root, root.resolve("saved"), false,
                 ai.djl.Device.cpu(), out, List.of(), false));
         List<String> warnings = bytes.toString(java.nio.charset.StandardCharsets.UTF_8).lines().filter(l -> l.startsWith("warning:")).toList();
         assertEquals(1, warnings.size(), bytes.toString());
@@ -215,7 +218,7 @@ class BadInputTest {
             List<Path> all = s.filter(p -> !p.equals(saved)).toList();
             if (left == Left.NOTHING) assertEquals(List.of(), all, "nothing written");
             else if (left == Left.NO_RUN) assertTrue(all.stream().allMatch(p -> Files.isDirectory(p)
-                    && !org.tinker.train.RunStore.TIMESTAMP.matcher(p.getFileName().toString()).matches()), "no run left: " + all);
+                    && !RunStore.TIMESTAMP.matcher(p.getFileName().toString()).matches()), "no run left: " + all);
             else assertTrue(all.stream().noneMatch(p -> p.getFileName().toString().equals("final")), "no final checkpoint: " + all);
         }
     }

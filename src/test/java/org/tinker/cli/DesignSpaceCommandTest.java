@@ -45,7 +45,7 @@ class DesignSpaceCommandTest {
         var seen = new HashSet<String>();
         try (NDManager m = NDManager.newBaseManager()) {
             for (RunSpec r : runs) {
-                assertEquals("flexi", r.mp().layer_architecture());
+                assertEquals("flexi", r.mp().layer_architecture().spelling());
                 assertEquals("ptb", r.dp().dataset_name(), "the base config's other sections are kept");
                 FlexiSpec f = FlexiSpec.of(r.mp());
                 assertEquals(2, f.layers());

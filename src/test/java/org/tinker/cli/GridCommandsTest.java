@@ -8,9 +8,9 @@ import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.tinker.train.Checkpoint;
-import org.tinker.train.Namer;
-import org.tinker.train.RunStore;
+import org.tinker.runs.Checkpoint;
+import org.tinker.runs.Namer;
+import org.tinker.runs.RunStore;
 
 /**
  * --grid-index, --skip-done, grid-status and --slurm as a user meets them. The real scheduler is exercised by

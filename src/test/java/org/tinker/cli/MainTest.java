@@ -9,7 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.tinker.train.RunStore;
+import org.tinker.runs.RunStore;
 
 /** The command line as a user meets it: exit codes, one-line errors, a real train → list → verify. */
 class MainTest {

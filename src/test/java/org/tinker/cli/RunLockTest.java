@@ -16,8 +16,8 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.tinker.config.ConfigError;
-import org.tinker.train.Checkpoint;
-import org.tinker.train.RunStore;
+import org.tinker.runs.Checkpoint;
+import org.tinker.runs.RunStore;
 
 /**
  * Issue 19, item 7: one writer per run. While another process (a child JVM holding the run folder's lock) or this

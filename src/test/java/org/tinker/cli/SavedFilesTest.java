@@ -18,8 +18,8 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.tinker.train.Checkpoint;
-import org.tinker.train.RunStore;
+import org.tinker.runs.Checkpoint;
+import org.tinker.runs.RunStore;
 import org.tinker.train.TestRuns;
 
 /**

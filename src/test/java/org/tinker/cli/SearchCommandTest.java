@@ -11,7 +11,7 @@ import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.tinker.train.RunStore;
+import org.tinker.runs.RunStore;
 import org.tinker.train.TestRuns;
 
 /**

@@ -11,9 +11,9 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.tinker.train.Checkpoint;
-import org.tinker.train.RunStore;
-import org.tinker.train.TrainerState;
+import org.tinker.runs.Checkpoint;
+import org.tinker.runs.RunStore;
+import org.tinker.runs.TrainerState;
 
 /**
  * Issue 19, item 7: SIGTERM and Ctrl-C (SIGINT) during training. A real training in a child JVM, signalled after its

@@ -1,6 +1,6 @@
 package org.tinker.cli;
 
-import org.tinker.model.tint.Mat;
+import org.tinker.tint.Mat;
 
 /** Test access to the package-private helpers of {@link TintCommands}. */
 public final class TintCommandsAccess {

@@ -40,7 +40,7 @@ class ConfigFileTest {
         assertEquals(1.0, r.tp().val_check_epoch_frac());
         assertTrue(r.tp().no_wandb());
         assertEquals(64, r.mp().dim());
-        assertEquals("char", r.mp().tokenizer_source_name());
+        assertEquals("char", r.mp().tokenizer_source_name().spelling());
         assertEquals(ModelParams.DEFAULTS.n_layers(), r.mp().n_layers(), "unset keys keep their defaults");
     }
 
@@ -101,7 +101,7 @@ class ConfigFileTest {
         assertEquals(2 * (1 + Ablations.ALL.size()), rs.size());
         assertNull(rs.get(0).ablation());
         assertEquals("no-positions", rs.get(1).ablation());
-        assertEquals("none", rs.get(1).mp().pos_encoding());
+        assertEquals("none", rs.get(1).mp().pos_encoding().spelling());
         assertEquals(32, rs.get(1).mp().dim());
     }
 

@@ -23,10 +23,7 @@ final class TestCharTok implements Tokenizer {
 
     @Override public String kind() { return "char"; }
     @Override public int vocabSize() { return 4 + chars.length; }
-    @Override public int padId() { return 0; }
-    @Override public int bosId() { return 1; }
-    @Override public int eosId() { return 2; }
-    @Override public int unkId() { return 3; }
+    @Override public Specials specials() { return new Specials(0, 1, 2, 3); }
 
     @Override
     public int[] encode(String text) {

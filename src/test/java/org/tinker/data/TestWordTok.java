@@ -31,10 +31,7 @@ final class TestWordTok implements Tokenizer {
 
     @Override public String kind() { return "word"; }
     @Override public int vocabSize() { return words.size(); }
-    @Override public int padId() { return 0; }
-    @Override public int bosId() { return 1; }
-    @Override public int eosId() { return 2; }
-    @Override public int unkId() { return 3; }
+    @Override public Specials specials() { return new Specials(0, 1, 2, 3); }
 
     @Override
     public int[] encode(String text) {

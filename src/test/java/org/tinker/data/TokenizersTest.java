@@ -18,6 +18,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.tinker.config.ConfigError;
+import org.tinker.config.ModelParams.TokenizerKind;
 
 class TokenizersTest {
     @TempDir
@@ -42,11 +43,11 @@ class TokenizersTest {
     void saveThenLoadGivesIdenticalTokenizersOfEveryKind() throws IOException {
         List<String> texts = texts();
         List<Tokenizer> all = List.of(
-                Tokenizers.build("char", 0, texts),
-                Tokenizers.build("word", 0, texts),
-                Tokenizers.build("gpt2", 0, texts),
-                Tokenizers.build("custom", 500, texts),
-                Tokenizers.named("gpt2"));
+                Tokenizers.build(TokenizerKind.CHAR, 0, texts),
+                Tokenizers.build(TokenizerKind.WORD, 0, texts),
+                Tokenizers.build(TokenizerKind.GPT2, 0, texts),
+                Tokenizers.build(TokenizerKind.CUSTOM, 500, texts),
+                Tokenizers.named(TokenizerKind.GPT2));
         List<String> probes = new ArrayList<>(texts.subList(0, 50));
         probes.addAll(probes());
         for (Tokenizer t : all) {
@@ -81,26 +82,26 @@ class TokenizersTest {
     @Test
     void roundTripsOnTextsWithinTheAlphabet() {
         List<String> texts = texts();
-        for (String kind : List.of("char", "gpt2", "custom")) {
+        for (TokenizerKind kind : List.of(TokenizerKind.CHAR, TokenizerKind.GPT2, TokenizerKind.CUSTOM)) {
             Tokenizer t = Tokenizers.build(kind, 400, texts);
-            for (String s : texts) assertEquals(s, t.decode(t.encode(s), true), kind);
+            for (String s : texts) assertEquals(s, t.decode(t.encode(s), true), kind.spelling());
         }
-        assertInstanceOf(Gpt2Tokenizer.class, Tokenizers.build("gpt2", 0, texts));
+        assertInstanceOf(Gpt2Tokenizer.class, Tokenizers.build(TokenizerKind.GPT2, 0, texts));
     }
 
     @Test
     void saveReplacesAnExistingFile() {
         Path f = dir.resolve("t.json");
-        Tokenizers.save(Tokenizers.build("char", 0, List.of("ab")), f);
-        Tokenizers.save(Tokenizers.build("char", 0, List.of("abc")), f);
+        Tokenizers.save(Tokenizers.build(TokenizerKind.CHAR, 0, List.of("ab")), f);
+        Tokenizers.save(Tokenizers.build(TokenizerKind.CHAR, 0, List.of("abc")), f);
         assertEquals(7, Tokenizers.load(f).vocabSize());
     }
 
     @Test
     void unknownKindListsTheKinds() {
-        ConfigError e = assertThrows(ConfigError.class, () -> Tokenizers.build("bert", 100, List.of("x")));
+        ConfigError e = assertThrows(ConfigError.class, () -> Tokenizers.kind("bert"));
         assertTrue(e.getMessage().contains("'bert'") && e.getMessage().contains("char, word, gpt2, custom"), e.getMessage());
-        e = assertThrows(ConfigError.class, () -> Tokenizers.named("sentencepiece"));
+        e = assertThrows(ConfigError.class, () -> Tokenizers.kind("sentencepiece"));
         assertTrue(e.getMessage().contains("char, word, gpt2, custom"), e.getMessage());
         JsonObject o = new JsonObject();
         o.addProperty("kind", "bpe");
@@ -110,8 +111,8 @@ class TokenizersTest {
 
     @Test
     void namedGivesFullGpt2AndRefusesDataBuiltKinds() {
-        assertSame(Gpt2Tokenizer.full(), Tokenizers.named("gpt2"));
-        for (String k : List.of("char", "word", "custom")) {
+        assertSame(Gpt2Tokenizer.full(), Tokenizers.named(TokenizerKind.GPT2));
+        for (TokenizerKind k : List.of(TokenizerKind.CHAR, TokenizerKind.WORD, TokenizerKind.CUSTOM)) {
             ConfigError e = assertThrows(ConfigError.class, () -> Tokenizers.named(k));
             assertTrue(e.getMessage().contains("task's data"), e.getMessage());
         }
@@ -119,7 +120,7 @@ class TokenizersTest {
 
     @Test
     void customNeedsRoomForItsSpecials() {
-        assertThrows(ConfigError.class, () -> Tokenizers.build("custom", 3, List.of("abc")));
+        assertThrows(ConfigError.class, () -> Tokenizers.build(TokenizerKind.CUSTOM, 3, List.of("abc")));
     }
 
     @Test
@@ -129,7 +130,7 @@ class TokenizersTest {
         assertTrue(e.getMessage().contains(missing.toString()), e.getMessage());
 
         Path good = dir.resolve("good.json");
-        Tokenizers.save(Tokenizers.build("custom", 300, texts()), good);
+        Tokenizers.save(Tokenizers.build(TokenizerKind.CUSTOM, 300, texts()), good);
         String json = Files.readString(good);
         List<String> bad = List.of(
                 json.substring(0, json.length() / 2),                    // truncated

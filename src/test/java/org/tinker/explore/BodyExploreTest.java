@@ -12,6 +12,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.tinker.config.ConfigError;
+import org.tinker.config.ModelParams.Architecture;
 import org.tinker.model.ForwardOptions;
 import org.tinker.model.LM;
 import org.tinker.train.Experiment;
@@ -73,7 +74,7 @@ class BodyExploreTest {
             Explorer ex = run.explorer();
             LogitLens.Result ranks = LogitLens.compute(ex, "the company said it would", 0, -1, LogitLens.Mode.RANKS, false, null, 1);
             LogitLens.Result kl = LogitLens.compute(ex, "the company said it would", 0, -1, LogitLens.Mode.KL, false, null, 1);
-            int n = run.lm().params().layer_architecture().equals("flexi") ? 3 : 2;
+            int n = run.lm().params().layer_architecture() == Architecture.FLEXI ? 3 : 2;
             assertEquals(n + 1, ranks.rows().size(), ranks.rows().toString());
             for (int pos = 0; pos < ranks.tokens().size(); pos++) {
                 assertEquals(1.0, ranks.values()[n][pos], "the last layer's top token is the model's");
@@ -101,7 +102,7 @@ class BodyExploreTest {
     void commandsRunOnBodiesAndNeverClaimACache() throws Exception {
         String sm = "--saved-models=" + saved, od = "--out-dir=" + out;
         for (LoadedRun run : List.of(hier, flexi)) {
-            String t = "--timestamp=" + run.run().timestamp(), arch = run.lm().params().layer_architecture();
+            String t = "--timestamp=" + run.run().timestamp(), arch = run.lm().params().layer_architecture().spelling();
             ExploreTest.Outcome s = ExploreTest.cli("sample", t, sm, "--prefix=the", "--temperature=0", "--max-len=12");
             assertEquals(0, s.code(), s.err());
             assertTrue(s.out().contains("no cache: layer_architecture=" + arch + " has none") && !s.out().contains("KV"), s.out());

@@ -23,7 +23,9 @@ import org.junit.jupiter.api.io.TempDir;
 import org.tinker.cli.Main;
 import org.tinker.config.ConfigError;
 import org.tinker.data.DataModule;
+import org.tinker.model.Evaluation;
 import org.tinker.model.ForwardOptions;
+import org.tinker.model.Generation;
 import org.tinker.model.LM;
 import org.tinker.train.Experiment;
 import org.tinker.train.TestRuns;
@@ -110,7 +112,7 @@ class ExploreTest {
     @Test
     void perplexityIsTokenWeightedAndUniformModelGivesVocabularySize() {
         Explorer ex = run.explorer();
-        double valLoss = Trainer.evaluate(run.lm(), run.data(), DataModule.Split.VALID, 8)[0];
+        double valLoss = Evaluation.evaluate(run.lm(), run.data(), DataModule.Split.VALID, 8)[0];
         Explorer.Perplexities p = ex.perplexities(run.data(), DataModule.Split.VALID, 5, true, true);
         assertEquals(valLoss, p.mean(), 1e-4, "token-weighted, whatever the batch size");
         assertEquals(p.mean(), ex.perplexities(run.data(), DataModule.Split.VALID, 16, true, false).mean(), 1e-5);
@@ -145,8 +147,8 @@ class ExploreTest {
                 assertEquals(1.0, ranks.values()[last][pos], "the last layer's top token is the model's");
                 assertEquals(0.0, kl.values()[last][pos], 1e-5);
                 float[] row = Arrays.copyOfRange(l, pos * v, (pos + 1) * v);
-                assertEquals(row[org.tinker.model.Generation.argmax(row)], logits.values()[last][pos], 1e-4);
-                assertEquals(ex.tokenizer().tokenLabel(org.tinker.model.Generation.argmax(row)), logits.top()[last][pos]);
+                assertEquals(row[Generation.argmax(row)], logits.values()[last][pos], 1e-4);
+                assertEquals(ex.tokenizer().tokenLabel(Generation.argmax(row)), logits.top()[last][pos]);
             }
         }
         Path p = Explore.plotLogitLens(ex, text, 0, -1, "probs", true, null, 1);

@@ -11,9 +11,12 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.tinker.cli.Main;
 import org.tinker.data.DataModule;
+import org.tinker.model.Evaluation;
 import org.tinker.model.Generation;
 import org.tinker.model.LM;
+import org.tinker.model.ModelRecipe;
 import org.tinker.model.ModelRecipes;
 import org.tinker.train.Experiment;
 import org.tinker.train.TestRuns;
@@ -44,7 +47,7 @@ class RecipesEndToEndTest {
             assertEquals(recipe, run.modelParams().recipes(), "the recipe is saved with the run");
             int bs = run.trainParams().batch_size();
             double recorded = run.recordedValLoss();
-            double verified = Trainer.evaluate(run.lm(), run.data(), DataModule.Split.VALID, bs)[0];
+            double verified = Evaluation.evaluate(run.lm(), run.data(), DataModule.Split.VALID, bs)[0];
             double explored = run.explorer().perplexities(run.data(), DataModule.Split.VALID, bs, true, false).mean();
             assertEquals(recorded, verified, 1e-5, "runner verify's recomputation");
             assertEquals(recorded, explored, 1e-5, "Explorer.perplexities on the validation split");
@@ -54,7 +57,7 @@ class RecipesEndToEndTest {
             try (NDManager m = NDManager.newBaseManager();
                  LM plain = new LM(run.modelParams().with("recipes", ""), run.lm().vocabSize(), m, 0)) {
                 plain.loadParameters(run.lm().parameters());
-                double without = Trainer.evaluate(plain, run.data(), DataModule.Split.VALID, bs)[0];
+                double without = Evaluation.evaluate(plain, run.data(), DataModule.Split.VALID, bs)[0];
                 assertTrue(Math.abs(without - recorded) > 1e-4, recipe + ": without it " + without + ", with it " + recorded);
             }
 
@@ -65,14 +68,14 @@ class RecipesEndToEndTest {
             assertArrayEquals(uncached, cached, recipe);
             // and the explorer says whether a cache was used: not for a recipe that looks at the whole input
             var g = run.explorer().generate(prompt, Explorer.Sampling.defaults().maxLen(12).temperature(0).cache(true));
-            assertEquals(run.lm().recipes().stream().allMatch(org.tinker.model.ModelRecipe::causal), g.cached(), recipe);
+            assertEquals(run.lm().recipes().stream().allMatch(ModelRecipe::causal), g.cached(), recipe);
         }
         // runner list names the recipe beside the model, so the points of a recipe grid can be told apart
         java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
         java.io.PrintStream old = System.out;
         System.setOut(new java.io.PrintStream(out, true));
         try {
-            assertEquals(0, org.tinker.cli.Main.run("list", "--saved-models=" + saved));
+            assertEquals(0, Main.run("list", "--saved-models=" + saved));
         } finally {
             System.setOut(old);
         }

@@ -9,7 +9,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.tinker.config.RunSpec;
-import org.tinker.train.Checkpoint;
+import org.tinker.runs.Checkpoint;
 import org.tinker.train.Experiment;
 import org.tinker.train.TestRuns;
 

@@ -18,6 +18,7 @@ import org.tinker.config.ConfigFile;
 import org.tinker.config.Grid;
 import org.tinker.config.ModelParams;
 import org.tinker.model.flexi.FlexiSpec;
+import org.tinker.model.flexi.FlexiTransformer;
 
 /** FlexiBERT-style heterogeneous layers: every operation, widths, model_dict parsing, causality. */
 class FlexiTest extends WithBaseManager {
@@ -81,7 +82,7 @@ class FlexiTest extends WithBaseManager {
         int t = 5, h = 4, n = Tiny.MAX_T;
         ModelParams mp = flexi("{'l': 2, 'o': ['l', 'l'], 'h': [4, 4], 'n': [1, 1], 'f': [[4], [4]], 'p': ['dft', 'dct']}");
         try (LM lm = new LM(mp, Tiny.V, base, 3); NDManager m = base.newSubManager()) {
-            var body = new org.tinker.model.flexi.FlexiTransformer(mp, Tiny.V, m, DataType.FLOAT64);
+            var body = new FlexiTransformer(mp, Tiny.V, m, DataType.FLOAT64);
             double[] x = new double[t * h];
             Random r = new Random(1);
             for (int i = 0; i < x.length; i++) x[i] = r.nextGaussian();

@@ -16,8 +16,10 @@ import org.tinker.config.ConfigError;
 import org.tinker.config.ConfigFile;
 import org.tinker.config.Grid;
 import org.tinker.config.ModelParams;
+import org.tinker.config.Params;
 import org.tinker.config.PyLiteral;
 import org.tinker.model.hierarchical.HierarchicalSpec;
+import org.tinker.model.hierarchical.HierarchicalTransformerAccess;
 
 /** The hierarchical transformer: settings, shapes, losses, causality, generation without a cache. */
 class HierarchicalTest extends WithBaseManager {
@@ -128,8 +130,8 @@ class HierarchicalTest extends WithBaseManager {
                 hierarchies = (1, 2)
                 window_sizes = (8, None)
                 """)), List.of(), null, false).get(0);
-        assertEquals("(1, 2)", org.tinker.config.Params.toMap(spec.mp()).get("hierarchies"), "tuples are saved as their text");
-        assertNull(org.tinker.config.Params.toMap(spec.mp()).get("predict_hierarchy"));
+        assertEquals("(1, 2)", Params.toMap(spec.mp()).get("hierarchies"), "tuples are saved as their text");
+        assertNull(Params.toMap(spec.mp()).get("predict_hierarchy"));
     }
 
     @Test
@@ -137,7 +139,7 @@ class HierarchicalTest extends WithBaseManager {
         try (NDManager m = base.newSubManager()) {
             // 3 strided tokens (s = 2) with values 1, 2, 3 → token positions 0..5
             NDArray x = m.create(new float[] {1, 2, 3}, new Shape(1, 3, 1));
-            NDArray fine = org.tinker.model.hierarchical.HierarchicalTransformerAccess.toTokenPositions(x, 2, 6);
+            NDArray fine = HierarchicalTransformerAccess.toTokenPositions(x, 2, 6);
             assertArrayEquals(new float[] {0, 1, 1, 2, 2, 3}, fine.toFloatArray());
             // token j covers positions 2j, 2j+1 and is first visible at 2j+1: never before its window ends
         }

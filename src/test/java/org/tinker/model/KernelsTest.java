@@ -14,6 +14,10 @@ import ai.djl.training.GradientCollector;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.tinker.config.ModelParams;
+import org.tinker.config.TrainParams;
+import org.tinker.engine.Kernels;
+import org.tinker.engine.Ops;
 
 /** The fused kernels compute what the explicit ops compute, gradients included. */
 class KernelsTest {
@@ -142,8 +146,8 @@ class KernelsTest {
         }
     }
 
-    static List<org.tinker.config.ModelParams> variants() {
-        List<org.tinker.config.ModelParams> out = new ArrayList<>(Tiny.variants("torch-transformer"));
+    static List<ModelParams> variants() {
+        List<ModelParams> out = new ArrayList<>(Tiny.variants("torch-transformer"));
         out.add(Tiny.params("custom-transformer").with("norm_first", true).with("activation", "gelu"));
         return out;
     }
@@ -154,7 +158,7 @@ class KernelsTest {
      */
     @org.junit.jupiter.params.ParameterizedTest(name = "{index}: {0}")
     @org.junit.jupiter.params.provider.MethodSource("variants")
-    void aModelTrainsIdenticallyWithAndWithoutTheKernels(org.tinker.config.ModelParams mp) {
+    void aModelTrainsIdenticallyWithAndWithoutTheKernels(ModelParams mp) {
         try (NDManager base = NDManager.newBaseManager(); LM lm = new LM(mp, Tiny.V, base, 1, DataType.FLOAT64)) {
             Tiny.sharpenAttention(lm, 4f);
             double[] loss = new double[2];
@@ -191,13 +195,13 @@ class KernelsTest {
      */
     @org.junit.jupiter.params.ParameterizedTest(name = "{index}: {0}")
     @org.junit.jupiter.params.provider.MethodSource("variants")
-    void bf16AutocastStaysCloseToFloat32OnEveryVariant(org.tinker.config.ModelParams mp) {
+    void bf16AutocastStaysCloseToFloat32OnEveryVariant(ModelParams mp) {
         try (NDManager base = NDManager.newBaseManager(); LM lm = new LM(mp, Tiny.V, base, 1)) {
             lm.setTraining(true);
             double[] loss = new double[2];
             double[][] embGrad = new double[2][];
             for (int path = 0; path < 2; path++) {
-                lm.setPrecision(path == 0 ? "fp32" : "bf16");
+                lm.setPrecision(path == 0 ? TrainParams.Precision.FP32 : TrainParams.Precision.BF16);
                 try (NDManager step = base.newSubManager()) {
                     NDArray ids = Tiny.randomIds(step, 5, 3, 10);
                     lm.parameters().values().forEach(a -> JniUtils.zeroGrad(Ops.pt(a)));

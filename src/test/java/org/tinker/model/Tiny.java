@@ -35,13 +35,13 @@ final class Tiny {
      */
     static java.util.List<ModelParams> variants(String arch) {
         java.util.List<ModelParams> out = new java.util.ArrayList<>();
-        for (String pos : ModelParams.POS_ENCODINGS)
+        for (String pos : ModelParams.choices("pos_encoding"))
             for (boolean normFirst : new boolean[] {false, true})
                 out.add(params(arch).with("norm_first", normFirst).with("pos_encoding", pos)
                         .with("tie_embed_deembed", normFirst));
         String[] acts = {"gelu", "gelu_new", "swiglu", "geglu"};
         for (int i = 0; i < acts.length; i++)
-            out.add(params(arch).with("norm_first", i % 2 == 0).with("pos_encoding", ModelParams.POS_ENCODINGS.get(1 + i))
+            out.add(params(arch).with("norm_first", i % 2 == 0).with("pos_encoding", ModelParams.choices("pos_encoding").get(1 + i))
                     .with("tie_embed_deembed", i % 2 == 1).with("final_norm", i != 1).with("activation", acts[i])
                     .with("norm", i < 2 ? "layernorm" : "rmsnorm"));
         out.add(params(arch).with("norm_first", true).with("pos_encoding", "rotary").with("activation", "swiglu")

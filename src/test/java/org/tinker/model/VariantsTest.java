@@ -14,6 +14,8 @@ import org.tinker.config.ConfigFile;
 import org.tinker.config.Grid;
 import org.tinker.config.ModelParams;
 import org.tinker.config.RunSpec;
+import org.tinker.engine.Ops;
+import org.tinker.gpt2.Gpt2Config;
 
 /** Each variant a config value selects, checked against an independent computation (not only that it runs). */
 class VariantsTest extends WithBaseManager {
@@ -43,7 +45,7 @@ class VariantsTest extends WithBaseManager {
             int d = 3, ff = 4;
             double[] x = rnd(d, 3), w = rnd(2 * ff * d, 4), b = rnd(2 * ff, 5);
             for (String act : List.of("swiglu", "geglu")) {
-                double[] got = Ops.ffHidden(m.create(x, new Shape(1, d)), m.create(w, new Shape(2 * ff, d)), m.create(b), act)
+                double[] got = Layers.ffHidden(m.create(x, new Shape(1, d)), m.create(w, new Shape(2 * ff, d)), m.create(b), ModelParams.Activation.valueOf(act.toUpperCase()))
                         .toDoubleArray();
                 assertEquals(ff, got.length);
                 for (int j = 0; j < ff; j++) {
@@ -135,8 +137,8 @@ class VariantsTest extends WithBaseManager {
                 tie_embed_deembed = True
                 norm_first = True
                 """)), List.of(), null, false).get(0);
-        assertEquals("rmsnorm", r.mp().norm());
-        assertEquals("rotary", r.mp().pos_encoding());
+        assertEquals("rmsnorm", r.mp().norm().spelling());
+        assertEquals("rotary", r.mp().pos_encoding().spelling());
         assertTrue(r.mp().gated());
         for (String bad : List.of("norm = \"batchnorm\"", "pos_encoding = \"xpos\"", "activation = \"swish\"",
                 "pos_encoding = \"rotary\"\ndim = 12\nn_heads = 4")) {
@@ -145,6 +147,6 @@ class VariantsTest extends WithBaseManager {
             assertTrue(e.getMessage().contains("configs/v.txt") && e.getMessage().contains("expected"), e.getMessage());
         }
         assertEquals("norm=rmsnorm (GPT-2 uses LayerNorm)",
-                org.tinker.model.gpt2.Gpt2Config.whyNotGpt2(ModelParams.DEFAULTS.with("norm_first", true).with("norm", "rmsnorm")));
+                Gpt2Config.whyNotGpt2(ModelParams.DEFAULTS.with("norm_first", true).with("norm", "rmsnorm")));
     }
 }

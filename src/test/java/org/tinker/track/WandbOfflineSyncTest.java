@@ -13,6 +13,7 @@ import java.util.Map;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.tinker.config.ConfigError;
 
 /** Offline runs write only their spool; wandb-sync sends it, idempotently, resuming a partial sync. */
 class WandbOfflineSyncTest {
@@ -105,7 +106,7 @@ class WandbOfflineSyncTest {
     @Test
     void syncWithoutKeyIsAOneLineError(@TempDir Path dir) {
         WandbSettings noKey = WandbSettings.fromEnv(Map.of("WANDB_BASE_URL", "http://127.0.0.1:1"), dir).withMode(WandbSettings.Mode.ONLINE);
-        var e = assertThrows(org.tinker.config.ConfigError.class, () -> WandbSync.sync(List.of(dir), noKey, WandbProtocolTest.out()));
+        var e = assertThrows(ConfigError.class, () -> WandbSync.sync(List.of(dir), noKey, WandbProtocolTest.out()));
         assertTrue(e.getMessage().contains("WANDB_API_KEY"), e.getMessage());
     }
 }

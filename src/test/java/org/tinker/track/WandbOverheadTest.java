@@ -11,8 +11,8 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.tinker.runs.StatsListener;
 import org.tinker.train.Experiment;
-import org.tinker.train.StatsListener;
 import org.tinker.train.TestRuns;
 
 /** A dead server costs a training step next to nothing; also writes the request log of a real run to target/. */

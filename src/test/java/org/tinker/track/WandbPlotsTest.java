@@ -9,8 +9,8 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.tinker.cli.Main;
+import org.tinker.runs.RunStore;
 import org.tinker.train.Experiment;
-import org.tinker.train.RunStore;
 import org.tinker.train.TestRuns;
 
 /** A real run's metric plots reach W&B as images when it ends, as the runner wires it. */

@@ -12,12 +12,13 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.tinker.config.RunSpec;
+import org.tinker.runs.Namer;
+import org.tinker.runs.RunStore;
+import org.tinker.runs.StatsListener;
+import org.tinker.runs.TrainStats;
 import org.tinker.train.Experiment;
-import org.tinker.train.Namer;
-import org.tinker.train.RunStore;
 import org.tinker.train.TestRuns;
 import org.tinker.train.Trainer;
-import org.tinker.train.TrainStats;
 
 /** Real (short) training runs logging to a W&B server on loopback, through outages, crashes and resumes. */
 class WandbTrainingTest {
@@ -141,7 +142,7 @@ class WandbTrainingTest {
             Path runDir;
             try (Experiment.Prepared p = Experiment.prepare(spec, setup, null)) {
                 runDir = saved.resolve(Namer.saveFolderName(spec, Namer.newTimestamp(saved)));
-                l.onStart(new org.tinker.train.StatsListener.RunStart(spec, runDir, true, -1, null));
+                l.onStart(new StatsListener.RunStart(spec, runDir, true, -1, null));
                 Trainer t = new Trainer(spec, p.lm(), p.data(), new Trainer.Options(runDir, true, List.of(l), System.out, false));
                 t.interruptAfter(11);
                 assertThrows(Trainer.Interrupted.class, t::train);

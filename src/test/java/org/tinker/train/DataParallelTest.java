@@ -16,6 +16,8 @@ import org.junit.jupiter.api.io.TempDir;
 import org.tinker.config.RunSpec;
 import org.tinker.data.Batch;
 import org.tinker.data.DataModule;
+import org.tinker.engine.Ops;
+import org.tinker.model.Evaluation;
 import org.tinker.model.ForwardOptions;
 import org.tinker.model.LM;
 import org.tinker.model.LossResult;
@@ -77,11 +79,11 @@ class DataParallelTest {
             Map<String, float[]> reference, parallel;
             double refLoss;
             try (NDManager step = lm.manager().newSubManager()) {
-                NDArray ids = Trainer.idsOf(step, batch), mask = Trainer.maskOf(step, batch);
+                NDArray ids = Evaluation.idsOf(step, batch), mask = Evaluation.maskOf(step, batch);
                 try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                     LossResult r = lm.loss(ids.get(":, :-1"), ids.get(":, 1:"), mask, ForwardOptions.DEFAULT);
                     gc.backward(r.loss());
-                    refLoss = Trainer.scalar(r.loss());
+                    refLoss = Ops.scalar(r.loss());
                 }
                 reference = gradients(lm);
                 lm.zeroGradients();

@@ -15,6 +15,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.tinker.config.RunSpec;
+import org.tinker.runs.Checkpoint;
 
 /**
  * Issue 19, item 8: a save that fails with an IOException is one line naming the folder, earlier checkpoints stay as

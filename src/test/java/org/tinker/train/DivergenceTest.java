@@ -14,6 +14,7 @@ import java.util.TreeMap;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.tinker.config.RunSpec;
+import org.tinker.runs.Checkpoint;
 
 /**
  * A training whose weights stop being finite stops with {@link Trainer.Diverged}; the checkpoints written before stay

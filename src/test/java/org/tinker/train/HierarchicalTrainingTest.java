@@ -10,6 +10,7 @@ import org.tinker.config.RunSpec;
 import org.tinker.data.DataModule;
 import org.tinker.explore.LoadedRun;
 import org.tinker.explore.Runs;
+import org.tinker.model.Evaluation;
 
 /** The hierarchical transformer trains through the normal Trainer, logs its losses, saves and reloads. */
 class HierarchicalTrainingTest {
@@ -30,7 +31,7 @@ class HierarchicalTrainingTest {
         try (LoadedRun run = runs.get(ts)) {
             assertTrue(run.lm().isHierarchical());
             assertEquals(spec.mp().hierarchies().toString(), run.lm().params().hierarchies().toString());
-            double v = Trainer.evaluate(run.lm(), run.data(), DataModule.Split.VALID, 8)[0];
+            double v = Evaluation.evaluate(run.lm(), run.data(), DataModule.Split.VALID, 8)[0];
             assertEquals(r.finalValLoss(), v, 1e-5, "reloaded weights give the recorded validation loss");
             List<String> names = run.trainStats().names();
             for (String n : List.of("stat/train_batch_ce:main", "stat/train_batch_recon_loss:main", "stat/train_batch_hier_ar_loss:main"))

@@ -20,7 +20,7 @@ class MixedPrecisionTest {
     void bf16TrainingFollowsTheFloat32LossCurve(@TempDir Path saved) {
         RunSpec fp32 = TestRuns.spec(TestRuns.set(TestRuns.PTB_TINY, "dropout", "0.0"));
         RunSpec bf16 = TestRuns.spec(TestRuns.set(TestRuns.PTB_TINY, "dropout", "0.0", "precision", "\"bf16\""));
-        assertEquals("bf16", bf16.tp().precision());
+        assertEquals("bf16", bf16.tp().precision().spelling());
         double[] a = TrainerTest.losses(fp32, saved), b = TrainerTest.losses(bf16, saved);
         assertEquals(a.length, b.length);
         assertFalse(Arrays.equals(a, b), "bf16 must actually change the arithmetic");

@@ -3,6 +3,7 @@ package org.tinker.train;
 import java.util.List;
 import org.tinker.config.ConfigFile;
 import org.tinker.config.Grid;
+import org.tinker.config.Params;
 import org.tinker.config.RunSpec;
 
 /** Small real runs for tests: real corpora, tiny models. */
@@ -22,7 +23,7 @@ public final class TestRuns {
     public static String set(String config, String key, String value) {
         java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^" + java.util.regex.Pattern.quote(key) + " = .*$").matcher(config);
         if (m.find()) return config.substring(0, m.start()) + key + " = " + value + config.substring(m.end());
-        for (org.tinker.config.Params.Section section : org.tinker.config.Params.Section.values()) {
+        for (Params.Section section : Params.Section.values()) {
             if (!section.has(key)) continue;
             String header = "[" + section.title + "]\n";
             if (!config.contains(header)) return config + header + key + " = " + value + "\n";

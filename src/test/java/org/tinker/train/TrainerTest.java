@@ -17,6 +17,11 @@ import org.tinker.data.DataModule;
 import org.tinker.explore.LoadedRun;
 import org.tinker.explore.Runs;
 import org.tinker.explore.Verify;
+import org.tinker.model.Evaluation;
+import org.tinker.runs.Checkpoint;
+import org.tinker.runs.Namer;
+import org.tinker.runs.RunStore;
+import org.tinker.runs.TrainStats;
 
 /** Real training on real data: loss goes down, runs are deterministic, saves reload and resume exactly. */
 class TrainerTest {
@@ -26,7 +31,7 @@ class TrainerTest {
     void shortRealRunOnPtbLowersValidationLoss(@TempDir Path saved) {
         RunSpec spec = TestRuns.spec(TestRuns.PTB_TINY);
         try (Experiment.Prepared p = Experiment.prepare(spec, Experiment.Setup.quiet(ROOT, saved, false), null)) {
-            double before = Trainer.evaluate(p.lm(), p.data(), DataModule.Split.VALID, 8)[0];
+            double before = Evaluation.evaluate(p.lm(), p.data(), DataModule.Split.VALID, 8)[0];
             Trainer t = new Trainer(spec, p.lm(), p.data(), new Trainer.Options(saved, false, List.of(), System.out, false));
             Trainer.Result r = t.train();
             assertTrue(r.finalValLoss() < before - 0.5, "val loss " + before + " -> " + r.finalValLoss());
@@ -80,7 +85,7 @@ class TrainerTest {
             assertEquals(r.finalValLoss(), a.recordedValLoss());
             for (String name : a.lm().parameters().keySet())
                 assertArrayEquals(a.lm().parameters().get(name).toByteArray(), b.lm().parameters().get(name).toByteArray(), name);
-            double v = Trainer.evaluate(a.lm(), a.data(), DataModule.Split.VALID, 8)[0];
+            double v = Evaluation.evaluate(a.lm(), a.data(), DataModule.Split.VALID, 8)[0];
             assertEquals(r.finalValLoss(), v, 1e-5);
         }
         Verify.Report report = Verify.verify(runs, ts, "final");

@@ -15,7 +15,13 @@ import org.junit.jupiter.api.io.TempDir;
 import org.tinker.config.RunSpec;
 import org.tinker.data.Batch;
 import org.tinker.data.DataModule;
+import org.tinker.engine.Ops;
+import org.tinker.model.Evaluation;
 import org.tinker.model.ForwardOptions;
+import org.tinker.runs.Checkpoint;
+import org.tinker.runs.Namer;
+import org.tinker.runs.RunStore;
+import org.tinker.runs.TrainStats;
 
 /**
  * The shipped training-loop recipes ({@link TrainingRecipes}), built by name as a config names them, each with a test
@@ -106,9 +112,9 @@ class TrainingRecipesTest {
         try (Experiment.Prepared p = Experiment.prepare(spec, Experiment.Setup.quiet(ROOT, dir, false), null);
              NDManager m = p.manager().newSubManager()) {
             Batch b = firstBatch(spec, p);
-            NDArray ids = Trainer.idsOf(m, b), mask = Trainer.maskOf(m, b);
+            NDArray ids = Evaluation.idsOf(m, b), mask = Evaluation.maskOf(m, b);
             NDArray x = ids.get(":, :-1"), y = ids.get(":, 1:");
-            double clean = Trainer.scalar(p.lm().loss(x, y, mask, ForwardOptions.DEFAULT).loss());
+            double clean = Ops.scalar(p.lm().loss(x, y, mask, ForwardOptions.DEFAULT).loss());
             long[][] seen = new long[1][];
             double[] onSeen = new double[1];
             Trainer t = trainer(spec, p, dir);
@@ -117,7 +123,7 @@ class TrainingRecipesTest {
                 public NDArray inputs(NDArray inputs, Step step) {
                     seen[0] = inputs.toLongArray();
                     NDArray copy = m.create(seen[0], inputs.getShape());
-                    onSeen[0] = Trainer.scalar(step.lm().loss(copy, y, mask, ForwardOptions.DEFAULT).loss());
+                    onSeen[0] = Ops.scalar(step.lm().loss(copy, y, mask, ForwardOptions.DEFAULT).loss());
                     return inputs;
                 }
             });
@@ -204,8 +210,8 @@ class TrainingRecipesTest {
         try (Experiment.Prepared p = Experiment.prepare(spec, Experiment.Setup.quiet(ROOT, a, false), null);
              NDManager m = p.manager().newSubManager()) {
             Batch batch = firstBatch(spec, p);
-            NDArray ids = Trainer.idsOf(m, batch), mask = Trainer.maskOf(m, batch);
-            double clean = Trainer.scalar(p.lm().loss(ids.get(":, :-1"), ids.get(":, 1:"), mask, ForwardOptions.DEFAULT).loss());
+            NDArray ids = Evaluation.idsOf(m, batch), mask = Evaluation.maskOf(m, batch);
+            double clean = Ops.scalar(p.lm().loss(ids.get(":, :-1"), ids.get(":, 1:"), mask, ForwardOptions.DEFAULT).loss());
             assertNotEquals(clean, stats.get("stat/train_batch_loss:main").get(0).value(), 1e-4);
         }
 

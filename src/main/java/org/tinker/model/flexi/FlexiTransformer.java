@@ -11,9 +11,12 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.tinker.config.ModelParams.Norm;
+import org.tinker.config.ModelParams.PosEncoding;
 import org.tinker.config.ModelParams;
+import org.tinker.engine.Ops;
+import org.tinker.model.Layers;
 import org.tinker.model.ModelBody;
-import org.tinker.model.Ops;
 
 /**
  * Heterogeneous layers in the FlexiBERT design space, as a causal decoder ({@code layer_architecture="flexi"},
@@ -72,7 +75,7 @@ public final class FlexiTransformer implements ModelBody {
     }
 
     static void checkSupported(ModelParams mp, FlexiSpec spec) {
-        if (!mp.pos_encoding().equals("learned") && !mp.pos_encoding().equals("none"))
+        if (mp.pos_encoding() != PosEncoding.LEARNED && mp.pos_encoding() != PosEncoding.NONE)
             throw new IllegalArgumentException("flexi supports pos_encoding learned or none, got " + mp.pos_encoding());
         if (mp.tie_embed_deembed() && spec.hidden()[0] != spec.hidden()[spec.layers() - 1])
             throw new IllegalArgumentException("tie_embed_deembed needs the first and last widths equal, got h=" + spec.hidden()[0]
@@ -88,7 +91,7 @@ public final class FlexiTransformer implements ModelBody {
     }
 
     private boolean layerNorm() {
-        return !"rmsnorm".equals(mp.norm());
+        return mp.norm() != Norm.RMSNORM;
     }
 
     @Override
@@ -97,7 +100,7 @@ public final class FlexiTransformer implements ModelBody {
         double std = 0.02, proj = 0.02 / Math.sqrt(2.0 * spec.layers());
         int h0 = spec.hidden()[0];
         ps.add(new Param(WTE, new long[] {vocab, h0}, "normal", std));
-        if (mp.pos_encoding().equals("learned")) ps.add(new Param(WPE, new long[] {maxLen, h0}, "normal", std));
+        if (mp.pos_encoding() == PosEncoding.LEARNED) ps.add(new Param(WPE, new long[] {maxLen, h0}, "normal", std));
         for (int i = 0; i < spec.layers(); i++) {
             String p = pre(i);
             long h = spec.hidden()[i];
@@ -205,7 +208,7 @@ public final class FlexiTransformer implements ModelBody {
     @Override
     public NDArray finalNorm(NDArray residual, Map<String, NDArray> p) {
         if (!mp.final_norm()) return residual;
-        return Ops.norm(residual, p.get(LN_F_W), p.get(LN_F_B), mp.norm(), mp.layer_norm_eps());
+        return Layers.norm(residual, p.get(LN_F_W), p.get(LN_F_B), mp.norm(), mp.layer_norm_eps());
     }
 
     @Override
@@ -214,7 +217,7 @@ public final class FlexiTransformer implements ModelBody {
     }
 
     private NDArray norm(NDArray x, Map<String, NDArray> p, String name) {
-        return Ops.norm(x, p.get(name + ".weight"), p.get(name + ".bias"), mp.norm(), mp.layer_norm_eps());
+        return Layers.norm(x, p.get(name + ".weight"), p.get(name + ".bias"), mp.norm(), mp.layer_norm_eps());
     }
 
     private NDArray ff(int i, NDArray x, Map<String, NDArray> p) {

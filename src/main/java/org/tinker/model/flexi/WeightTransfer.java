@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import org.tinker.config.ModelParams.Architecture;
 import org.tinker.config.ModelParams;
 import org.tinker.model.LM;
 
@@ -84,7 +85,7 @@ public final class WeightTransfer {
     /** Why a layer's operation weights must not transfer (null when they may). */
     private static String opMismatch(String name, ModelParams a, ModelParams b) {
         if (!name.startsWith("flexi.") || !(name.contains(".attn.") || name.contains(".conv."))) return null;
-        if (!"flexi".equals(a.layer_architecture()) || !"flexi".equals(b.layer_architecture())) return null;
+        if (a.layer_architecture() != Architecture.FLEXI || b.layer_architecture() != Architecture.FLEXI) return null;
         int layer = Integer.parseInt(name.split("\\.")[1]);
         FlexiSpec sa = FlexiSpec.of(a), sb = FlexiSpec.of(b);
         if (!sa.ops().get(layer).equals(sb.ops().get(layer)) || !sa.params().get(layer).equals(sb.params().get(layer)))

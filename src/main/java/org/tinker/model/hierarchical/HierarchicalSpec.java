@@ -1,16 +1,14 @@
 package org.tinker.model.hierarchical;
 
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
 import org.tinker.config.ModelParams;
-import org.tinker.config.PyLiteral;
+import org.tinker.config.PerHierarchy;
 
 /**
  * The hierarchical transformer's settings, one entry per hierarchy, read from {@link ModelParams}: each per-hierarchy
- * field is a scalar (the same for every hierarchy), a tuple with one entry per hierarchy, or None (the plain
- * transformer's value: {@code dim}, {@code n_heads}, {@code dim/n_heads}, {@code dim_ff_factor}; full attention;
- * stride 1). A tuple may also arrive as its Python text (a saved params JSON holds it so).
+ * field is a {@link PerHierarchy}: a scalar (the same for every hierarchy), a tuple with one entry per hierarchy, or
+ * None (the plain transformer's value: {@code dim}, {@code n_heads}, {@code dim/n_heads}, {@code dim_ff_factor}; full
+ * attention; stride 1).
  *
  * @param factors    compression factor c of each hierarchy (unique powers of 2)
  * @param dims       width per hierarchy
@@ -29,25 +27,26 @@ public record HierarchicalSpec(int[] factors, int[] dims, int[] heads, int[] dim
         return factors.length;
     }
 
-    /** Parses and validates; throws IllegalArgumentException with a message naming the field. */
+    /** Validates the settings and resolves them per hierarchy; throws IllegalArgumentException naming the field. */
     public static HierarchicalSpec of(ModelParams mp) {
-        List<Object> hs = items(mp.hierarchies(), "hierarchies");
-        if (hs.isEmpty() || hs.contains(null)) throw new IllegalArgumentException("hierarchies: at least one compression factor, no None");
-        int n = hs.size();
-        int[] factors = ints(hs, "hierarchies");
+        PerHierarchy hs = mp.hierarchies();
+        if (hs.isNone() || hs.values().contains(null))
+            throw new IllegalArgumentException("hierarchies: at least one compression factor, no None");
+        int n = hs.values().size();
+        int[] factors = expand(hs, "hierarchies", n, 1, false);
         for (int f : factors)
             if (f < 1 || Integer.bitCount(f) != 1)
                 throw new IllegalArgumentException("hierarchies: every factor a power of 2 (1, 2, 4, …), got " + Arrays.toString(factors));
         if (Arrays.stream(factors).distinct().count() != n)
             throw new IllegalArgumentException("hierarchies: factors must be unique, got " + Arrays.toString(factors));
-        int[] dims = perHierarchy(mp.hierarchy_dims(), "hierarchy_dims", n, mp.dim(), false);
-        int[] heads = perHierarchy(mp.hierarchy_heads(), "hierarchy_heads", n, mp.n_heads(), false);
+        int[] dims = expand(mp.hierarchy_dims(), "hierarchy_dims", n, mp.dim(), false);
+        int[] heads = expand(mp.hierarchy_heads(), "hierarchy_heads", n, mp.n_heads(), false);
         int[] dimHeads = new int[n];
-        int[] dh = perHierarchy(mp.hierarchy_dim_head(), "hierarchy_dim_head", n, -1, false);
+        int[] dh = expand(mp.hierarchy_dim_head(), "hierarchy_dim_head", n, -1, false);
         for (int i = 0; i < n; i++) dimHeads[i] = dh[i] > 0 ? dh[i] : Math.max(1, dims[i] / heads[i]);
-        int[] ff = perHierarchy(mp.hierarchy_ff_mult(), "hierarchy_ff_mult", n, mp.dim_ff_factor(), false);
-        int[] windows = perHierarchy(mp.window_sizes(), "window_sizes", n, FULL, true);
-        int[] strides = perHierarchy(mp.hierarchical_stride(), "hierarchical_stride", n, 1, false);
+        int[] ff = expand(mp.hierarchy_ff_mult(), "hierarchy_ff_mult", n, mp.dim_ff_factor(), false);
+        int[] windows = expand(mp.window_sizes(), "window_sizes", n, FULL, true);
+        int[] strides = expand(mp.hierarchical_stride(), "hierarchical_stride", n, 1, false);
         for (int i = 0; i < n; i++) {
             if (dims[i] <= 0 || heads[i] <= 0 || dimHeads[i] <= 0 || ff[i] <= 0)
                 throw new IllegalArgumentException("hierarchy " + i + ": dims, heads, dim_head and ff_mult must be positive");
@@ -56,8 +55,7 @@ public record HierarchicalSpec(int[] factors, int[] dims, int[] heads, int[] dim
                 throw new IllegalArgumentException("hierarchical_stride: a power of 2 no larger than the hierarchy's factor "
                         + factors[i] + ", got " + strides[i]);
         }
-        Object p = mp.predict_hierarchy();
-        int predictFactor = p == null || p == PyLiteral.NONE ? 1 : toInt(p, "predict_hierarchy");
+        int predictFactor = mp.predict_hierarchy() == null ? 1 : mp.predict_hierarchy();
         int predict = -1;
         for (int i = 0; i < n; i++) if (factors[i] == predictFactor) predict = i;
         if (predict < 0)
@@ -71,51 +69,11 @@ public record HierarchicalSpec(int[] factors, int[] dims, int[] heads, int[] dim
                 mp.recon_loss_weight(), mp.hierarchical_ar_loss_weight());
     }
 
-    private static List<Object> items(Object v, String field) {
-        if (v instanceof String s) {
-            try {
-                v = PyLiteral.parse(s);
-            } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException(field + ": " + e.getMessage());
-            }
+    private static int[] expand(PerHierarchy v, String field, int n, int dflt, boolean noneInside) {
+        try {
+            return v.expand(n, dflt, noneInside);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(field + ": " + e.getMessage());
         }
-        if (v instanceof PyLiteral.Tuple t) return t.items().stream().map(x -> x == PyLiteral.NONE ? null : x).toList();
-        if (v instanceof List<?> l) return l.stream().map(x -> x == PyLiteral.NONE ? (Object) null : x).toList();
-        List<Object> one = new ArrayList<>();
-        one.add(v == PyLiteral.NONE ? null : v);
-        return one;
-    }
-
-    private static int[] perHierarchy(Object v, String field, int n, int dflt, boolean noneAllowedInside) {
-        List<Object> xs = v == null || v == PyLiteral.NONE ? null : items(v, field);
-        int[] out = new int[n];
-        if (xs == null) {
-            Arrays.fill(out, dflt);
-            return out;
-        }
-        if (xs.size() == 1 && !(v instanceof PyLiteral.Tuple && n > 1)) {
-            Arrays.fill(out, xs.get(0) == null ? dflt : toInt(xs.get(0), field));
-            return out;
-        }
-        if (xs.size() != n)
-            throw new IllegalArgumentException(field + ": a scalar or one value per hierarchy (" + n + "), got " + xs.size()
-                    + " values");
-        for (int i = 0; i < n; i++) {
-            if (xs.get(i) == null && !noneAllowedInside)
-                throw new IllegalArgumentException(field + ": None is not allowed inside the tuple");
-            out[i] = xs.get(i) == null ? dflt : toInt(xs.get(i), field);
-        }
-        return out;
-    }
-
-    private static int[] ints(List<Object> xs, String field) {
-        int[] out = new int[xs.size()];
-        for (int i = 0; i < out.length; i++) out[i] = toInt(xs.get(i), field);
-        return out;
-    }
-
-    private static int toInt(Object o, String field) {
-        if (o instanceof Number num && num.doubleValue() == Math.rint(num.doubleValue())) return num.intValue();
-        throw new IllegalArgumentException(field + ": integers, got " + PyLiteral.repr(o));
     }
 }

@@ -12,8 +12,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.tinker.config.ModelParams;
+import org.tinker.engine.Ops;
 import org.tinker.model.ModelBody;
-import org.tinker.model.Ops;
 
 /**
  * A hierarchical transformer in the design of lucidrains' simple-hierarchical-transformer (docs/models/hierarchical.md, "Hierarchical

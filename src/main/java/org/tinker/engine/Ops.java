@@ -1,0 +1,141 @@
+package org.tinker.engine;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
+
+/**
+ * Thin wrappers over the fused libtorch kernels that DJL exposes only through {@link JniUtils}.
+ *
+ * <p>Each one is a single JNI call where the plain NDArray API would take several (linear = matmul +
+ * transpose + add, layer norm = five or so). Every result lands in the manager of the FIRST argument,
+ * which is always the activation, so outputs live in the caller's per-step scope and never in the
+ * model's long-lived parameter manager.
+ */
+public final class Ops {
+    private Ops() {}
+
+    public static PtNDArray pt(NDArray a) {
+        return (PtNDArray) a;
+    }
+
+    /** {@code x @ wᵀ + b} with torch's Linear layout {@code w: [out, in]}; {@code b} may be null. */
+    public static NDArray linear(NDArray x, NDArray w, NDArray b) {
+        if (autocastBf16(x)) return Kernels.linearBf16(x, w, b);
+        return JniUtils.linear(pt(x), pt(w), b == null ? null : pt(b));
+    }
+
+    /**
+     * Mixed precision, as torch.autocast: while on (per thread), linear layers and fused attention compute in bfloat16
+     * on float32 inputs and weights and return float32; norms, activations, softmax statistics and the loss stay
+     * float32, and so do the master weights and their gradients. DJL cannot hold a bfloat16 array, so every bfloat16
+     * tensor lives and dies inside one {@link Kernels} call.
+     */
+    private static final ThreadLocal<Boolean> AUTOCAST = ThreadLocal.withInitial(() -> false);
+
+    /** Sets this thread's autocast state and returns the previous one (restore it in a finally block). */
+    public static boolean autocast(boolean on) {
+        boolean was = AUTOCAST.get();
+        AUTOCAST.set(on);
+        return was;
+    }
+
+    /** Whether an op on {@code x} should run in bfloat16 now: autocast is on and x is float32. */
+    public static boolean autocastBf16(NDArray x) {
+        return AUTOCAST.get() && x.getDataType() == DataType.FLOAT32 && Kernels.available();
+    }
+
+    /** LayerNorm over the last axis. */
+    public static NDArray layerNorm(NDArray x, NDArray w, NDArray b, double eps) {
+        return JniUtils.layerNorm(pt(x), new Shape(x.getShape().get(x.getShape().dimension() - 1)), pt(w), pt(b), eps);
+    }
+
+    /** RMSNorm over the last axis: {@code x / sqrt(mean(x²) + eps) · w} (no bias, no mean subtraction). */
+    public static NDArray rmsNorm(NDArray x, NDArray w, double eps) {
+        int last = x.getShape().dimension() - 1;
+        NDArray rms = x.mul(x).mean(new int[] {last}, true).add(eps).sqrt();
+        return x.div(rms).mul(w);
+    }
+
+    /**
+     * Rotary position embedding (Su et al. 2021) of {@code x [B,H,T,hd]} with tables {@code cos, sin [T,hd]} for
+     * its positions, in the "rotate half" layout: feature i pairs with i + hd/2.
+     * {@code x·cos + rotate_half(x)·sin}, rotate_half(x) = [−x₂, x₁].
+     */
+    public static NDArray rope(NDArray x, NDArray cos, NDArray sin) {
+        int last = x.getShape().dimension() - 1;
+        NDList halves = x.split(2, last);
+        NDArray rotated = halves.get(1).neg().concat(halves.get(0), last);
+        return x.mul(cos).add(rotated.mul(sin));
+    }
+
+    /** Rows {@code [r0, r1)} and columns {@code [c0, c1)} of a 2-D constant, as a view in {@code scope}'s manager. */
+    public static NDArray slice2(NDArray table, long r0, long r1, long c0, long c1, NDArray scope) {
+        return JniUtils.index(pt(table), new long[] {r0, c0}, new long[] {r1, c1}, new long[] {1, 1},
+                pt(scope).getManager());
+    }
+
+    public static NDArray softmax(NDArray x, int axis) {
+        return JniUtils.softmax(pt(x), axis, x.getDataType());
+    }
+
+    public static NDArray logSoftmax(NDArray x, int axis) {
+        return JniUtils.logSoftmax(pt(x), axis, x.getDataType());
+    }
+
+    /** Inverted dropout; the identity (no call at all) when it would do nothing. */
+    public static NDArray dropout(NDArray x, double p, boolean training) {
+        return training && p > 0 ? JniUtils.dropout(pt(x), p, true) : x;
+    }
+
+    public static NDArray relu(NDArray x) {
+        return JniUtils.relu(pt(x));
+    }
+
+    /** The exact (erf) GELU. */
+    public static NDArray gelu(NDArray x) {
+        return JniUtils.gelu(pt(x));
+    }
+
+    /** SiLU (swish): {@code x · sigmoid(x)}. */
+    public static NDArray silu(NDArray x) {
+        return x.mul(JniUtils.sigmoid(pt(x)));
+    }
+
+    private static final double SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+
+    /** GPT-2's {@code gelu_new}: {@code 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))} (torch's approximate='tanh'). */
+    public static NDArray geluTanh(NDArray x) {
+        NDArray inner = x.mul(x).mul(x).mul(0.044715).add(x).mul(SQRT_2_OVER_PI);
+        return JniUtils.tanh(pt(inner)).add(1).mul(x).mul(0.5);
+    }
+
+    public static NDArray embedding(NDArray ids, NDArray table) {
+        return JniUtils.embedding(pt(ids), pt(table), false);
+    }
+
+    public static NDArray matmul(NDArray a, NDArray b) {
+        return JniUtils.matmul(pt(a), pt(b));
+    }
+
+    /** Rows {@code [0, n)} of a 2-D constant or parameter, as a view created in {@code scope}'s manager. */
+    public static NDArray firstRows(NDArray table, long n, NDArray scope) {
+        long cols = table.getShape().get(1);
+        return JniUtils.index(pt(table), new long[] {0, 0}, new long[] {n, cols}, new long[] {1, 1},
+                pt(scope).getManager());
+    }
+
+    /** The top-left {@code n × n} block of a square constant, as a view created in {@code scope}'s manager. */
+    public static NDArray topLeft(NDArray square, long n, NDArray scope) {
+        return JniUtils.index(pt(square), new long[] {0, 0}, new long[] {n, n}, new long[] {1, 1},
+                pt(scope).getManager());
+    }
+
+    /** The value of a one-element float32/float64 array, as a double. */
+    public static double scalar(NDArray a) {
+        return a.getDataType() == DataType.FLOAT64 ? a.getDouble() : a.getFloat();
+    }
+}
