@@ -63,7 +63,7 @@ public final class Grid {
     }
 
     private static long count(Map<Params.Section, LinkedHashMap<String, Params.Located>> given, boolean ablate) {
-        long n = ablate ? 1 + Ablations.ALL.size() : 1;
+        long n = ablate ? 1 + Ablations.ALL.stream().filter(ab -> Ablations.changes(ab, given)).count() : 1;
         for (Params.Section s : Params.Section.values())
             for (Params.Located l : given.get(s).values())
                 if (l.value() instanceof List<?> list) n = saturatedMultiply(n, list.size());
@@ -156,6 +156,7 @@ public final class Grid {
                 addRun(pending, f.name(), point, varying, null);
                 if (ablate)
                     for (Ablations.Ablation ab : Ablations.ALL) {
+                        if (!Ablations.changes(ab, given)) continue; // the config has this value already: a duplicate run
                         Map<Params.Section, LinkedHashMap<String, Params.Located>> abl = new EnumMap<>(Params.Section.class);
                         for (Params.Section s : Params.Section.values()) abl.put(s, new LinkedHashMap<>(point.get(s)));
                         ab.overrides().forEach((k, v) -> {

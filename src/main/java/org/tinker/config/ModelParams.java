@@ -20,9 +20,13 @@ public record ModelParams(
         @Doc("tie the output head to the token embedding") @Default("False") boolean tie_embed_deembed,
         @Doc("pre-norm (LayerNorm before attention and MLP) instead of the reference's post-norm") @Default("False") boolean norm_first,
         @Doc("a LayerNorm after the last layer, before the head") @Default("True") boolean final_norm,
-        @Doc("feed-forward activation: relu | gelu (exact erf) | gelu_new (GPT-2's tanh approximation) | swiglu | geglu (gated: c_fc makes 2 x ff features, act(gate) * up)") @Default("relu") Activation activation,
+        @Doc("feed-forward activation: relu | relu2 (relu(x)^2, So et al. 2021 Primer) | gelu (exact erf) | gelu_new (GPT-2's tanh approximation) | swiglu | geglu (gated: c_fc makes 2 x ff features, act(gate) * up)") @Default("relu") Activation activation,
         @Doc("LayerNorm epsilon (also RMSNorm's)") @Default("1e-5") double layer_norm_eps,
         @Doc("layernorm | rmsnorm (scale only, no bias and no mean subtraction); used by ln_1, ln_2 and ln_f") @Default("layernorm") Norm norm,
+        @Doc("QK-norm: RMS-normalise each head's queries and keys (no weights) before the scores, which bounds the logits of attention") @Default("False") boolean qk_norm,
+        @Doc("start every residual-branch output projection (attn.c_proj, mlp.c_proj) at zero, so each block begins as the identity") @Default("False") boolean zero_init_proj,
+        @Doc("soft-cap the output logits: c * tanh(logits / c) (Gemma 2; 0 = off)") @Default("0") double logit_softcap,
+        @Doc("U-net skips: the output of block i (first half) is added, times a learned scalar starting at 1, to the input of block L-1-i (second half)") @Default("False") boolean unet_skips,
         // --- hierarchical transformer (layer_architecture="hierarchical"); each per-hierarchy value is a scalar or a tuple
         @Doc("hierarchical: compression factor of each hierarchy, unique powers of 2, e.g. (1, 2) (1 = one hierarchy at token level)") @Default("1") PerHierarchy hierarchies,
         @Doc("hierarchical: width per hierarchy (None = dim)") @Default("None") PerHierarchy hierarchy_dims,
@@ -81,7 +85,7 @@ public record ModelParams(
 
     /** The feed-forward activation; the gated ones make c_fc twice as wide (gate | up). */
     public enum Activation implements Choice {
-        RELU("relu"), GELU("gelu"), GELU_NEW("gelu_new"), SWIGLU("swiglu"), GEGLU("geglu");
+        RELU("relu"), RELU2("relu2"), GELU("gelu"), GELU_NEW("gelu_new"), SWIGLU("swiglu"), GEGLU("geglu");
 
         private final String spelling;
         Activation(String spelling) { this.spelling = spelling; }
@@ -135,6 +139,10 @@ public record ModelParams(
             where.fail("individual_head_params", "False unless layer_architecture=\"custom-transformer\"", true);
         if (from_saved_transfer != Transfer.EXACT && from_saved.isBlank())
             where.fail("from_saved_transfer", "\"exact\" unless from_saved names a run to transfer from", from_saved_transfer);
+        if (!(logit_softcap >= 0)) where.fail("logit_softcap", "0 (off) or a positive cap", logit_softcap);
+        if (unet_skips && n_layers < 2) where.fail("unet_skips", "False unless n_layers >= 2 (a skip joins two blocks)", true);
+        if (!layer_architecture.hasBlocks() && (qk_norm || zero_init_proj || unet_skips || logit_softcap > 0))
+            where.fail("layer_architecture", "torch-transformer or custom-transformer for qk_norm, zero_init_proj, unet_skips and logit_softcap (GPT-block settings)", layer_architecture);
         // written as !(in range) so that NaN fails too
         if (!(recon_loss_weight >= 0)) where.fail("recon_loss_weight", "a non-negative weight", recon_loss_weight);
         if (!(hierarchical_ar_loss_weight >= 0))

@@ -6,7 +6,11 @@ public record TrainParams(
         @Doc("step the optimizer every N batches") @Default("1") int accumulate_grad_batches,
         @Doc("passes over the training data") @Default("5") int epochs,
         @Doc("optimizer-step budget; stops training early when reached (-1 = no budget, epochs decide)") @Default("-1") int max_steps,
-        @Doc("dropout inside the transformer layers") @Default("0.1") double dropout,
+        @Doc("dropout inside the transformer layers: the default of attn_dropout and resid_dropout") @Default("0.1") double dropout,
+        @Doc("dropout on the attention pattern (-1 = dropout)") @Default("-1") double attn_dropout,
+        @Doc("dropout on each residual branch's output and the MLP's hidden layer (-1 = dropout)") @Default("-1") double resid_dropout,
+        @Doc("dropout on the input embeddings (token + positions), before the first block") @Default("0") double embd_dropout,
+        @Doc("label smoothing of the training loss: (1 - e) * cross-entropy + e * mean over the vocabulary of -log p (validation and test report the plain cross-entropy)") @Default("0") double label_smoothing,
         @Doc("clip the global gradient norm to this (0 = no clipping)") @Default("0.5") double gradient_clip_val,
         @Doc("validate every this fraction of an epoch (float) or every N batches (int)") @Default("0.1") Number val_check_epoch_frac,
         @Doc("length in tokens of the sample printed after each validation") @Default("30") int max_sample_tokens,
@@ -20,7 +24,11 @@ public record TrainParams(
         @Doc("Plateau: factor by which lr shrinks (also Cyclic's gamma)") @Default("0.995") double scheduler_factor,
         @Doc("Plateau: steps without improvement before shrinking") @Default("10") int patience,
         @Doc("Cosine: steps from lr to min_lr; Cyclic: full period; Linear: steps to min_lr") @Default("500") int lr_cycle_steps,
-        @Doc("AdamW decoupled weight decay (0 = plain Adam)") @Default("0") double weight_decay,
+        @Doc("adamw | muon (Muon, Jordan et al. 2024: momentum orthogonalised by a Newton-Schulz iteration for the blocks' 2-D weights; AdamW at lr for embeddings, head, gains and biases)") @Default("adamw") Optimizer optimizer,
+        @Doc("muon: peak learning rate of the blocks' matrices (follows lr's schedule)") @Default("0.02") double muon_lr,
+        @Doc("muon: momentum (Nesterov)") @Default("0.95") double muon_momentum,
+        @Doc("AdamW decoupled weight decay (0 = plain Adam); with muon also on the matrices Muon updates") @Default("0") double weight_decay,
+        @Doc("weight decay only on parameters of 2 or more dimensions (matrices, embeddings), none on gains and biases") @Default("False") boolean weight_decay_matrices_only,
         @Doc("Adam beta1") @Default("0.9") double adam_beta1,
         @Doc("Adam beta2") @Default("0.999") double adam_beta2,
         @Doc("LoRA rank on every parameter (0 = off): only the adapters train, the base weights stay frozen") @Default("0") int lora_rank,
@@ -53,6 +61,26 @@ public record TrainParams(
         @Override public String toString() { return spelling; }
     }
 
+    /** The optimizer of the hidden matrices (embeddings, head, gains and biases always take AdamW). */
+    public enum Optimizer implements Choice {
+        ADAMW("adamw"), MUON("muon");
+
+        private final String spelling;
+        Optimizer(String spelling) { this.spelling = spelling; }
+        public String spelling() { return spelling; }
+        @Override public String toString() { return spelling; }
+    }
+
+    /** The attention-pattern dropout: attn_dropout, or dropout when it is -1. */
+    public double attnDropout() {
+        return attn_dropout < 0 ? dropout : attn_dropout;
+    }
+
+    /** The residual-branch dropout: resid_dropout, or dropout when it is -1. */
+    public double residDropout() {
+        return resid_dropout < 0 ? dropout : resid_dropout;
+    }
+
     /** A copy with one field replaced, by its config name. */
     public TrainParams with(String field, Object value) {
         return Params.with(this, field, value);
@@ -65,6 +93,15 @@ public record TrainParams(
         if (epochs <= 0) where.fail("epochs", "a positive integer", epochs);
         if (max_steps == 0 || max_steps < -1) where.fail("max_steps", "a positive number of steps or -1", max_steps);
         if (!(dropout >= 0 && dropout < 1)) where.fail("dropout", "a probability in [0, 1)", dropout);
+        for (String f : new String[] {"attn_dropout", "resid_dropout"}) {
+            double p = f.equals("attn_dropout") ? attn_dropout : resid_dropout;
+            if (!(p == -1 || (p >= 0 && p < 1))) where.fail(f, "a probability in [0, 1), or -1 for dropout's value", p);
+        }
+        if (!(embd_dropout >= 0 && embd_dropout < 1)) where.fail("embd_dropout", "a probability in [0, 1)", embd_dropout);
+        if (!(label_smoothing >= 0 && label_smoothing < 1)) where.fail("label_smoothing", "a value in [0, 1)", label_smoothing);
+        if (!(muon_lr > 0)) where.fail("muon_lr", "a positive learning rate", muon_lr);
+        if (!(muon_momentum >= 0 && muon_momentum < 1)) where.fail("muon_momentum", "a value in [0, 1)", muon_momentum);
+        if (optimizer == Optimizer.MUON && lora_rank > 0) where.fail("optimizer", "adamw when lora_rank > 0 (Muon updates whole matrices)", optimizer);
         if (!(gradient_clip_val >= 0)) where.fail("gradient_clip_val", "a non-negative norm", gradient_clip_val);
         if (val_check_epoch_frac instanceof Double d && !(d > 0 && d <= 1))
             where.fail("val_check_epoch_frac", "a fraction in (0, 1] or a positive number of batches", d);

@@ -53,11 +53,11 @@ public final class Ops {
         return JniUtils.layerNorm(pt(x), new Shape(x.getShape().get(x.getShape().dimension() - 1)), pt(w), pt(b), eps);
     }
 
-    /** RMSNorm over the last axis: {@code x / sqrt(mean(x²) + eps) · w} (no bias, no mean subtraction). */
+    /** RMSNorm over the last axis: {@code x / sqrt(mean(x²) + eps) · w} (no bias, no mean subtraction; w null = no scale). */
     public static NDArray rmsNorm(NDArray x, NDArray w, double eps) {
         int last = x.getShape().dimension() - 1;
         NDArray rms = x.mul(x).mean(new int[] {last}, true).add(eps).sqrt();
-        return x.div(rms).mul(w);
+        return w == null ? x.div(rms) : x.div(rms).mul(w);
     }
 
     /**
@@ -70,6 +70,11 @@ public final class Ops {
         NDList halves = x.split(2, last);
         NDArray rotated = halves.get(1).neg().concat(halves.get(0), last);
         return x.mul(cos).add(rotated.mul(sin));
+    }
+
+    /** Elements {@code [i0, i1)} of a 1-D constant or parameter, as a view in {@code scope}'s manager. */
+    public static NDArray slice1(NDArray table, long i0, long i1, NDArray scope) {
+        return JniUtils.index(pt(table), new long[] {i0}, new long[] {i1}, new long[] {1}, pt(scope).getManager());
     }
 
     /** Rows {@code [r0, r1)} and columns {@code [c0, c1)} of a 2-D constant, as a view in {@code scope}'s manager. */

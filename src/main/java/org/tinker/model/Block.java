@@ -17,8 +17,9 @@ import org.tinker.engine.Ops;
  * <pre>
  *   post-norm (norm_first=false):  x = ln_1(x + drop(attn(x)));      x = ln_2(x + drop(mlp(x)))
  *   pre-norm  (norm_first=true):   x = x + drop(attn(ln_1(x)));      x = x + drop(mlp(ln_2(x)))
- *   attn(x) = c_proj(softmax(q·kᵀ/√hd + mask)·v)      q, k rotated by position when pos_encoding=rotary; mask: causal (+ ALiBi)
- *   mlp(x)  = c_proj(drop(act(c_fc(x))))              gated activations: act(gate)·up, see Layers.ffHidden
+ *   attn(x) = c_proj(drop_attn(softmax(q·kᵀ/√hd + mask))·v)   q, k rotated by position when pos_encoding=rotary; mask: causal (+ ALiBi)
+ *                                                  qk_norm: q, k RMS-normalised per head first (no weights)
+ *   mlp(x)  = c_proj(drop(act(c_fc(x))))              gated activations: act(gate)·up, see Layers.ffHidden; relu2: relu(x)²
  * </pre>
  * Hook points ({@link Hooks}) sit at every interesting intermediate. Attention takes libtorch's fused kernel (flash
  * attention on CPU: the {@code [B,H,T,T]} scores never exist) whenever nothing needs the scores or the pattern — no hook on
@@ -36,6 +37,7 @@ final class Block {
     private final double eps;
     private final ModelParams.Norm norm;
     private final ModelParams.Activation activation;
+    private final boolean qkNorm;
     // hook-point names, spelled once per block rather than once per forward pass
     private final String residPre, attnScores, attnPattern, attnOut, residMid, mlpOut, residPost;
 
@@ -49,6 +51,7 @@ final class Block {
         this.eps = mp.layer_norm_eps();
         this.norm = mp.norm();
         this.activation = mp.activation();
+        this.qkNorm = mp.qk_norm();
         residPre = Hooks.residPre(layer);
         attnScores = Hooks.attnScores(layer);
         attnPattern = Hooks.attnPattern(layer);
@@ -99,6 +102,10 @@ final class Block {
             k = perHead(x, w.kW(), w.kB());
             v = perHead(x, w.vW(), w.vB());
         }
+        if (qkNorm) { // unit RMS per head: a score is at most √hd whatever the weights grow to (no runaway logits)
+            q = Ops.rmsNorm(q, null, eps);
+            k = Ops.rmsNorm(k, null, eps);
+        }
         // Rotary positions turn q and k by an angle proportional to their absolute position (identity otherwise).
         q = pass.rope(q);
         k = pass.rope(k);
@@ -110,7 +117,7 @@ final class Block {
         NDArray z; // [B,H,T,hd]
         if (Kernels.available() && pass.attns() == null && !pass.hooked(attnScores) && !pass.hooked(attnPattern)) {
             // Fused: with the plain causal mask the kernel applies causality itself and skips the blocks above the diagonal.
-            z = Kernels.attention(q, k, v, pass.causalOnly() ? null : pass.mask(), pass.training() ? pass.dropout() : 0);
+            z = Kernels.attention(q, k, v, pass.causalOnly() ? null : pass.mask(), pass.training() ? pass.attnDropout() : 0);
         } else {
             // Scale q ([B,H,T,hd]) rather than the scores ([B,H,T,T]): T/hd times less work.
             NDArray scores = Ops.matmul(q.mul(1.0 / Math.sqrt(headDim)), k.swapAxes(2, 3)); // [B,H,T,P+T]
@@ -120,7 +127,7 @@ final class Block {
             scores = pass.hooked(attnScores) ? pass.hook(attnScores, layer, scores).add(pass.mask()) : scores.addi(pass.mask());
             NDArray pattern = pass.hook(attnPattern, layer, Ops.softmax(scores, -1)); // rows sum to 1
             if (pass.attns() != null) pass.attns().add(pattern);
-            z = Ops.matmul(pass.drop(pattern), v); // each position: the pattern-weighted average of the values
+            z = Ops.matmul(pass.dropAttn(pattern), v); // each position: the pattern-weighted average of the values
         }
         z = z.transpose(0, 2, 1, 3) // [B,T,H,hd]
                 .reshape(b, t, dim); // [B,T,D], heads side by side
@@ -153,7 +160,8 @@ final class Block {
      * @param ids        the input ids of this pass {@code [B,T]} (for hooks that depend on them)
      * @param mask       additive causal mask {@code [T, to]} (0 where key ≤ query, -inf above), in the step scope;
      *                   with ALiBi {@code [H,T,to]}, the mask plus each head's linear distance penalty
-     * @param dropout    dropout probability (applied only when {@code training})
+     * @param attnDropout  dropout probability of the attention pattern (applied only when {@code training})
+     * @param residDropout dropout probability of each branch's output and the MLP hidden layer (only when {@code training})
      * @param hooks      interventions at hook points, or null
      * @param attns      when non-null, each block appends its {@code [B,H,T,to]} attention pattern
      * @param ropeCos    rotary positions: {@code [T,hd]} cos of the query positions, or null (no rotary)
@@ -162,7 +170,7 @@ final class Block {
      *                   kernel may apply causality itself instead of reading the mask
      * @param cache      per layer, the keys and values of earlier positions (decoding), or null
      */
-    record Pass(NDArray ids, NDArray mask, double dropout, boolean training, Hooks hooks, Object attnRequests,
+    record Pass(NDArray ids, NDArray mask, double attnDropout, double residDropout, boolean training, Hooks hooks, Object attnRequests,
                 List<NDArray> attns, NDArray ropeCos, NDArray ropeSin, boolean causalOnly, List<KVCache.Layer> cache) {
 
         /** Rotates q or k {@code [B,H,T,hd]} by its positions when the model uses rotary positions. */
@@ -182,7 +190,11 @@ final class Block {
         }
 
         NDArray drop(NDArray x) {
-            return Ops.dropout(x, dropout, training);
+            return Ops.dropout(x, residDropout, training);
+        }
+
+        NDArray dropAttn(NDArray pattern) {
+            return Ops.dropout(pattern, attnDropout, training);
         }
     }
 }

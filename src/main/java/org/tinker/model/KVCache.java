@@ -10,7 +10,6 @@ import java.util.List;
 import java.util.Map;
 import org.tinker.config.ModelParams.PosEncoding;
 import org.tinker.config.ModelParams;
-import org.tinker.engine.Ops;
 
 /**
  * A key/value cache for incremental decoding: {@link #forward} takes only the NEW tokens of each row and attends to the
@@ -143,7 +142,7 @@ public final class KVCache implements AutoCloseable {
         try (NDManager step = manager.newSubManager()) {
             NDArray x = step.create(ids.toType(DataType.INT64, false).toLongArray(), new Shape(b, tn));
             LM.Trunk tr = lm.stack(x, ForwardOptions.DEFAULT, weights, blocks, length, layers);
-            NDArray logits = Ops.linear(tr.hidden(), tr.head(), null); // [B,Tn,V]
+            NDArray logits = lm.unembed(tr.hidden(), tr.head()); // [B,Tn,V]
             logits.attach(callerScope);
             for (Layer l : layers) l.commit(manager);
             return logits;
@@ -160,7 +159,7 @@ public final class KVCache implements AutoCloseable {
         }
         NDArray x = ids.getDataType() == DataType.INT64 ? ids : ids.toType(DataType.INT64, false); // in the caller's scope
         NDArray mask = mp.pos_encoding() == PosEncoding.ALIBI
-                ? lm.pass(length, length + x.getShape().get(1), x, x, 0, false, null, null, null, null).mask() : null;
+                ? lm.pass(length, length + x.getShape().get(1), x, x, 0, 0, false, null, null, null, null).mask() : null;
         return decoder.step(x, length, mask); // lands in x's manager: the caller's
     }
 

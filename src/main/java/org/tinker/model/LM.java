@@ -26,10 +26,12 @@ import org.tinker.engine.Ops;
 /**
  * A decoder-only transformer language model, GPT-style:
  * <pre>
- *   x      = wte[ids] (+ positions: learned wpe | fixed sinusoid | none)            [B,T,D]
+ *   x      = drop(wte[ids] (+ positions: learned wpe | fixed sinusoid | none))      [B,T,D]
  *   x      = block_{L-1}( … block_0(x) )      causal self-attention + MLP, see {@link Block}
+ *                                             unet_skips: block L-1-i also reads skip_weights[i]·(block i's output)
  *   x      = ln_f(x)                          if final_norm
  *   logits = x @ lm_headᵀ                     lm_head = wte when tie_embed_deembed     [B,T,V]
+ *   logits = c·tanh(logits / c)               if logit_softcap = c > 0
  * </pre>
  *
  * Positions may also be {@code rotary} or {@code alibi} (inside attention), norms {@code rmsnorm}, MLPs gated
@@ -52,6 +54,8 @@ public final class LM implements AutoCloseable {
     public static final String LN_F_W = "transformer.ln_f.weight";
     public static final String LN_F_B = "transformer.ln_f.bias";
     public static final String LM_HEAD = "lm_head.weight";
+    /** U-net skips ({@code unet_skips}): one learned scalar per skip, {@code [n_layers / 2]}. */
+    public static final String SKIP_WEIGHTS = "transformer.skip_weights";
 
     private final ModelParams mp;
     private final int vocabSize;
@@ -77,7 +81,9 @@ public final class LM implements AutoCloseable {
     private NDArray causalMask;
     private NDArray sinTable;
 
-    private double dropout = 0;
+    private Dropout dropout = Dropout.NONE;
+    /** Label smoothing of the training objective (0 = plain cross-entropy); see {@link #setLabelSmoothing}. */
+    private double labelSmoothing = 0;
     private boolean training = false;
     /** LoRA adapters when attached ({@link #attachLora}); null otherwise. */
     private Lora lora;
@@ -242,16 +248,21 @@ public final class LM implements AutoCloseable {
                 specs.add(ParamSpec.normal(h + "attn.c_attn.weight", std, 3 * d, d));
                 specs.add(ParamSpec.zeros(h + "attn.c_attn.bias", 3 * d));
             }
-            specs.add(ParamSpec.normal(h + "attn.c_proj.weight", projStd, d, d));
+            // zero_init_proj: each residual branch starts by adding nothing, so the stack starts as the identity and every
+            // block first learns through its input side (modded-nanogpt's zero-initialised c_proj)
+            specs.add(mp.zero_init_proj() ? ParamSpec.zeros(h + "attn.c_proj.weight", d, d)
+                    : ParamSpec.normal(h + "attn.c_proj.weight", projStd, d, d));
             specs.add(ParamSpec.zeros(h + "attn.c_proj.bias", d));
             specs.add(ParamSpec.ones(h + "ln_2.weight", d));
             if (layerNorm) specs.add(ParamSpec.zeros(h + "ln_2.bias", d));
             // gated activations: rows [0, ff) are the gate, rows [ff, 2ff) the "up" features (see Layers.ffHidden)
             specs.add(ParamSpec.normal(h + "mlp.c_fc.weight", std, fcRows, d));
             specs.add(ParamSpec.zeros(h + "mlp.c_fc.bias", fcRows));
-            specs.add(ParamSpec.normal(h + "mlp.c_proj.weight", projStd, d, ff));
+            specs.add(mp.zero_init_proj() ? ParamSpec.zeros(h + "mlp.c_proj.weight", d, ff)
+                    : ParamSpec.normal(h + "mlp.c_proj.weight", projStd, d, ff));
             specs.add(ParamSpec.zeros(h + "mlp.c_proj.bias", d));
         }
+        if (mp.unet_skips()) specs.add(ParamSpec.ones(SKIP_WEIGHTS, mp.n_layers() / 2));
         if (mp.final_norm()) {
             specs.add(ParamSpec.ones(LN_F_W, d));
             if (layerNorm) specs.add(ParamSpec.zeros(LN_F_B, d));
@@ -380,14 +391,44 @@ public final class LM implements AutoCloseable {
     // ---------------------------------------------------------------------------------------------------
     // Training state
 
-    /** Dropout probability used inside the blocks while training (default 0). */
-    public void setDropout(double p) {
-        if (!(p >= 0 && p < 1)) throw new IllegalArgumentException("dropout must be in [0, 1), got " + p);
-        this.dropout = p;
+    /**
+     * Dropout probabilities used while training: on the input embeddings, on the attention pattern, and on each residual
+     * branch's output (and the MLP's hidden layer).
+     */
+    public record Dropout(double embd, double attn, double resid) {
+        public static final Dropout NONE = new Dropout(0, 0, 0);
+
+        public Dropout {
+            for (double p : new double[] {embd, attn, resid})
+                if (!(p >= 0 && p < 1)) throw new IllegalArgumentException("dropout must be in [0, 1), got " + p);
+        }
     }
 
-    public double dropout() {
+    /** Dropout {@code p} on the attention pattern and the residual branches, none on the embeddings (default 0). */
+    public void setDropout(double p) {
+        setDropout(new Dropout(0, p, p));
+    }
+
+    public void setDropout(Dropout d) {
+        this.dropout = d;
+    }
+
+    public Dropout dropout() {
         return dropout;
+    }
+
+    /**
+     * Label smoothing ε of the training objective ({@link #loss(NDArray, NDArray, NDArray, ForwardOptions)} in
+     * training mode): {@code (1−ε)·(−log p[y]) + ε·mean_v(−log p[v])}, the cross-entropy against a target that puts
+     * 1−ε on the next token and ε spread evenly over the vocabulary. Evaluation reports the plain cross-entropy.
+     */
+    public double labelSmoothing() {
+        return labelSmoothing;
+    }
+
+    public void setLabelSmoothing(double eps) {
+        if (!(eps >= 0 && eps < 1)) throw new IllegalArgumentException("label smoothing must be in [0, 1), got " + eps);
+        this.labelSmoothing = eps;
     }
 
     public void setTraining(boolean training) {
@@ -424,7 +465,7 @@ public final class LM implements AutoCloseable {
         return inPrecision(() -> {
             Trunk tr = trunk(ids, opts);
             if (tr.logits() != null) return new LMOutput(tr.logits(), tr.attns(), tr.embeddings());
-            return new LMOutput(Ops.linear(tr.hidden(), tr.head(), null), tr.attns(), tr.embeddings()); // logits [B,T,V]
+            return new LMOutput(unembed(tr.hidden(), tr.head()), tr.attns(), tr.embeddings()); // logits [B,T,V]
         });
     }
 
@@ -495,13 +536,22 @@ public final class LM implements AutoCloseable {
         Hooks hooks = hooksWith(opts.hooks());
         if (opts.hooks() != null) opts.hooks().checkAgainst(hookPoints);
         boolean train = training && cache == null;
-        Block.Pass pass = pass(from, from + ids.getShape().get(1), ids, ids, dropout, train, hooks, opts.attnRequests(),
-                opts.getAttns() ? new ArrayList<>() : null, cache);
+        Block.Pass pass = pass(from, from + ids.getShape().get(1), ids, ids, dropout.attn(), dropout.resid(), train, hooks,
+                opts.attnRequests(), opts.getAttns() ? new ArrayList<>() : null, cache);
         NDArray x = pass.hook(Hooks.EMBED, -1, embed(ids, eff, from)); // [B,T,D]
+        x = Ops.dropout(x, dropout.embd(), train);
         NDList residuals = opts.getEmbeddings() ? new NDList(blocks.size() + 1) : null;
-        for (Block block : blocks) {
+        // U-net skips: block i < L/2 hands its output to block L-1-i, which adds it (times a learned scalar) to its input,
+        // so the later blocks see the early, token-level features directly (modded-nanogpt). Per position: still causal.
+        int nLayers = blocks.size(), nSkips = mp.unet_skips() ? nLayers / 2 : 0;
+        NDArray[] skips = new NDArray[nSkips];
+        for (int l = 0; l < nLayers; l++) {
+            int src = nLayers - 1 - l; // the first-half block whose output this block reads, when l is in the second half
+            if (src < nSkips) // skip_weights[src] as a [1] view in the step's scope (an op on the parameter would land in the LM's)
+                x = x.add(skips[src].mul(Ops.slice1(eff.get(SKIP_WEIGHTS), src, src + 1, x)));
             if (residuals != null) residuals.add(x);
-            x = block.forward(x, pass);
+            x = blocks.get(l).forward(x, pass);
+            if (l < nSkips) skips[l] = x;
         }
         if (residuals != null) residuals.add(x);
         if (mp.final_norm()) x = pass.hook(Hooks.LN_F_OUT, -1, Layers.norm(x, eff.get(LN_F_W), eff.get(LN_F_B), mp.norm(), mp.layer_norm_eps()));
@@ -566,6 +616,7 @@ public final class LM implements AutoCloseable {
     }
 
     private LossResult lossInPrecision(NDArray x, NDArray y, NDArray lossMask, ForwardOptions opts, boolean objective) {
+        boolean smoothing = objective && training && labelSmoothing > 0;
         if (x.getDataType() != DataType.INT64) x = x.toType(DataType.INT64, false);
         if (y.getDataType() != DataType.INT64) y = y.toType(DataType.INT64, false);
         ModelBody.Output hout = null;
@@ -580,11 +631,16 @@ public final class LM implements AutoCloseable {
             logits = hout.logits();
         } else {
             Trunk tr = trunk(x, opts);
-            if (tr.logits() == null && Kernels.available()) return fusedHeadLoss(tr, y, mask, tokens);
-            logits = tr.logits() != null ? tr.logits() : Ops.linear(tr.hidden(), tr.head(), null); // [B,T,V]
+            // the fused head computes the plain cross-entropy of uncapped logits
+            boolean plain = mp.logit_softcap() == 0 && !smoothing;
+            if (tr.logits() == null && Kernels.available() && plain) return fusedHeadLoss(tr, y, mask, tokens);
+            logits = tr.logits() != null ? tr.logits() : unembed(tr.hidden(), tr.head()); // [B,T,V]
         }
-        NDArray targetLogProb = Ops.pt(Ops.logSoftmax(logits, -1)).gather(y.expandDims(2), 2) // [B,T,1]
-                .squeeze(2);                                                                 // [B,T]
+        NDArray logProbs = Ops.logSoftmax(logits, -1);                                            // [B,T,V]
+        NDArray targetLogProb = Ops.pt(logProbs).gather(y.expandDims(2), 2)                       // [B,T,1]
+                .squeeze(2);                                                                      // [B,T]
+        // label smoothing: the target is 1−ε on y and ε/V on every token, so the loss mixes in the mean −log p over V
+        if (smoothing) targetLogProb = targetLogProb.mul(1 - labelSmoothing).add(logProbs.mean(new int[] {2}).mul(labelSmoothing));
         long correct;
         try (NDArray hits = logits.argMax(2).eq(y).toType(dtype, false).mul(mask).sum()) {
             correct = Math.round(hits.toType(DataType.FLOAT64, false).getDouble());
@@ -627,6 +683,17 @@ public final class LM implements AutoCloseable {
         NDArray surrogate = h2.mul(out.get(2).mul(scale)).sum().add(out.get(3).mul(scale).mul(tr.head()).sum());
         NDArray loss = value.add(surrogate.sub(surrogate.stopGradient()));
         return new LossResult(loss, tokens, correct);
+    }
+
+    /**
+     * The head: final hidden states {@code [.., D]} → logits {@code [.., V]}, soft-capped when {@code logit_softcap}
+     * is set ({@code c·tanh(z/c)}: smooth, monotone, ≈ z for |z| ≪ c and never beyond ±c, so no logit can run away).
+     * Every path to logits comes through here: forward, loss, the KV cache, the stepwise runner.
+     */
+    NDArray unembed(NDArray hidden, NDArray head) {
+        NDArray logits = Ops.linear(hidden, head, null);
+        double c = mp.logit_softcap();
+        return c > 0 ? JniUtils.tanh(Ops.pt(logits.div(c))).mul(c) : logits;
     }
 
     // ---------------------------------------------------------------------------------------------------
@@ -692,7 +759,7 @@ public final class LM implements AutoCloseable {
      * plus each head's distance penalty) and, for rotary positions, the cos/sin tables of the query positions.
      * All are views or small results in {@code scope}'s manager; {@code ids} are the pass's input ids, for hooks (may be null).
      */
-    Block.Pass pass(long from, long to, NDArray scope, NDArray ids, double dropout, boolean training, Hooks hooks,
+    Block.Pass pass(long from, long to, NDArray scope, NDArray ids, double attnDropout, double residDropout, boolean training, Hooks hooks,
                     Object attnRequests, List<NDArray> attns, List<KVCache.Layer> cache) {
         NDArray mask = Ops.slice2(causalMask(), from, to, 0, to, scope);
         if (mp.pos_encoding() == PosEncoding.ALIBI)
@@ -704,7 +771,7 @@ public final class LM implements AutoCloseable {
             sin = Ops.slice2(tables[1], from, to, 0, mp.headDim(), scope);
         }
         boolean causalOnly = from == 0 && mp.pos_encoding() != PosEncoding.ALIBI;
-        return new Block.Pass(ids, mask, dropout, training, hooks, attnRequests, attns, cos, sin, causalOnly, cache);
+        return new Block.Pass(ids, mask, attnDropout, residDropout, training, hooks, attnRequests, attns, cos, sin, causalOnly, cache);
     }
 
     private NDArray alibiDist;

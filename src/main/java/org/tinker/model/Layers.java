@@ -30,6 +30,7 @@ public final class Layers {
         NDArray h = Ops.linear(x, fcW, fcB);
         return switch (act) {
             case RELU -> Ops.relu(h);
+            case RELU2 -> Ops.relu(h).square(); // Primer (So et al. 2021): sparse like relu, smooth at 0
             case GELU -> Ops.gelu(h); // exact erf GELU, as torch's "gelu"
             case GELU_NEW -> Ops.geluTanh(h); // GPT-2's tanh approximation
             case SWIGLU, GEGLU -> {

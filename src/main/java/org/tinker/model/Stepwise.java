@@ -11,7 +11,6 @@ import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.tinker.config.ModelParams.Norm;
-import org.tinker.engine.Ops;
 
 /**
  * Runs an {@link LM} one piece at a time, for looking inside it: the embedding, then block by block, then
@@ -123,10 +122,10 @@ public final class Stepwise {
                 : Layers.norm(x, w.ln2W(), w.ln2B(), kind, lm.params().layer_norm_eps());
     }
 
-    /** The head: {@code x @ lm_headᵀ} (or wte when tied), {@code [.., D] → [.., V]}. */
+    /** The head: {@code x @ lm_headᵀ} (or wte when tied; soft-capped when the model caps), {@code [.., D] → [.., V]}. */
     public static NDArray unembed(LM lm, NDArray x) {
         Map<String, NDArray> p = lm.effectiveParameters(x.getManager());
-        return Ops.linear(x, lm.params().tie_embed_deembed() ? p.get(LM.WTE) : p.get(LM.LM_HEAD), null);
+        return lm.unembed(x, lm.params().tie_embed_deembed() ? p.get(LM.WTE) : p.get(LM.LM_HEAD));
     }
 
     /** The hierarchical and flexi bodies have no GPT blocks to step through. */
@@ -139,7 +138,7 @@ public final class Stepwise {
     /** A pass over a residual stream {@code x [B,T,D]} from position 0 with the model's own hooks (no input ids known). */
     private static Block.Pass pass(LM lm, NDArray x) {
         long t = x.getShape().get(1);
-        return lm.pass(0, t, x, null, 0, false, lm.hooksWith(null), null, null, null);
+        return lm.pass(0, t, x, null, 0, 0, false, lm.hooksWith(null), null, null, null);
     }
 
     /** Thrown by the last recording hook to stop the forward pass. */

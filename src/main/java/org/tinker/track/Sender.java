@@ -84,8 +84,10 @@ final class Sender {
 
     /** UpsertBucket with the spool's variables; entity and project come from the answer. */
     void upsert() throws WandbHttp.Failure, IOException {
+        Long rewound = spool.offset0() == null && spool.run.has("branch_point") ? rewind() : null;
         Map<String, Object> vars = new LinkedHashMap<>();
-        if (spool.storageId() != null) vars.put("id", spool.storageId());
+        String storage = spool.storageId() != null ? spool.storageId() : spool.run.has("storage_id") ? spool.run.get("storage_id").getAsString() : null;
+        if (storage != null) vars.put("id", storage); // as the official client on resume
         for (Map.Entry<String, JsonElement> e : spool.run.getAsJsonObject("variables").entrySet())
             vars.put(e.getKey(), e.getValue());
         JsonObject data = http.graphql("UpsertBucket", UPSERT_BUCKET, vars, WandbHttp.Policy.UPSERT, stop);
@@ -103,6 +105,42 @@ final class Sender {
         }
         String id = bucket.has("id") && !bucket.get("id").isJsonNull() ? bucket.get("id").getAsString() : null;
         spool.setServerRun(entityName, projectName, id);
+        // as the official client: this folder's rows go after the rows the run already has (its first upsert fixes that)
+        JsonElement count = bucket.get("historyLineCount");
+        long lines = count != null && count.isJsonPrimitive() ? count.getAsLong() : 0;
+        spool.setOffset0(rewound != null ? rewound : Math.max(lines, spool.offsetMin()));
+    }
+
+    static final String REWIND_RUN = """
+            mutation RewindRun($runName: String!, $entity: String, $project: String, $metricName: String!, $metricValue: Float!) {
+              rewindRun(input: {runName: $runName, entityName: $entity, projectName: $project, metricName: $metricName,
+                  metricValue: $metricValue}) {
+                rewoundRun { id name displayName description config sweepName project { id name entity { id name } } historyLineCount } } }""";
+
+    /**
+     * RewindRun to the run record's branch point (a resumed run's checkpoint step): the server drops the rows after
+     * it; returns where this folder's rows go, or null when the server does not have the run (nothing to rewind).
+     */
+    private Long rewind() throws WandbHttp.Failure {
+        JsonObject bp = spool.run.getAsJsonObject("branch_point");
+        JsonObject v = spool.run.getAsJsonObject("variables");
+        Map<String, Object> vars = new LinkedHashMap<>();
+        vars.put("runName", spool.runId());
+        vars.put("entity", v.get("entity"));
+        vars.put("project", v.get("project"));
+        vars.put("metricName", bp.get("metric").getAsString());
+        vars.put("metricValue", bp.get("value").getAsDouble());
+        JsonObject run;
+        try {
+            run = obj(obj(http.graphql("RewindRun", REWIND_RUN, vars, WandbHttp.Policy.GRAPHQL, stop), "rewindRun"), "rewoundRun");
+        } catch (WandbHttp.Failure f) {
+            if (f.status != 200) throw f;
+            spool.debug("RewindRun refused (" + f.getMessage() + "); the rows go after the run's rows");
+            return null; // a GraphQL error (the run does not exist there): nothing to rewind
+        }
+        if (run == null) return null;
+        JsonElement n = run.get("historyLineCount");
+        return n != null && n.isJsonPrimitive() ? n.getAsLong() : 0L;
     }
 
     /** The run's state on the server for resuming it; null when the run does not exist there. */
@@ -124,7 +162,8 @@ final class Sender {
 
     /** Rows, files or a changed summary wait to be sent. */
     boolean hasWork() {
-        return spool.acked() < spool.size() || !spool.pendingFiles().isEmpty() || !announce.isEmpty()
+        return spool.acked() < spool.size() || spool.outputAcked() < spool.outputSize() || spool.eventsAcked() < spool.eventsSize()
+                || !spool.pendingFiles().isEmpty() || !announce.isEmpty()
                 || (spool.size() > 0 && !spool.summaryLine().equals(summaryAcked));
     }
 
@@ -136,7 +175,7 @@ final class Sender {
      * @return true when {@code complete} went out and was acknowledged
      */
     boolean post(boolean complete) throws WandbHttp.Failure, IOException {
-        final long[] sentTo = new long[1];
+        final long[] sentTo = new long[3];
         final String[] sentSummary = new String[1];
         final List<String> sentFiles = new ArrayList<>();
         final boolean[] sentComplete = new boolean[1];
@@ -153,6 +192,12 @@ final class Sender {
                 h.add("content", c);
                 files.add(Spool.HISTORY, h);
             }
+            long outFrom = spool.outputAcked(), evFrom = spool.eventsAcked();
+            List<String> out = spool.outputLines(outFrom, MAX_LINES, MAX_BYTES), events = spool.eventLines(evFrom, MAX_LINES, MAX_BYTES);
+            if (!out.isEmpty()) files.add(Spool.OUTPUT, chunk(offset(Spool.OUTPUT) + outFrom, out));
+            if (!events.isEmpty()) files.add(Spool.EVENTS, chunk(offset(Spool.EVENTS) + evFrom, events));
+            sentTo[1] = outFrom + out.size();
+            sentTo[2] = evFrom + events.size();
             String summary = spool.summaryLine();
             if (spool.size() > 0 && !summary.equals(summaryAcked)) {
                 JsonObject s = new JsonObject();
@@ -172,7 +217,8 @@ final class Sender {
             }
             sentTo[0] = from + lines.size();
             sentSummary[0] = files.has(Spool.SUMMARY) ? summary : summaryAcked;
-            sentComplete[0] = complete && sentTo[0] == spool.size() && spool.pendingFiles().isEmpty() && spool.exitCode() != null;
+            sentComplete[0] = complete && sentTo[0] == spool.size() && sentTo[1] == spool.outputSize() && sentTo[2] == spool.eventsSize()
+                    && spool.pendingFiles().isEmpty() && spool.exitCode() != null;
             if (sentComplete[0]) {
                 body.addProperty("complete", true);
                 body.addProperty("exitcode", spool.exitCode());
@@ -182,9 +228,24 @@ final class Sender {
         rowsSent += sentTo[0] - spool.acked();
         summaryAcked = sentSummary[0];
         announce.removeAll(sentFiles);
-        spool.ack(sentTo[0], sentFiles, sentComplete[0]);
+        spool.ack(sentTo[0], sentTo[1], sentTo[2], sentFiles, sentComplete[0]);
         readStopped(resp);
         return sentComplete[0];
+    }
+
+    /** Where a streamed file's line 0 of this folder goes: after what the run had when it was resumed. */
+    private long offset(String file) {
+        JsonElement o = spool.run.get(file.equals(Spool.OUTPUT) ? "output_offset" : "events_offset");
+        return o == null || o.isJsonNull() ? 0 : o.getAsLong();
+    }
+
+    private static JsonObject chunk(long offset, List<String> lines) {
+        JsonObject o = new JsonObject();
+        o.addProperty("offset", offset);
+        JsonArray c = new JsonArray();
+        lines.forEach(c::add);
+        o.add("content", c);
+        return o;
     }
 
     /** An empty POST: the server keeps the run "running". */

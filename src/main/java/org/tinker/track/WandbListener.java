@@ -6,7 +6,11 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.tinker.config.RunSpec;
 import org.tinker.runs.Namer;
@@ -30,9 +34,11 @@ public final class WandbListener implements StatsListener {
     private long rowStep = Long.MIN_VALUE;
     private long skipUpTo = -1;
     /** Every statistic of the current run as (n_train_samples, value) points, for the end-of-run plots. */
-    private final Map<String, java.util.List<double[]>> series = new LinkedHashMap<>();
+    private final Map<String, List<double[]>> series = new LinkedHashMap<>();
     private RunStart started;
     private EndImages endImages;
+    /** This launch's W&B group for grids: config name + launch time. */
+    private final String launchTime = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd_HHmmss"));
 
     /**
      * Makes the images a run uploads when it ends (the saved metric plots): given the run and its statistics
@@ -41,7 +47,7 @@ public final class WandbListener implements StatsListener {
      */
     @FunctionalInterface
     public interface EndImages {
-        Map<String, Path> make(RunStart run, Map<String, java.util.List<double[]>> series);
+        Map<String, Path> make(RunStart run, Map<String, List<double[]>> series);
     }
 
     public WandbListener withEndImages(EndImages images) {
@@ -65,12 +71,14 @@ public final class WandbListener implements StatsListener {
         RunSpec spec = r.spec();
         WandbSettings s = settings;
         Path previousSpool = null;
+        Long rewindTo = null;
         skipUpTo = r.resumeAfterStep();
         if (r.resumeAfterStep() >= 0) {
             JsonObject stored = readStored(r.runDir().resolve(RUN_FILE));
             if (stored == null && r.checkpoint() != null) stored = readStored(r.checkpoint().resolve(RUN_FILE));
             if (stored != null && stored.has("run_id")) {
                 s = s.withRun(stored.get("run_id").getAsString(), s.resume() != null ? s.resume() : "allow");
+                rewindTo = r.resumeAfterStep(); // rows are logged at _step = training step: the checkpoint's is the rewind point
                 if (stored.has("spool")) {
                     Path p = Path.of(stored.get("spool").getAsString());
                     if (Files.isDirectory(p)) previousSpool = p;
@@ -80,7 +88,7 @@ public final class WandbListener implements StatsListener {
             }
         }
         run = WandbRun.start(s, new WandbRun.Init(Namer.wandbProjectName(spec, projNameOverride), Namer.runName(spec), spec.flat(),
-                previousSpool), out);
+                previousSpool, groupName(spec), "train", tags(spec), rewindTo), out);
         run.carry("n_train_samples");
         started = r;
         series.clear();
@@ -110,16 +118,31 @@ public final class WandbListener implements StatsListener {
         }
         if (at.statSyncer() <= skipUpTo) return; // the Trainer's constructor values of a resumed run
         row.put(name, value);
-        if (endImages != null) series.computeIfAbsent(name, k -> new java.util.ArrayList<>()).add(new double[] {at.nTrainSamples(), value});
+        if (endImages != null) series.computeIfAbsent(name, k -> new ArrayList<>()).add(new double[] {at.nTrainSamples(), value});
         if (w.stopRequested()) {
             flush();
             throw new WandbRun.Stopped("the W&B run " + w.id() + " was stopped from the W&B UI");
         }
     }
 
+    /** The runs of one grid launch share a group: {@code {config}-{launch time}}; a single run has none. */
+    String groupName(RunSpec spec) {
+        return spec.total() > 1 ? spec.configName() + "-" + launchTime : null;
+    }
+
+    /** Task and architecture; ablation runs are tagged {@code ablation} and {@code ablation:{name}}. */
+    static List<String> tags(RunSpec spec) {
+        List<String> t = new ArrayList<>(List.of(spec.dp().dataset_name(), spec.mp().layer_architecture().spelling()));
+        if (spec.ablation() != null) {
+            t.add("ablation");
+            t.add("ablation:" + spec.ablation());
+        }
+        return t;
+    }
+
     private void flush() {
         if (row.isEmpty() || run == null) return;
-        run.log(row);
+        run.log(row, rowStep);
         row.clear();
     }
 

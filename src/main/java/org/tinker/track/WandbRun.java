@@ -14,6 +14,7 @@ import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -21,6 +22,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.tinker.config.ConfigError;
 
@@ -46,8 +49,18 @@ public final class WandbRun {
      * @param displayName the run's name in the UI; null lets the server choose (WANDB_NAME takes precedence)
      * @param config the flattened config
      * @param previousSpool the spool of an earlier process of the same run (resume), or null
+     * @param group the run's group (a grid launch; WANDB_RUN_GROUP takes precedence), or null
+     * @param jobType the run's job type ("train")
+     * @param tags tags (WANDB_TAGS are added)
+     * @param rewindTo for a resumed run: rewind it to this {@code _step} (the checkpoint's last row), so that
+     *        the rows the interrupted process logged after its checkpoint are replaced, not logged twice; or null
      */
-    public record Init(String project, String displayName, Map<String, Object> config, Path previousSpool) {}
+    public record Init(String project, String displayName, Map<String, Object> config, Path previousSpool, String group, String jobType,
+                       List<String> tags, Long rewindTo) {
+        public Init(String project, String displayName, Map<String, Object> config, Path previousSpool) {
+            this(project, displayName, config, previousSpool, null, "train", List.of(), null);
+        }
+    }
 
     private static final DateTimeFormatter DIR_TIME = DateTimeFormatter.ofPattern("yyyyMMdd_HHmmss");
 
@@ -70,6 +83,9 @@ public final class WandbRun {
     private volatile long finishDeadline = Long.MAX_VALUE;
     private boolean finished, warned, urlPrinted;
     private Thread hook;
+    /** {@code wandb/wandb-resume.json}: the run WANDB_RESUME=auto resumes; removed when the run finishes cleanly. */
+    static final String RESUME_FILE = "wandb-resume.json";
+    private Path resumeFile;
 
     private WandbRun(WandbSettings s, PrintStream out, Spool spool, long startStep, double runtimeOffset) {
         this.settings = s;
@@ -99,17 +115,31 @@ public final class WandbRun {
     public static WandbRun start(WandbSettings s, Init init, PrintStream out) {
         if (s.mode() == WandbSettings.Mode.DISABLED) return disabled();
         if (s.keyMissing()) out.println(s.missingKeyHint());
+        Path resumeFile = s.dir().resolve("wandb").resolve(RESUME_FILE);
+        if ("auto".equals(s.resume()) && s.runId() == null) {
+            // as the official client: resume the run that the last process in this folder did not finish, else a new one
+            String last = null;
+            try {
+                if (Files.isRegularFile(resumeFile)) last = JsonParser.parseString(Files.readString(resumeFile)).getAsJsonObject().get("run_id").getAsString();
+            } catch (IOException | RuntimeException e) {
+                out.println("W&B: " + resumeFile + " is unreadable (" + e.getMessage() + "); starting a new run");
+            }
+            s = last != null ? s.withRun(last, "allow") : s.withRun(newId(), null);
+        }
         String id = s.runId() != null ? s.runId() : newId();
         String project = s.project() != null ? s.project() : init.project();
-        long offset = 0, startStep = 0;
+        long offset = 0, startStep = 0, outputOffset = 0, eventsOffset = 0;
         double runtime = 0;
         JsonObject summary = new JsonObject();
+        Map<String, JsonElement> serverConfig = new LinkedHashMap<>();
+        List<String> serverTags = new ArrayList<>();
+        String storageId = null, serverNotes = null;
         // local knowledge of earlier processes of this run
         if (init.previousSpool() != null) {
             try {
                 Spool prev = Spool.open(init.previousSpool());
                 prev.close();
-                offset = prev.offset0() + prev.size();
+                offset = (prev.offset0() != null ? prev.offset0() : prev.offsetMin()) + prev.size();
                 JsonObject sum = prev.summary();
                 summary = sum;
                 if (sum.has("_step")) startStep = sum.get("_step").getAsLong() + 1;
@@ -138,6 +168,11 @@ public final class WandbRun {
                         + " (unset WANDB_RUN_ID or choose another id)");
             if (bucket != null) {
                 offset = Math.max(offset, longOr(bucket, "historyLineCount", 0));
+                outputOffset = longOr(bucket, "logLineCount", 0);
+                if (bucket.has("id") && !bucket.get("id").isJsonNull()) storageId = bucket.get("id").getAsString(); // sent on the upsert
+                if (bucket.has("notes") && !bucket.get("notes").isJsonNull()) serverNotes = bucket.get("notes").getAsString();
+                if (bucket.has("tags") && bucket.get("tags").isJsonArray()) bucket.getAsJsonArray("tags").forEach(t -> serverTags.add(t.getAsString()));
+                eventsOffset = longOr(bucket, "eventsLineCount", 0);
                 JsonElement tail = bucket.get("historyTail");
                 try {
                     if (tail != null && tail.isJsonPrimitive()) {
@@ -148,6 +183,11 @@ public final class WandbRun {
                             if (last.has("_runtime")) runtime = Math.max(runtime, last.get("_runtime").getAsDouble());
                         }
                     }
+                    JsonElement cfg = bucket.get("config");
+                    if (cfg != null && cfg.isJsonPrimitive()) // the server's config, merged under this process's
+                        for (Map.Entry<String, JsonElement> e : JsonParser.parseString(cfg.getAsString()).getAsJsonObject().entrySet())
+                            if (!e.getKey().equals("_wandb") && e.getValue().isJsonObject() && e.getValue().getAsJsonObject().has("value"))
+                                serverConfig.put(e.getKey(), e.getValue().getAsJsonObject().get("value"));
                     JsonElement sm = bucket.get("summaryMetrics");
                     if (sm != null && sm.isJsonPrimitive()) {
                         JsonObject server = JsonParser.parseString(sm.getAsString()).getAsJsonObject();
@@ -163,8 +203,23 @@ public final class WandbRun {
         JsonObject run = new JsonObject();
         run.addProperty("base_url", s.baseUrl());
         run.addProperty("mode", s.mode().name().toLowerCase());
-        run.add("variables", variables(s, id, project, init));
-        run.addProperty("history_offset", offset);
+        JsonObject vars = variables(s, id, project, init, serverConfig, serverTags, serverNotes);
+        run.add("variables", vars);
+        if (storageId != null) run.addProperty("storage_id", storageId);
+        if (init.rewindTo() != null && s.resume() != null) {
+            // rewind (the official resume_from): the server drops the rows after the checkpoint's step, this process logs them again
+            JsonObject bp = new JsonObject();
+            bp.addProperty("run", id);
+            bp.addProperty("metric", "_step");
+            bp.addProperty("value", (double) init.rewindTo());
+            run.add("branch_point", bp);
+            startStep = init.rewindTo() + 1;
+            offset = 0; // the rewind's answer says where the rows go
+        }
+        run.addProperty("history_offset_min", offset);
+        run.addProperty("output_offset", outputOffset);
+        run.addProperty("events_offset", eventsOffset);
+        run.addProperty("resumed", s.resume() != null && (offset > 0 || startStep > 0));
         run.addProperty("start_step", startStep);
         run.addProperty("runtime_offset", runtime);
         run.addProperty("start_time", System.currentTimeMillis() / 1000.0);
@@ -181,37 +236,60 @@ public final class WandbRun {
             return disabled();
         }
         WandbRun r = new WandbRun(s, out, spool, startStep, runtime);
+        if ("auto".equals(s.resume()) || Files.isRegularFile(resumeFile)) {
+            try {
+                JsonObject o = new JsonObject();
+                o.addProperty("run_id", id);
+                Spool.writeAtomically(resumeFile, WandbHttp.GSON.toJson(o));
+                r.resumeFile = resumeFile;
+            } catch (IOException e) {
+                out.println("W&B: cannot write " + resumeFile + " (" + e.getMessage() + ")");
+            }
+        }
+        RunFiles.write(spool);
         r.begin();
         return r;
     }
 
-    private static JsonObject variables(WandbSettings s, String id, String project, Init init) {
-        JsonObject config = new JsonObject();
-        init.config().forEach((k, v) -> {
-            JsonObject w = new JsonObject();
-            w.add("value", WandbHttp.GSON.toJsonTree(v));
-            config.add(k, w);
-        });
-        JsonObject wandb = new JsonObject(), t = new JsonObject();
-        t.add("t", new JsonObject());
-        wandb.add("value", t);
-        config.add("_wandb", wandb);
+    private static JsonObject variables(WandbSettings s, String id, String project, Init init, Map<String, JsonElement> serverConfig,
+                                        List<String> serverTags, String serverNotes) {
+        Map<String, JsonElement> config = new LinkedHashMap<>(serverConfig);
+        init.config().forEach((k, v) -> config.put(k, WandbHttp.GSON.toJsonTree(v)));
         JsonObject v = new JsonObject();
         v.addProperty("name", id);
         v.addProperty("project", project);
         v.addProperty("entity", s.entity());
         v.addProperty("displayName", s.name() != null ? s.name() : init.displayName());
-        v.addProperty("notes", s.notes());
-        if (!s.tags().isEmpty()) v.add("tags", WandbHttp.GSON.toJsonTree(s.tags()));
-        v.addProperty("groupName", s.group());
-        v.addProperty("config", WandbHttp.GSON.toJson(config));
-        v.addProperty("jobType", "train");
+        v.addProperty("notes", s.notes() != null ? s.notes() : serverNotes);
+        Set<String> tags = new LinkedHashSet<>(serverTags);
+        tags.addAll(init.tags());
+        tags.addAll(s.tags());
+        if (!tags.isEmpty()) v.add("tags", WandbHttp.GSON.toJsonTree(tags));
+        v.addProperty("groupName", s.group() != null ? s.group() : init.group());
+        v.addProperty("config", WandbRecords.configJson(config));
+        v.addProperty("jobType", init.jobType() != null ? init.jobType() : "train");
         v.addProperty("host", host());
         v.addProperty("program", "tinker");
         return v;
     }
 
+    /** System metrics every {@link #STATS_EVERY_MS} (StatsRecords; wandb-events.jsonl). */
+    static final long STATS_EVERY_MS = 15_000;
+    private ScheduledExecutorService stats;
+
     private void begin() {
+        stats = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "wandb-stats-" + id);
+            t.setDaemon(true);
+            return t;
+        });
+        stats.scheduleAtFixedRate(() -> {
+            try {
+                spool.stats(RunFiles.systemMetrics(), runtimeOffset + (System.nanoTime() - t0) / 1e9);
+            } catch (IOException | RuntimeException e) {
+                spool.debug("system metrics: " + e);
+            }
+        }, STATS_EVERY_MS, STATS_EVERY_MS, TimeUnit.MILLISECONDS);
         if (online) {
             thread.start();
             try {
@@ -287,9 +365,18 @@ public final class WandbRun {
 
     /** Logs one history row: numbers, strings, booleans, nested maps, JsonElements. */
     public void log(Map<String, ?> values) {
+        log(values, -1);
+    }
+
+    /**
+     * Logs one history row at {@code _step = max(atStep, next step)}: the training loop's step numbers (which may
+     * skip) keep a resumed run's rows where a rewind to its checkpoint's step expects them.
+     */
+    public void log(Map<String, ?> values, long atStep) {
         if (spool == null) return;
         synchronized (lock) {
             if (finished) return;
+            step = Math.max(step, atStep);
             JsonObject row = new JsonObject();
             values.forEach((k, v) -> row.add(k, v instanceof JsonElement j ? j : WandbHttp.GSON.toJsonTree(v)));
             for (String k : carryKeys) {
@@ -369,23 +456,41 @@ public final class WandbRun {
      */
     public void finish(int exitCode) {
         if (spool == null) return;
+        if (finishing && hook != null && Thread.currentThread() == hook) { // Ctrl-C while finish() waits for the server
+            aborted = true;
+            out.println("W&B: interrupted while sending; " + pending() + " left in " + spool.dir + " (send with: runner wandb-sync "
+                    + spool.dir + ", or wandb sync " + spool.dir + ")");
+            return;
+        }
         synchronized (lock) {
             if (finished && exitCodeWritten()) return;
             finished = true;
         }
+        if (stats != null) stats.shutdownNow();
         try {
-            spool.setExit(exitCode);
+            spool.setExit(exitCode, runtimeOffset + (System.nanoTime() - t0) / 1e9);
         } catch (IOException e) {
-            warn("cannot write " + spool.dir.resolve(Spool.EXIT) + " (" + e.getMessage() + ")");
+            warn("cannot write the run's end to " + spool.dir + " (" + e.getMessage() + ")");
         }
         if (online && thread.isAlive()) {
-            finishDeadline = System.nanoTime() + settings.timing().finishWait().toNanos();
+            // at Ctrl-C or SIGTERM (the shutdown hook) a second signal cannot cut the wait short: wait 30 s at most there
+            long waitNs = settings.timing().finishWait().toNanos();
+            if (Thread.currentThread() == hook) waitNs = Math.min(waitNs, 30_000_000_000L);
+            finishDeadline = System.nanoTime() + waitNs;
             finishing = true;
             synchronized (lock) {
                 lock.notifyAll();
             }
             try {
-                thread.join(settings.timing().finishWait().toMillis() + 1000);
+                // as the official client: keep retrying until delivered, saying every few seconds what is still to go
+                long progressMs = Math.min(5000, Math.max(500, settings.timing().batchInterval().toMillis() * 10));
+                long end = finishDeadline + 1_000_000_000L;
+                for (long wait; thread.isAlive() && (wait = (end - System.nanoTime()) / 1_000_000) > 0; ) {
+                    thread.join(Math.min(progressMs, wait));
+                    if (thread.isAlive() && !aborted) out.println("W&B: finishing: sending " + pending() + " (up to "
+                            + Math.max(0, (finishDeadline - System.nanoTime()) / 1_000_000_000L) + " s more; Ctrl-C leaves the rest in "
+                            + spool.dir + " for runner wandb-sync or wandb sync)");
+                }
                 if (thread.isAlive()) {
                     aborted = true;
                     http.cancel();
@@ -398,10 +503,17 @@ public final class WandbRun {
         try {
             spool.saveSummary();
         } catch (IOException e) {
-            warn("cannot write " + spool.dir.resolve(Spool.SUMMARY) + " (" + e.getMessage() + ")");
+            warn("cannot write " + spool.file(Spool.SUMMARY) + " (" + e.getMessage() + ")");
         }
         spool.close();
         report();
+        if (exitCode == 0 && resumeFile != null) {
+            try {
+                Files.deleteIfExists(resumeFile);
+            } catch (IOException ignored) {
+                // a later WANDB_RESUME=auto would resume this finished run: harmless
+            }
+        }
         if (hook != null && Thread.currentThread() != hook) {
             try {
                 Runtime.getRuntime().removeShutdownHook(hook);
@@ -409,6 +521,13 @@ public final class WandbRun {
                 // shutting down: the hook runs and finds the run finished
             }
         }
+    }
+
+    /** What is still unsent, in words ("17 rows, 1 file and the run's end"). */
+    private String pending() {
+        long rows = spool.size() - spool.acked();
+        int files = spool.pendingFiles().size();
+        return rows + " rows, " + files + (files == 1 ? " file" : " files") + (spool.completeAcked() ? "" : " and the run's end");
     }
 
     private boolean exitCodeWritten() {
@@ -426,7 +545,8 @@ public final class WandbRun {
         String where = url() != null ? url() : settings.baseUrl();
         if (spool.synced()) out.println("W&B: sent " + sender.rowsSent() + " rows to " + where + "; nothing unsynced");
         else out.println("W&B: sent " + sender.rowsSent() + " rows to " + where + "; still unsynced: " + unsentRows + " rows, "
-                + unsentFiles + " files" + (spool.completeAcked() ? "" : ", the run's end") + " (send with: runner wandb-sync " + spool.dir + ")");
+                + unsentFiles + " files" + (spool.completeAcked() ? "" : ", the run's end") + " (send with: runner wandb-sync " + spool.dir
+                + ", or wandb sync " + spool.dir + ")");
     }
 
     /** All rows, files and the end acknowledged by the server. */

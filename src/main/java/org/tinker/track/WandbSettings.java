@@ -34,14 +34,15 @@ public record WandbSettings(Mode mode, boolean keyMissing, String baseUrl, Strin
      * @param backoffBase first retry wait (doubles, +0..25% jitter) unless the server sends Retry-After
      * @param backoffMax longest retry wait
      * @param initWait how long start-up waits for the server before training goes on regardless
-     * @param finishWait how long the end of a run waits for unsent rows before leaving them to wandb-sync
+     * @param finishWait how long the end of a run keeps retrying unsent rows before leaving them to wandb-sync
+     *        (default 10 minutes, {@code WANDB_FINISH_TIMEOUT} seconds)
      * @param graphqlTimeout per-attempt timeout of GraphQL calls
      * @param streamTimeout per-attempt timeout of file_stream calls
      */
     public record Timing(Duration batchInterval, Duration heartbeat, Duration backoffBase, Duration backoffMax, Duration initWait,
                          Duration finishWait, Duration graphqlTimeout, Duration streamTimeout) {
         public static final Timing DEFAULT = new Timing(Duration.ofSeconds(5), Duration.ofSeconds(30), Duration.ofSeconds(2),
-                Duration.ofSeconds(60), Duration.ofSeconds(15), Duration.ofSeconds(60), Duration.ofSeconds(30), Duration.ofSeconds(180));
+                Duration.ofSeconds(60), Duration.ofSeconds(15), Duration.ofMinutes(10), Duration.ofSeconds(30), Duration.ofSeconds(180));
     }
 
     /** From the process environment and the user's home folder. */
@@ -85,9 +86,22 @@ public record WandbSettings(Mode mode, boolean keyMissing, String baseUrl, Strin
         String t = env.get("WANDB_TAGS");
         if (t != null) for (String s : t.split(",")) if (!s.isBlank()) tags.add(s.trim());
         String dir = nonBlank(env.get("WANDB_DIR"));
+        Timing timing = Timing.DEFAULT;
+        String ft = nonBlank(env.get("WANDB_FINISH_TIMEOUT"));
+        if (ft != null) {
+            double sec;
+            try {
+                sec = Double.parseDouble(ft);
+            } catch (NumberFormatException e) {
+                sec = -1;
+            }
+            if (!(sec >= 0)) throw new ConfigError("WANDB_FINISH_TIMEOUT=" + ft + ": expected seconds (a number >= 0)");
+            timing = new Timing(timing.batchInterval(), timing.heartbeat(), timing.backoffBase(), timing.backoffMax(), timing.initWait(),
+                    Duration.ofMillis((long) (sec * 1000)), timing.graphqlTimeout(), timing.streamTimeout());
+        }
         return new WandbSettings(mode, missing, base, key, nonBlank(env.get("WANDB_ENTITY")), nonBlank(env.get("WANDB_PROJECT")),
                 Path.of(dir == null ? "." : dir), runId, resume, nonBlank(env.get("WANDB_NAME")), nonBlank(env.get("WANDB_NOTES")),
-                List.copyOf(tags), nonBlank(env.get("WANDB_RUN_GROUP")), Timing.DEFAULT);
+                List.copyOf(tags), nonBlank(env.get("WANDB_RUN_GROUP")), timing);
     }
 
     public WandbSettings withTiming(Timing t) {

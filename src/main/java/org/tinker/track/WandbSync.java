@@ -27,14 +27,14 @@ public final class WandbSync {
         if (s.apiKey() == null) throw new ConfigError("wandb-sync: " + s.missingKeyHint().replace("W&B: ", "").replace("; logging offline", ""));
         List<Path> spools = new ArrayList<>();
         for (Path d : dirs) {
-            if (Files.isRegularFile(d.resolve(Spool.RUN))) spools.add(d);
+            if (Spool.isSpool(d)) spools.add(d);
             else if (Files.isDirectory(d)) {
                 try (var st = Files.list(d)) {
-                    st.filter(p -> Files.isRegularFile(p.resolve(Spool.RUN))).forEach(spools::add);
+                    st.filter(p -> !Files.isSymbolicLink(p) && Spool.isSpool(p)).forEach(spools::add);
                 } catch (IOException e) {
                     throw new ConfigError(d + ": cannot list (" + e.getMessage() + ")");
                 }
-                if (spools.isEmpty()) throw new ConfigError(d + ": not a W&B spool folder (no run.json)");
+                if (spools.isEmpty()) throw new ConfigError(d + ": not a W&B run folder (no run-<id>.wandb) nor a wandb/ folder of them");
             } else throw new ConfigError(d + ": no such folder");
         }
         // same run: oldest spool first (folder names are {run|offline-run}-{yyyyMMdd_HHmmss}-{id})

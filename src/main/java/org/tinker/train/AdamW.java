@@ -17,16 +17,28 @@ import org.tinker.engine.Kernels;
  * </pre>
  * Updates happen in place on the parameters. Temporaries are closed at once so the parameter manager
  * does not grow. The moments live in the optimizer's own manager and are saved with the checkpoint.
+ * With {@code matricesOnly} the decay applies only to parameters of two or more dimensions (weight matrices and
+ * embeddings), not to gains and biases: shrinking a LayerNorm gain or a bias toward 0 is not a simpler model.
  */
-public final class AdamW implements AutoCloseable {
+public final class AdamW implements Optimizer {
     private final LinkedHashMap<String, NDArray> params;
     private final double beta1, beta2, eps, weightDecay;
+    /** The parameters weight decay applies to. */
+    private final java.util.Set<String> decayed = new java.util.HashSet<>();
     private final NDManager manager;
     private final LinkedHashMap<String, NDArray> m = new LinkedHashMap<>(), v = new LinkedHashMap<>();
     private long t;
 
     public AdamW(LinkedHashMap<String, NDArray> params, double beta1, double beta2, double eps, double weightDecay) {
+        this(params, beta1, beta2, eps, weightDecay, false);
+    }
+
+    public AdamW(LinkedHashMap<String, NDArray> params, double beta1, double beta2, double eps, double weightDecay,
+                 boolean matricesOnly) {
         this.params = params;
+        params.forEach((name, p) -> {
+            if (!matricesOnly || p.getShape().dimension() >= 2) decayed.add(name);
+        });
         this.beta1 = beta1;
         this.beta2 = beta2;
         this.eps = eps;
@@ -45,6 +57,7 @@ public final class AdamW implements AutoCloseable {
     }
 
     /** One step that leaves the {@code frozen} parameters (and their moments) untouched. */
+    @Override
     public void step(double lr, java.util.Set<String> frozen) {
         t++;
         if (Kernels.available()) {
@@ -60,7 +73,7 @@ public final class AdamW implements AutoCloseable {
                 NDArray g = p.getGradient();
                 g.attach(tmp);
                 NDArray mi = m.get(e.getKey()), vi = v.get(e.getKey());
-                if (weightDecay > 0) p.muli(1 - lr * weightDecay);
+                if (weightDecay > 0 && decayed.contains(e.getKey())) p.muli(1 - lr * weightDecay);
                 NDArray gm = g.mul(1 - beta1);
                 gm.attach(tmp);
                 mi.muli(beta1).addi(gm);
@@ -81,14 +94,17 @@ public final class AdamW implements AutoCloseable {
 
     /**
      * The same update as the loop above in one multi-tensor kernel (one pass over each tensor instead of ~13 and one
-     * call instead of ~13 per parameter); see {@link Kernels#adamw}. Groups by device, as the kernel needs.
+     * call instead of ~13 per parameter); see {@link Kernels#adamw}. Groups by device, as the kernel needs, and by
+     * whether the parameters decay (the kernel takes one decay).
      */
     private void fusedStep(double lr, java.util.Set<String> frozen) {
         try (NDManager tmp = manager.newSubManager()) {
-            Map<ai.djl.Device, List<String>> byDevice = new LinkedHashMap<>();
+            record Group(ai.djl.Device device, boolean decays) {}
+            Map<Group, List<String>> byDevice = new LinkedHashMap<>();
             for (String name : params.keySet())
-                if (!frozen.contains(name)) byDevice.computeIfAbsent(params.get(name).getDevice(), d -> new ArrayList<>()).add(name);
-            for (Map.Entry<ai.djl.Device, List<String>> group : byDevice.entrySet()) {
+                if (!frozen.contains(name))
+                    byDevice.computeIfAbsent(new Group(params.get(name).getDevice(), decayed.contains(name)), d -> new ArrayList<>()).add(name);
+            for (Map.Entry<Group, List<String>> group : byDevice.entrySet()) {
                 List<NDArray> ps = new ArrayList<>(), gs = new ArrayList<>(), ms = new ArrayList<>(), vs = new ArrayList<>();
                 for (String name : group.getValue()) {
                     NDArray p = params.get(name);
@@ -99,17 +115,19 @@ public final class AdamW implements AutoCloseable {
                     ms.add(m.get(name));
                     vs.add(v.get(name));
                 }
-                NDArray step = tmp.create((float) t).toDevice(group.getKey(), false); // t < 2^24 is exact in float32
-                Kernels.adamw(ps, gs, ms, vs, step, lr, beta1, beta2, weightDecay, eps);
+                NDArray step = tmp.create((float) t).toDevice(group.getKey().device(), false); // t < 2^24 is exact in float32
+                Kernels.adamw(ps, gs, ms, vs, step, lr, beta1, beta2, group.getKey().decays() ? weightDecay : 0, eps);
             }
         }
     }
 
+    @Override
     public long steps() {
         return t;
     }
 
     /** Moments by name ({@code {param}.exp_avg}, {@code {param}.exp_avg_sq}), as torch names them. */
+    @Override
     public NDList stateTensors() {
         NDList out = new NDList();
         m.forEach((name, a) -> {
@@ -125,6 +143,7 @@ public final class AdamW implements AutoCloseable {
         return out;
     }
 
+    @Override
     public void restore(Map<String, NDArray> byName, long steps) {
         m.forEach((name, a) -> a.set(byName.get(name + ".exp_avg").toType(a.getDataType(), false).toByteBuffer()));
         v.forEach((name, a) -> a.set(byName.get(name + ".exp_avg_sq").toType(a.getDataType(), false).toByteBuffer()));

@@ -73,6 +73,7 @@ public final class DataParallel implements AutoCloseable {
                 r.loadParameters(onDevice);
             }
             r.setDropout(master.dropout());
+            r.setLabelSmoothing(master.labelSmoothing());
             r.setPrecision(master.precision());
             replicas.add(r);
         }

@@ -60,7 +60,7 @@ public final class Trainer {
     private final List<StatsListener> listeners = new ArrayList<>();
     private final List<TrainingCallback> callbacks = new ArrayList<>();
     private final LrSchedule schedule;
-    private final AdamW optimizer;
+    private final Optimizer optimizer;
     private final LinkedHashMap<String, NDArray> params;
     private TrainerState state = new TrainerState();
     private final long startCpuNanos = cpuNanos();
@@ -80,11 +80,15 @@ public final class Trainer {
         this.opts = opts;
         this.params = lm.trainableParameters(); // with LoRA: only the adapters
         this.schedule = new LrSchedule(tp);
-        this.optimizer = new AdamW(params, tp.adam_beta1(), tp.adam_beta2(), 1e-8, tp.weight_decay());
+        this.optimizer = tp.optimizer() == TrainParams.Optimizer.MUON
+                ? new Muon(params, tp.muon_lr(), tp.muon_momentum(), tp.lr(), tp.adam_beta1(), tp.adam_beta2(), tp.weight_decay(),
+                        tp.weight_decay_matrices_only())
+                : new AdamW(params, tp.adam_beta1(), tp.adam_beta2(), 1e-8, tp.weight_decay(), tp.weight_decay_matrices_only());
         listeners.add(stats);
         listeners.addAll(opts.listeners());
         state.seed = tp.random_seed();
-        lm.setDropout(tp.dropout());
+        lm.setDropout(new LM.Dropout(tp.embd_dropout(), tp.attnDropout(), tp.residDropout()));
+        lm.setLabelSmoothing(tp.label_smoothing());
         lm.setPrecision(tp.precision());
         // the config's training-loop recipes are part of the run, as its model recipes are part of the model: every
         // trainer of this spec runs them (a CLI run, a grid point, a resumed run, a benchmark, the Java API)

@@ -98,11 +98,29 @@ class ConfigFileTest {
     void ablateAddsEachAblationPerGridPoint() {
         List<RunSpec> rs = Grid.expand(List.of(ConfigFile.parse("c", "[ModelParams]\ndim=[32,64]\nn_heads=4\n")),
                 List.of(), null, true);
-        assertEquals(2 * (1 + Ablations.ALL.size()), rs.size());
+        // at the defaults only no-positions, pre-norm, tied-head and gelu-mlp change something (no recipe is on to switch off)
+        assertEquals(2 * 5, rs.size());
         assertNull(rs.get(0).ablation());
         assertEquals("no-positions", rs.get(1).ablation());
         assertEquals("none", rs.get(1).mp().pos_encoding().spelling());
         assertEquals(32, rs.get(1).mp().dim());
+        assertEquals(List.of("no-positions", "pre-norm", "tied-head", "gelu-mlp"),
+                rs.subList(1, 5).stream().map(RunSpec::ablation).toList());
+        assertEquals(rs.size(), Grid.count(List.of(ConfigFile.parse("c", "[ModelParams]\ndim=[32,64]\nn_heads=4\n")), List.of(), true));
+    }
+
+    @Test
+    void ablateSwitchesEachRecipeOffAndSkipsWhatTheConfigAlreadyHas() {
+        String modern = "[TrainParams]\noptimizer = \"muon\"\nrandom_seed = [0, 1]\n[ModelParams]\nn_heads=4\nnorm_first = True\n"
+                + "activation = \"relu2\"\nqk_norm = True\nzero_init_proj = True\nlogit_softcap = 30\nunet_skips = True\n";
+        List<RunSpec> rs = Grid.expand(List.of(ConfigFile.parse("m", modern)), List.of(), null, true);
+        List<String> names = rs.subList(0, rs.size() / 2).stream().map(r -> String.valueOf(r.ablation())).toList();
+        assertEquals(List.of("null", "no-positions", "tied-head", "adamw", "no-qk-norm", "gelu-mlp", "no-zero-init", "no-softcap",
+                "no-unet-skips"), names, "pre-norm is left out: the config is pre-norm already");
+        assertEquals(TrainParams.Optimizer.ADAMW, rs.get(3).tp().optimizer());
+        assertEquals(0.0, rs.get(7).mp().logit_softcap());
+        assertTrue(rs.get(7).mp().unet_skips(), "an ablation changes only its own values");
+        assertEquals(rs.size(), Grid.count(List.of(ConfigFile.parse("m", modern)), List.of(), true));
     }
 
     @Test

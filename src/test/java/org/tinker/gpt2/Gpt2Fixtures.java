@@ -1,12 +1,28 @@
 package org.tinker.gpt2;
 
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 import java.net.URISyntaxException;
 import java.nio.file.Path;
+import org.junit.jupiter.api.function.Executable;
+import org.tinker.config.ConfigError;
+import org.tinker.engine.FormatError;
 
 /** Paths of the GPT-2 fixtures copied into the test resources, and comparison helpers. */
 final class Gpt2Fixtures {
+    /**
+     * Runs a load that must be refused with one of the two one-line user errors: a {@link ConfigError} (a missing or
+     * mistaken file) or a {@link FormatError} (a file that is not what its format promises).
+     */
+    static RuntimeException refusal(Executable load) {
+        RuntimeException e = assertThrows(RuntimeException.class, load);
+        assertTrue(e instanceof ConfigError || e instanceof FormatError, "a user error, not " + e);
+        return e;
+    }
+
     private Gpt2Fixtures() {}
 
     static Path resource(String name) {

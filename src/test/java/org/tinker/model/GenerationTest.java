@@ -24,7 +24,7 @@ class GenerationTest {
 
     /**
      * Every value of every variant field, read from {@link ModelParams} itself (each boolean field, each choice field's
-     * {@link ModelParams#choices}), changed one at a time from two different bases, and every shipped recipe on both
+     * {@link ModelParams#choices}), changed one at a time from two different bases, logit soft-capping, and every shipped recipe on both
      * layer architectures: a value or recipe added later is covered without touching this list.
      */
     static List<ModelParams> allKinds() {
@@ -43,6 +43,7 @@ class GenerationTest {
                     out.add(mp);
                 }
             }
+            out.add(base.with("logit_softcap", 3.0)); // the numeric head setting (its logits pass through c·tanh(z/c))
             for (String arch : List.of("torch-transformer", "custom-transformer"))
                 for (var e : ModelRecipes.ALL)
                     out.add(base.with("layer_architecture", arch).with("recipes", e.example()));

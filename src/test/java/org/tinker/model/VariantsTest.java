@@ -85,7 +85,7 @@ class VariantsTest extends WithBaseManager {
                 System.arraycopy(k, 0, ks, p * hd, hd);
             }
             NDArray anchor = m.create(0f);
-            Block.Pass pass = lm.pass(0, t, anchor, null, 0, false, null, null, null, null);
+            Block.Pass pass = lm.pass(0, t, anchor, null, 0, 0, false, null, null, null, null);
             NDArray rq = pass.rope(m.create(qs, new Shape(1, 1, t, hd)).toType(DataType.FLOAT32, false));
             NDArray rk = pass.rope(m.create(ks, new Shape(1, 1, t, hd)).toType(DataType.FLOAT32, false));
             float[] scores = rq.matMul(rk.swapAxes(2, 3)).toFloatArray(); // [t,t]

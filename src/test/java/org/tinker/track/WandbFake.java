@@ -21,8 +21,10 @@ import okhttp3.mockwebserver.RecordedRequest;
 import okhttp3.mockwebserver.SocketPolicy;
 
 /**
- * A W&B server on loopback (OkHttp MockWebServer) that keeps what a real one keeps: history lines by
- * offset (and how often each offset was written), the last summary line, uploaded files, completion.
+ * A W&B server on loopback (OkHttp MockWebServer) that keeps what a real one keeps, per run: history lines by
+ * offset (and how often each offset was written; {@code historyLineCount} in UpsertBucket's answer), output.log
+ * and wandb-events.jsonl lines, the last summary line, uploaded files, completion; RewindRun truncates a run's
+ * history after a {@code _step}. {@link #history}, {@link #writes} and the fields below them are the first run's.
  * Failures can be switched on: a status for the next N requests (optionally with Retry-After), an outage, a hang.
  */
 final class WandbFake implements AutoCloseable {
@@ -40,6 +42,10 @@ final class WandbFake implements AutoCloseable {
     final List<Req> requests = new ArrayList<>();
     final TreeMap<Long, String> history = new TreeMap<>();
     final Map<Long, Integer> writes = new HashMap<>();
+    final Map<String, TreeMap<Long, String>> histories = new HashMap<>();
+    final Map<String, Map<Long, Integer>> writesOf = new HashMap<>();
+    final Map<String, TreeMap<Long, String>> outputs = new HashMap<>(), events = new HashMap<>();
+    final Map<String, Integer> exitcodes = new HashMap<>();
     String summary;
     Integer exitcode;
     boolean complete;
@@ -47,10 +53,13 @@ final class WandbFake implements AutoCloseable {
     final Map<String, byte[]> files = new HashMap<>();
     final Map<String, JsonObject> upserts = new HashMap<>();
     final String entity = "alice";
+    final List<String> rewinds = new ArrayList<>();
     volatile int failStatus, failCount;
     volatile String retryAfter;
     volatile String failPathPrefix = "";
     volatile boolean down, hang, stopped;
+    /** Answers injected before the normal ones, in order, on paths under failPathPrefix: {status, Retry-After or null}. */
+    final java.util.Deque<String[]> inject = new java.util.ArrayDeque<>();
 
     WandbFake() throws IOException {
         server.setDispatcher(new Dispatcher() {
@@ -111,6 +120,12 @@ final class WandbFake implements AutoCloseable {
         if (hang) return new MockResponse().setSocketPolicy(SocketPolicy.NO_RESPONSE);
         if (down) return new MockResponse().setResponseCode(503).setBody("{\"error\":\"down\"}");
         synchronized (this) {
+            if (!inject.isEmpty() && r.getPath().startsWith(failPathPrefix)) {
+                String[] i = inject.poll();
+                MockResponse m = new MockResponse().setResponseCode(Integer.parseInt(i[0])).setBody("{\"error\":\"injected\"}");
+                if (i[1] != null) m.setHeader("Retry-After", i[1]);
+                return m;
+            }
             if (failCount > 0 && r.getPath().startsWith(failPathPrefix)) {
                 failCount--;
                 MockResponse m = new MockResponse().setResponseCode(failStatus).setBody("{\"error\":\"injected\"}");
@@ -119,7 +134,10 @@ final class WandbFake implements AutoCloseable {
             }
             try {
                 if (r.getPath().equals("/graphql")) return json(graphql(JsonParser.parseString(body).getAsJsonObject()));
-                if (r.getPath().endsWith("/file_stream")) return json(fileStream(JsonParser.parseString(body).getAsJsonObject()));
+                if (r.getPath().endsWith("/file_stream")) {
+                    String[] parts = r.getPath().split("/"); // /files/{entity}/{project}/{run}/file_stream
+                    return json(fileStream(parts[4], JsonParser.parseString(body).getAsJsonObject()));
+                }
                 if (r.getMethod().equals("PUT") && r.getPath().startsWith("/upload/")) {
                     files.put(r.getPath().substring("/upload/".length()), raw);
                     return new MockResponse().setResponseCode(200);
@@ -142,15 +160,40 @@ final class WandbFake implements AutoCloseable {
             case "UpsertBucket" -> {
                 String name = v.get("name").getAsString();
                 boolean inserted = !upserts.containsKey(name);
+                if (!inserted) { // an update: what was set before stays unless given again
+                    JsonObject merged = upserts.get(name).deepCopy();
+                    v.entrySet().forEach(e -> { if (!e.getValue().isJsonNull()) merged.add(e.getKey(), e.getValue()); });
+                    v = merged;
+                }
                 upserts.put(name, v);
+                TreeMap<Long, String> history = historyOf(name);
                 return "{\"data\":{\"upsertBucket\":{\"bucket\":{\"id\":\"storage-" + name + "\",\"name\":\"" + name
                         + "\",\"displayName\":null,\"description\":null,\"config\":\"{}\",\"sweepName\":null,\"project\":{\"id\":\"p1\",\"name\":\""
                         + v.get("project").getAsString() + "\",\"entity\":{\"id\":\"e1\",\"name\":\"" + entity + "\"}},\"historyLineCount\":"
                         + history.size() + "},\"inserted\":" + inserted + "}}}";
             }
+            case "RewindRun" -> {
+                String name = v.get("runName").getAsString();
+                if (!upserts.containsKey(name)) return "{\"data\":{\"rewindRun\":null}}";
+                TreeMap<Long, String> history = historyOf(name);
+                double at = v.get("metricValue").getAsDouble();
+                history.entrySet().removeIf(e -> JsonParser.parseString(e.getValue()).getAsJsonObject().get("_step").getAsDouble() > at);
+                writesOf(name).keySet().removeIf(off -> off >= history.size());
+                JsonObject run = new JsonObject();
+                run.addProperty("id", "storage-" + name);
+                run.addProperty("name", name);
+                run.addProperty("historyLineCount", history.size());
+                run.addProperty("config", upserts.get(name).get("config").getAsString());
+                JsonObject project = JsonParser.parseString("{\"name\":\"" + upserts.get(name).get("project").getAsString()
+                        + "\",\"entity\":{\"name\":\"" + entity + "\"}}").getAsJsonObject();
+                run.add("project", project);
+                rewinds.add(name + "@" + at);
+                return "{\"data\":{\"rewindRun\":{\"rewoundRun\":" + run + "}}}";
+            }
             case "RunResumeStatus" -> {
                 String name = v.get("name").getAsString();
                 if (!upserts.containsKey(name)) return "{\"data\":{\"model\":{\"id\":\"p1\",\"name\":\"x\",\"entity\":{\"id\":\"e1\",\"name\":\"alice\"},\"bucket\":null}}}";
+                TreeMap<Long, String> history = historyOf(name);
                 JsonArray tail = new JsonArray();
                 history.tailMap(Math.max(0, history.size() - 10L)).values().forEach(tail::add);
                 JsonObject b = new JsonObject();
@@ -160,6 +203,9 @@ final class WandbFake implements AutoCloseable {
                 b.addProperty("historyTail", tail.toString());
                 b.addProperty("summaryMetrics", summary == null ? "{}" : summary);
                 b.addProperty("wandbConfig", "{\"t\":{}}");
+                b.addProperty("config", upserts.get(name).get("config").getAsString());
+                b.addProperty("logLineCount", outputs.getOrDefault(name, new TreeMap<>()).size());
+                b.addProperty("eventsLineCount", events.getOrDefault(name, new TreeMap<>()).size());
                 JsonObject model = new JsonObject();
                 model.add("bucket", b);
                 JsonObject data = new JsonObject();
@@ -184,8 +230,25 @@ final class WandbFake implements AutoCloseable {
         }
     }
 
-    private String fileStream(JsonObject b) {
+    synchronized TreeMap<Long, String> historyOf(String run) {
+        if (histories.isEmpty()) histories.put(run, history);
+        return histories.computeIfAbsent(run, k -> new TreeMap<>());
+    }
+
+    synchronized Map<Long, Integer> writesOf(String run) {
+        if (writesOf.isEmpty()) writesOf.put(run, writes);
+        return writesOf.computeIfAbsent(run, k -> new HashMap<>());
+    }
+
+    private String fileStream(String run, JsonObject b) {
         JsonObject files = b.has("files") ? b.getAsJsonObject("files") : new JsonObject();
+        TreeMap<Long, String> history = historyOf(run);
+        Map<Long, Integer> writes = writesOf(run);
+        for (String f : List.of("output.log", "wandb-events.jsonl")) if (files.has(f)) {
+            TreeMap<Long, String> lines = (f.equals("output.log") ? outputs : events).computeIfAbsent(run, k -> new TreeMap<>());
+            long off = files.getAsJsonObject(f).get("offset").getAsLong();
+            for (JsonElement l : files.getAsJsonObject(f).getAsJsonArray("content")) lines.put(off++, l.getAsString());
+        }
         if (files.has("wandb-history.jsonl")) {
             JsonObject h = files.getAsJsonObject("wandb-history.jsonl");
             long off = h.get("offset").getAsLong();
@@ -198,14 +261,26 @@ final class WandbFake implements AutoCloseable {
         if (files.has("wandb-summary.json")) summary = files.getAsJsonObject("wandb-summary.json").getAsJsonArray("content").get(0).getAsString();
         if (b.has("uploaded")) b.getAsJsonArray("uploaded").forEach(e -> uploaded.add(e.getAsString()));
         if (b.has("complete") && b.get("complete").getAsBoolean()) {
-            complete = true;
-            exitcode = b.get("exitcode").getAsInt();
+            if (histories.get(run) == history) {
+                complete = true;
+                exitcode = b.get("exitcode").getAsInt();
+            }
+            exitcodes.put(run, b.get("exitcode").getAsInt());
         }
         return stopped ? "{\"stopped\":true}" : "{}";
     }
 
-    /** Every history row as JSON, in offset order; fails on gaps. */
+    /** Every history row of the first run as JSON, in offset order; fails on gaps. */
     synchronized List<JsonObject> rows() {
+        return rows(history);
+    }
+
+    /** A run's history rows, in offset order; fails on gaps. */
+    synchronized List<JsonObject> rows(String run) {
+        return rows(historyOf(run));
+    }
+
+    private static List<JsonObject> rows(TreeMap<Long, String> history) {
         List<JsonObject> out = new ArrayList<>();
         long expect = 0;
         for (Map.Entry<Long, String> e : history.entrySet()) {

@@ -38,12 +38,38 @@ class WandbOfflineSyncTest {
             Path spool = run.spoolDir();
             assertTrue(spool.getFileName().toString().matches("offline-run-\\d{8}_\\d{6}-" + run.id()), spool.toString());
             assertEquals(spool.getParent(), dir.resolve("wandb"));
-            for (String f : List.of("run.json", "wandb-history.jsonl", "wandb-summary.json", "exit.json", "sync-state.json"))
-                assertTrue(Files.isRegularFile(spool.resolve(f)), f);
-            JsonObject runJson = JsonParser.parseString(Files.readString(spool.resolve("run.json"))).getAsJsonObject();
-            assertEquals("proj", runJson.getAsJsonObject("variables").get("project").getAsString());
-            assertTrue(runJson.getAsJsonObject("variables").get("config").getAsString().contains("\"tp.lr\":{\"value\":0.1}"));
-            assertEquals(21, Files.readAllLines(spool.resolve("wandb-history.jsonl")).size());
+            // the official layout: run-{id}.wandb, files/, logs/, and wandb/latest-run pointing at the folder
+            Path log = spool.resolve("run-" + run.id() + ".wandb");
+            assertTrue(Files.isRegularFile(log));
+            assertTrue(Files.isDirectory(spool.resolve("logs")));
+            assertTrue(Files.isRegularFile(spool.resolve("files/media/images").resolve(
+                    Files.list(spool.resolve("files/media/images")).findFirst().orElseThrow().getFileName())));
+            assertEquals(spool.toRealPath(), dir.resolve("wandb/latest-run").toRealPath());
+            // read back record by record against the schema: header, run, metrics, 21 history rows, files, summary, exit, final
+            List<com.google.protobuf.DynamicMessage> recs = new java.util.ArrayList<>();
+            for (byte[] b : TransactionLog.read(log)) recs.add(WandbProto.parse(b));
+            List<String> kinds = recs.stream().map(WandbProto::kind).toList();
+            assertEquals(List.of("header", "run", "metric", "metric"), kinds.subList(0, 4));
+            assertEquals(List.of("summary", "exit", "final"), kinds.subList(kinds.size() - 3, kinds.size()));
+            assertEquals(21, kinds.stream().filter("history"::equals).count());
+            assertEquals(4, kinds.stream().filter("files"::equals).count(), "metadata, requirements, config.yaml, the image");
+            var runRec = WandbProto.sub(recs.get(1), "run");
+            assertEquals(run.id(), WandbProto.str(runRec, "run_id"));
+            assertEquals("proj", WandbProto.str(runRec, "project"));
+            assertEquals("name", WandbProto.str(runRec, "display_name"));
+            var configItem = WandbProto.<com.google.protobuf.DynamicMessage>list(WandbProto.sub(runRec, "config"), "update").get(0);
+            assertEquals("tp.lr", WandbProto.str(configItem, "key"));
+            assertEquals("0.1", WandbProto.str(configItem, "value_json"));
+            var h5 = WandbProto.sub(recs.stream().filter(r -> "history".equals(WandbProto.kind(r))).toList().get(5), "history");
+            assertEquals(5, WandbProto.num(WandbProto.sub(h5, "step"), "num"));
+            Map<String, String> items = new LinkedHashMap<>();
+            for (var it : WandbProto.<com.google.protobuf.DynamicMessage>list(h5, "item")) items.put(WandbProto.str(it, "key"), WandbProto.str(it, "value_json"));
+            assertEquals(List.of("loss", "n_train_samples", "_step", "_runtime", "_timestamp"), List.copyOf(items.keySet()));
+            assertEquals(1.0 / 6, Double.parseDouble(items.get("loss")));
+            assertEquals("40.0", items.get("n_train_samples"));
+            var files = WandbProto.<com.google.protobuf.DynamicMessage>list(WandbProto.sub(recs.get(kinds.lastIndexOf("files")), "files"), "files");
+            assertTrue(WandbProto.str(files.get(0), "path").startsWith("media/images/plot_20_"));
+            assertEquals(0, WandbProto.num(WandbProto.sub(recs.get(kinds.indexOf("exit")), "exit"), "exit_code"));
             assertTrue(WandbProtocolTest.buf.toString().contains("runner wandb-sync " + spool));
 
             List<WandbSync.Result> rs = WandbSync.sync(List.of(dir.resolve("wandb")), fake.settings(dir, WandbSettings.Mode.ONLINE),
@@ -54,8 +80,14 @@ class WandbOfflineSyncTest {
             for (int i = 0; i < 20; i++) assertEquals(8.0 * i, fake.rows().get(i).get("n_train_samples").getAsDouble());
             assertTrue(fake.complete);
             assertEquals(0, fake.exitcode);
-            assertEquals(1, fake.files.size());
-            assertEquals(1, fake.uploaded.size());
+            assertEquals(4, fake.files.size());
+            assertEquals(4, fake.uploaded.size());
+            // a full run page: metadata, the dependency list, config.yaml
+            JsonObject meta = JsonParser.parseString(new String(fake.files.get("wandb-metadata.json"))).getAsJsonObject();
+            for (String k : List.of("host", "program", "args", "java", "tinker", "cpu_count", "gpu_count", "startedAt")) assertTrue(meta.has(k), k);
+            assertTrue(meta.get("cpu_count").getAsInt() > 0);
+            assertTrue(new String(fake.files.get("requirements.txt")).contains("okhttp==4.12.0"));
+            assertTrue(new String(fake.files.get("config.yaml")).contains("tp.lr:\n  value: 0.1"), new String(fake.files.get("config.yaml")));
             assertEquals("name", fake.upserts.get(run.id()).get("displayName").getAsString());
             fake.writes.values().forEach(n -> assertEquals(1, n));
             // again: nothing to do, no request
@@ -100,6 +132,52 @@ class WandbOfflineSyncTest {
             // the resumed sync started at offset 1000
             List<JsonObject> bodies = fake.streamBodies().stream().filter(b -> b.has("files") && b.getAsJsonObject("files").has("wandb-history.jsonl")).toList();
             assertEquals(1000, bodies.get(1).getAsJsonObject("files").getAsJsonObject("wandb-history.jsonl").get("offset").getAsLong());
+        }
+    }
+
+    @Test
+    void reSyncingAFolderWhoseRunHasRowsAppendsAfterThem(@TempDir Path dir) throws Exception {
+        try (WandbFake fake = new WandbFake()) {
+            WandbRun run = WandbRun.start(fake.settings(dir, WandbSettings.Mode.OFFLINE), new WandbRun.Init("proj", null, Map.of(), null),
+                    WandbProtocolTest.out());
+            for (int i = 0; i < 5; i++) run.log(row(i));
+            run.finish(0);
+            WandbSettings online = fake.settings(dir, WandbSettings.Mode.ONLINE);
+            assertTrue(WandbSync.sync(List.of(run.spoolDir()), online, WandbProtocolTest.out()).get(0).synced());
+            // the same folder elsewhere, without tinker's sync state (what `wandb sync` would see): rows go after the run's
+            Path copy = dir.resolve("elsewhere/wandb/" + run.spoolDir().getFileName());
+            try (var all = Files.walk(run.spoolDir())) {
+                for (Path p : all.toList()) {
+                    Path to = copy.resolve(run.spoolDir().relativize(p).toString());
+                    if (Files.isDirectory(p)) Files.createDirectories(to);
+                    else if (!p.getFileName().toString().equals("sync-state.json")) Files.copy(p, to);
+                }
+            }
+            WandbSync.Result again = WandbSync.sync(List.of(copy), online, WandbProtocolTest.out()).get(0);
+            assertTrue(again.synced(), again.toString());
+            assertEquals(10, fake.rows().size());
+            fake.writes.values().forEach(n -> assertEquals(1, n, "nothing written over"));
+            assertEquals(5, fake.graphql("UpsertBucket").size() > 1 ? fake.streamBodies().stream()
+                    .filter(b -> b.has("files") && b.getAsJsonObject("files").has("wandb-history.jsonl")).toList().get(1)
+                    .getAsJsonObject("files").getAsJsonObject("wandb-history.jsonl").get("offset").getAsLong() : -1);
+        }
+    }
+
+    @Test
+    void foldersOfOlderTinkerVersionsStillSync(@TempDir Path dir) throws Exception {
+        Path old = dir.resolve("wandb/offline-run-20250101_000000-oldrun01");
+        Files.createDirectories(old.resolve("files"));
+        Files.writeString(old.resolve("run.json"), "{\"base_url\":\"x\",\"mode\":\"offline\",\"variables\":{\"name\":\"oldrun01\","
+                + "\"project\":\"proj\",\"entity\":null,\"config\":\"{}\",\"jobType\":\"train\"},\"history_offset\":0,\"start_step\":0}");
+        Files.writeString(old.resolve("wandb-history.jsonl"), "{\"loss\":1.0,\"_step\":0}\n{\"loss\":0.5,\"_step\":1}\n");
+        Files.writeString(old.resolve("exit.json"), "{\"exitcode\":0}");
+        try (WandbFake fake = new WandbFake()) {
+            WandbSync.Result r = WandbSync.sync(List.of(dir.resolve("wandb")), fake.settings(dir, WandbSettings.Mode.ONLINE),
+                    WandbProtocolTest.out()).get(0);
+            assertTrue(r.synced(), r.toString());
+            assertEquals(2, fake.rows().size());
+            assertEquals(0.5, fake.rows().get(1).get("loss").getAsDouble());
+            assertTrue(fake.complete);
         }
     }
 

@@ -86,6 +86,36 @@ class WandbRetryTest {
     }
 
     @Test
+    void outageAtTheStartOfAShortRunIsFullyDeliveredBeforeExit(@TempDir Path dir) throws Exception {
+        Path png = dir.resolve("p.png");
+        javax.imageio.ImageIO.write(new java.awt.image.BufferedImage(8, 4, java.awt.image.BufferedImage.TYPE_INT_RGB), "png", png.toFile());
+        try (WandbFake fake = new WandbFake()) {
+            // the first three file_stream POSTs fail (500), the fourth is rate-limited once (429, Retry-After: 1)
+            fake.failPathPrefix = "/files/";
+            for (int i = 0; i < 3; i++) fake.inject.add(new String[] {"500", null});
+            fake.inject.add(new String[] {"429", "1"});
+            WandbRun run = start(fake, dir, withBackoff(300));
+            for (int i = 0; i < 16; i++) {
+                run.log(Map.of("loss", 1.0 / (i + 1), "n_train_samples", 8.0 * i));
+                Thread.sleep(20);
+            }
+            run.logImage("plot", png);
+            run.finish(0);
+            // finish drained everything: 17 rows, the image, the summary and the end, before it returned
+            assertTrue(fake.inject.isEmpty());
+            assertEquals(17, fake.rows().size());
+            fake.writes.values().forEach(n -> assertEquals(1, n));
+            assertEquals(4, fake.files.size(), "the image, wandb-metadata.json, requirements.txt, config.yaml");
+            assertTrue(fake.complete);
+            assertEquals(0, fake.exitcode);
+            assertTrue(run.synced());
+            String out = WandbProtocolTest.buf.toString();
+            assertTrue(out.contains("W&B: finishing: sending 17 rows"), out); // progress while the server is not yet answering
+            assertTrue(out.contains("nothing unsynced"), out);
+        }
+    }
+
+    @Test
     void upsertRetriesConflictButNotUnprocessable(@TempDir Path dir) throws Exception {
         try (WandbFake fake = new WandbFake()) {
             fake.failStatus = 409;

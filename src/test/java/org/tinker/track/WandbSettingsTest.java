@@ -74,6 +74,11 @@ class WandbSettingsTest {
         assertThrows(ConfigError.class, () -> WandbSettings.fromEnv(Map.of("WANDB_MODE", "sometimes"), home));
         assertThrows(ConfigError.class, () -> WandbSettings.fromEnv(Map.of("WANDB_RESUME", "maybe"), home));
         assertThrows(ConfigError.class, () -> WandbSettings.fromEnv(Map.of("WANDB_RUN_ID", "a/b"), home));
+        // the end of a run keeps retrying for 10 minutes unless WANDB_FINISH_TIMEOUT (seconds) says otherwise
+        assertEquals(java.time.Duration.ofMinutes(10), s.timing().finishWait());
+        assertEquals(java.time.Duration.ofMillis(90_500),
+                WandbSettings.fromEnv(Map.of("WANDB_FINISH_TIMEOUT", "90.5"), home).timing().finishWait());
+        assertThrows(ConfigError.class, () -> WandbSettings.fromEnv(Map.of("WANDB_FINISH_TIMEOUT", "soon"), home));
     }
 
     @Test

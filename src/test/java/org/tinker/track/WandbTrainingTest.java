@@ -31,6 +31,11 @@ class WandbTrainingTest {
 
     /** Statistic rows on the server: one per training step (plus the one at construction), in order, each once. */
     static void assertRowsMatchStats(WandbFake fake, TrainStats stats) {
+        assertRowsMatchStats(fake, stats, false);
+    }
+
+    /** As above; after a rewind, offsets past the rewind point were written twice (the second write is the one kept). */
+    static void assertRowsMatchStats(WandbFake fake, TrainStats stats, boolean rewound) {
         List<JsonObject> rows = fake.rows();
         List<TrainStats.Point> n = stats.get("n_train_samples");
         assertEquals(n.size(), rows.size(), "one row per logged n_train_samples");
@@ -41,7 +46,7 @@ class WandbTrainingTest {
         List<TrainStats.Point> loss = stats.get("stat/train_batch_loss:main");
         long withLoss = rows.stream().filter(r -> r.has("stat/train_batch_loss:main")).count();
         assertEquals(loss.size(), withLoss);
-        fake.writes.forEach((off, k) -> assertEquals(1, k, "offset " + off + " written " + k + " times"));
+        if (!rewound) fake.writes.forEach((off, k) -> assertEquals(1, k, "offset " + off + " written " + k + " times"));
     }
 
     @Test
@@ -149,8 +154,7 @@ class WandbTrainingTest {
             }
             assertEquals(1, fake.exitcode, "the interrupted process ends Failed");
             String id = fake.upserts.keySet().iterator().next();
-            int firstRows = fake.history.size();
-            assertEquals(12, firstRows, "construction + 11 batches");
+            assertEquals(12, fake.history.size(), "construction + 11 batches");
             RunStore.Run run = new RunStore(saved).list().get(0);
             String ck = run.checkpoints().get(run.checkpoints().size() - 1);
             JsonObject stored = JsonParser.parseString(Files.readString(run.checkpoint(ck).resolve("wandb.json"))).getAsJsonObject();
@@ -160,14 +164,25 @@ class WandbTrainingTest {
             assertEquals(1, fake.upserts.size(), "the same W&B run");
             assertEquals(1, fake.graphql("RunResumeStatus").size());
             assertEquals(0, fake.exitcode, "Finished");
-            List<JsonObject> rows = fake.rows();
-            for (int i = 0; i < rows.size(); i++) assertEquals(i, rows.get(i).get("_step").getAsLong(), "steps keep increasing");
-            // the resumed process starts after the checkpoint: its first row is the batch after it
-            JsonObject firstResumed = rows.get(firstRows);
+            // rewind to the checkpoint's step (rows are logged at _step = training step): the row the interrupted
+            // process logged after its checkpoint is replaced, so every n_train_samples appears once, in order
             long ckSamples = Long.parseLong(ck);
+            long ckStep = ckSamples / 8;
+            assertEquals(List.of(id + "@" + (double) ckStep), fake.rewinds);
+            List<JsonObject> rows = fake.rows();
+            for (int i = 0; i < rows.size(); i++) {
+                assertEquals(i, rows.get(i).get("_step").getAsLong(), "steps keep increasing");
+                if (i > 0) assertTrue(rows.get(i).get("n_train_samples").getAsDouble() > rows.get(i - 1).get("n_train_samples").getAsDouble(),
+                        "no folded chart at row " + i);
+            }
+            JsonObject firstResumed = rows.get((int) ckStep + 1);
             assertEquals(ckSamples + 8, firstResumed.get("n_train_samples").getAsDouble(), 0.0);
-            fake.writes.forEach((off, k) -> assertEquals(1, k, "offset " + off));
+            assertRowsMatchStats(fake, statsOf(cfg, dir.resolve("again")), true);
+            // the resumed process's upsert names the run's storage id, as the official client's does
+            assertEquals("storage-" + id, fake.graphql("UpsertBucket").get(fake.graphql("UpsertBucket").size() - 1).json()
+                    .getAsJsonObject("variables").get("id").getAsString());
             List<JsonObject> bodies = fake.streamBodies().stream().filter(b -> b.has("files") && b.getAsJsonObject("files").has("wandb-history.jsonl")).toList();
+            int firstRows = (int) ckStep + 1;
             assertTrue(bodies.stream().anyMatch(b -> b.getAsJsonObject("files").getAsJsonObject("wandb-history.jsonl").get("offset").getAsLong() == firstRows));
         }
     }

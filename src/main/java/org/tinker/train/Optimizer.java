@@ -1,0 +1,24 @@
+package org.tinker.train;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import java.util.Map;
+import java.util.Set;
+
+/** What the {@link Trainer} steps: {@link AdamW}, or {@link Muon} (which holds an AdamW for the parameters it leaves). */
+public interface Optimizer extends AutoCloseable {
+    /** One step with the gradients the parameters hold (already clipped), leaving the {@code frozen} ones untouched. */
+    void step(double lr, Set<String> frozen);
+
+    /** Optimizer steps taken. */
+    long steps();
+
+    /** The state a checkpoint saves, each tensor named {@code {param}.{what}} (torch's names where torch has one). */
+    NDList stateTensors();
+
+    /** Reads back what {@link #stateTensors} wrote. */
+    void restore(Map<String, NDArray> byName, long steps);
+
+    @Override
+    void close();
+}
