@@ -4,7 +4,8 @@
 # Installs Debian's slurm-wlm and munge (plus mariadb and slurmdbd, so that `sacct` works), starts munged,
 # slurmctld and slurmd as a one-node cluster on localhost, submits the 4-point grid configs/test-grid.txt
 # through `runner --slurm`, waits for it and checks the four saved runs and their parameters; then deletes
-# one result, re-submits with --skip-done and checks that exactly that point ran again.
+# one result, re-submits with --skip-done and checks that exactly that point ran again; then runs a 3-model
+# `runner search --slurm` (one array job per round).
 #
 # Exit codes: 0 passed, or SLURM could not be brought up on this machine (then it says so loudly and skips);
 # 1 tinker misbehaved on a working cluster. Everything it starts is stopped on exit.
@@ -36,7 +37,7 @@ fail() {
 }
 dump_logs() {
   for f in "$WORK"/log/*.log; do [[ -f $f ]] && { echo "--- $f (last 15 lines)"; tail -15 "$f"; }; done
-  for f in "$SAVED"/test-grid/slurm/*/task-*.log; do [[ -f $f ]] && { echo "--- $f (last 10 lines)"; tail -10 "$f"; }; done
+  for f in "$SAVED"/*/slurm/*/task-*.log; do [[ -f $f ]] && { echo "--- $f (last 10 lines)"; tail -10 "$f"; }; done
   return 0
 }
 
@@ -311,4 +312,23 @@ done
 cmp=$("${RUNNER[@]}" compare --config=test-grid --saved-models="$SAVED" --csv) || fail "runner compare after the re-run failed: $cmp"
 [[ $(grep -c '^0.00[13],"0,1",' <<<"$cmp") == 2 ]] || fail "compare after the re-run should still show 2 rows of 2 seeds: $cmp"
 grep -q "${new#*/}" <<<"$cmp" || fail "compare after the re-run should include the new run $new: $cmp"
-log "PASSED: 4-point grid on a real one-node SLURM cluster, and a --skip-done re-submission ran only the missing point ($(( $(date +%s) - T0 )) s)"
+# --------------------------------------------------------------------------- runner search --slurm
+# 3 models of a 4-model FlexiBERT space: a round of 2 (one array job), then 1 picked by the surrogate (a second job),
+# warm-started from its nearest trained model; started again, the finished search submits nothing.
+printf '%s\n' "architecture:" "  encoder_layers: [2]" "  hidden_size: [16, 24]" "  num_heads: [2]" "  operation_types: [sa, l]" \
+  "  operation_parameters: {sa: [sdp], l: [dct]}" "  number_of_feed-forward_stacks: [1]" "  feed-forward_hidden: [32]" >"$WORK/space.yaml"
+printf '%s\n' "[DataParams]" 'dataset_name = "copy"' "debug_crop = 100" "[TrainParams]" "epochs = 1" "val_check_epoch_frac = 1.0" \
+  "max_sample_tokens = 10" "[ModelParams]" 'tokenizer_source_name = "char"' "max_seq_len = 340" >"$WORK/search-base.txt"
+SEARCH=("${RUNNER[@]}" search --space="$WORK/space.yaml" --base="$WORK/search-base.txt" --budget=3 --init=2 --parallel=2 --slurm
+        --slurm-args="--cpus-per-task=1 --time=10" --out="$WORK/search" --saved-models="$SAVED")
+log "runner search --slurm: 3 models, rounds as array jobs"
+out=$(timeout 400 "${SEARCH[@]}" 2>&1) || fail "runner search --slurm exited non-zero: $out"
+echo "$out"
+[[ $(grep -c "^submitted array job" <<<"$out") == 2 ]] || fail "expected two array jobs (a round of 2 models, then 1)"
+[[ $(wc -l <"$WORK/search/search.jsonl") == 3 ]] || fail "expected 3 lines in $WORK/search/search.jsonl"
+sed -n 3p "$WORK/search/search.jsonl" | grep -q '"neighbour_run":"20' || fail "the third model has no warm-start neighbour"
+out=$(timeout 120 "${SEARCH[@]}" 2>&1) || fail "runner search --slurm (finished) exited non-zero: $out"
+grep -q "submitted array job" <<<"$out" && fail "a finished search submitted another job: $out"
+log "search: 3 models trained by 2 array jobs, the third warm-started; a finished search submits nothing"
+
+log "PASSED: 4-point grid on a real one-node SLURM cluster, a --skip-done re-submission ran only the missing point, and runner search --slurm ($(( $(date +%s) - T0 )) s)"

@@ -17,7 +17,8 @@ import org.junit.jupiter.api.Test;
  *        gpt2                          Hugging Face GPT-2/OPT checkpoints in and out
  *        tint                          TinT, which simulates a (GPT-2) model inside its forward pass
  *        runs                          what a run leaves on disk: folders, checkpoints, train_stats, grid state
- *   train   explore   track            the training loop; looking inside saved runs; W&amp;B
+ *        search                        architecture search over a FlexiBERT design space (surrogate, rounds, its log)
+ *   train   explore   track   search   the training loop; looking inside saved runs; W&amp;B; architecture search
  *        cli                           the runner's commands
  * </pre>
  *
@@ -39,9 +40,11 @@ class LayeringTest {
                 .layer("gpt2").definedBy("org.tinker.gpt2..")
                 .layer("tint").definedBy("org.tinker.tint..")
                 .layer("runs").definedBy("org.tinker.runs..")
+                .layer("search").definedBy("org.tinker.search..")
                 .layer("train").definedBy("org.tinker.train..")
                 .layer("explore").definedBy("org.tinker.explore..")
                 .layer("track").definedBy("org.tinker.track..")
+                .layer("search").definedBy("org.tinker.search..")
                 .layer("cli").definedBy("org.tinker.cli..")
                 .whereLayer("engine").mayNotAccessAnyLayer()
                 .whereLayer("config").mayNotAccessAnyLayer()
@@ -50,9 +53,11 @@ class LayeringTest {
                 .whereLayer("gpt2").mayOnlyAccessLayers("engine", "config", "data", "model")
                 .whereLayer("tint").mayOnlyAccessLayers("engine", "config", "data", "model", "gpt2")
                 .whereLayer("runs").mayOnlyAccessLayers("engine", "config", "data", "model")
+                .whereLayer("search").mayOnlyAccessLayers("engine", "config", "data", "model")
                 .whereLayer("train").mayOnlyAccessLayers("engine", "config", "data", "model", "gpt2", "runs")
                 .whereLayer("explore").mayOnlyAccessLayers("engine", "config", "data", "model", "gpt2", "runs")
                 .whereLayer("track").mayOnlyAccessLayers("engine", "config", "data", "model", "runs")
+                .whereLayer("search").mayOnlyAccessLayers("engine", "config", "data", "model")
                 .whereLayer("cli").mayNotBeAccessedByAnyLayer()
                 .check(CLASSES);
     }

@@ -58,6 +58,7 @@ import picocli.CommandLine;
                 BenchCommand.class, GridStatusCommand.class, TintCommands.class,
                 Gpt2Commands.LogitsCmd.class, Gpt2Commands.ExportCmd.class, Gpt2Commands.LoraMergeCmd.class, PerplexityCommand.class, Main.WandbSyncCmd.class,
                 TransferCommand.class, DesignSpaceCommand.class, CompareCommands.Compare.class, CompareCommands.ReportCmd.class, CompareCommands.Serve.class,
+                SearchCommand.class,
                 ExploreCommands.Checkpoints.class, ExploreCommands.Sample.class, ExploreCommands.PlotMetrics.class, ExploreCommands.Attentions.class, ExploreCommands.Lens.class},
         footer = {"", "Examples:", "  runner --config=test-nlp --task=ptb --no-wandb --save",
                 "  runner --config=test-synth --set mp.dim=64 --set tp.lr=[0.001,0.003]", "  runner list",
@@ -378,6 +379,7 @@ public final class Main implements Callable<Integer> {
     /** Runs the command line; returns the exit code (0 ok, 1 bug, failed check or diverged training, 2 user mistake). */
     public static int run(String... args) {
         CommandLine cmd = new CommandLine(new Main());
+        cmd.setAllowSubcommandsAsOptionParameters(true); // --config=search: a config may share its name with a subcommand
         cmd.setExecutionExceptionHandler((ex, line, parsed) -> {
             if (ex instanceof ConfigError || ex instanceof FormatError) { // the user's to fix: one line, no trace
                 System.err.println("error: " + ex.getMessage());

@@ -14,6 +14,7 @@ public record ModelParams(
         @Doc("torch-transformer | custom-transformer (the same block with hook points; custom may hold individual head parameters) | hierarchical | flexi") @Default("torch-transformer") Architecture layer_architecture,
         @Doc("pretrained GPT-2 to start from: a checkpoint folder, a local models/ name or an HF-cache name (gpt2); overrides the architecture") @Default("") String from_os_pretrained,
         @Doc("timestamp of a saved tinker run whose weights to start from") @Default("") String from_saved,
+        @Doc("how from_saved's weights reach this model: exact (same names and shapes) | OD | RP (FlexiBERT weight transfer between different models: ordered slices or random projections)") @Default("exact") Transfer from_saved_transfer,
         @Doc("separate Q/K/V projections per head (custom-transformer; lets you freeze single heads)") @Default("False") boolean individual_head_params,
         @Doc("none | learned | sin | rotary (RoFormer, on q and k) | alibi (linear distance penalty on the scores)") @Default("learned") PosEncoding pos_encoding,
         @Doc("tie the output head to the token embedding") @Default("False") boolean tie_embed_deembed,
@@ -107,6 +108,16 @@ public record ModelParams(
         public boolean hasBias() { return this == LAYERNORM; }
     }
 
+    /** How {@code from_saved}'s weights reach the model: as they are, or by FlexiBERT weight transfer into a different model. */
+    public enum Transfer implements Choice {
+        EXACT("exact"), OD("OD"), RP("RP");
+
+        private final String spelling;
+        Transfer(String spelling) { this.spelling = spelling; }
+        public String spelling() { return spelling; }
+        @Override public String toString() { return spelling; }
+    }
+
     /**
      * The values a choice field may take as spelled in config files ({@code layer_architecture}, {@code pos_encoding},
      * {@code activation}, {@code norm}, {@code tokenizer_source_name}), or null for other fields.
@@ -126,6 +137,8 @@ public record ModelParams(
         if (!(layer_norm_eps > 0)) where.fail("layer_norm_eps", "a positive epsilon", layer_norm_eps);
         if (individual_head_params && layer_architecture != Architecture.CUSTOM_TRANSFORMER)
             where.fail("individual_head_params", "False unless layer_architecture=\"custom-transformer\"", true);
+        if (from_saved_transfer != Transfer.EXACT && from_saved.isBlank())
+            where.fail("from_saved_transfer", "\"exact\" unless from_saved names a run to transfer from", from_saved_transfer);
         if (!(logit_softcap >= 0)) where.fail("logit_softcap", "0 (off) or a positive cap", logit_softcap);
         if (unet_skips && n_layers < 2) where.fail("unet_skips", "False unless n_layers >= 2 (a skip joins two blocks)", true);
         if (!layer_architecture.hasBlocks() && (qk_norm || zero_init_proj || unet_skips || logit_softcap > 0))

@@ -41,7 +41,7 @@ final class FastDecoder implements AutoCloseable {
     /** Settings the kernel takes as arguments whatever their value, or that do not change what a model computes. */
     static final Set<String> ANY_VALUE = Set.of("n_layers", "n_heads", "dim", "dim_ff_factor",
             "max_seq_len", "tie_embed_deembed", "norm_first", "final_norm", "layer_norm_eps", "tokenizer_source_name",
-            "custom_tokenizer_ntokens", "from_os_pretrained", "from_saved");
+            "custom_tokenizer_ntokens", "from_os_pretrained", "from_saved", "from_saved_transfer");
 
     /**
      * Whether this kernel computes what the model's blocks compute: the kernels loaded, each setting in

@@ -1,6 +1,7 @@
 package org.tinker.train;
 
 import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -9,9 +10,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import org.tinker.config.ConfigError;
 import org.tinker.config.DataParams;
+import org.tinker.config.ModelParams;
 import org.tinker.config.PyLiteral;
 import org.tinker.config.RunSpec;
 import org.tinker.config.TrainParams;
@@ -23,6 +26,7 @@ import org.tinker.data.Tokenizers;
 import org.tinker.gpt2.Gpt2Config;
 import org.tinker.gpt2.Gpt2Pretrained;
 import org.tinker.model.LM;
+import org.tinker.model.flexi.WeightTransfer;
 import org.tinker.runs.Checkpoint;
 import org.tinker.runs.Namer;
 import org.tinker.runs.RunOrigin;
@@ -167,7 +171,7 @@ public final class Experiment {
                     out.println("warning: task " + p.task().name() + ": the validation split has 0 sequences (dp.val_pct="
                             + PyLiteral.repr(effective.dp().val_pct()) + " of " + p.data().size(DataModule.Split.TRAIN)
                             + " training sequences), so val_loss will be nan; give the task more data or a larger dp.val_pct");
-                if (!effective.mp().from_saved().isBlank()) loadFromSaved(p, setup.savedModels(), effective.mp().from_saved());
+                if (!effective.mp().from_saved().isBlank()) loadFromSaved(p, setup.savedModels(), effective.mp().from_saved(), out);
                 // W&B and other per-run listeners: told about the run before its first statistic
                 RunSpec eff = effective;
                 PrintStream o = out;
@@ -302,11 +306,29 @@ public final class Experiment {
         }
     }
 
-    private static void loadFromSaved(Prepared p, Path savedModels, String timestamp) {
+    /**
+     * Starts the run from a saved run's final weights: the same parameters loaded as they are ({@code from_saved_transfer
+     * = "exact"}), or carried over by FlexiBERT weight transfer into a different model ({@code OD} | {@code RP}, seeded
+     * by the run's random_seed; what moved is summed up in the log).
+     */
+    private static void loadFromSaved(Prepared p, Path savedModels, String timestamp, PrintStream out) {
         RunStore.Run run = new RunStore(savedModels).find(timestamp);
         Path ck = run.checkpoint(Checkpoint.FINAL);
+        ModelParams.Transfer how = p.spec().mp().from_saved_transfer();
         try (NDManager tmp = p.manager().newSubManager()) {
-            p.lm().loadParameters(Checkpoint.readTensors(ck.resolve(Checkpoint.MODEL_FILE), tmp));
+            LinkedHashMap<String, NDArray> tensors = Checkpoint.readTensors(ck.resolve(Checkpoint.MODEL_FILE), tmp);
+            if (how == ModelParams.Transfer.EXACT) {
+                p.lm().loadParameters(tensors);
+                return;
+            }
+            RunSpec source = Checkpoint.readSpec(ck, run.config());
+            int vocab = Tokenizers.load(ck.resolve(Checkpoint.TOKENIZER_FILE)).vocabSize();
+            try (LM from = new LM(source.mp(), vocab, tmp, source.tp().random_seed())) {
+                from.loadParameters(tensors);
+                WeightTransfer.Report r = WeightTransfer.transfer(from, p.lm(), WeightTransfer.Mode.valueOf(how.spelling()), p.spec().tp().random_seed());
+                out.println("weights from " + timestamp + " by " + how + " transfer: " + r.transferred() + " parameters transferred, "
+                        + r.kept() + " kept their initial values");
+            }
         }
     }
 

@@ -2,6 +2,7 @@ package org.tinker.model.flexi;
 
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -132,21 +133,82 @@ public final class DesignSpace {
     }
 
     private static String dict(int l, long index, int perStack, List<Stack> choices) {
-        List<String> o = new ArrayList<>(), h = new ArrayList<>(), n = new ArrayList<>(), f = new ArrayList<>(), p = new ArrayList<>();
+        List<Stack> perLayer = new ArrayList<>();
         long rest = index;
         for (int s = 0; s < l / perStack; s++) {
             Stack st = choices.get((int) (rest % choices.size()));
             rest /= choices.size();
-            for (int k = 0; k < perStack; k++) {
-                o.add("'" + st.op()[0] + "'");
-                h.add(String.valueOf(st.h()));
-                n.add(String.valueOf(st.n()));
-                f.add("[" + String.join(", ", Collections.nCopies(st.nff(), String.valueOf(st.ff()))) + "]");
-                p.add(st.op()[1].matches("\\d+") ? st.op()[1] : "'" + st.op()[1] + "'");
-            }
+            for (int k = 0; k < perStack; k++) perLayer.add(st);
         }
-        return "{'l': " + l + ", 'o': [" + String.join(", ", o) + "], 'h': [" + String.join(", ", h) + "], 'n': ["
+        return dict(perLayer);
+    }
+
+    /** The model dict of these layers, one stack choice per layer. */
+    private static String dict(List<Stack> perLayer) {
+        List<String> o = new ArrayList<>(), h = new ArrayList<>(), n = new ArrayList<>(), f = new ArrayList<>(), p = new ArrayList<>();
+        for (Stack st : perLayer) {
+            o.add("'" + st.op()[0] + "'");
+            h.add(String.valueOf(st.h()));
+            n.add(String.valueOf(st.n()));
+            f.add("[" + String.join(", ", Collections.nCopies(st.nff(), String.valueOf(st.ff()))) + "]");
+            p.add(st.op()[1].matches("\\d+") ? st.op()[1] : "'" + st.op()[1] + "'");
+        }
+        return "{'l': " + perLayer.size() + ", 'o': [" + String.join(", ", o) + "], 'h': [" + String.join(", ", h) + "], 'n': ["
                 + String.join(", ", n) + "], 'f': [" + String.join(", ", f) + "], 'p': [" + String.join(", ", p) + "]}";
+    }
+
+    /** The operations of the space with their parameters, as {@code op/param} ({@code sa/sdp}, {@code c/9}), in file order. */
+    public List<String> operations() {
+        return ops.stream().map(o -> o[0] + "/" + o[1]).toList();
+    }
+
+    /** The largest value the space offers for a field: {@code layers}, {@code hidden}, {@code heads}, {@code nff} or {@code ff}. */
+    public int max(String field) {
+        List<Integer> l = switch (field) {
+            case "layers" -> layers;
+            case "hidden" -> hidden;
+            case "heads" -> heads;
+            case "nff" -> nff;
+            case "ff" -> ffHidden;
+            default -> throw new IllegalArgumentException("no design-space field " + field);
+        };
+        return Collections.max(l);
+    }
+
+    /**
+     * The next level of the hierarchy (the reference's {@code hierarchical.py}): {@code count} distinct models around
+     * {@code parent}, cut into stacks of {@code layersPerStack} layers (fewer than the parent's, so its stacks split),
+     * each child re-drawing one or two of its stacks from the space's stack choices and keeping the others as the
+     * parent has them. Fewer when the neighbourhood holds fewer.
+     */
+    public List<String> refinements(String parent, int layersPerStack, int count, Random r) {
+        FlexiSpec p = FlexiSpec.parse(parent);
+        if (layersPerStack < 1 || p.layers() % layersPerStack != 0)
+            throw new IllegalArgumentException(p.layers() + " layers do not cut into stacks of " + layersPerStack);
+        List<Stack> choices = stackChoices();
+        int stacks = p.layers() / layersPerStack;
+        List<Stack> own = parentStacks(p);
+        String self = dict(own);
+        LinkedHashSet<String> out = new LinkedHashSet<>();
+        for (int tries = 0; out.size() < count && tries < 50 * count; tries++) {
+            Stack[] layerStacks = own.toArray(new Stack[0]);
+            int changes = 1 + r.nextInt(Math.min(2, stacks));
+            for (int c = 0; c < changes; c++) {
+                int s = r.nextInt(stacks);
+                Stack pick = choices.get(r.nextInt(choices.size()));
+                for (int k = 0; k < layersPerStack; k++) layerStacks[s * layersPerStack + k] = pick;
+            }
+            String child = dict(List.of(layerStacks));
+            if (!child.equals(self)) out.add(child);
+        }
+        return List.copyOf(out);
+    }
+
+    private static List<Stack> parentStacks(FlexiSpec p) {
+        List<Stack> out = new ArrayList<>();
+        for (int i = 0; i < p.layers(); i++)
+            out.add(new Stack(p.hidden()[i], p.heads()[i], new String[] {p.ops().get(i), p.params().get(i)}, p.ff()[i].length, p.ff()[i][0]));
+        return out;
     }
 
     /** A config section selecting every dict as a grid axis: {@code layer_architecture = "flexi"} and {@code model_dict = [...]}. */
