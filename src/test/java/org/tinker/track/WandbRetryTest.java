@@ -59,7 +59,8 @@ class WandbRetryTest {
             for (int i = 1; i < 4; i++) {
                 double waitMs = (ups.get(i).atNanos() - ups.get(i - 1).atNanos()) / 1e6;
                 double min = Math.min(240, 30 * Math.pow(2, i - 1));
-                assertTrue(waitMs >= min * 0.9 && waitMs < min * 1.25 + 150, "retry " + i + " after " + waitMs + " ms, expected ~" + min);
+                // a lower bound only: a loaded machine may add any delay, but nothing may retry before its backoff
+                assertTrue(waitMs >= min * 0.9, "retry " + i + " after " + waitMs + " ms, expected at least ~" + min);
             }
             assertEquals(1, fake.rows().size());
             assertTrue(fake.complete);
