@@ -38,10 +38,12 @@ final class ExploreCommands {
         Path outDir = Path.of(".");
 
         Runs runs() {
-            Runs r = new Runs(savedModels, Path.of("."), Device.cpu());
-            Explore.setRuns(r);
-            Explore.setOutDir(outDir);
-            return r;
+            return new Runs(savedModels, Path.of("."), Device.cpu());
+        }
+
+        /** The explorer of these runs, writing pictures under --out-dir. */
+        Explore explore() {
+            return new Explore(runs(), outDir);
         }
     }
 
@@ -168,9 +170,8 @@ final class ExploreCommands {
 
         @Override
         public Integer call() {
-            Explore.setRuns(new Runs(savedModels, Path.of("."), Device.cpu()));
-            Explore.setOutDir(outDir);
-            System.out.println("wrote " + Explore.plotMetrics(timestamps, metrics, title, out));
+            Explore ex = new Explore(new Runs(savedModels, Path.of("."), Device.cpu()), outDir);
+            System.out.println("wrote " + ex.plotMetrics(timestamps, metrics, title, out));
             return 0;
         }
     }
@@ -185,8 +186,8 @@ final class ExploreCommands {
         @Override
         public Integer call() {
             try (Opened o = open(false)) {
-                List<Path> files = folder == null && o.run() != null ? Explore.showAttentions(o.run(), text, layers, heads)
-                        : Explore.showAttentions(o.explorer(), text, layers, heads, folder != null ? folder : "pretrained/" + o.explorer().name());
+                List<Path> files = folder == null && o.run() != null ? explore().showAttentions(o.run(), text, layers, heads)
+                        : explore().showAttentions(o.explorer(), text, layers, heads, folder != null ? folder : "pretrained/" + o.explorer().name());
                 System.out.println("wrote " + files.size() + " heatmaps to " + files.get(0).getParent());
             }
             return 0;
@@ -206,7 +207,7 @@ final class ExploreCommands {
         @Override
         public Integer call() {
             try (Opened o = open(false)) {
-                System.out.println("wrote " + Explore.plotLogitLens(o.explorer(), text, start, end, mode, subblocks, decoder, blockStep));
+                System.out.println("wrote " + explore().plotLogitLens(o.explorer(), text, start, end, mode, subblocks, decoder, blockStep));
             }
             return 0;
         }

@@ -10,50 +10,50 @@ import org.tinker.model.Inspection;
 import org.tinker.runs.Checkpoint;
 
 /**
- * The reference's {@code model_explorer}, for jshell: {@code import org.tinker.explore.*;} then
- * {@code Explore.plotMetrics(...)}, {@code Explore.showAttentions(...)}, ... Pictures go under {@link #outDir()}
- * ({@code .} unless set): {@code metrics/}, {@code attentions/}, {@code lens/}.
+ * The reference's {@code model_explorer}, for jshell: {@code import org.tinker.explore.*;}, then
+ * {@code var ex = Explore.open();} and {@code ex.plotMetrics(...)}, {@code ex.showAttentions(...)}, ... An explorer reads
+ * the runs of one {@link Runs} and writes its pictures under one folder: {@code metrics/}, {@code attentions/},
+ * {@code lens/}.
  */
 public final class Explore {
-    private static Path outDir = Path.of(".");
-    private static Runs runs;
+    private final Runs runs;
+    private final Path outDir;
 
-    private Explore() {}
+    /** Looks in {@code runs} and writes pictures under {@code outDir}. */
+    public Explore(Runs runs, Path outDir) {
+        this.runs = runs;
+        this.outDir = outDir;
+    }
 
-    /** Where pictures are written (default: the working directory). */
-    public static Path outDir() {
+    /** The runs under ./saved-models, pictures under the working directory. */
+    public static Explore open() {
+        return new Explore(Runs.open(), Path.of("."));
+    }
+
+    /** Where pictures are written. */
+    public Path outDir() {
         return outDir;
     }
 
-    public static void setOutDir(Path dir) {
-        outDir = dir;
-    }
-
-    /** The runs the timestamp-taking methods look in (default {@code Runs.open()}: ./saved-models). */
-    public static void setRuns(Runs r) {
-        runs = r;
-    }
-
-    static Runs runs() {
-        if (runs == null) runs = Runs.open();
+    Runs runs() {
         return runs;
     }
 
     /** The final checkpoint of a run, with its data: {@code lm(), data(), trainStats(), explorer()...}. */
-    public static LoadedRun getModelByTimestamp(String timestamp) {
+    public LoadedRun getModelByTimestamp(String timestamp) {
         return runs().get(timestamp);
     }
 
-    public static LoadedRun getModelByTimestamp(String timestamp, String checkpoint, boolean withData) {
+    public LoadedRun getModelByTimestamp(String timestamp, String checkpoint, boolean withData) {
         return runs().get(timestamp, checkpoint, withData);
     }
 
     /** Checkpoint names of a run (intermediate by n_train_samples, then final). */
-    public static List<String> checkpoints(String timestamp) {
+    public List<String> checkpoints(String timestamp) {
         return runs().checkpoints(timestamp);
     }
 
-    public static Verify.Report verifyStableLoad(String timestamp) {
+    public Verify.Report verifyStableLoad(String timestamp) {
         return Verify.verify(runs(), timestamp, Checkpoint.FINAL);
     }
 
@@ -66,7 +66,7 @@ public final class Explore {
      * varies among them ({@code lr=0.001 dim=32}); runs that differ only by {@code random_seed} are drawn as one line, their
      * mean, between dashed lines at their lowest and highest value.
      */
-    public static Path plotMetrics(List<String> timestamps, List<String> metricNames, String title, String file) {
+    public Path plotMetrics(List<String> timestamps, List<String> metricNames, String title, String file) {
         timestamps = new ArrayList<>(new java.util.LinkedHashSet<>(timestamps));
         metricNames = new ArrayList<>(new java.util.LinkedHashSet<>(metricNames));
         if (timestamps.isEmpty() || metricNames.isEmpty()) throw new ConfigError("plot-metrics: give at least one timestamp and one metric");
@@ -109,7 +109,7 @@ public final class Explore {
         return metric.replaceFirst("^stat/", "").replaceFirst(":main$", "");
     }
 
-    public static Path plotMetrics(String timestamp, String metricName) {
+    public Path plotMetrics(String timestamp, String metricName) {
         return plotMetrics(List.of(timestamp), List.of(metricName), null, null);
     }
 
@@ -125,7 +125,7 @@ public final class Explore {
      * {@code attentions/{folder}/L{l}-H{h}.png}. Layers are the model's ({@link Inspection#attentionLayers}: every
      * block; a hierarchical model's layers; a flexi model's 'sa' layers); layers/heads null = all. Returns the files.
      */
-    public static List<Path> showAttentions(Explorer ex, String text, List<Integer> layers, List<Integer> heads, String folder) {
+    public List<Path> showAttentions(Explorer ex, String text, List<Integer> layers, List<Integer> heads, String folder) {
         List<Integer> have = Inspection.attentionLayers(ex.lm());
         List<Path> out = new ArrayList<>();
         try (Explorer.Output o = ex.forward(text, ForwardOptions.DEFAULT.withAttns(true))) { // a body without patterns says why
@@ -165,12 +165,12 @@ public final class Explore {
     }
 
     /** The reference layout: {@code attentions/{task}/{ts}/heads-at-chkpt/{chkpt}/L{l}-H{h}.png}. */
-    public static List<Path> showAttentions(LoadedRun run, String text, List<Integer> layers, List<Integer> heads) {
+    public List<Path> showAttentions(LoadedRun run, String text, List<Integer> layers, List<Integer> heads) {
         String folder = run.run().task() + "/" + run.run().timestamp() + "/heads-at-chkpt/" + run.checkpoint();
         return showAttentions(run.explorer(), text, layers, heads, folder);
     }
 
-    public static List<Path> showAttentions(String timestamp, String text, List<Integer> layers, List<Integer> heads) {
+    public List<Path> showAttentions(String timestamp, String text, List<Integer> layers, List<Integer> heads) {
         try (LoadedRun run = runs().get(timestamp, Checkpoint.FINAL, false)) {
             return showAttentions(run, text, layers, heads);
         }
@@ -180,7 +180,7 @@ public final class Explore {
      * One head's pattern at every checkpoint of a run, one image per checkpoint, into
      * {@code attentions/{task}/{ts}/head-progress/L{l}-H{h}/{chkpt}.png}.
      */
-    public static List<Path> showHeadProgress(String timestamp, String text, int layer, int head) {
+    public List<Path> showHeadProgress(String timestamp, String text, int layer, int head) {
         List<Path> out = new ArrayList<>();
         for (String ck : checkpoints(timestamp)) {
             try (LoadedRun run = runs().get(timestamp, ck, false)) {
@@ -211,7 +211,7 @@ public final class Explore {
      * transformer-utils' {@code plot_logit_lens}: a heatmap of layer × position into
      * {@code lens/{name}-{mode}.png}. start/end: positions of the encoded text (bos is position 0); end ≤ 0 = all.
      */
-    public static Path plotLogitLens(Explorer ex, String text, int start, int end, String mode, boolean includeSubblocks,
+    public Path plotLogitLens(Explorer ex, String text, int start, int end, String mode, boolean includeSubblocks,
                                      List<String> decoderLayerNames, int blockStep) {
         LogitLens.Mode m = LogitLens.mode(mode);
         LogitLens.Result r = LogitLens.compute(ex, text, start, end, m, includeSubblocks, decoderLayerNames, blockStep);
@@ -220,7 +220,7 @@ public final class Explore {
                 + (includeSubblocks ? "-subblocks" : "") + ".png"));
     }
 
-    public static Path plotLogitLens(Explorer ex, String text, String mode) {
+    public Path plotLogitLens(Explorer ex, String text, String mode) {
         return plotLogitLens(ex, text, 0, -1, mode, false, null, 1);
     }
 

@@ -36,6 +36,11 @@ class BodyExploreTest {
             """;
     @TempDir static Path saved;
     @TempDir static Path out;
+
+    /** An explorer of this test's runs that writes its pictures under out. */
+    static Explore explore() {
+        return new Explore(new Runs(saved, Path.of("."), Device.cpu()), out);
+    }
     static Runs runs;
     static LoadedRun hier, flexi;
 
@@ -60,11 +65,10 @@ class BodyExploreTest {
 
     @Test
     void attentionMapsOfEveryLayerThatHasThem() throws Exception {
-        Explore.setOutDir(out);
-        assertEquals(4, Explore.showAttentions(hier, "the company said", null, null).size(), "2 layers × 2 token-level heads");
-        List<Path> f = Explore.showAttentions(flexi, "the company said", null, List.of(1));
+        assertEquals(4, explore().showAttentions(hier, "the company said", null, null).size(), "2 layers × 2 token-level heads");
+        List<Path> f = explore().showAttentions(flexi, "the company said", null, List.of(1));
         assertEquals(List.of("L0-H1.png", "L2-H1.png"), f.stream().map(p -> p.getFileName().toString()).toList(), "the 'sa' layers, by model layer");
-        ConfigError e = assertThrows(ConfigError.class, () -> Explore.showAttentions(flexi, "the", List.of(1), null));
+        ConfigError e = assertThrows(ConfigError.class, () -> explore().showAttentions(flexi, "the", List.of(1), null));
         assertEquals("layer 1: the model has attention patterns at layers [0, 2]", e.getMessage());
     }
 
@@ -93,7 +97,7 @@ class BodyExploreTest {
             Explorer ex = Explorer.of(lm, flexi.tokenizer());
             ConfigError e = assertThrows(ConfigError.class, () -> LogitLens.compute(ex, "the", 0, -1, LogitLens.Mode.KL, false, null, 1));
             assertTrue(e.getMessage().startsWith("logit lens: flexi: the residual stream changes width (h=[32, 16])"), e.getMessage());
-            e = assertThrows(ConfigError.class, () -> Explore.showAttentions(ex, "the", null, null, "x"));
+            e = assertThrows(ConfigError.class, () -> explore().showAttentions(ex, "the", null, null, "x"));
             assertTrue(e.getMessage().contains("[2, 4] heads"), e.getMessage());
         }
     }

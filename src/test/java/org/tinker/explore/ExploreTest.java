@@ -39,6 +39,7 @@ class ExploreTest {
     static String ts;
     static Runs runs;
     static LoadedRun run;
+    static Explore explore; // pictures go under out
 
     @BeforeAll
     static void train() {
@@ -48,14 +49,7 @@ class ExploreTest {
         ts = r.finalCheckpoint().getParent().getFileName().toString();
         runs = new Runs(saved, ROOT, Device.cpu());
         run = runs.get(ts);
-        Explore.setRuns(runs);
-        Explore.setOutDir(out);
-    }
-
-    @org.junit.jupiter.api.BeforeEach
-    void settings() { // the CLI commands set these globals too
-        Explore.setRuns(runs);
-        Explore.setOutDir(out);
+        explore = new Explore(runs, out);
     }
 
     @AfterAll
@@ -151,7 +145,7 @@ class ExploreTest {
                 assertEquals(ex.tokenizer().tokenLabel(Generation.argmax(row)), logits.top()[last][pos]);
             }
         }
-        Path p = Explore.plotLogitLens(ex, text, 0, -1, "probs", true, null, 1);
+        Path p = explore.plotLogitLens(ex, text, 0, -1, "probs", true, null, 1);
         BufferedImage img = png(p);
         assertTrue(img.getWidth() > 6 * Plots.MIN_CELL && img.getHeight() > 5 * Plots.MIN_CELL, img.getWidth() + "x" + img.getHeight());
         // a decoder that includes the last block: its row for the last block is then that block applied twice
@@ -173,19 +167,19 @@ class ExploreTest {
 
     @Test
     void attentionAndMetricPicturesAreWritten() throws Exception {
-        List<Path> files = Explore.showAttentions(run, "the company said", null, null);
+        List<Path> files = explore.showAttentions(run, "the company said", null, null);
         assertEquals(4, files.size());
         assertEquals(out.resolve("attentions/ptb/" + ts + "/heads-at-chkpt/final/L1-H0.png"), files.get(2));
         BufferedImage img = png(files.get(0));
         assertTrue(img.getWidth() >= 4 * Plots.MIN_CELL + Plots.BAR_W && img.getHeight() >= 160, img.getWidth() + "x" + img.getHeight());
-        List<Path> progress = Explore.showHeadProgress(ts, "the company said", 0, 1);
+        List<Path> progress = explore.showHeadProgress(ts, "the company said", 0, 1);
         assertEquals(runs.checkpoints(ts).size(), progress.size());
-        Path m = Explore.plotMetrics(List.of(ts), List.of("stat/val_loss:main", "stat/train_loss:main"), null, "losses");
+        Path m = explore.plotMetrics(List.of(ts), List.of("stat/val_loss:main", "stat/train_loss:main"), null, "losses");
         assertEquals(out.resolve("metrics/losses.png"), m);
         BufferedImage chart = png(m);
         assertEquals(900, chart.getWidth());
         assertEquals(560, chart.getHeight());
-        assertThrows(ConfigError.class, () -> Explore.plotMetrics(List.of(ts), List.of("stat/nope"), null, null));
+        assertThrows(ConfigError.class, () -> explore.plotMetrics(List.of(ts), List.of("stat/nope"), null, null));
     }
 
     record Outcome(int code, String out, String err) {}
