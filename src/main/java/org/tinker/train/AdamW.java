@@ -130,23 +130,15 @@ public final class AdamW implements Optimizer {
     @Override
     public NDList stateTensors() {
         NDList out = new NDList();
-        m.forEach((name, a) -> {
-            NDArray c = a.duplicate();
-            c.setName(name + ".exp_avg");
-            out.add(c);
-        });
-        v.forEach((name, a) -> {
-            NDArray c = a.duplicate();
-            c.setName(name + ".exp_avg_sq");
-            out.add(c);
-        });
+        Optimizer.saveState(m, ".exp_avg", out);
+        Optimizer.saveState(v, ".exp_avg_sq", out);
         return out;
     }
 
     @Override
     public void restore(Map<String, NDArray> byName, long steps) {
-        m.forEach((name, a) -> a.set(byName.get(name + ".exp_avg").toType(a.getDataType(), false).toByteBuffer()));
-        v.forEach((name, a) -> a.set(byName.get(name + ".exp_avg_sq").toType(a.getDataType(), false).toByteBuffer()));
+        Optimizer.restoreState(m, ".exp_avg", byName);
+        Optimizer.restoreState(v, ".exp_avg_sq", byName);
         t = steps;
     }
 

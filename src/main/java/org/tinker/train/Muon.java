@@ -116,18 +116,14 @@ public final class Muon implements Optimizer {
     @Override
     public NDList stateTensors() {
         NDList out = rest.stateTensors();
-        buffers.forEach((name, a) -> {
-            NDArray c = a.duplicate();
-            c.setName(name + ".momentum_buffer");
-            out.add(c);
-        });
+        Optimizer.saveState(buffers, ".momentum_buffer", out);
         return out;
     }
 
     @Override
     public void restore(Map<String, NDArray> byName, long steps) {
         rest.restore(byName, steps);
-        buffers.forEach((name, a) -> a.set(byName.get(name + ".momentum_buffer").toType(a.getDataType(), false).toByteBuffer()));
+        Optimizer.restoreState(buffers, ".momentum_buffer", byName);
         t = steps;
     }
 

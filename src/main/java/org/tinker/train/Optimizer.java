@@ -21,4 +21,18 @@ public interface Optimizer extends AutoCloseable {
 
     @Override
     void close();
+
+    /** Adds a copy of each per-parameter state tensor to {@code out}, named {@code {param}{suffix}}. */
+    static void saveState(Map<String, NDArray> state, String suffix, NDList out) {
+        state.forEach((name, a) -> {
+            NDArray c = a.duplicate();
+            c.setName(name + suffix);
+            out.add(c);
+        });
+    }
+
+    /** Overwrites each per-parameter state tensor, in place, with its saved copy {@code {param}{suffix}}. */
+    static void restoreState(Map<String, NDArray> state, String suffix, Map<String, NDArray> saved) {
+        state.forEach((name, a) -> a.set(saved.get(name + suffix).toType(a.getDataType(), false).toByteBuffer()));
+    }
 }
