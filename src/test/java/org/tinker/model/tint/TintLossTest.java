@@ -204,7 +204,7 @@ class TintLossTest {
         Files.writeString(dir.resolve("input.json"), in.toString());
         Path out = tmp.resolve("quad.safetensors");
         assertEquals(0, Main.run("tint", "forward", "--input", dir.resolve("input.json").toString(), "--out", out.toString()));
-        TintModel.Output o = TintFixtures.Backend.MAT.run(hard.aux(), withLoss(hard.config(), false, true), hard.ids(), hard.nTrain());
+        TintModel.Output o = TintFixtures.Backend.ENGINE.run(hard.aux(), withLoss(hard.config(), false, true), hard.ids(), hard.nTrain()); // the CLI's default
         try (NDManager m = NDManager.newBaseManager()) {
             Map<String, NDArray> got = SafeTensors.read(out, m);
             assertArrayEquals(o.finalLogits.a, TintSgdTest.flat(got.get("final_logits")).a);
