@@ -182,7 +182,7 @@ public final class TintEngine implements TintPass {
             for (int b = 0; b < B; b++) {
                 for (int t = 0; t < T; t++) {
                     train[b * T + t] = t < nTrain[b] ? 1 : 0;
-                    loss[b * T + t] = t <= nTrain[b] - 2 ? 1 : 0;
+                    loss[b * T + t] = t <= nTrain[b] - 2 && icl[b].inLoss(t) ? 1 : 0;
                     for (int u = 0; u < T; u++) {
                         int i = (b * T + t) * T + u;
                         mask[i] = icl[b].attends(t, u) ? 0 : Float.NEGATIVE_INFINITY;

@@ -316,7 +316,7 @@ public final class TintModel implements TintPass {
         Mat logits = out.originalLogits;
         for (int step = 0; step < cfg.nForwardBackward; step++) {
             Mat G = new Mat(K + T, E, f32);
-            G.put(K, 0, lossGradient(logits, ids, nTrain));
+            G.put(K, 0, lossGradient(logits, ids, nTrain, icl));
             Mat[] np = new Mat[1];
             G = layerNormBackward(G, lnfMem[0], lnf, s, np);
             Mat newLnf = np[0];
@@ -347,8 +347,8 @@ public final class TintModel implements TintPass {
      * δh_f on the train targets t ≤ nTrain−2, zero elsewhere: Eᵀ(softmax(E h_f) − e_{x_{t+1}}), or the use_quad /
      * mean option ({@link LossGradient}, shared with the reference).
      */
-    Mat lossGradient(Mat logits, long[] ids, int nTrain) {
-        return LossGradient.hidden(logits, aux.wte, ids, nTrain, cfg.loss(), f32);
+    Mat lossGradient(Mat logits, long[] ids, int nTrain, IclInput icl) {
+        return LossGradient.hidden(logits, aux.wte, ids, nTrain, icl, cfg.loss(), f32);
     }
 
     // ------------------------------------------------------------------------------------------------ parameter counts
