@@ -166,4 +166,23 @@ class TintIclTest {
         e = assertThrows(ConfigError.class, () -> run(backend, hard.ids(), IclInput.of(null, far)));
         assertTrue(e.getMessage().contains("position_ids: entry 3 is 64"), e.getMessage());
     }
+
+    /** The original's gradient_mask (label-only loss): only the marked tokens' predictions enter the inner loss. */
+    @ParameterizedTest
+    @EnumSource(TintFixtures.Backend.class)
+    void labelOnlyLossMatchesReference(TintFixtures.Backend backend) {
+        boolean[] labels = new boolean[40];
+        labels[11] = labels[23] = true; // each demonstration's last token plays the label word
+        IclInput icl = IclInput.segments(SEGMENTS, RESET).withLossTokens(labels);
+        AuxModel aux = hard.aux();
+        TintConfig c = hard.config();
+        TintModel.Output out = backend.run(aux, c, hard.ids(), N_TRAIN, icl);
+        AuxModel ref = TintSgd.train(aux, hard.ids(), icl, N_TRAIN, c.innerLr, 1, TintSgd.Switches.tint(c, aux));
+        double rel = TintFixtures.relDelta(out.finalLogits, ref.forward(hard.ids(), icl).logits, out.originalLogits, 0, 40);
+        TintModel.Output all = backend.run(aux, c, hard.ids(), N_TRAIN, IclInput.segments(SEGMENTS, RESET));
+        double diff = TintFixtures.maxAbsDiff(out.finalLogits, all.finalLogits);
+        System.out.printf(backend + " gradient_mask (2 label tokens): construction vs reference rel(Δ) %.3g; differs from the full loss by %.3g%n", rel, diff);
+        assertTrue(rel < 1e-9, "rel " + rel);
+        assertTrue(diff > 1e-6, "the mask changes the update");
+    }
 }
