@@ -1,5 +1,7 @@
 package org.tinker.cli;
 
+import ai.djl.Device;
+import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -14,17 +16,24 @@ import java.util.LinkedHashMap;
 import java.util.concurrent.Callable;
 import org.tinker.config.ConfigError;
 import org.tinker.config.DataParams;
+import org.tinker.config.ModelParams;
 import org.tinker.data.Tasks;
 import org.tinker.data.Tokenizer;
+import org.tinker.data.Tokenizers;
 import org.tinker.engine.SafeTensors;
 import org.tinker.gpt2.Gpt2Pretrained;
 import org.tinker.tint.AuxModel;
+import org.tinker.tint.AuxShape;
+import org.tinker.tint.IclInput;
 import org.tinker.tint.Mat;
 import org.tinker.tint.TintConfig;
+import org.tinker.tint.TintEngine;
 import org.tinker.tint.TintInput;
 import org.tinker.tint.TintModel;
+import org.tinker.tint.TintPass;
 import org.tinker.tint.TintSgd;
 import org.tinker.tint.TintStore;
+import org.tinker.train.Benchmark;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -53,7 +62,13 @@ public final class TintCommands implements Callable<Integer> {
         @Option(names = "--no-reuse-forward-blocks", negatable = false) boolean noReuseForward;
         @Option(names = "--no-reuse-backward-blocks", negatable = false) boolean noReuseBackward;
         @Option(names = "--norm", paramLabel = "N", description = "layernorm (GPT-2) | rmsnorm (simulate the aux with RMSNorm; extension)") String norm = "layernorm";
-        @Option(names = "--dtype", paramLabel = "D", description = "float64 (default) | float32") String dtype = "float64";
+        @Option(names = "--dtype", paramLabel = "D", description = "float64 (default) | float32 | bfloat16 (engine: matmuls in bfloat16, float32 accumulation)") String dtype = "float64";
+        @Option(names = "--backend", paramLabel = "B", description = {"engine (default): the construction as DJL tensors on the CPU or --gpu-id;",
+                "mat: dense float64/float32 Java matrices (the reference; small models only)"}) String backend = "engine";
+        @Option(names = "--gpu-id", paramLabel = "N", description = "run the engine construction on CUDA device N (default: the CPU)") Integer gpuId;
+        @Option(names = "--max-memory", paramLabel = "SIZE", description = {"refuse to build when the estimated peak memory exceeds SIZE (e.g. 16G, 800M);",
+                "default: the memory available now (MemAvailable)"}) String maxMemory;
+        @Option(names = "--aux-seed", paramLabel = "S", description = "seed of the --aux-shape model's initialisation") long auxSeed = 0;
         @Option(names = "--use-prediction-loss", arity = "1", paramLabel = "BOOL", description = {"true (default): the cross-entropy gradient at the top;",
                 "it takes precedence over --use-quad, as in the original"}) boolean usePredictionLoss = true;
         @Option(names = "--use-quad", arity = "1", paramLabel = "BOOL", description = {"with --use-prediction-loss false: the loss 0.5*|E h|^2 - (E h)_y",
@@ -65,14 +80,124 @@ public final class TintCommands implements Callable<Integer> {
             c.nSimulationLayers = nSim; c.nForwardBackward = steps; c.innerLr = innerLr; c.scaleEmbeddings = scaleEmbeddings; c.gateScale = gateScale;
             c.restrictPrefixes = !noRestrict; c.reuseForwardBlocks = !noReuseForward; c.reuseBackwardBlocks = !noReuseBackward;
             c.usePredictionLoss = usePredictionLoss; c.useQuad = useQuad;
-            if (!dtype.equals("float32") && !dtype.equals("float64")) throw new ConfigError("--dtype=" + dtype + ": expected float32 or float64");
-            c.f32 = dtype.equals("float32");
+            precision(); // checks --dtype and --backend
+            c.f32 = !dtype.equals("float64");
             String first = TintConfig.suggest(D, H).split(" \\| ")[0];
             String[] kv = first.split(" ");
             c.numPrefixes = numPrefixes != null ? numPrefixes : Integer.parseInt(kv[0].split("=")[1]);
             c.hiddenSize = hiddenSize != null ? hiddenSize : Integer.parseInt(kv[1].split("=")[1]);
             c.numAttentionHeads = heads != null ? heads : Integer.parseInt(kv[2].split("=")[1]);
             return c;
+        }
+
+        /** The engine's arithmetic for --dtype (bfloat16 only on the engine). */
+        TintEngine.Precision precision() {
+            if (!backend.equals("engine") && !backend.equals("mat")) throw new ConfigError("--backend=" + backend + ": expected engine or mat");
+            return switch (dtype) {
+                case "float64" -> TintEngine.Precision.FLOAT64;
+                case "float32" -> TintEngine.Precision.FLOAT32;
+                case "bfloat16" -> {
+                    if (backend.equals("mat")) throw new ConfigError("--dtype=bfloat16 needs --backend engine (the mat reference computes in float64 or float32)");
+                    yield TintEngine.Precision.BFLOAT16;
+                }
+                default -> throw new ConfigError("--dtype=" + dtype + ": expected float64, float32 or bfloat16");
+            };
+        }
+
+        boolean f32() {
+            return !dtype.equals("float64");
+        }
+
+        /** The construction that runs the passes: the engine on the CPU or --gpu-id, or the Mat reference. */
+        TintPass build(AuxModel a, TintConfig c) {
+            return TintCommands.build(backend, gpuId, a, c, precision());
+        }
+
+        /**
+         * Refuses (one line, exit 2) when the estimated peak memory of building the construction and running one pass of
+         * B sequences of T tokens exceeds --max-memory or, by default, what the machine has available now.
+         */
+        void checkMemory(AuxDims a, TintConfig c, int B, int T) {
+            long need = backend.equals("mat") ? matEstimate(a, c) : TintEngine.estimateBytes(a.D(), a.L(), a.H(), a.V(), a.wpeRows(), a.F(), c, precision(), B, T);
+            long limit = maxMemory != null ? parseSize(maxMemory) : availableBytes();
+            if (need > limit)
+                throw new ConfigError(String.format("TinT (%s backend, %s) for an aux with D=%d, L=%d, V=%d at num_prefixes=%d, hidden_size=%d, %d x %d tokens: estimated peak memory %.1f GB, more than the %.1f GB %s",
+                        backend, dtype, a.D(), a.L(), a.V(), c.numPrefixes, c.hiddenSize, B, T, need / 1e9, limit / 1e9,
+                        maxMemory != null ? "of --max-memory=" + maxMemory : "available now (MemAvailable; set --max-memory to override)"));
+        }
+
+        /** The Mat construction's dense module matrices, prefixes and aux, all doubles. */
+        static long matEstimate(AuxDims a, TintConfig c) {
+            long E = c.hiddenSize, K = c.numPrefixes, P = a.T() + K, R = a.F() / a.D();
+            long modules = 29 * E * E + 12 * P * E, prefixes = (long) a.L() * (6 + 2 * R) * K * E * 3;
+            long aux = ((long) a.V() * a.D() + (long) a.L() * (4L * a.D() * a.D() + 2L * a.D() * a.F())) * 3;
+            return (modules + prefixes + aux) * 8 + (3L << 29);
+        }
+
+        static long parseSize(String s) {
+            String t = s.trim().toUpperCase();
+            double mult = t.endsWith("G") ? 1e9 : t.endsWith("M") ? 1e6 : t.endsWith("K") ? 1e3 : 1;
+            try {
+                return (long) (Double.parseDouble(mult == 1 ? t : t.substring(0, t.length() - 1)) * mult);
+            } catch (NumberFormatException e) {
+                throw new ConfigError("--max-memory=" + s + ": expected a size such as 16G or 800M");
+            }
+        }
+
+        /** MemAvailable from /proc/meminfo, or the JVM's view of free physical memory elsewhere. */
+        static long availableBytes() {
+            try {
+                for (String line : Files.readAllLines(Path.of("/proc/meminfo")))
+                    if (line.startsWith("MemAvailable:")) return Long.parseLong(line.replaceAll("\\D", "")) * 1024;
+            } catch (IOException | NumberFormatException ignored) {
+                // not Linux
+            }
+            return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getFreeMemorySize();
+        }
+    }
+
+    /** The CPU, or CUDA device {@code gpuId} when libtorch sees it. */
+    static Device device(Integer gpuId, String backend) {
+        if (gpuId == null) return Device.cpu();
+        int n = Engine.getInstance().getGpuCount();
+        if (gpuId < 0 || gpuId >= n)
+            throw new ConfigError("--gpu-id=" + gpuId + ": libtorch sees " + n + " GPU(s) on this machine" + (n == 0 ? " (leave out --gpu-id to run on the CPU)" : " (expected 0.." + (n - 1) + ")"));
+        if (backend.equals("mat")) throw new ConfigError("--gpu-id needs --backend engine (the mat reference runs in Java on the CPU)");
+        return Device.gpu(gpuId);
+    }
+
+    /** The engine construction on {@link #device}, or the Mat reference ({@code backend} "mat"). */
+    static TintPass build(String backend, Integer gpuId, AuxModel a, TintConfig c, TintEngine.Precision precision) {
+        if (!backend.equals("engine") && !backend.equals("mat")) throw new ConfigError("--backend=" + backend + ": expected engine or mat");
+        return backend.equals("mat") ? new TintModel(a, c) : new TintEngine(a, c, device(gpuId, backend), precision);
+    }
+
+    /** The aux dimensions the memory estimate needs, known before the weights are read. */
+    record AuxDims(int D, int L, int H, int V, int T, int wpeRows, int F) {
+        static AuxDims of(AuxModel a) {
+            return new AuxDims(a.D, a.L, a.H, a.V, a.T, a.wpe.rows, a.F);
+        }
+
+        static AuxDims of(AuxShape s) {
+            return new AuxDims(s.D, s.L, s.H, s.V, s.T, s.T + s.family.posOffset, s.ff());
+        }
+
+        /** From an HF GPT-2 or OPT config.json. */
+        static AuxDims of(Path dir) {
+            JsonObject o = TintInput.readConfig(dir.resolve(Gpt2Pretrained.CONFIG));
+            String where = dir.resolve(Gpt2Pretrained.CONFIG).toString();
+            try {
+                if (TintInput.isOpt(dir)) {
+                    int D = o.get("hidden_size").getAsInt(), T = o.get("max_position_embeddings").getAsInt();
+                    return new AuxDims(D, o.get("num_hidden_layers").getAsInt(), o.get("num_attention_heads").getAsInt(), o.get("vocab_size").getAsInt(), T, T + 2,
+                            o.has("ffn_dim") ? o.get("ffn_dim").getAsInt() : 4 * D);
+                }
+                int D = o.get("n_embd").getAsInt(), T = o.get("n_positions").getAsInt();
+                return new AuxDims(D, o.get("n_layer").getAsInt(), o.get("n_head").getAsInt(), o.get("vocab_size").getAsInt(), T, T,
+                        o.has("n_inner") && !o.get("n_inner").isJsonNull() ? o.get("n_inner").getAsInt() : 4 * D);
+            } catch (RuntimeException e) {
+                throw new ConfigError(where + ": missing or non-integer model dimensions (" + e.getMessage() + ")");
+            }
         }
     }
 
@@ -88,6 +213,10 @@ public final class TintCommands implements Callable<Integer> {
         @Option(names = "--timestamp", paramLabel = "T", description = "a saved tinker run (its final checkpoint)")
         String timestamp;
 
+        @Option(names = "--aux-shape", paramLabel = "S", description = {"gpt2-124m | opt-125m: an aux of that shape with tinker's GPT-2 initialisation",
+                "(seed --aux-seed), made in memory (benchmarks; its perplexity uses the GPT-2 tokenizer)"})
+        String auxShape;
+
         Gpt2Commands.ModelChoice choice() {
             Gpt2Commands.ModelChoice c = new Gpt2Commands.ModelChoice();
             c.pretrained = pretrained;
@@ -96,22 +225,35 @@ public final class TintCommands implements Callable<Integer> {
         }
     }
 
-    /** The aux model: an HF OPT folder directly, anything else (GPT-2 folders, tinker runs) through the LM loader. */
-    static AuxModel aux(Gpt2Commands.ModelChoice model, Path savedModels, Settings s) {
+    /**
+     * The aux model: an --aux-shape made in memory, an HF OPT folder directly, anything else (GPT-2 folders, tinker
+     * runs) through the LM loader. Where the dimensions are known before the weights are read (shapes, HF folders), the
+     * memory estimate of the construction for B sequences of T tokens (T ≤ 0: the aux's positions) is checked first.
+     */
+    static AuxModel aux(AuxChoice choice, Path savedModels, Settings s, int B, int T) {
+        Gpt2Commands.ModelChoice model = choice.choice();
+        AuxDims dims = choice.auxShape != null ? AuxDims.of(AuxShape.of(choice.auxShape))
+                : model.pretrained != null ? AuxDims.of(Gpt2Pretrained.resolve(model.pretrained)) : null;
+        if (dims != null) s.checkMemory(dims, s.config(dims.D(), dims.H()), B, T > 0 ? T : dims.T());
+        AuxModel a;
         Path opt = optFolder(model);
-        if (opt != null) {
+        if (choice.auxShape != null) a = AuxShape.of(choice.auxShape).build(s.auxSeed, s.f32());
+        else if (opt != null) {
             try (NDManager m = NDManager.newBaseManager()) {
-                return TintInput.loadAux(opt, m, s.dtype.equals("float32"), s.norm);
+                a = TintInput.loadAux(opt, m, s.f32(), s.norm);
+            }
+        } else {
+            try (Gpt2Commands.Loaded l = Gpt2Commands.load(model, savedModels, DataType.FLOAT32)) {
+                a = TintStore.fromLm(l.lm(), s.f32(), s.norm);
             }
         }
-        try (Gpt2Commands.Loaded l = Gpt2Commands.load(model, savedModels, DataType.FLOAT32)) {
-            return TintStore.fromLm(l.lm(), s.dtype.equals("float32"), s.norm);
-        }
+        if (dims == null) s.checkMemory(AuxDims.of(a), s.config(a.D, a.H), B, T > 0 ? T : a.T);
+        return a;
     }
 
     /** The checkpoint folder of {@code --pretrained} when its config.json says model_type opt, else null. */
     static Path optFolder(Gpt2Commands.ModelChoice model) {
-        if (model.pretrained == null) return null;
+        if (model == null || model.pretrained == null) return null;
         Path dir = Gpt2Pretrained.resolve(model.pretrained);
         return TintInput.isOpt(dir) ? dir : null;
     }
@@ -123,12 +265,14 @@ public final class TintCommands implements Callable<Integer> {
         @Option(names = "--input", required = true, paramLabel = "CASE/input.json") Path input;
         @Option(names = "--out", required = true, paramLabel = "OUT.safetensors") Path out;
         @Option(names = "--repeat", paramLabel = "N", description = "run the pass N times and report the fastest (timing)") int repeat = 1;
+        @Option(names = "--backend", paramLabel = "B", description = "engine (default; the input's dtype) | mat (the dense reference)") String backend = "engine";
+        @Option(names = "--gpu-id", paramLabel = "N", description = "run the engine construction on CUDA device N (default: the CPU)") Integer gpuId;
 
         @Override
         public Integer call() throws IOException {
             try (NDManager m = NDManager.newBaseManager()) {
                 TintInput in = TintInput.read(input, m);
-                TintModel t = new TintModel(in.aux(), in.config());
+                TintPass t = build(backend, gpuId, in.aux(), in.config(), in.config().f32 ? TintEngine.Precision.FLOAT32 : TintEngine.Precision.FLOAT64);
                 TintModel.Output o = null;
                 double secs = Double.POSITIVE_INFINITY;
                 System.gc();
@@ -139,6 +283,7 @@ public final class TintCommands implements Callable<Integer> {
                     o = t.forward(in.ids(), in.nTrain(), in.icl());
                     secs = Math.min(secs, (System.nanoTime() - t0) / 1e9);
                 }
+                t.close();
                 long peak = 0;
                 for (var pool : java.lang.management.ManagementFactory.getMemoryPoolMXBeans())
                     if (pool.getType() == java.lang.management.MemoryType.HEAP) peak += pool.getPeakUsage().getUsed();
@@ -172,19 +317,69 @@ public final class TintCommands implements Callable<Integer> {
 
         @Override
         public Integer call() {
-            AuxModel a = aux(model.choice(), savedModels, settings);
+            long t0 = System.nanoTime();
+            AuxModel a = aux(model, savedModels, settings, 1, 0);
             TintConfig c = settings.config(a.D, a.H);
             c.validate(a, 1);
-            TintModel t = new TintModel(a, c);
-            TintStore.save(t, save);
-            System.out.printf("TinT of an aux with D=%d, L=%d: K=%d, E=%d, Hs=%d; parameters: repo-equivalent %,d, own %,d; saved to %s%n", a.D, a.L,
-                    c.numPrefixes, c.hiddenSize, c.numAttentionHeads, t.repoParamCount(), t.ownParamCount(), save);
+            long t1 = System.nanoTime();
+            try (TintPass t = settings.build(a, c)) {
+                long t2 = System.nanoTime();
+                long repo, own;
+                if (t instanceof TintEngine e) {
+                    TintStore.save(e, save);
+                    repo = e.repoParamCount();
+                    own = e.ownParamCount();
+                } else {
+                    TintModel m = (TintModel) t;
+                    TintStore.save(m, save);
+                    repo = m.repoParamCount();
+                    own = m.ownParamCount();
+                }
+                System.out.printf("TinT of an aux with D=%d, L=%d: K=%d, E=%d, Hs=%d; parameters: repo-equivalent %,d, own %,d (%s backend, as stored);"
+                        + " aux read in %.1f s, construction built in %.1f s, saved in %.1f s; peak RSS %,.0f MB; saved to %s%n", a.D, a.L,
+                        c.numPrefixes, c.hiddenSize, c.numAttentionHeads, repo, own, settings.backend, (t1 - t0) / 1e9, (t2 - t1) / 1e9,
+                        (System.nanoTime() - t2) / 1e9, Benchmark.rssMb("VmHWM"), save);
+            }
             return 0;
         }
     }
 
     static long usedHeap() {
         return java.lang.management.ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+    }
+
+    /** Per block [Σ CE over the eval targets before the update, after it, count], from one (batched) TinT pass. */
+    static double[][] passLosses(TintPass tint, long[][] ids, int nTrain) {
+        double[][] out = new double[ids.length][];
+        if (tint instanceof TintEngine e) {
+            int[] nt = new int[ids.length];
+            java.util.Arrays.fill(nt, nTrain);
+            IclInput[] icl = new IclInput[ids.length];
+            java.util.Arrays.fill(icl, IclInput.NONE);
+            try (NDManager scope = NDManager.newBaseManager(e.device())) {
+                TintEngine.Result r = e.forward(scope, ids, nt, icl);
+                for (int b = 0; b < ids.length; b++) {
+                    double[] e0 = evalLoss(r.originalLogits.get(b), ids[b], nTrain), e1 = evalLoss(r.finalLogits.get(b), ids[b], nTrain);
+                    out[b] = new double[] {e0[0], e1[0], e0[1]};
+                }
+            }
+        } else {
+            for (int b = 0; b < ids.length; b++) {
+                TintModel.Output o = tint.forward(ids[b], nTrain);
+                double[] e0 = evalLoss(o.originalLogits, ids[b], nTrain), e1 = evalLoss(o.finalLogits, ids[b], nTrain);
+                out[b] = new double[] {e0[0], e1[0], e0[1]};
+            }
+        }
+        return out;
+    }
+
+    /** [Σ CE over the eval targets n_train..T−1, count] from logits [T, V] on the device (log-softmax in float64). */
+    static double[] evalLoss(NDArray logits, long[] ids, int nTrain) {
+        int T = ids.length, n = T - nTrain;
+        NDArray lp = logits.get((nTrain - 1) + ":" + (T - 1)).toType(DataType.FLOAT64, false).logSoftmax(-1);
+        long[] y = java.util.Arrays.copyOfRange(ids, nTrain, T);
+        NDArray picked = lp.gather(lp.getManager().create(y, new Shape(n, 1)), 1);
+        return new double[] {-picked.sum().getDouble(), n};
     }
 
     /** [Σ CE over the eval targets n_train..T−1, count]. */
@@ -213,7 +408,8 @@ public final class TintCommands implements Callable<Integer> {
         @Option(names = "--block-size", paramLabel = "N") int blockSize = 1024;
         @Option(names = "--data-subset", paramLabel = "N", description = "only the first N blocks (default all)") Integer dataSubset;
         @Option(names = "--dynamic-lr", paramLabel = "LR") double dynamicLr = 1e-4;
-        @Option(names = "--dynamic-steps", paramLabel = "N", description = "default: --n-forward-backward") Integer dynamicSteps;
+        @Option(names = "--dynamic-steps", paramLabel = "N", description = "default: --n-forward-backward; 0: no dynamic evaluation (it runs on the Mat reference: small models)") Integer dynamicSteps;
+        @Option(names = "--batch-size", paramLabel = "B", description = "blocks per TinT pass (engine; default 1)") int batchSize = 1;
         @Option(names = "--dynamic-loss", paramLabel = "L", description = "mean (the original's baseline) | sum") String dynamicLoss = "mean";
         @Option(names = "--log", paramLabel = "FILE") Path log = Path.of("tint-results.jsonl");
         @Option(names = "--saved-models", paramLabel = "DIR") Path savedModels = Path.of("saved-models");
@@ -231,10 +427,13 @@ public final class TintCommands implements Callable<Integer> {
         public Integer call() throws IOException {
             if (!dynamicLoss.equals("mean") && !dynamicLoss.equals("sum")) throw new ConfigError("--dynamic-loss=" + dynamicLoss + ": expected mean or sum");
             if (!(trainFraction > 0 && trainFraction < 1)) throw new ConfigError("--train-fraction=" + trainFraction + ": expected a number in (0, 1)");
+            if (batchSize < 1) throw new ConfigError("--batch-size=" + batchSize + ": expected at least 1");
             int[] all;
             Gpt2Commands.ModelChoice choice = model.choice();
             Path opt = optFolder(choice);
-            if (opt != null) {
+            if (model.auxShape != null) {
+                all = tokens(Tokenizers.named(ModelParams.TokenizerKind.GPT2)); // a made-up aux has no tokenizer of its own; GPT-2's ids fit both vocabularies
+            } else if (opt != null) {
                 // OPT has no bundled tokenizer here: its folder's own (tokenizer.json or vocab.json + merges.txt)
                 Tokenizer tok = Gpt2Pretrained.tokenizer(opt, -1);
                 if (tok == null) throw new ConfigError(opt + ": no tokenizer.json or vocab.json + merges.txt (tint perplexity needs the OPT model's tokenizer)");
@@ -245,33 +444,51 @@ public final class TintCommands implements Callable<Integer> {
                     all = tokens(l.tokenizer());
                 }
             }
-            AuxModel aux = aux(choice, savedModels, settings);
-            if (blockSize < 4 || blockSize > aux.T) throw new ConfigError("--block-size=" + blockSize + ": expected 4.." + aux.T + " (the aux " + aux.family.positionsKey() + ")");
-            TintConfig c = settings.config(aux.D, aux.H);
-            c.validate(aux, blockSize);
-            TintModel tint = new TintModel(aux, c);
             int blocks = all.length / blockSize;
             if (dataSubset != null) blocks = Math.min(blocks, dataSubset);
-            if (blocks == 0) throw new ConfigError("--block-size=" + blockSize + ": the split has only " + all.length + " tokens");
+            if (blockSize < 4 || blocks == 0) throw new ConfigError("--block-size=" + blockSize + ": the split has " + all.length + " tokens (expected 4 ≤ block size ≤ the token count)");
+            int batch = Math.min(batchSize, blocks);
+            long tAux = System.nanoTime();
+            AuxModel aux = aux(model, savedModels, settings, batch, blockSize);
+            if (blockSize > aux.T) throw new ConfigError("--block-size=" + blockSize + ": expected 4.." + aux.T + " (the aux " + aux.family.positionsKey() + ")");
+            TintConfig c = settings.config(aux.D, aux.H);
+            c.validate(aux, blockSize);
             TintSgd.Switches dyn = TintSgd.Switches.exact(aux);
             dyn.trainEmbeddings = true;
             dyn.meanLoss = dynamicLoss.equals("mean");
             int dSteps = dynamicSteps != null ? dynamicSteps : c.nForwardBackward;
-            double base = 0, after = 0, dynamic = 0, n = 0;
+            double base = 0, after = 0, dynamic = 0, n = 0, passSecs = Double.POSITIVE_INFINITY;
+            int nTrain = (int) (blockSize * trainFraction);
             long t0 = System.nanoTime();
-            for (int b = 0; b < blocks; b++) {
-                long[] ids = new long[blockSize];
-                for (int i = 0; i < blockSize; i++) ids[i] = all[b * blockSize + i];
-                int nTrain = (int) (blockSize * trainFraction);
-                TintModel.Output o = tint.forward(ids, nTrain);
-                double[] e0 = evalLoss(o.originalLogits, ids, nTrain), e1 = evalLoss(o.finalLogits, ids, nTrain);
-                AuxModel d = TintSgd.train(aux, ids, nTrain, dynamicLr, dSteps, dyn);
-                double[] e2 = evalLoss(d.forward(ids).logits, ids, nTrain);
-                base += e0[0]; after += e1[0]; dynamic += e2[0]; n += e0[1];
+            double buildSecs;
+            try (TintPass tint = settings.build(aux, c)) {
+                buildSecs = (System.nanoTime() - t0) / 1e9;
+                System.out.printf("aux read in %.1f s, construction (%s, %s) built in %.1f s; parameters: repo-equivalent %,d, own %,d%n", (t0 - tAux) / 1e9,
+                        settings.backend, settings.dtype, buildSecs, tint instanceof TintEngine e ? e.repoParamCount() : ((TintModel) tint).repoParamCount(),
+                        tint instanceof TintEngine e ? e.ownParamCount() : ((TintModel) tint).ownParamCount());
+                for (int b0 = 0; b0 < blocks; b0 += batch) {
+                    int nb = Math.min(batch, blocks - b0);
+                    long[][] ids = new long[nb][blockSize];
+                    for (int b = 0; b < nb; b++)
+                        for (int i = 0; i < blockSize; i++) ids[b][i] = all[(b0 + b) * blockSize + i];
+                    long p0 = System.nanoTime();
+                    double[][] e01 = passLosses(tint, ids, nTrain);
+                    passSecs = Math.min(passSecs, (System.nanoTime() - p0) / 1e9);
+                    System.out.printf("blocks %d-%d: one TinT pass %.1f s; peak RSS so far %,.0f MB%n", b0, b0 + nb - 1, (System.nanoTime() - p0) / 1e9, Benchmark.rssMb("VmHWM"));
+                    for (int b = 0; b < nb; b++) {
+                        base += e01[b][0]; after += e01[b][1]; n += e01[b][2];
+                        if (dSteps > 0) {
+                            AuxModel d = TintSgd.train(aux, ids[b], nTrain, dynamicLr, dSteps, dyn);
+                            dynamic += evalLoss(d.forward(ids[b]).logits, ids[b], nTrain)[0];
+                        }
+                    }
+                }
             }
             double secs = (System.nanoTime() - t0) / 1e9;
             JsonObject r = new JsonObject();
-            r.addProperty("model", model.pretrained != null ? model.pretrained : "timestamp:" + model.timestamp);
+            r.addProperty("model", model.pretrained != null ? model.pretrained : model.auxShape != null ? "aux-shape:" + model.auxShape + " seed " + settings.auxSeed
+                    : "timestamp:" + model.timestamp);
+            r.addProperty("backend", settings.backend);
             r.addProperty("task", task); r.addProperty("split", split); r.addProperty("block_size", blockSize); r.addProperty("blocks", blocks);
             r.addProperty("train_fraction", trainFraction); r.addProperty("eval_tokens", (long) n);
             r.addProperty("inner_lr", c.innerLr); r.addProperty("n_simulation_layers", c.nSimulationLayers); r.addProperty("n_forward_backward", c.nForwardBackward);
@@ -280,13 +497,18 @@ public final class TintCommands implements Callable<Integer> {
             r.addProperty("norm", settings.norm); r.addProperty("restrict_prefixes", c.restrictPrefixes);
             r.addProperty("use_prediction_loss", c.usePredictionLoss); r.addProperty("use_quad", c.useQuad);
             r.addProperty("dynamic_lr", dynamicLr); r.addProperty("dynamic_steps", dSteps); r.addProperty("dynamic_loss", dynamicLoss);
-            r.addProperty("ppl_base", Math.exp(base / n)); r.addProperty("ppl_tint", Math.exp(after / n)); r.addProperty("ppl_dynamic_eval", Math.exp(dynamic / n));
+            r.addProperty("ppl_base", Math.exp(base / n)); r.addProperty("ppl_tint", Math.exp(after / n)); if (dSteps > 0) r.addProperty("ppl_dynamic_eval", Math.exp(dynamic / n));
             r.addProperty("seconds", secs);
+            r.addProperty("build_seconds", buildSecs);
+            r.addProperty("batch_size", batch);
+            r.addProperty("fastest_pass_seconds", passSecs);
+            r.addProperty("peak_rss_mb", Benchmark.rssMb("VmHWM"));
             String line = new Gson().toJson(r);
             if (log.toAbsolutePath().getParent() != null) Files.createDirectories(log.toAbsolutePath().getParent());
             Files.writeString(log, line + "\n", StandardOpenOption.CREATE, StandardOpenOption.APPEND);
-            System.out.printf("%s %s, %d blocks of %d (train %.2f): perplexity base %.4f, TinT %.4f, dynamic eval %.4f (%.1f s); appended to %s%n", task, split,
-                    blocks, blockSize, trainFraction, Math.exp(base / n), Math.exp(after / n), Math.exp(dynamic / n), secs, log);
+            System.out.printf("%s %s, %d blocks of %d (train %.2f): perplexity base %.4f, TinT %.4f, dynamic eval %s (%.1f s); appended to %s%n", task, split,
+                    blocks, blockSize, trainFraction, Math.exp(base / n), Math.exp(after / n), dSteps > 0 ? String.format("%.4f", Math.exp(dynamic / n)) : "not run",
+                    secs, log);
             return 0;
         }
     }

@@ -60,6 +60,8 @@ public final class Kernels {
                 return torch.to(torch.linear(torch.to(x, 15), torch.to(w, 15), torch.to(b, 15)), x.dtype)
               def linear_bf16_nobias(self: __torch__.Kernels, x: Tensor, w: Tensor) -> Tensor:
                 return torch.to(torch.linear(torch.to(x, 15), torch.to(w, 15)), x.dtype)
+              def matmul_bf16(self: __torch__.Kernels, a: Tensor, b: Tensor) -> Tensor:
+                return torch.to(torch.matmul(torch.to(a, 15), torch.to(b, 15)), a.dtype)
               def bf16_matmuls(self: __torch__.Kernels, a: Tensor, b: Tensor, reps: int) -> Tensor:
                 a16 = torch.to(a, 15)
                 b16 = torch.to(b, 15)
@@ -271,6 +273,14 @@ public final class Kernels {
         boolean grad = JniUtils.isGradMode();
         if (b == null) return runTensor("linear_bf16_nobias", x, grad, IValue.from(Ops.pt(x)), IValue.from(Ops.pt(w)));
         return runTensor("linear_bf16", x, grad, IValue.from(Ops.pt(x)), IValue.from(Ops.pt(w)), IValue.from(Ops.pt(b)));
+    }
+
+    /**
+     * {@code a·b} (torch.matmul, batched and broadcasting) computed in bfloat16 with float32 accumulation, the result
+     * cast back to a's dtype: the bfloat16 mode of the engine TinT construction. Not differentiable here (no grad mode).
+     */
+    public static NDArray matmulBf16(NDArray a, NDArray b) {
+        return runTensor("matmul_bf16", a, false, IValue.from(Ops.pt(a)), IValue.from(Ops.pt(b)));
     }
 
     /**

@@ -28,16 +28,20 @@ public final class Layers {
      */
     public static NDArray ffHidden(NDArray x, NDArray fcW, NDArray fcB, Activation act) {
         NDArray h = Ops.linear(x, fcW, fcB);
+        if (!act.gated()) return activation(h, act);
+        NDList gateUp = h.split(2, h.getShape().dimension() - 1); // [.., 2ff] -> gate [.., ff], up [.., ff]
+        NDArray gate = gateUp.get(0);
+        return (act == Activation.SWIGLU ? Ops.silu(gate) : Ops.gelu(gate)).mul(gateUp.get(1));
+    }
+
+    /** An elementwise activation (the gated ones need c_fc's two halves: {@link #ffHidden}). */
+    public static NDArray activation(NDArray h, Activation act) {
         return switch (act) {
             case RELU -> Ops.relu(h);
             case RELU2 -> Ops.relu(h).square(); // Primer (So et al. 2021): sparse like relu, smooth at 0
             case GELU -> Ops.gelu(h); // exact erf GELU, as torch's "gelu"
             case GELU_NEW -> Ops.geluTanh(h); // GPT-2's tanh approximation
-            case SWIGLU, GEGLU -> {
-                NDList gateUp = h.split(2, h.getShape().dimension() - 1); // [.., 2ff] -> gate [.., ff], up [.., ff]
-                NDArray gate = gateUp.get(0);
-                yield (act == Activation.SWIGLU ? Ops.silu(gate) : Ops.gelu(gate)).mul(gateUp.get(1));
-            }
+            case SWIGLU, GEGLU -> throw new IllegalArgumentException(act + " is gated: it needs c_fc's gate and up halves (ffHidden)");
         };
     }
 }

@@ -33,6 +33,16 @@ final class Gates {
         return 2L * a.cols + 2;
     }
 
+    /**
+     * The two factors {tanh(a·pos + α), tanh(b·pos + β)} of a row whose one-hot position is coordinate {@code col},
+     * rounded as {@link #apply} rounds them (the engine construction multiplies by them elementwise).
+     */
+    double[] factors(int col, boolean f32) {
+        double ga = a.get(0, col), gb = b.get(0, col);
+        return f32 ? new double[] {(float) Math.tanh((float) (ga + alpha)), (float) Math.tanh((float) (gb + beta))}
+                : new double[] {Math.tanh(ga + alpha), Math.tanh(gb + beta)};
+    }
+
     Mat apply(Mat in, Mat neu, Seq s) {
         Mat ga = s.pos.mmT(a), gb = s.pos.mmT(b);
         Mat out = in.like();

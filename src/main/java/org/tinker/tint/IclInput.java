@@ -14,19 +14,35 @@ import org.tinker.config.ConfigError;
  * <p>The mask acts only where the original applies it: the softmax attention of the aux forward and its
  * recomputation in the attention backward (the same A, then Aᵀ). It is added to the causal mask, so only u ≤ t is
  * ever read. The positions change only the aux embedding (wpe row); TinT's own one-hot positions stay 0..T−1, as in the original.
+ * A third input, the original's {@code gradient_mask}, restricts the inner loss to some tokens' predictions (label-only ICL).
  */
 public final class IclInput {
     /** No restriction beyond causality, positions 0..T−1. */
-    public static final IclInput NONE = new IclInput(0, null, null);
+    public static final IclInput NONE = new IclInput(0, null, null, null);
 
     private final int T;
     private final boolean[] allow; // [T·T] row t, column u: t may attend to u; null = every u ≤ t
     private final int[] positions; // null = 0..T−1
+    private final boolean[] lossTokens; // the original's gradient_mask: token t's prediction is in the inner loss; null = every train token
 
-    private IclInput(int T, boolean[] allow, int[] positions) {
+    private IclInput(int T, boolean[] allow, int[] positions, boolean[] lossTokens) {
         this.T = T;
         this.allow = allow;
         this.positions = positions;
+        this.lossTokens = lossTokens;
+    }
+
+    /**
+     * The same input with the original's {@code gradient_mask}: only the predictions of the tokens marked here (within
+     * the train part) enter the inner loss, e.g. the demonstrations' label words (icl_eval's {@code label_only} loss).
+     */
+    public IclInput withLossTokens(boolean[] tokens) {
+        return new IclInput(allow != null ? T : tokens.length, allow, positions, tokens.clone());
+    }
+
+    /** Whether row t (the prediction of token t+1) is in the inner loss, given that t+1 is in the train part. */
+    boolean inLoss(int t) {
+        return lossTokens == null || lossTokens[t + 1];
     }
 
     /** The original's matrix form: {@code mask[t][u]} = true if token t may attend to token u (only u ≤ t is read). */
@@ -40,7 +56,7 @@ public final class IclInput {
                 System.arraycopy(mask[t], 0, a, t * T, T);
             }
         }
-        return new IclInput(T, a, positions == null ? null : positions.clone());
+        return new IclInput(T, a, positions == null ? null : positions.clone(), null);
     }
 
     /** The block-diagonal mask of a segmentation: t may attend to u iff both carry the same segment id. */
@@ -69,6 +85,8 @@ public final class IclInput {
             for (int t = 0; t < T; t++)
                 if (!allow[t * T + t]) throw new ConfigError("icl_mask: entry [" + t + "][" + t + "] is 0; expected 1 (every token attends to itself)");
         }
+        if (lossTokens != null && lossTokens.length != n)
+            throw new ConfigError("gradient_mask: " + lossTokens.length + " entries for " + n + " tokens (expected one per token)");
         if (positions != null) {
             if (positions.length != n) throw new ConfigError("position_ids: " + positions.length + " entries for " + n + " tokens (expected one per token)");
             for (int t = 0; t < n; t++)
@@ -82,6 +100,18 @@ public final class IclInput {
      * token, the block-diagonal single-FT mask), and {@code position_ids}. None of them: {@link #NONE}.
      */
     public static IclInput fromJson(JsonObject o, String where) {
+        IclInput in = maskAndPositions(o, where);
+        if (!o.has("gradient_mask")) return in;
+        int[] g = ints(o.get("gradient_mask"), where + ": gradient_mask");
+        boolean[] b = new boolean[g.length];
+        for (int t = 0; t < g.length; t++) {
+            if (g[t] != 0 && g[t] != 1) throw new ConfigError(where + ": gradient_mask[" + t + "]=" + g[t] + ": expected 0 or 1");
+            b[t] = g[t] == 1;
+        }
+        return in.withLossTokens(b);
+    }
+
+    private static IclInput maskAndPositions(JsonObject o, String where) {
         if (o.has("icl_mask") && o.has("icl_segments")) throw new ConfigError(where + ": give icl_mask or icl_segments, not both");
         int[] pos = o.has("position_ids") ? ints(o.get("position_ids"), where + ": position_ids") : null;
         if (o.has("icl_segments")) return segments(ints(o.get("icl_segments"), where + ": icl_segments"), pos);

@@ -14,7 +14,8 @@ package org.tinker.tint;
  *       space (the cross-entropy gradient at a uniform prediction; ℓ = mean_v (E h)_v − (E h)_y).
  * </ul>
  * δh_f = Eᵀ·(that). Every option is masked alike (the original multiplies the gradient by the shifted
- * bidirection_mask after the branch): only the train targets t ≤ nTrain−2 (t ∈ 𝒯) are non-zero.
+ * bidirection_mask after the branch): only the train targets t ≤ nTrain−2 (t ∈ 𝒯) are non-zero, and of those only the
+ * ones the input's gradient_mask keeps ({@link IclInput#withLossTokens}).
  */
 final class LossGradient {
     private LossGradient() {}
@@ -23,10 +24,11 @@ final class LossGradient {
      * dℓ/d(logits) for rows t ≤ nTrain−2, zero elsewhere, divided by {@code divisor} (1 for the summed loss TinT uses,
      * the target count for a mean loss).
      */
-    static Mat logits(Mat logits, long[] ids, int nTrain, TintConfig.Loss loss, double divisor, boolean f32) {
+    static Mat logits(Mat logits, long[] ids, int nTrain, IclInput icl, TintConfig.Loss loss, double divisor, boolean f32) {
         int T = logits.rows, V = logits.cols;
         Mat d = new Mat(T, V, f32);
         for (int t = 0; t <= nTrain - 2; t++) {
+            if (!icl.inLoss(t)) continue;
             int y = (int) ids[t + 1];
             switch (loss) {
                 case PREDICTION -> {
@@ -49,6 +51,18 @@ final class LossGradient {
 
     /** δh_f = Eᵀ·dℓ/d(logits) (T×D) for the summed loss, with logits = h_f·Eᵀ given. */
     static Mat hidden(Mat logits, Mat wte, long[] ids, int nTrain, TintConfig.Loss loss, boolean f32) {
-        return logits(logits, ids, nTrain, loss, 1, f32).mm(wte);
+        return hidden(logits, wte, ids, nTrain, IclInput.NONE, loss, f32);
+    }
+
+    /** The same with the input's gradient_mask ({@link IclInput#withLossTokens}). */
+    static Mat hidden(Mat logits, Mat wte, long[] ids, int nTrain, IclInput icl, TintConfig.Loss loss, boolean f32) {
+        return logits(logits, ids, nTrain, icl, loss, 1, f32).mm(wte);
+    }
+
+    /** The number of rows in the inner loss: train targets t ≤ nTrain−2 that the gradient_mask keeps. */
+    static int count(int nTrain, IclInput icl) {
+        int n = 0;
+        for (int t = 0; t <= nTrain - 2; t++) if (icl.inLoss(t)) n++;
+        return n;
     }
 }

@@ -129,7 +129,7 @@ public record TintInput(AuxModel aux, long[] ids, int nTrain, TintConfig config,
             throw new ConfigError(file + ": tie_word_embeddings=false is not supported (TinT's loss gradient uses the head tied to embed_tokens; expected true)");
     }
 
-    static JsonObject readConfig(Path configJson) {
+    public static JsonObject readConfig(Path configJson) {
         try {
             return JsonParser.parseString(Files.readString(configJson)).getAsJsonObject();
         } catch (IOException | RuntimeException e) {

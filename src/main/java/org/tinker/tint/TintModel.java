@@ -15,7 +15,7 @@ import java.util.List;
  * <p>Modules of the same kind share their fixed matrices (weight tying; the original's {@code reuse_*} flags do the
  * same for some of them), so {@link #ownParamCount} counts each once.
  */
-public final class TintModel {
+public final class TintModel implements TintPass {
     public final AuxModel aux; // only dimensions, family, σ, normalisation kind, wte/wpe (embedding and LM head) are used
     public final TintConfig cfg;
     final int D, K, E, S, P, Taux, R, Hs, hd;
@@ -29,6 +29,7 @@ public final class TintModel {
     final Gates keepReplace, addPrefix;
     final Mat placeK, placeV, fdIn, fdOut, memCopy, qkCopy, passRest;
     final SoftAttn attn;
+    final PrefixLayout layout;
 
     public TintModel(AuxModel aux, TintConfig cfg) {
         this.aux = aux;
@@ -60,8 +61,9 @@ public final class TintModel {
         fdOut = passRest.copy();
         for (int i = 0; i < D; i++) fdOut.set(i, i, N);
         attn = new SoftAttn(aux.D, aux.H, E, Hs, f32);
-        for (int l = 0; l < aux.L; l++) prefixes.add(encodeLayer(aux.layers.get(l)));
-        lnfPrefix = encode(lnMatrix(aux.lnfW, aux.lnfM), aux.lnfB);
+        layout = new PrefixLayout(D, K, E, R, f32);
+        for (int l = 0; l < aux.L; l++) prefixes.add(layout.encodeLayer(aux.layers.get(l)));
+        lnfPrefix = layout.encodeFinalNorm(aux);
     }
 
     Mat shift(int from, int to, int width) {
@@ -72,97 +74,24 @@ public final class TintModel {
 
     // ------------------------------------------------------------------------------------------------ prefix encoding
 
-    /** A norm weight as the D×D matrix the prefix stores: M, or diag(γ). */
-    Mat lnMatrix(Mat gamma, Mat M) {
-        return M != null ? M : diag(gamma);
-    }
-
-    /** Decoded norm weight: null (diagonal, γ = the diagonal) unless an off-diagonal entry is non-zero. */
-    static Mat fullIfDense(Mat w) {
-        for (int i = 0; i < w.rows; i++)
-            for (int j = 0; j < w.cols; j++)
-                if (i != j && w.get(i, j) != 0) return w;
-        return null;
-    }
-
-    Mat diag(Mat v) {
-        Mat m = new Mat(v.cols, v.cols, f32);
-        for (int i = 0; i < v.cols; i++) m.set(i, i, v.get(0, i));
-        return m;
-    }
-
-    /** Prefix j holds rows jS..jS+S−1 of W at [s·D, (s+1)·D) and the whole bias at [S·D, S·D+D). */
+    /** Prefix j holds rows jS..jS+S−1 of W at [s·D, (s+1)·D) and the whole bias at [S·D, S·D+D) ({@link PrefixLayout}). */
     public Mat encode(Mat w, Mat b) {
-        Mat p = new Mat(K, E, f32);
-        for (int j = 0; j < K; j++) {
-            for (int s = 0; s < S; s++)
-                for (int i = 0; i < D; i++) p.set(j, s * D + i, w.get(j * S + s, i));
-            for (int i = 0; i < D; i++) p.set(j, S * D + i, b.get(0, i));
-        }
-        return p;
+        return layout.encode(w, b);
     }
 
     /** W (D×D) from a prefix. */
     public Mat decodeW(Mat p) {
-        Mat w = new Mat(D, D, f32);
-        for (int j = 0; j < K; j++)
-            for (int s = 0; s < S; s++)
-                for (int i = 0; i < D; i++) w.set(j * S + s, i, p.get(j, s * D + i));
-        return w;
+        return layout.decodeW(p);
     }
 
     /** b from prefix 0 (the only bias that is read or updated). */
     public Mat decodeB(Mat p) {
-        return p.rows(0, 1).cols(S * D, S * D + D);
-    }
-
-    Mat[] encodeLayer(AuxModel.Layer y) {
-        Mat[] p = new Mat[6 + 2 * R];
-        p[0] = encode(lnMatrix(y.ln1W, y.ln1M), y.ln1B);
-        p[1] = encode(y.wq, y.bq);
-        p[2] = encode(y.wk, y.bk);
-        p[3] = encode(y.wv, y.bv);
-        p[4] = encode(y.wo, y.bo);
-        p[5] = encode(lnMatrix(y.ln2W, y.ln2M), y.ln2B);
-        Mat b2 = y.b2.scale(1.0 / R);
-        for (int k = 0; k < R; k++) {
-            p[6 + 2 * k] = encode(y.w1.rows(k * D, (k + 1) * D), y.b1.cols(k * D, (k + 1) * D));
-            p[7 + 2 * k] = encode(y.w2.cols(k * D, (k + 1) * D), b2);
-        }
-        return p;
+        return layout.decodeB(p);
     }
 
     /** The aux model that a set of prefixes holds (embeddings from the original aux). */
     public AuxModel decode(List<Mat[]> pre, Mat lnf) {
-        AuxModel a = aux.copy();
-        for (int l = 0; l < aux.L; l++) {
-            Mat[] p = pre.get(l);
-            AuxModel.Layer y = a.layers.get(l);
-            y.ln1W = diagOf(decodeW(p[0])); y.ln1M = fullIfDense(decodeW(p[0])); y.ln1B = decodeB(p[0]);
-            y.wq = decodeW(p[1]); y.bq = decodeB(p[1]);
-            y.wk = decodeW(p[2]); y.bk = decodeB(p[2]);
-            y.wv = decodeW(p[3]); y.bv = decodeB(p[3]);
-            y.wo = decodeW(p[4]); y.bo = decodeB(p[4]);
-            y.ln2W = diagOf(decodeW(p[5])); y.ln2M = fullIfDense(decodeW(p[5])); y.ln2B = decodeB(p[5]);
-            Mat w1 = new Mat(aux.F, D, f32), b1 = new Mat(1, aux.F, f32), w2 = new Mat(D, aux.F, f32), b2 = new Mat(1, D, f32);
-            for (int k = 0; k < R; k++) {
-                w1.put(k * D, 0, decodeW(p[6 + 2 * k]));
-                b1.put(0, k * D, decodeB(p[6 + 2 * k]));
-                w2.put(0, k * D, decodeW(p[7 + 2 * k]));
-                b2 = b2.add(decodeB(p[7 + 2 * k]));
-            }
-            y.w1 = w1; y.b1 = b1; y.w2 = w2; y.b2 = b2;
-        }
-        a.lnfW = diagOf(decodeW(lnf));
-        a.lnfM = fullIfDense(decodeW(lnf));
-        a.lnfB = decodeB(lnf);
-        return a;
-    }
-
-    static Mat diagOf(Mat m) {
-        Mat v = new Mat(1, m.rows, m.f32);
-        for (int i = 0; i < m.rows; i++) v.set(0, i, m.get(i, i));
-        return v;
+        return layout.decode(aux, pre, lnf);
     }
 
     // ------------------------------------------------------------------------------------------------ module steps
@@ -362,12 +291,8 @@ public final class TintModel {
         public AuxModel updated; // decoded from the prefixes
     }
 
-    /** The TinT forward pass on {@code ids} with the train part [0, nTrain). */
-    public Output forward(long[] ids, int nTrain) {
-        return forward(ids, nTrain, IclInput.NONE);
-    }
-
     /** The TinT forward pass with the original's icl_mask / position_ids (single-FT ICL, tint.md §1.6). */
+    @Override
     public Output forward(long[] ids, int nTrain, IclInput icl) {
         cfg.validate(aux, ids.length);
         icl.check(ids.length, aux.T);
@@ -391,7 +316,7 @@ public final class TintModel {
         Mat logits = out.originalLogits;
         for (int step = 0; step < cfg.nForwardBackward; step++) {
             Mat G = new Mat(K + T, E, f32);
-            G.put(K, 0, lossGradient(logits, ids, nTrain));
+            G.put(K, 0, lossGradient(logits, ids, nTrain, icl));
             Mat[] np = new Mat[1];
             G = layerNormBackward(G, lnfMem[0], lnf, s, np);
             Mat newLnf = np[0];
@@ -422,8 +347,8 @@ public final class TintModel {
      * δh_f on the train targets t ≤ nTrain−2, zero elsewhere: Eᵀ(softmax(E h_f) − e_{x_{t+1}}), or the use_quad /
      * mean option ({@link LossGradient}, shared with the reference).
      */
-    Mat lossGradient(Mat logits, long[] ids, int nTrain) {
-        return LossGradient.hidden(logits, aux.wte, ids, nTrain, cfg.loss(), f32);
+    Mat lossGradient(Mat logits, long[] ids, int nTrain, IclInput icl) {
+        return LossGradient.hidden(logits, aux.wte, ids, nTrain, icl, cfg.loss(), f32);
     }
 
     // ------------------------------------------------------------------------------------------------ parameter counts

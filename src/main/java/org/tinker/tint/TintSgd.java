@@ -74,9 +74,9 @@ public final class TintSgd {
         AuxModel.Forward f = aux.forward(ids, icl);
         int T = ids.length;
         int nSim = sw.nSim < 0 ? aux.L : sw.nSim;
-        int count = Math.max(0, nTrain - 1);
+        int count = Math.max(1, LossGradient.count(nTrain, icl));
         // the same loss gradient as the construction's (dℓ/dlogits; logits = h_f·Eᵀ with the tied head E = wte)
-        Mat dlog = LossGradient.logits(f.logits, ids, nTrain, sw.loss, sw.meanLoss ? count : 1, aux.f32);
+        Mat dlog = LossGradient.logits(f.logits, ids, nTrain, icl, sw.loss, sw.meanLoss ? count : 1, aux.f32);
         Mat dhf = dlog.mm(aux.wte);
         if (sw.trainEmbeddings) g.wte = dlog.tmm(f.hf);
         g.lnfB = dhf.colSum();

@@ -51,14 +51,13 @@ public final class TintStore {
         return m;
     }
 
-    public static void save(TintModel t, Path dir) {
+    /** tint.json: the aux dimensions, every TinT setting, both parameter counts. */
+    static JsonObject settingsJson(AuxModel a, TintConfig c, long repo, long own) {
         JsonObject o = new JsonObject();
-        AuxModel a = t.aux;
         o.addProperty("model_type", a.family.modelType);
         o.addProperty("n_embd", a.D); o.addProperty("n_head", a.H); o.addProperty("n_layer", a.L); o.addProperty("vocab_size", a.V);
         o.addProperty("n_positions", a.T); o.addProperty("n_inner", a.F); o.addProperty("layer_norm_epsilon", a.eps);
         o.addProperty("activation_function", a.act); o.addProperty("norm", a.norm);
-        TintConfig c = t.cfg;
         o.addProperty("n_simulation_layers", c.nSimulationLayers); o.addProperty("n_forward_backward", c.nForwardBackward);
         o.addProperty("inner_lr", c.innerLr); o.addProperty("num_prefixes", c.numPrefixes); o.addProperty("hidden_size", c.hiddenSize);
         o.addProperty("num_attention_heads", c.numAttentionHeads); o.addProperty("scale_embeddings", c.scaleEmbeddings);
@@ -68,8 +67,52 @@ public final class TintStore {
         o.addProperty("epsilon", c.epsilon); o.addProperty("max_position_embeddings", c.maxPositionEmbeddings);
         o.addProperty("use_prediction_loss", c.usePredictionLoss); o.addProperty("use_quad", c.useQuad);
         o.addProperty("dtype", c.f32 ? "float32" : "float64");
-        o.addProperty("repo_param_count", t.repoParamCount());
-        o.addProperty("own_param_count", t.ownParamCount());
+        o.addProperty("repo_param_count", repo);
+        o.addProperty("own_param_count", own);
+        return o;
+    }
+
+    /**
+     * The engine construction's own numbers ({@code "layout": "structured"}): the prefixes ({@code prefix.h.L.I} [K, E],
+     * {@code prefix.ln_f}), wte, wpe and the gates' position weights. Its modules are code, so there is nothing else;
+     * {@link #load} rebuilds the aux from the prefixes.
+     */
+    public static void save(TintEngine t, Path dir) {
+        JsonObject o = settingsJson(t.aux, t.cfg, t.repoParamCount(), t.ownParamCount());
+        o.addProperty("layout", "structured");
+        o.addProperty("engine_precision", t.precision.name().toLowerCase());
+        int K = t.K, E = t.E, P = t.aux.T + K;
+        try (NDManager mgr = NDManager.newBaseManager()) {
+            LinkedHashMap<String, NDArray> out = new LinkedHashMap<>();
+            for (int l = 0; l < t.prefixes.size(); l++)
+                for (int i = 0; i < t.prefixes.get(l).length; i++) out.put("prefix.h." + l + "." + i, cpu(t.prefixes.get(l)[i], mgr).reshape(K, E));
+            out.put("prefix.ln_f", cpu(t.lnfPrefix, mgr).reshape(K, E));
+            out.put("aux.wte", cpu(t.wte, mgr));
+            out.put("aux.wpe", cpu(t.wpe, mgr));
+            boolean f32 = t.precision.f32();
+            Gates keep = Gates.keepPrefixReplaceTokens(P, t.aux.T, K, t.cfg.gateScale, f32), add = Gates.addToPrefix(P, t.aux.T, K, t.cfg.gateScale, f32);
+            DataType dt = t.dt;
+            out.put("gates.keep.a", AuxModel.nd(mgr, keep.a, false, dt)); out.put("gates.keep.b", AuxModel.nd(mgr, keep.b, false, dt));
+            out.put("gates.add.a", AuxModel.nd(mgr, add.a, false, dt)); out.put("gates.add.b", AuxModel.nd(mgr, add.b, false, dt));
+            Files.createDirectories(dir);
+            Files.writeString(dir.resolve(JSON), new GsonBuilder().setPrettyPrinting().create().toJson(o) + "\n");
+            SafeTensors.write(dir.resolve(TENSORS), out);
+        } catch (IOException e) {
+            throw new ConfigError(dir + ": cannot write the TinT model (" + e.getMessage() + ")");
+        }
+    }
+
+    /** A copy of a device tensor on the CPU in {@code mgr}. */
+    private static NDArray cpu(NDArray a, NDManager mgr) {
+        NDArray c = a.toDevice(mgr.getDevice(), true);
+        c.attach(mgr);
+        return c;
+    }
+
+    public static void save(TintModel t, Path dir) {
+        AuxModel a = t.aux;
+        TintConfig c = t.cfg;
+        JsonObject o = settingsJson(a, c, t.repoParamCount(), t.ownParamCount());
         DataType dt = c.f32 ? DataType.FLOAT32 : DataType.FLOAT64;
         try (NDManager mgr = NDManager.newBaseManager()) {
             LinkedHashMap<String, NDArray> out = new LinkedHashMap<>();
@@ -107,6 +150,35 @@ public final class TintStore {
             y.bq = new Mat(1, D, f32); y.bk = new Mat(1, D, f32); y.bv = new Mat(1, D, f32); y.bo = new Mat(1, D, f32);
             y.w1 = new Mat(F, D, f32); y.b1 = new Mat(1, F, f32); y.w2 = new Mat(D, F, f32); y.b2 = new Mat(1, D, f32);
             a.layers.add(y);
+        }
+        if (o.has("layout") && o.get("layout").getAsString().equals("structured")) {
+            // prefixes → aux weights (the layout of PrefixLayout), embeddings as stored
+            PrefixLayout layout = new PrefixLayout(D, c.numPrefixes, c.hiddenSize, F / D, f32);
+            try (NDManager mgr = NDManager.newBaseManager()) {
+                Map<String, NDArray> in = SafeTensors.read(dir.resolve(TENSORS), mgr);
+                java.util.function.BiFunction<String, Mat, Mat> get = (k, like) -> {
+                    NDArray nd = in.get(k);
+                    if (nd == null) throw new ConfigError(dir.resolve(TENSORS) + ": missing tensor " + k);
+                    double[] d = nd.toType(DataType.FLOAT64, false).toDoubleArray();
+                    if (d.length != like.a.length) throw new ConfigError(dir.resolve(TENSORS) + ": " + k + " has " + d.length + " numbers, expected " + like.a.length);
+                    return new Mat(like.rows, like.cols, d, f32);
+                };
+                java.util.List<Mat[]> pre = new java.util.ArrayList<>();
+                Mat shape = new Mat(c.numPrefixes, c.hiddenSize, f32);
+                for (int l = 0; l < L; l++) {
+                    Mat[] p = new Mat[6 + 2 * (F / D)];
+                    for (int i = 0; i < p.length; i++) p[i] = get.apply("prefix.h." + l + "." + i, shape);
+                    pre.add(p);
+                }
+                a.wte = get.apply("aux.wte", a.wte);
+                a.wpe = get.apply("aux.wpe", a.wpe);
+                Mat lnf = get.apply("prefix.ln_f", shape);
+                TintModel t = new TintModel(layout.decode(a, pre, lnf), c);
+                // the stored prefixes themselves (re-encoding the decoded MLP bias b₂ = Σ b₂/R would round differently)
+                for (int l = 0; l < L; l++) t.prefixes.set(l, pre.get(l));
+                t.lnfPrefix = lnf;
+                return t;
+            }
         }
         TintModel t = new TintModel(a, c);
         try (NDManager mgr = NDManager.newBaseManager()) {

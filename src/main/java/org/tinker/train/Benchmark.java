@@ -218,7 +218,7 @@ public final class Benchmark {
         return best;
     }
 
-    static double rssMb(String field) {
+    public static double rssMb(String field) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status")))
                 if (line.startsWith(field + ":")) return Long.parseLong(line.replaceAll("\\D", "")) / 1024.0;

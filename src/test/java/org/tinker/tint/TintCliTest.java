@@ -94,7 +94,8 @@ class TintCliTest {
             Map<String, NDArray> got = SafeTensors.read(out, m);
             TintInput ti = TintInput.read(dir.resolve("input.json"), m);
             assertEquals(AuxModel.Family.OPT, ti.aux().family);
-            TintModel.Output o = new TintModel(ti.aux(), ti.config()).forward(ids, 10, IclInput.segments(seg, pos));
+            // `tint forward` runs the engine construction by default
+            TintModel.Output o = TintFixtures.Backend.ENGINE.run(ti.aux(), ti.config(), ids, 10, IclInput.segments(seg, pos));
             assertArrayEquals(o.finalLogits.a, TintSgdTest.flat(got.get("final_logits")).a);
             assertArrayEquals(o.originalLogits.a, TintSgdTest.flat(got.get("original_logits")).a);
             // the top layer (n_simulation_layers=1) and the final norm under HF OPT names, torch Linear [out, in]

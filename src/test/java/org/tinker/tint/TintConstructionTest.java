@@ -8,25 +8,27 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.tinker.cli.TintCommandsAccess;
 
 /** The TinT construction against the original code's outputs (fixtures) and against TinT-SGD. */
 class TintConstructionTest {
 
-    @Test
-    void hard64MatchesFixture() {
+    @ParameterizedTest
+    @EnumSource(TintFixtures.Backend.class)
+    void hard64MatchesFixture(TintFixtures.Backend backend) {
         try (NDManager m = NDManager.newBaseManager()) {
             TintInput in = TintFixtures.input("hard64", m);
             Map<String, NDArray> exp = TintFixtures.expected("hard64", m);
-            TintModel tint = new TintModel(in.aux(), in.config());
             long t0 = System.nanoTime();
-            TintModel.Output out = tint.forward(in.ids(), in.nTrain());
-            System.out.printf("hard64 TinT forward: %.2f s%n", (System.nanoTime() - t0) / 1e9);
+            TintModel.Output out = backend.run(in.aux(), in.config(), in.ids(), in.nTrain());
+            System.out.printf("%s hard64 TinT build + forward: %.2f s%n", backend, (System.nanoTime() - t0) / 1e9);
             Mat orig = TintFixtures.mat(exp.get("original_logits")), fin = TintFixtures.mat(exp.get("final_logits"));
             double origErr = TintFixtures.maxAbsDiff(out.originalLogits, orig);
             double rel = TintFixtures.relDelta(out.finalLogits, fin, orig, 0, fin.rows);
             double abs = TintFixtures.maxAbsDiff(out.finalLogits, fin);
-            System.out.printf("hard64 construction: original max abs %.3g, final rel(Δ) %.3g, final max abs %.3g%n", origErr, rel, abs);
+            System.out.printf(backend + " hard64 construction: original max abs %.3g, final rel(Δ) %.3g, final max abs %.3g%n", origErr, rel, abs);
             assertTrue(origErr < 1e-10, "original " + origErr);
             assertTrue(rel < 1e-9, "final rel " + rel);
             assertTrue(abs < 1e-10, "final abs " + abs);
@@ -39,7 +41,7 @@ class TintConstructionTest {
             double nEval = in.ids().length - in.nTrain();
             double before = TintCommandsAccess.evalLoss(out.originalLogits, in.ids(), in.nTrain()) / nEval;
             double after = TintCommandsAccess.evalLoss(out.finalLogits, in.ids(), in.nTrain()) / nEval;
-            System.out.printf("hard64 eval loss %.15f -> %.15f (fixture %.15f -> %.15f)%n", before, after,
+            System.out.printf(backend + " hard64 eval loss %.15f -> %.15f (fixture %.15f -> %.15f)%n", before, after,
                     ej.get("eval_loss_before").getAsDouble(), ej.get("eval_loss_after").getAsDouble());
             assertEquals(ej.get("eval_loss_before").getAsDouble(), before, 1e-10);
             assertEquals(ej.get("eval_loss_after").getAsDouble(), after, 1e-10);
@@ -52,7 +54,7 @@ class TintConstructionTest {
                 if (TintFixtures.maxAbsDiff(b, o) == 0) assertEquals(0, TintFixtures.maxAbsDiff(a, o), e.getKey() + " frozen");
                 else worst = Math.max(worst, TintFixtures.relDelta(a, b, o, 0, a.rows));
             }
-            System.out.printf("hard64 construction: decoded weights max rel(Δw) %.3g%n", worst);
+            System.out.printf(backend + " hard64 construction: decoded weights max rel(Δw) %.3g%n", worst);
             assertTrue(worst < 1e-9, "weights " + worst);
         }
     }

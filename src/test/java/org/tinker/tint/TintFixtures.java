@@ -1,5 +1,6 @@
 package org.tinker.tint;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import java.nio.file.Path;
@@ -11,6 +12,27 @@ final class TintFixtures {
     private TintFixtures() {}
 
     static final Path ROOT = Path.of("src/test/resources/fixtures/tint");
+
+    /** The two constructions every TinT case runs on: dense Mat arithmetic (the reference) and DJL tensors on the CPU. */
+    enum Backend {
+        MAT, ENGINE;
+
+        TintPass build(AuxModel aux, TintConfig c) {
+            return this == MAT ? new TintModel(aux, c)
+                    : new TintEngine(aux, c, Device.cpu(), c.f32 ? TintEngine.Precision.FLOAT32 : TintEngine.Precision.FLOAT64);
+        }
+
+        /** One pass, the construction built and released around it. */
+        TintModel.Output run(AuxModel aux, TintConfig c, long[] ids, int nTrain, IclInput icl) {
+            try (TintPass t = build(aux, c)) {
+                return t.forward(ids, nTrain, icl);
+            }
+        }
+
+        TintModel.Output run(AuxModel aux, TintConfig c, long[] ids, int nTrain) {
+            return run(aux, c, ids, nTrain, IclInput.NONE);
+        }
+    }
 
     static TintInput input(String name, NDManager m) {
         return TintInput.read(ROOT.resolve(name).resolve("input.json"), m);

@@ -13,6 +13,8 @@ import java.util.Random;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.tinker.config.ConfigError;
 
 /**
@@ -39,25 +41,26 @@ class TintIclTest {
         }
     }
 
-    static TintModel.Output run(long[] ids, IclInput icl) {
-        return new TintModel(hard.aux(), hard.config()).forward(ids, N_TRAIN, icl);
+    static TintModel.Output run(TintFixtures.Backend backend, long[] ids, IclInput icl) {
+        return backend.run(hard.aux(), hard.config(), ids, N_TRAIN, icl);
     }
 
-    @Test
-    void constructionMatchesReferenceWithMaskAndResetPositions() {
+    @ParameterizedTest
+    @EnumSource(TintFixtures.Backend.class)
+    void constructionMatchesReferenceWithMaskAndResetPositions(TintFixtures.Backend backend) {
         IclInput icl = IclInput.segments(SEGMENTS, RESET);
         AuxModel aux = hard.aux();
         Mat base = aux.forward(hard.ids(), icl).logits;
         for (int steps : new int[] {1, 2}) {
             TintConfig c = hard.config().copy();
             c.nForwardBackward = steps;
-            TintModel.Output out = new TintModel(aux, c).forward(hard.ids(), N_TRAIN, icl);
+            TintModel.Output out = backend.run(aux, c, hard.ids(), N_TRAIN, icl);
             AuxModel ref = TintSgd.train(aux, hard.ids(), icl, N_TRAIN, c.innerLr, steps, TintSgd.Switches.tint(c, aux));
             Mat fin = ref.forward(hard.ids(), icl).logits;
             double orig = TintFixtures.maxAbsDiff(out.originalLogits, base);
             double rel = TintFixtures.relDelta(out.finalLogits, fin, base, 0, fin.rows);
             double w = TintOptTest.maxRelWeights(out.updated, ref, aux);
-            System.out.printf("icl_segments + reset positions, %d step(s): first forward vs masked aux max abs %.3g; construction vs reference"
+            System.out.printf(backend + " icl_segments + reset positions, %d step(s): first forward vs masked aux max abs %.3g; construction vs reference"
                     + " final rel(Δ) %.3g, weights max rel(Δw) %.3g%n", steps, orig, rel, w);
             assertTrue(orig < 1e-10, "original " + orig);
             assertTrue(rel < 1e-9, "final rel " + rel);
@@ -67,8 +70,9 @@ class TintIclTest {
         assertTrue(TintFixtures.maxAbsDiff(base, aux.forward(hard.ids()).logits) > 1e-3);
     }
 
-    @Test
-    void optAuxWithMaskMatchesReference() {
+    @ParameterizedTest
+    @EnumSource(TintFixtures.Backend.class)
+    void optAuxWithMaskMatchesReference(TintFixtures.Backend backend) {
         AuxModel aux = opt;
         long[] ids = new long[24]; // demonstrations [0,8), [8,16), query [16,24)
         Random r = new Random(5);
@@ -80,10 +84,10 @@ class TintIclTest {
         }
         IclInput icl = IclInput.segments(seg, pos);
         TintConfig c = TintOptTest.config();
-        TintModel.Output out = new TintModel(aux, c).forward(ids, 16, icl);
+        TintModel.Output out = backend.run(aux, c, ids, 16, icl);
         AuxModel ref = TintSgd.train(aux, ids, icl, 16, c.innerLr, 1, TintSgd.Switches.tint(c, aux));
         double rel = TintFixtures.relDelta(out.finalLogits, ref.forward(ids, icl).logits, out.originalLogits, 0, ids.length);
-        System.out.printf("OPT aux with icl_segments + reset positions: construction vs reference rel(Δ) %.3g%n", rel);
+        System.out.printf(backend + " OPT aux with icl_segments + reset positions: construction vs reference rel(Δ) %.3g%n", rel);
         assertTrue(rel < 1e-9, "rel " + rel);
     }
 
@@ -113,8 +117,9 @@ class TintIclTest {
      * first token is kept, since it is demo 1's last target. Also: with the mask, demo 2's first-pass logits do not
      * depend on demo 1 at all (bit for bit).
      */
-    @Test
-    void maskIsolatesDemonstrations() {
+    @ParameterizedTest
+    @EnumSource(TintFixtures.Backend.class)
+    void maskIsolatesDemonstrations(TintFixtures.Backend backend) {
         long[] ab = hard.ids().clone(), a2b = ab.clone(), ab2 = ab.clone(), a2b2;
         Random r = new Random(11);
         for (int t = 0; t < 12; t++) a2b[t] = r.nextInt(hard.aux().V);
@@ -124,7 +129,7 @@ class TintIclTest {
         double[] mixed = new double[2];
         for (int masked = 0; masked < 2; masked++) {
             IclInput icl = masked == 1 ? IclInput.segments(SEGMENTS, null) : IclInput.NONE;
-            TintModel.Output oab = run(ab, icl), oa2b = run(a2b, icl), oab2 = run(ab2, icl), oa2b2 = run(a2b2, icl);
+            TintModel.Output oab = run(backend, ab, icl), oa2b = run(backend, a2b, icl), oab2 = run(backend, ab2, icl), oa2b2 = run(backend, a2b2, icl);
             Mat uab = flatWeights(oab.updated), ua2b = flatWeights(oa2b.updated), uab2 = flatWeights(oab2.updated), ua2b2 = flatWeights(oa2b2.updated);
             Mat mix = uab.sub(ua2b).sub(uab2).add(ua2b2);
             mixed[masked] = mix.norm() / uab.sub(ua2b).norm();
@@ -133,30 +138,51 @@ class TintIclTest {
                     for (int v = 0; v < hard.aux().V; v++)
                         assertEquals(oab.originalLogits.get(t, v), oa2b.originalLogits.get(t, v), 0.0, "demo 2 / query logits at " + t + " see demo 1");
         }
-        System.out.printf("one-step update, mixed difference over two demonstrations (relative): with icl_segments %.3g, without %.3g%n", mixed[1], mixed[0]);
+        System.out.printf(backend + " one-step update, mixed difference over two demonstrations (relative): with icl_segments %.3g, without %.3g%n", mixed[1], mixed[0]);
         assertTrue(mixed[1] < 1e-9, "with the mask " + mixed[1]);
         assertTrue(mixed[0] > 1e-3, "without the mask " + mixed[0]);
     }
 
-    @Test
-    void oneSegmentIsNoMask() {
+    @ParameterizedTest
+    @EnumSource(TintFixtures.Backend.class)
+    void oneSegmentIsNoMask(TintFixtures.Backend backend) {
         int[] one = new int[40];
-        TintModel.Output a = run(hard.ids(), IclInput.NONE), b = run(hard.ids(), IclInput.segments(one, null));
+        TintModel.Output a = run(backend, hard.ids(), IclInput.NONE), b = run(backend, hard.ids(), IclInput.segments(one, null));
         assertArrayEquals(a.originalLogits.a, b.originalLogits.a);
         assertArrayEquals(a.finalLogits.a, b.finalLogits.a, "all-one-segment = no icl_mask, bit for bit");
     }
 
-    @Test
-    void badMasksAreRefused() {
+    @ParameterizedTest
+    @EnumSource(TintFixtures.Backend.class)
+    void badMasksAreRefused(TintFixtures.Backend backend) {
         boolean[][] m = new boolean[40][40];
         for (int t = 0; t < 40; t++) m[t][t] = t != 5;
-        ConfigError e = assertThrows(ConfigError.class, () -> run(hard.ids(), IclInput.of(m, null)));
+        ConfigError e = assertThrows(ConfigError.class, () -> run(backend, hard.ids(), IclInput.of(m, null)));
         assertTrue(e.getMessage().contains("icl_mask: entry [5][5]"), e.getMessage());
-        e = assertThrows(ConfigError.class, () -> run(hard.ids(), IclInput.segments(new int[39], null)));
+        e = assertThrows(ConfigError.class, () -> run(backend, hard.ids(), IclInput.segments(new int[39], null)));
         assertTrue(e.getMessage().contains("39 rows for 40 tokens"), e.getMessage());
         int[] far = new int[40];
         far[3] = 64;
-        e = assertThrows(ConfigError.class, () -> run(hard.ids(), IclInput.of(null, far)));
+        e = assertThrows(ConfigError.class, () -> run(backend, hard.ids(), IclInput.of(null, far)));
         assertTrue(e.getMessage().contains("position_ids: entry 3 is 64"), e.getMessage());
+    }
+
+    /** The original's gradient_mask (label-only loss): only the marked tokens' predictions enter the inner loss. */
+    @ParameterizedTest
+    @EnumSource(TintFixtures.Backend.class)
+    void labelOnlyLossMatchesReference(TintFixtures.Backend backend) {
+        boolean[] labels = new boolean[40];
+        labels[11] = labels[23] = true; // each demonstration's last token plays the label word
+        IclInput icl = IclInput.segments(SEGMENTS, RESET).withLossTokens(labels);
+        AuxModel aux = hard.aux();
+        TintConfig c = hard.config();
+        TintModel.Output out = backend.run(aux, c, hard.ids(), N_TRAIN, icl);
+        AuxModel ref = TintSgd.train(aux, hard.ids(), icl, N_TRAIN, c.innerLr, 1, TintSgd.Switches.tint(c, aux));
+        double rel = TintFixtures.relDelta(out.finalLogits, ref.forward(hard.ids(), icl).logits, out.originalLogits, 0, 40);
+        TintModel.Output all = backend.run(aux, c, hard.ids(), N_TRAIN, IclInput.segments(SEGMENTS, RESET));
+        double diff = TintFixtures.maxAbsDiff(out.finalLogits, all.finalLogits);
+        System.out.printf(backend + " gradient_mask (2 label tokens): construction vs reference rel(Δ) %.3g; differs from the full loss by %.3g%n", rel, diff);
+        assertTrue(rel < 1e-9, "rel " + rel);
+        assertTrue(diff > 1e-6, "the mask changes the update");
     }
 }

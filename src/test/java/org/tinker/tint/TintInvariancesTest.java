@@ -10,6 +10,8 @@ import ai.djl.ndarray.NDManager;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.tinker.config.ConfigError;
 
 /** tint.md §4: invariances, float32 fixture, parameter counts, the dimension rules, the RMSNorm extension. */
@@ -23,8 +25,8 @@ class TintInvariancesTest {
         }
     }
 
-    static TintModel.Output run(TintConfig c) {
-        return new TintModel(hard.aux(), c).forward(hard.ids(), hard.nTrain());
+    static TintModel.Output run(TintFixtures.Backend backend, TintConfig c) {
+        return backend.run(hard.aux(), c, hard.ids(), hard.nTrain());
     }
 
     static Mat refLogits(AuxModel aux, TintConfig c) {
@@ -32,83 +34,89 @@ class TintInvariancesTest {
         return upd.forward(hard.ids()).logits;
     }
 
-    @Test
-    void default32MatchesFixture() {
+    @ParameterizedTest
+    @EnumSource(TintFixtures.Backend.class)
+    void default32MatchesFixture(TintFixtures.Backend backend) {
         try (NDManager m = NDManager.newBaseManager()) {
             TintInput in = TintFixtures.input("default32", m);
             Map<String, NDArray> exp = TintFixtures.expected("default32", m);
-            TintModel.Output out = new TintModel(in.aux(), in.config()).forward(in.ids(), in.nTrain());
+            TintModel.Output out = backend.run(in.aux(), in.config(), in.ids(), in.nTrain());
             Mat orig = TintFixtures.mat(exp.get("original_logits")), fin = TintFixtures.mat(exp.get("final_logits"));
             double o = TintFixtures.maxAbsDiff(out.originalLogits, orig);
             double rel = TintFixtures.relDelta(out.finalLogits.sub(out.originalLogits).toF32(false), fin.sub(orig),
                     new Mat(fin.rows, fin.cols, false), 0, fin.rows);
             double abs = TintFixtures.maxAbsDiff(out.finalLogits, fin);
-            System.out.printf("default32 construction: original max abs %.3g, change of final logits rel %.3g, final max abs %.3g%n", o, rel, abs);
+            System.out.printf(backend + " default32 construction: original max abs %.3g, change of final logits rel %.3g, final max abs %.3g%n", o, rel, abs);
             assertTrue(o < 1e-4, "original " + o);
             assertTrue(rel < 5e-3, "rel " + rel);
             assertTrue(abs < 2e-3, "abs " + abs);
         }
     }
 
-    @Test
-    void restrictPrefixesAndReuseDoNotChangeOutputs() {
+    @ParameterizedTest
+    @EnumSource(TintFixtures.Backend.class)
+    void restrictPrefixesAndReuseDoNotChangeOutputs(TintFixtures.Backend backend) {
         TintConfig c = hard.config().copy();
         c.nForwardBackward = 2;
-        TintModel.Output a = run(c);
+        TintModel.Output a = run(backend, c);
         TintConfig d = c.copy();
         d.restrictPrefixes = false;
         d.reuseBackwardBlocks = false;
         d.reuseForwardBlocks = false;
-        TintModel.Output b = run(d);
+        TintModel.Output b = run(backend, d);
         assertArrayEquals(a.finalLogits.a, b.finalLogits.a, "bit-identical final logits");
         assertArrayEquals(a.originalLogits.a, b.originalLogits.a);
     }
 
-    @Test
-    void zeroLearningRateLeavesLogits() {
+    @ParameterizedTest
+    @EnumSource(TintFixtures.Backend.class)
+    void zeroLearningRateLeavesLogits(TintFixtures.Backend backend) {
         TintConfig c = hard.config().copy();
         c.innerLr = 0;
-        TintModel.Output o = run(c);
+        TintModel.Output o = run(backend, c);
         assertArrayEquals(o.originalLogits.a, o.finalLogits.a);
     }
 
-    @Test
-    void twoStepsEqualTwoReferenceSteps() {
+    @ParameterizedTest
+    @EnumSource(TintFixtures.Backend.class)
+    void twoStepsEqualTwoReferenceSteps(TintFixtures.Backend backend) {
         TintConfig c = hard.config().copy();
         c.nForwardBackward = 2;
-        TintModel.Output o = run(c);
+        TintModel.Output o = run(backend, c);
         Mat ref = refLogits(hard.aux(), c);
         double rel = TintFixtures.relDelta(o.finalLogits, ref, o.originalLogits, 0, ref.rows);
-        System.out.printf("2 steps: construction vs reference rel(Δ) %.3g%n", rel);
+        System.out.printf(backend + " 2 steps: construction vs reference rel(Δ) %.3g%n", rel);
         assertTrue(rel < 1e-9, "rel " + rel);
     }
 
-    @Test
-    void onlyTopLayersChange() {
+    @ParameterizedTest
+    @EnumSource(TintFixtures.Backend.class)
+    void onlyTopLayersChange(TintFixtures.Backend backend) {
         TintConfig c = hard.config().copy();
         c.nSimulationLayers = 1;
-        TintModel.Output o = run(c);
+        TintModel.Output o = run(backend, c);
         AuxModel.Layer before = hard.aux().layers.get(0), after = o.updated.layers.get(0);
         for (Mat[] pair : new Mat[][] {{before.wv, after.wv}, {before.w1, after.w1}, {before.w2, after.w2}, {before.b2, after.b2}, {before.ln1B, after.ln1B}})
             assertArrayEquals(pair[0].a, pair[1].a, "layer 0 frozen with n_simulation_layers=1");
         assertTrue(TintFixtures.maxAbsDiff(hard.aux().layers.get(1).wv, o.updated.layers.get(1).wv) > 0);
         Mat ref = refLogits(hard.aux(), c);
         double rel = TintFixtures.relDelta(o.finalLogits, ref, o.originalLogits, 0, ref.rows);
-        System.out.printf("n_sim=1: construction vs reference rel(Δ) %.3g%n", rel);
+        System.out.printf(backend + " n_sim=1: construction vs reference rel(Δ) %.3g%n", rel);
         assertTrue(rel < 1e-9);
     }
 
-    @Test
-    void rmsNormExtensionMatchesReference() {
+    @ParameterizedTest
+    @EnumSource(TintFixtures.Backend.class)
+    void rmsNormExtensionMatchesReference(TintFixtures.Backend backend) {
         AuxModel aux = hard.aux().copy();
         AuxModel rms = new AuxModel(aux.D, aux.H, aux.L, aux.V, aux.T, aux.F, aux.eps, aux.act, "rmsnorm", false);
         rms.wte = aux.wte; rms.wpe = aux.wpe; rms.lnfW = aux.lnfW; rms.lnfB = aux.lnfB;
         rms.layers.addAll(aux.layers);
-        TintModel.Output o = new TintModel(rms, hard.config()).forward(hard.ids(), hard.nTrain());
+        TintModel.Output o = backend.run(rms, hard.config(), hard.ids(), hard.nTrain());
         assertTrue(TintFixtures.maxAbsDiff(o.originalLogits, rms.forward(hard.ids()).logits) < 1e-10);
         Mat ref = refLogits(rms, hard.config());
         double rel = TintFixtures.relDelta(o.finalLogits, ref, o.originalLogits, 0, ref.rows);
-        System.out.printf("RMSNorm aux: construction vs reference rel(Δ) %.3g%n", rel);
+        System.out.printf(backend + " RMSNorm aux: construction vs reference rel(Δ) %.3g%n", rel);
         assertTrue(rel < 1e-9, "rel " + rel);
     }
 

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * ln_update_bias_only=false (tint.md §1.4): the construction against TinT-SGD with the {@code lnFullMatrix} switch on
@@ -24,15 +26,16 @@ class TintLnFullMatrixTest {
         return num / den;
     }
 
-    @Test
-    void constructionMatchesReference() {
+    @ParameterizedTest
+    @EnumSource(TintFixtures.Backend.class)
+    void constructionMatchesReference(TintFixtures.Backend backend) {
         try (NDManager m = NDManager.newBaseManager()) {
             TintInput in = TintFixtures.input("hard64", m);
             AuxModel aux = in.aux();
             Mat base = aux.forward(in.ids()).logits;
             for (int steps : new int[] {1, 2}) {
                 TintConfig c = fullLn(in, in.config().innerLr, steps);
-                TintModel.Output out = new TintModel(aux, c).forward(in.ids(), in.nTrain());
+                TintModel.Output out = backend.run(aux, c, in.ids(), in.nTrain());
                 AuxModel ref = TintSgd.train(aux, in.ids(), in.nTrain(), c.innerLr, steps, TintSgd.Switches.tint(c, aux));
                 Mat fin = ref.forward(in.ids()).logits;
                 double rel = TintFixtures.relDelta(out.finalLogits, fin, base, 0, fin.rows);
@@ -48,7 +51,7 @@ class TintLnFullMatrixTest {
                         for (int j = 0; j < aux.D; j++) if (i != j) offDiag = Math.max(offDiag, Math.abs(b.ln1M.get(i, j)));
                 }
                 wRel = Math.max(wRel, maxRelMat(out.updated.lnfM, ref.lnfM, AuxModel.diag(aux.lnfW)));
-                System.out.printf("hard64 ln_update_bias_only=false, %d step(s): construction vs reference final rel(Δ) %.3g, max abs %.3g;"
+                System.out.printf(backend + " hard64 ln_update_bias_only=false, %d step(s): construction vs reference final rel(Δ) %.3g, max abs %.3g;"
                         + " LN matrices max rel(ΔM) %.3g; max |off-diagonal| %.3g%n", steps, rel, abs, wRel, offDiag);
                 assertTrue(offDiag > 0, "off-diagonal LN entries");
                 assertTrue(rel < 1e-9, "final rel " + rel);
@@ -58,15 +61,16 @@ class TintLnFullMatrixTest {
         }
     }
 
-    @Test
-    void zeroLearningRateLeavesLogitsUnchanged() {
+    @ParameterizedTest
+    @EnumSource(TintFixtures.Backend.class)
+    void zeroLearningRateLeavesLogitsUnchanged(TintFixtures.Backend backend) {
         try (NDManager m = NDManager.newBaseManager()) {
             TintInput in = TintFixtures.input("hard64", m);
             TintConfig c = fullLn(in, 0, 1);
-            TintModel.Output out = new TintModel(in.aux(), c).forward(in.ids(), in.nTrain());
+            TintModel.Output out = backend.run(in.aux(), c, in.ids(), in.nTrain());
             Mat base = in.aux().forward(in.ids()).logits;
             double d = TintFixtures.maxAbsDiff(out.finalLogits, out.originalLogits), d0 = TintFixtures.maxAbsDiff(out.originalLogits, base);
-            System.out.printf("hard64 ln_update_bias_only=false, inner_lr=0: max |final − original| %.3g, max |original − aux| %.3g%n", d, d0);
+            System.out.printf(backend + " hard64 ln_update_bias_only=false, inner_lr=0: max |final − original| %.3g, max |original − aux| %.3g%n", d, d0);
             assertTrue(d < 1e-12, "final vs original " + d);
             assertTrue(d0 < 1e-10, "original vs aux " + d0);
         }

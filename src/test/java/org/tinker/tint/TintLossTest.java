@@ -16,6 +16,8 @@ import java.util.Random;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.tinker.cli.Main;
 import org.tinker.cli.TintCommands;
 import org.tinker.engine.SafeTensors;
@@ -52,18 +54,18 @@ class TintLossTest {
     }
 
     /** Construction vs reference (final logits rel(Δ), decoded weights max rel(Δw)) for 1 and 2 steps; returns the worst. */
-    static double[] constructionVsReference(AuxModel aux, long[] ids, int nTrain, TintConfig base, String what) {
+    static double[] constructionVsReference(TintFixtures.Backend backend, AuxModel aux, long[] ids, int nTrain, TintConfig base, String what) {
         Mat orig = aux.forward(ids).logits;
         double worstRel = 0, worstW = 0;
         for (int steps : new int[] {1, 2}) {
             TintConfig c = base.copy();
             c.nForwardBackward = steps;
-            TintModel.Output out = new TintModel(aux, c).forward(ids, nTrain);
+            TintModel.Output out = backend.run(aux, c, ids, nTrain);
             AuxModel ref = TintSgd.train(aux, ids, nTrain, c.innerLr, steps, TintSgd.Switches.tint(c, aux));
             Mat fin = ref.forward(ids).logits;
             double rel = TintFixtures.relDelta(out.finalLogits, fin, orig, 0, fin.rows);
             double w = TintOptTest.maxRelWeights(out.updated, ref, aux);
-            System.out.printf("%s, %s, inner_lr %.0e, %d step(s): construction vs reference final rel(Δ) %.3g, weights max rel(Δw) %.3g; max |Δlogit| %.3g%n",
+            System.out.printf(backend + " %s, %s, inner_lr %.0e, %d step(s): construction vs reference final rel(Δ) %.3g, weights max rel(Δw) %.3g; max |Δlogit| %.3g%n",
                     what, c.loss(), c.innerLr, steps, rel, w, TintFixtures.maxAbsDiff(fin, orig));
             assertTrue(rel < 1e-9, what + " final rel " + rel);
             assertTrue(w < 1e-9, what + " weights " + w);
@@ -83,27 +85,31 @@ class TintLossTest {
         return c;
     }
 
-    @Test
-    void quadConstructionMatchesReferenceGpt2() {
+    @ParameterizedTest
+    @EnumSource(TintFixtures.Backend.class)
+    void quadConstructionMatchesReferenceGpt2(TintFixtures.Backend backend) {
         for (double lr : new double[] {1e-4, 1e-6})
-            constructionVsReference(hard.aux(), hard.ids(), hard.nTrain(), quad(hard.config(), lr), "GPT-2 aux (hard64)");
+            constructionVsReference(backend, hard.aux(), hard.ids(), hard.nTrain(), quad(hard.config(), lr), "GPT-2 aux (hard64)");
     }
 
-    @Test
-    void quadConstructionMatchesReferenceOpt() {
-        for (double lr : new double[] {1e-4, 1e-6}) constructionVsReference(opt, optIds, 12, quad(TintOptTest.config(), lr), "OPT aux");
+    @ParameterizedTest
+    @EnumSource(TintFixtures.Backend.class)
+    void quadConstructionMatchesReferenceOpt(TintFixtures.Backend backend) {
+        for (double lr : new double[] {1e-4, 1e-6}) constructionVsReference(backend, opt, optIds, 12, quad(TintOptTest.config(), lr), "OPT aux");
     }
 
     /** The original's third branch (both flags false), on both families, one config each. */
-    @Test
-    void meanOptionConstructionMatchesReference() {
-        constructionVsReference(hard.aux(), hard.ids(), hard.nTrain(), withLoss(hard.config(), false, false), "GPT-2 aux (hard64)");
-        constructionVsReference(opt, optIds, 12, withLoss(TintOptTest.config(), false, false), "OPT aux");
+    @ParameterizedTest
+    @EnumSource(TintFixtures.Backend.class)
+    void meanOptionConstructionMatchesReference(TintFixtures.Backend backend) {
+        constructionVsReference(backend, hard.aux(), hard.ids(), hard.nTrain(), withLoss(hard.config(), false, false), "GPT-2 aux (hard64)");
+        constructionVsReference(backend, opt, optIds, 12, withLoss(TintOptTest.config(), false, false), "OPT aux");
     }
 
     /** The flags are read as the original's if / elif: prediction first, then quad, else mean. */
-    @Test
-    void flagsSelectTheLossAsTheOriginal() {
+    @ParameterizedTest
+    @EnumSource(TintFixtures.Backend.class)
+    void flagsSelectTheLossAsTheOriginal(TintFixtures.Backend backend) {
         assertEquals(TintConfig.Loss.PREDICTION, withLoss(hard.config(), true, false).loss());
         assertEquals(TintConfig.Loss.PREDICTION, withLoss(hard.config(), true, true).loss(), "prediction loss wins over use_quad");
         assertEquals(TintConfig.Loss.QUAD, withLoss(hard.config(), false, true).loss());
@@ -115,17 +121,18 @@ class TintLossTest {
         o.addProperty("use_prediction_loss", false);
         assertEquals(TintConfig.Loss.QUAD, TintConfig.fromJson(o, "t").loss());
         // both true: bit-identical to the prediction loss
-        TintModel.Output a = new TintModel(hard.aux(), withLoss(hard.config(), true, true)).forward(hard.ids(), hard.nTrain());
-        TintModel.Output b = new TintModel(hard.aux(), hard.config()).forward(hard.ids(), hard.nTrain());
+        TintModel.Output a = backend.run(hard.aux(), withLoss(hard.config(), true, true), hard.ids(), hard.nTrain());
+        TintModel.Output b = backend.run(hard.aux(), hard.config(), hard.ids(), hard.nTrain());
         assertArrayEquals(b.finalLogits.a, a.finalLogits.a);
     }
 
-    @Test
-    void quadChangesTheResult() {
+    @ParameterizedTest
+    @EnumSource(TintFixtures.Backend.class)
+    void quadChangesTheResult(TintFixtures.Backend backend) {
         Mat orig = hard.aux().forward(hard.ids()).logits;
-        TintModel.Output pred = new TintModel(hard.aux(), hard.config()).forward(hard.ids(), hard.nTrain());
-        TintModel.Output quad = new TintModel(hard.aux(), withLoss(hard.config(), false, true)).forward(hard.ids(), hard.nTrain());
-        TintModel.Output mean = new TintModel(hard.aux(), withLoss(hard.config(), false, false)).forward(hard.ids(), hard.nTrain());
+        TintModel.Output pred = backend.run(hard.aux(), hard.config(), hard.ids(), hard.nTrain());
+        TintModel.Output quad = backend.run(hard.aux(), withLoss(hard.config(), false, true), hard.ids(), hard.nTrain());
+        TintModel.Output mean = backend.run(hard.aux(), withLoss(hard.config(), false, false), hard.ids(), hard.nTrain());
         double qp = TintFixtures.relDelta(quad.finalLogits, pred.finalLogits, orig, 0, orig.rows);
         double mp = TintFixtures.relDelta(mean.finalLogits, pred.finalLogits, orig, 0, orig.rows);
         double qm = TintFixtures.relDelta(quad.finalLogits, mean.finalLogits, orig, 0, orig.rows);
@@ -197,7 +204,7 @@ class TintLossTest {
         Files.writeString(dir.resolve("input.json"), in.toString());
         Path out = tmp.resolve("quad.safetensors");
         assertEquals(0, Main.run("tint", "forward", "--input", dir.resolve("input.json").toString(), "--out", out.toString()));
-        TintModel.Output o = new TintModel(hard.aux(), withLoss(hard.config(), false, true)).forward(hard.ids(), hard.nTrain());
+        TintModel.Output o = TintFixtures.Backend.ENGINE.run(hard.aux(), withLoss(hard.config(), false, true), hard.ids(), hard.nTrain()); // the CLI's default
         try (NDManager m = NDManager.newBaseManager()) {
             Map<String, NDArray> got = SafeTensors.read(out, m);
             assertArrayEquals(o.finalLogits.a, TintSgdTest.flat(got.get("final_logits")).a);

@@ -21,6 +21,8 @@ import java.util.Random;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.tinker.config.ConfigError;
 import org.tinker.engine.SafeTensors;
 
@@ -271,20 +273,21 @@ class TintOptTest {
         }
     }
 
-    @Test
-    void constructionMatchesReference() {
+    @ParameterizedTest
+    @EnumSource(TintFixtures.Backend.class)
+    void constructionMatchesReference(TintFixtures.Backend backend) {
         int nTrain = 12;
         Mat base = aux.forward(ids).logits;
         for (int steps : new int[] {1, 2}) {
             TintConfig c = config();
             c.nForwardBackward = steps;
-            TintModel.Output out = new TintModel(aux, c).forward(ids, nTrain);
+            TintModel.Output out = backend.run(aux, c, ids, nTrain);
             AuxModel ref = TintSgd.train(aux, ids, nTrain, c.innerLr, steps, TintSgd.Switches.tint(c, aux));
             Mat fin = ref.forward(ids).logits;
             double orig = TintFixtures.maxAbsDiff(out.originalLogits, base);
             double rel = TintFixtures.relDelta(out.finalLogits, fin, base, 0, fin.rows);
             double w = maxRelWeights(out.updated, ref, aux);
-            System.out.printf("OPT aux, %d step(s): first forward vs aux max abs %.3g; construction vs reference final rel(Δ) %.3g, weights max rel(Δw) %.3g;"
+            System.out.printf(backend + " OPT aux, %d step(s): first forward vs aux max abs %.3g; construction vs reference final rel(Δ) %.3g, weights max rel(Δw) %.3g;"
                     + " max |Δlogit| %.3g%n", steps, orig, rel, w, TintFixtures.maxAbsDiff(fin, base));
             assertTrue(orig < 1e-10, "original " + orig);
             assertTrue(rel < 1e-9, "final rel " + rel);
@@ -305,15 +308,16 @@ class TintOptTest {
         assertFalse(java.util.regex.Pattern.compile("\\b(n_embd|n_head|n_positions)\\b").matcher(msg).find(), msg);
     }
 
-    @Test
-    void zeroLearningRateAndTopLayersOnly() {
+    @ParameterizedTest
+    @EnumSource(TintFixtures.Backend.class)
+    void zeroLearningRateAndTopLayersOnly(TintFixtures.Backend backend) {
         TintConfig c = config();
         c.innerLr = 0;
-        TintModel.Output o = new TintModel(aux, c).forward(ids, 12);
+        TintModel.Output o = backend.run(aux, c, ids, 12);
         assertArrayEquals(o.originalLogits.a, o.finalLogits.a, "inner_lr=0: final = original, bit for bit");
         c = config();
         c.nSimulationLayers = 1;
-        o = new TintModel(aux, c).forward(ids, 12);
+        o = backend.run(aux, c, ids, 12);
         AuxModel.Layer before = aux.layers.get(0), after = o.updated.layers.get(0);
         for (Mat[] pair : new Mat[][] {{before.wv, after.wv}, {before.wo, after.wo}, {before.w1, after.w1}, {before.w2, after.w2}, {before.b2, after.b2},
                 {before.ln1B, after.ln1B}, {before.ln2B, after.ln2B}})
@@ -321,7 +325,7 @@ class TintOptTest {
         assertTrue(TintFixtures.maxAbsDiff(aux.layers.get(1).wv, o.updated.layers.get(1).wv) > 0, "layer 1 updated");
         AuxModel ref = TintSgd.train(aux, ids, 12, c.innerLr, 1, TintSgd.Switches.tint(c, aux));
         double rel = TintFixtures.relDelta(o.finalLogits, ref.forward(ids).logits, o.originalLogits, 0, ids.length);
-        System.out.printf("OPT aux, n_sim=1: construction vs reference rel(Δ) %.3g%n", rel);
+        System.out.printf(backend + " OPT aux, n_sim=1: construction vs reference rel(Δ) %.3g%n", rel);
         assertTrue(rel < 1e-9, "rel " + rel);
     }
 
