@@ -147,7 +147,7 @@ public final class TintEngine implements TintPass {
      * on B sequences of T tokens: the aux as Java doubles (and the float32 tensors it was read from), the prefixes,
      * wte and wpe on the device, and per pass the new prefixes, the simulated layers' memory slots, the logits and
      * loss-gradient temporaries [B, T, V], the attention scores [B, H, T, T] and a layer's working set of E-wide rows;
-     * plus a fixed 1.5 GB for the JVM and libtorch. Calibrated on the GPT-2 124M run (docs/results/tint-scale.md).
+     * plus a fixed 1.5 GB for the JVM and libtorch. Calibrated on the GPT-2 124M run (measured peak RSS 9.8 GB; docs/results/tint-scale.md).
      */
     public static long estimateBytes(int D, int L, int H, int V, int wpeRows, int F, TintConfig cfg, Precision precision, int B, int T) {
         long b = precision == Precision.FLOAT64 ? 8 : 4;
@@ -157,9 +157,9 @@ public final class TintEngine implements TintPass {
         long constants = ((long) L * (6 + 2 * R) * K * E + K * E + (long) V * D + (long) wpeRows * D) * b;
         long perPass = (nSim * (4 + 2 * R) * K * E + K * E) * B * b // new prefixes (Q and K are not updated)
                 + nSim * (8 + 3 * R) * D * T * B * b // memory slots
-                + 5L * B * T * V * b // original and final logits, softmax, the gradient's temporaries
+                + 10L * B * T * V * b // original and final logits, softmax, the gradient's temporaries (and their float64 log-softmax)
                 + 4L * B * H * T * T * b + 2L * B * T * T * b // scores, softmax, masks
-                + 60L * B * T * E * b; // one layer's E-wide rows
+                + 180L * B * T * E * b; // one layer's E-wide rows and allocator slack
         return heap + constants + perPass + (3L << 29);
     }
 

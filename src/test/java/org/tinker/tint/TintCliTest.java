@@ -137,4 +137,15 @@ class TintCliTest {
         assertEquals(2, Main.run("tint", "create", "--pretrained", "src/test/resources/tiny-gpt2", "--num-prefixes", "3", "--save", tmp.resolve("x").toString()));
         assertEquals(2, Main.run("tint", "forward", "--input", tmp.resolve("missing.json").toString(), "--out", tmp.resolve("o").toString()));
     }
+
+    /** Paper scale is refused up front, with the estimate, when it will not fit; --gpu-id names what libtorch sees. */
+    @Test
+    void paperScaleRefusedWhenItWillNotFit() {
+        Path save = tmp.resolve("never");
+        assertEquals(2, Main.run("tint", "create", "--aux-shape", "gpt2-124m", "--num-prefixes", "256", "--hidden-size", "3072",
+                "--num-attention-heads", "12", "--dtype", "float32", "--max-memory", "2G", "--save", save.toString()));
+        assertTrue(!Files.exists(save), "nothing written");
+        if (ai.djl.engine.Engine.getInstance().getGpuCount() == 0)
+            assertEquals(2, Main.run("tint", "create", "--pretrained", "src/test/resources/tiny-gpt2", "--gpu-id", "0", "--save", save.toString()));
+    }
 }
