@@ -39,7 +39,7 @@ public record ModelParams(
         @Doc("hierarchical: compression factor of the hierarchy whose tokens predict the next token (None = 1)") @Default("None") Integer predict_hierarchy,
         @Doc("hierarchical: weight of the reconstruction loss (each compressed position re-predicts the tokens it summarises)") @Default("0.1") double recon_loss_weight,
         @Doc("hierarchical: weight of the hierarchical-AR cosine loss (compressed hierarchies predict their own next state)") @Default("0.25") double hierarchical_ar_loss_weight,
-        @Doc("flexi: FlexiBERT model_dict as a string, e.g. \"{'l': 2, 'o': ['sa', 'l'], 'h': [64, 32], 'n': [2, 2], 'f': [[128], [64, 64]], 'p': ['sdp', 'dct']}\"") @Default("") String model_dict,
+        @Doc("flexi: FlexiBERT model_dict as a string, e.g. \"{'l': 2, 'o': ['sa', 'l'], 'h': [64, 32], 'n': [2, 2], 'f': [[128], [64, 64]], 'p': ['sdp', 'dct']}\"") @Default("") ModelDict model_dict,
         @Doc("architecture ideas applied wherever the model runs, ';'-separated, e.g. \"relu_after_layer(0); scale_attention_scores(2)\" (README: Recipes: architecture)") @Default("") String recipes) {
 
     /** Every field at its {@link Default}. */

@@ -174,6 +174,16 @@ public final class Params {
             return s;
         }
         if (type == PyLiteral.Tuple.class || type == Object.class) return v;
+        if (type == ModelDict.class) {
+            if (v instanceof ModelDict md) return md;
+            if (v == PyLiteral.NONE) return ModelDict.NONE;
+            if (!(v instanceof String s)) throw new IllegalArgumentException("a FlexiBERT model_dict as a quoted dict literal");
+            try {
+                return ModelDict.parse(s);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("a FlexiBERT model_dict, but " + e.getMessage());
+            }
+        }
         if (type == PerHierarchy.class) {
             try {
                 return v instanceof PerHierarchy ph ? ph : PerHierarchy.parse(v);
@@ -293,7 +303,7 @@ public final class Params {
             for (RecordComponent c : s.type.getRecordComponents()) {
                 Default d = c.getAnnotation(Default.class);
                 Doc doc = c.getAnnotation(Doc.class);
-                String def = d == null ? "" : c.getType() == String.class || c.getType().isEnum() ? "\"" + d.value() + "\"" : d.value();
+                String def = d == null ? "" : c.getType() == String.class || c.getType() == ModelDict.class || c.getType().isEnum() ? "\"" + d.value() + "\"" : d.value();
                 b.append("| ").append(c.getName()).append(" | `").append(def).append("` | ")
                         .append(doc == null ? "" : doc.value().replace("|", "\\|")).append(" |\n");
             }
@@ -311,7 +321,7 @@ public final class Params {
             Default d = c.getAnnotation(Default.class);
             if (d == null) throw new IllegalStateException(type.getSimpleName() + "." + c.getName() + " has no @Default");
             types[k] = c.getType();
-            args[k] = c.getType() == String.class || c.getType().isEnum() ? convert(d.value(), c.getType())
+            args[k] = c.getType() == String.class || c.getType() == ModelDict.class || c.getType().isEnum() ? convert(d.value(), c.getType())
                     : convert(PyLiteral.parse(d.value()), c.getType());
         }
         try {
@@ -345,6 +355,7 @@ public final class Params {
                 else if (v instanceof PyLiteral.Tuple) v = PyLiteral.repr(v);
                 else if (v instanceof Choice choice) v = choice.spelling(); // saved and shown as the config file spells it
                 else if (v instanceof PerHierarchy ph) v = ph.toPython();
+                else if (v instanceof ModelDict md) v = md.text();
                 m.put(c.getName(), v);
             } catch (ReflectiveOperationException e) {
                 throw new IllegalStateException(e);

@@ -50,7 +50,7 @@ class DesignSpaceCommandTest {
                 FlexiSpec f = FlexiSpec.of(r.mp());
                 assertEquals(2, f.layers());
                 assertEquals(f.ops().get(0), f.ops().get(1), "layers of one stack are identical");
-                assertTrue(seen.add(r.mp().model_dict()));
+                assertTrue(seen.add(r.mp().model_dict().text()));
                 try (LM lm = new LM(r.mp(), 11, m, 0)) {
                     assertTrue(lm.numParameters() > 0);
                 }

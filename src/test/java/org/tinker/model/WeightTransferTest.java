@@ -32,7 +32,7 @@ class WeightTransferTest extends WithBaseManager {
             assertArrayEquals(before.get("flexi.2.conv.kernel"), d.get("flexi.2.conv.kernel").toFloatArray());
             assertTrue(r.toString().contains("flexi.2.conv.kernel: kept (operation c/5 vs c/9)"), r.toString());
             // a target larger than the source along an axis keeps its own values beyond the slice
-            try (LM big = new LM(SRC.with("model_dict", SRC.model_dict().replace("[32]", "[40]")), Tiny.V, base, 3)) {
+            try (LM big = new LM(SRC.with("model_dict", SRC.model_dict().text().replace("[32]", "[40]")), Tiny.V, base, 3)) {
                 float[] own = big.parameters().get("flexi.0.ff.0.weight").toFloatArray();
                 WeightTransfer.transfer(src, big, WeightTransfer.Mode.OD, 0);
                 NDArray w = big.parameters().get("flexi.0.ff.0.weight");
