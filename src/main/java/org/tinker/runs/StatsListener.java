@@ -24,6 +24,9 @@ public interface StatsListener {
     /** Called once when training ends (normally or not); {@code error} is null on success. */
     default void onEnd(Throwable error) {}
 
+    /** A line the run printed (its log lines, without the line break), for listeners that keep the console (W&B's Logs tab). */
+    default void onOutput(String line) {}
+
     /**
      * The trainer's counters at a moment.
      *

@@ -147,6 +147,11 @@ public final class WandbListener implements StatsListener {
     }
 
     @Override
+    public void onOutput(String line) {
+        if (run != null) run.output(line);
+    }
+
+    @Override
     public void onEnd(Throwable error) {
         if (run == null) return;
         flush();

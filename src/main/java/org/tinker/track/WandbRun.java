@@ -407,6 +407,16 @@ public final class WandbRun {
         spool.setSummary(key, value instanceof JsonElement j ? j : WandbHttp.GSON.toJsonTree(value));
     }
 
+    /** A line of the run's console (output.log: the run page's Logs tab). */
+    public void output(String line) {
+        if (spool == null) return;
+        try {
+            spool.output(line, false);
+        } catch (IOException e) {
+            warn("cannot record a console line in " + spool.dir + ": " + e.getMessage());
+        }
+    }
+
     /**
      * Logs a PNG (e.g. a saved metric plot) as an image in its own history row under {@code key}: the file
      * is copied into the spool as {@code media/images/{key}_{step}_{sha256[:20]}.png}, uploaded, and the row

@@ -141,7 +141,7 @@ public final class Experiment {
             effective = p.spec(); // from_os_pretrained: the checkpoint's architecture
             String ts = setup.save() ? Namer.claimTimestamp(setup.savedModels()) : Namer.newTimestamp(setup.savedModels());
             Path runDir = setup.savedModels().resolve(Namer.saveFolderName(effective, ts));
-            PrintStream out = setup.out();
+            PrintStream out = withListeners(setup.out(), setup.listeners());
             PrintStream logFile = null;
             Trainer trainer = null;
             RunStore.Lock lock = null;
@@ -224,7 +224,7 @@ public final class Experiment {
         Path ck = run.checkpoint(cks.get(cks.size() - 1));
         RunSpec spec = Checkpoint.readSpec(ck, run.config());
         Tokenizer tok = Tokenizers.load(ck.resolve(Checkpoint.TOKENIZER_FILE));
-        PrintStream out = setup.out();
+        PrintStream out = withListeners(setup.out(), setup.listeners());
         try (PrintStream logFile = new PrintStream(RunStore.openRunFile(run.dir().resolve("log.txt"), false), true, StandardCharsets.UTF_8);
              Prepared p = prepare(spec, setup, tok)) {
             out = tee(out, logFile);
@@ -341,6 +341,26 @@ public final class Experiment {
         List<String> parts = new ArrayList<>();
         spec.flat().forEach((k, v) -> parts.add(k + "=" + PyLiteral.show(v)));
         out.println("config: " + String.join(" ", parts));
+    }
+
+    /** {@code out}, and each complete line also to the listeners ({@link StatsListener#onOutput}); a progress bar's \r updates keep their last state. */
+    private static PrintStream withListeners(PrintStream out, List<StatsListener> listeners) {
+        if (listeners.isEmpty()) return out;
+        java.io.ByteArrayOutputStream pending = new java.io.ByteArrayOutputStream();
+        PrintStream lines = new PrintStream(new OutputStream() {
+            @Override
+            public synchronized void write(int c) {
+                if (c != '\n') {
+                    if (pending.size() < 1 << 16) pending.write(c); // a line longer than 64 KiB is cut, not kept growing
+                    return;
+                }
+                String line = pending.toString(StandardCharsets.UTF_8);
+                pending.reset();
+                line = line.substring(line.lastIndexOf('\r') + 1);
+                for (StatsListener l : listeners) l.onOutput(line);
+            }
+        }, true, StandardCharsets.UTF_8);
+        return tee(out, lines);
     }
 
     private static PrintStream tee(PrintStream a, PrintStream b) {

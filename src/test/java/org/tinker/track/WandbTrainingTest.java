@@ -81,6 +81,10 @@ class WandbTrainingTest {
             for (String k : TestRuns.spec(ONE_EPOCH).flat().keySet()) assertTrue(config.has(k), k);
             JsonObject sum = JsonParser.parseString(fake.summary).getAsJsonObject();
             assertEquals(result[0].finalValLoss(), sum.get("stat/val_loss:main").getAsDouble(), 0.0);
+            // what the run printed reached its Logs tab (output.log), line by line, the outage notwithstanding
+            List<String> console = List.copyOf(fake.outputs.values().iterator().next().values());
+            assertTrue(console.stream().anyMatch(s -> s.startsWith("val_loss ")), console.toString());
+            assertTrue(console.stream().noneMatch(s -> s.contains("\n")), console.toString());
             // the request log of this run, for reading (target/wandb-requests.log)
             StringBuilder log = new StringBuilder();
             for (WandbFake.Req q : fake.requests())
