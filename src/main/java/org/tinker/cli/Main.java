@@ -147,7 +147,7 @@ public final class Main implements Callable<Integer> {
         }
         List<Device> devices = GridRun.devices(gpuId);
         Experiment.Setup setup = new Experiment.Setup(Path.of("."), savedModels, save, devices.get(0), out,
-                wandbListeners(noWandb, wandbProjName, runs.size(), out), true, devices, new RunOrigin.Launch(launchId, config));
+                wandbListeners(noWandb, wandbProjName, runs.size(), out, launchId), true, devices, new RunOrigin.Launch(launchId, config));
         for (RunSpec r : runs) {
             try {
                 GridRun.train(r, setup);
@@ -161,7 +161,7 @@ public final class Main implements Callable<Integer> {
     // ------------------------------------------------------------------ W&B (org.tinker.track)
 
     /** The W&B listener unless --no-wandb (or WANDB_MODE=disabled); WANDB_RUN_ID names a single run only. */
-    static List<StatsListener> wandbListeners(boolean noWandb, String projName, int nRuns, PrintStream out) {
+    static List<StatsListener> wandbListeners(boolean noWandb, String projName, int nRuns, PrintStream out, String launchId) {
         if (noWandb) return List.of();
         WandbSettings s = WandbSettings.fromEnvironment();
         if (s.mode() == WandbSettings.Mode.DISABLED) return List.of();
@@ -169,7 +169,8 @@ public final class Main implements Callable<Integer> {
             out.println("W&B: WANDB_RUN_ID names one run but the grid has " + nRuns + "; each run gets its own id");
             s = s.withRun(null, null);
         }
-        return List.of(new WandbListener(s, projName, out).withEndImages(Main::metricPlots));
+        WandbListener l = new WandbListener(s, projName, out).withEndImages(Main::metricPlots);
+        return List.of(launchId == null ? l : l.withLaunch(launchId));
     }
 
     /** The end-of-run plots sent to W&B: losses and accuracies against n_train_samples, written beside the run. */
@@ -294,7 +295,7 @@ public final class Main implements Callable<Integer> {
         public Integer call() {
             RunStore.Run run = new RunStore(savedModels).find(timestamp);
             Experiment.resume(run, new Experiment.Setup(Path.of("."), savedModels, true, device(gpuId), System.out,
-                    wandbListeners(noWandb, null, 1, System.out), true));
+                    wandbListeners(noWandb, null, 1, System.out, null), true));
             return 0;
         }
     }

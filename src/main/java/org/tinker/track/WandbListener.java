@@ -37,8 +37,8 @@ public final class WandbListener implements StatsListener {
     private final Map<String, List<double[]>> series = new LinkedHashMap<>();
     private RunStart started;
     private EndImages endImages;
-    /** This launch's W&B group for grids: config name + launch time. */
-    private final String launchTime = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd_HHmmss"));
+    /** This launch's W&B group for grids: config name + launch id (the time it started, unless one is given). */
+    private String launchTime = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd_HHmmss"));
 
     /**
      * Makes the images a run uploads when it ends (the saved metric plots): given the run and its statistics
@@ -48,6 +48,15 @@ public final class WandbListener implements StatsListener {
     @FunctionalInterface
     public interface EndImages {
         Map<String, Path> make(RunStart run, Map<String, List<double[]>> series);
+    }
+
+    /**
+     * The launch these runs belong to ({@code runner --launch-id}, which every task of one SLURM submission shares), so
+     * that the tasks of one grid, each its own process, land in one group.
+     */
+    public WandbListener withLaunch(String launchId) {
+        this.launchTime = launchId;
+        return this;
     }
 
     public WandbListener withEndImages(EndImages images) {

@@ -64,6 +64,21 @@ class WandbGridTest {
         }
     }
 
+    @Test
+    void theTasksOfOneSlurmSubmissionShareTheirLaunchsGroup(@TempDir Path dir) throws Exception {
+        List<RunSpec> specs = Grid.expand(List.of(ConfigFile.parse("mygrid", GRID)), List.of(), null, false);
+        try (WandbFake fake = new WandbFake()) {
+            for (RunSpec spec : specs.subList(0, 2)) { // each task is its own process, so its own listener
+                WandbListener l = new WandbListener(fake.settings(dir.resolve("t" + spec.index()), WandbSettings.Mode.ONLINE), null,
+                        WandbProtocolTest.out()).withLaunch("2026-12-03--10-00-00");
+                l.onStart(new StatsListener.RunStart(spec, dir.resolve("r" + spec.index()), false, -1, null));
+                l.onEnd(null);
+            }
+            assertEquals(Set.of("mygrid-2026-12-03--10-00-00"),
+                    new HashSet<>(fake.upserts.values().stream().map(v -> v.get("groupName").getAsString()).toList()));
+        }
+    }
+
     private static boolean matches(JsonObject v, RunSpec spec) {
         String tags = v.get("tags").toString();
         return spec.ablation() == null ? !tags.contains("ablation:") : tags.contains("ablation:" + spec.ablation() + "\"");
