@@ -11,7 +11,7 @@ import java.util.Map;
 import org.tinker.config.ConfigError;
 
 /**
- * The auxiliary (simulated) model: a pre-LN GPT-2 or OPT (tint.md §1.0; the original's {@code tint_gpt.py} and
+ * The auxiliary (simulated) model: a pre-LN GPT-2 or OPT (docs/models/tint.md, "Notation and layout rules"; the original's {@code tint_gpt.py} and
  * {@code tint_opt.py}), its weights in torch-Linear layout [out, in] as {@link Mat}s, and a plain forward pass that keeps
  * what a backward pass needs. The two families compute the same block (OPT's q·head_dim^-0.5 is the same score
  * ⟨q,k⟩/√d); they differ only in the HF names and layouts ({@link Family}), the activation (GPT-2 gelu_new, OPT relu)
@@ -84,7 +84,7 @@ public final class AuxModel {
     public Mat wte, wpe, lnfW, lnfB;
     /**
      * ln_f's weight as a full D×D matrix (torch Linear layout [out, in]), or null when it is diag({@link #lnfW}). Only
-     * TinT's {@code ln_update_bias_only=false} update (tint.md §1.4) makes it non-diagonal; the norm output is then
+     * TinT's {@code ln_update_bias_only=false} update (docs/models/tint.md, "Approximations relative to exact backprop") makes it non-diagonal; the norm output is then
      * y = M·f(x) + β, and {@link #lnfW} holds M's diagonal.
      */
     public Mat lnfM;
@@ -208,7 +208,7 @@ public final class AuxModel {
 
     /**
      * The weights under the family's HF names and layouts; {@code layersFrom}: only blocks ≥ it (plus the final norm),
-     * {@code embeddings}: also wte and wpe. A norm weight that became a full matrix (tint.md §1.4) is added as
+     * {@code embeddings}: also wte and wpe. A norm weight that became a full matrix (docs/models/tint.md, "Approximations relative to exact backprop") is added as
      * {@code <norm>.weight_matrix} beside its diagonal.
      */
     public LinkedHashMap<String, NDArray> toHf(NDManager mgr, DataType dt, int layersFrom, boolean embeddings) {

@@ -1,7 +1,7 @@
 package org.tinker.tint;
 
 /**
- * TinT gates (tint.md §1.0): out = tanh(a·pos + α)·h_in + tanh(b·pos + β)·h_new per row, with weights ±g on the prefix
+ * TinT gates (docs/models/tint.md, "Notation and layout rules"): out = tanh(a·pos + α)·h_in + tanh(b·pos + β)·h_new per row, with weights ±g on the prefix
  * position coordinates. With g = 20 in float64 (or g = 10 in float32) tanh(g) is exactly 1.
  */
 final class Gates {

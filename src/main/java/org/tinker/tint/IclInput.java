@@ -6,7 +6,7 @@ import com.google.gson.JsonObject;
 import org.tinker.config.ConfigError;
 
 /**
- * The two per-sequence inputs of the original's in-context evaluation (tint.md §1.6, §2 "single_FT";
+ * The two per-sequence inputs of the original's in-context evaluation (docs/models/tint.md, "Train part, eval part and single-pass ICL" "single_FT";
  * {@code icl_eval/utils.py}): {@code icl_mask}, which earlier tokens each token may attend to, and {@code position_ids},
  * the aux position of each token. Single-FT ICL gives each demonstration a block of the mask (it attends only to
  * itself) and restarts its positions, so that one TinT pass fine-tunes on every demonstration as if it were alone.

@@ -4,7 +4,7 @@ package org.tinker.tint;
  * An unnormalised (linear) multi-head attention of TinT: {@code nh} heads of size {@code hk}; query, key and value are
  * projections of the residual stream X plus projections of the one-hot positions (plus a constant);
  * scores are plain dot products (no softmax), restricted by a row mask (which rows query, which rows are keys).
- * The three linear-layer modules of tint.md §1.1-1.3 are instances built by {@link #forward}, {@link #backward} and
+ * The three linear-layer modules of docs/models/tint.md, "The construction" are instances built by {@link #forward}, {@link #backward} and
  * {@link #descent}: their projection matrices are fixed 0/±1/−η patterns that do not depend on the aux model, whose
  * weights are read from the prefix rows.
  */
@@ -144,7 +144,7 @@ final class LinAttn {
 
     /**
      * As {@link #descent(int, int, int, int, double, boolean, boolean)} with the weight heads' values −η·x_t read from the
-     * memory slot [valueAt, valueAt+D) (LayerNorm: z = f(x) at [E−2D, E−D), tint.md §1.4).
+     * memory slot [valueAt, valueAt+D) (LayerNorm: z = f(x) at [E−2D, E−D), docs/models/tint.md, "Approximations relative to exact backprop").
      */
     static LinAttn descent(int D, int K, int E, int Taux, double eta, boolean biasOnly, int valueAt, boolean f32) {
         int S = D / K, c = D / K, nW = S * c;

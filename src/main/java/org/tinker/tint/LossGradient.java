@@ -1,7 +1,7 @@
 package org.tinker.tint;
 
 /**
- * The loss gradient at the top of the simulated model (tint.md §1.8 step 2a). The original computes it outside the
+ * The loss gradient at the top of the simulated model (docs/models/tint.md, "The construction" step 2a). The original computes it outside the
  * TinT modules, from the final hidden state h_f and the tied LM head E (V×D), so the construction ({@link TintModel})
  * and the reference ({@link TintSgd}) share this one implementation. The three options of the original
  * ({@code tint_gpt.py:1077-1087}, {@code tint_opt.py:1120-1130}), written as dℓ/d(logits) with logits = E·h_f and

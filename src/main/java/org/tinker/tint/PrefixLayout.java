@@ -3,7 +3,7 @@ package org.tinker.tint;
 import java.util.List;
 
 /**
- * Where the aux weights sit in TinT's prefix rows (tint.md §1.0), shared by the Mat construction ({@link TintModel})
+ * Where the aux weights sit in TinT's prefix rows (docs/models/tint.md, "Notation and layout rules"), shared by the Mat construction ({@link TintModel})
  * and the engine construction ({@link TintEngine}): prefix j (a K×E row block) holds rows jS..jS+S−1 of a D×D weight at
  * [s·D, (s+1)·D) and the whole bias at [S·D, S·D+D), S = D/K. Per aux layer: ln_1, Q, K, V, attn c_proj, ln_2 and,
  * per MLP chunk of D neurons, c_fc and c_proj (bias b₂/R, so the R chunks' bias steps add up to R·η, tint.md A7).

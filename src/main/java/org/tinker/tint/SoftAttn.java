@@ -1,7 +1,7 @@
 package org.tinker.tint;
 
 /**
- * TinT softmax self-attention over the token rows (tint.md §1.6): Hs heads of size hd = E/Hs; TinT head i < H simulates
+ * TinT softmax self-attention over the token rows (docs/models/tint.md, "Train part, eval part and single-pass ICL"): Hs heads of size hd = E/Hs; TinT head i < H simulates
  * aux head i, reading q, k, v from [0,D), [D,2D), [2D,3D), with score ⟨q,k⟩·initial_scale/√hd = ⟨q,k⟩/√d; causal mask
  * restricted further by the sequence's icl_mask, prefix keys excluded. The backward variant (stop-gradient through the
  * scores) recomputes A, with the same masks, from the stored [q,k] (memory [E−3D, E−D)) and applies Aᵀ to δo ([0,D)),

@@ -6,8 +6,8 @@ import java.util.List;
 import org.tinker.config.ConfigError;
 
 /**
- * The TinT construction's settings, with the original code's names (tint.md §1.9), and the dimension rules of
- * tint.md §1.0 checked up front ({@link #validate}).
+ * The TinT construction's settings, with the original code's names (docs/models/tint.md), and the dimension rules of
+ * docs/models/tint.md, "Notation and layout rules" checked up front ({@link #validate}).
  */
 public final class TintConfig {
     public int nSimulationLayers = -1;
@@ -27,7 +27,7 @@ public final class TintConfig {
     public int maxPositionEmbeddings = 2048;
     public boolean f32 = false;
     /**
-     * The loss whose gradient starts the simulated backward pass (tint.md §1.8 step 2a; {@link LossGradient}). As in
+     * The loss whose gradient starts the simulated backward pass (docs/models/tint.md, "The construction" step 2a; {@link LossGradient}). As in
      * the original, {@code use_prediction_loss} takes precedence: with both true the prediction loss is used and
      * {@code use_quad} is ignored (the original's {@code if / elif}). {@code use_quad=true} needs
      * {@code use_prediction_loss=false}; both false selects the original's third branch (δh = mean_v E_v − E_{x_{t+1}}).
@@ -92,7 +92,7 @@ public final class TintConfig {
     }
 
     /**
-     * The rules of tint.md §1.0 for an aux model (D, H, L) and a sequence of T tokens. Throws a {@link ConfigError}
+     * The rules of docs/models/tint.md, "Notation and layout rules" for an aux model (D, H, L) and a sequence of T tokens. Throws a {@link ConfigError}
      * that explains every broken rule and proposes valid values.
      */
     public void validate(AuxModel aux, int T) {

@@ -17,7 +17,7 @@ import org.tinker.engine.Ops;
 import org.tinker.model.Layers;
 
 /**
- * The TinT construction (tint.md §1) as DJL tensor operations on the model's device, batched over sequences: the same
+ * The TinT construction (docs/models/tint.md, "The construction") as DJL tensor operations on the model's device, batched over sequences: the same
  * modules as {@link TintModel} (which stays the float64 reference), written with their structure instead of dense E×E
  * matrices.
  *
@@ -135,7 +135,7 @@ public final class TintEngine implements TintPass {
         return (long) L * (6 + 2 * R) * K * E + (long) K * E + (long) aux.V * D + (long) aux.wpe.rows * D + 2 * (2 * P + 2);
     }
 
-    /** The original code's count (tint.md §6). */
+    /** The original code's count (docs/models/tint.md, "Parameter count of the original"). */
     public long repoParamCount() {
         return TintModel.repoParamCount(aux.family, aux.V, aux.D, aux.L, aux.T, aux.F, cfg);
     }
@@ -511,7 +511,7 @@ public final class TintEngine implements TintPass {
     }
 
     /**
-     * δh_f [B, T, D] on the train targets t ≤ nTrain−2 (tint.md §1.8 2a, {@link LossGradient}'s options):
+     * δh_f [B, T, D] on the train targets t ≤ nTrain−2 (docs/models/tint.md, "The construction" 2a, {@link LossGradient}'s options):
      * (p − e_y)·wte written as p·wte − wte[y], with p = softmax(logits), logits, or the uniform 1/V.
      */
     NDArray lossGradient(NDArray logits, NDArray targets, Pass p) {

@@ -4,7 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The TinT construction (tint.md §1): a transformer acting on the sequence [K prefix rows; T token rows] of width E
+ * The TinT construction (docs/models/tint.md, "The construction"): a transformer acting on the sequence [K prefix rows; T token rows] of width E
  * whose forward pass simulates the aux model's forward pass, its (approximate) backward pass and SGD on the train
  * part, then the forward pass with the updated weights. The aux weights live only in the prefix rows (the
  * "trainable biases", {@link #prefixes}); every module below is a fixed TinT layer (linear attention, softmax
@@ -41,7 +41,7 @@ public final class TintModel implements TintPass {
         lb = LinAttn.backward(D, K, E, Taux, f32);
         ld = LinAttn.descent(D, K, E, Taux, cfg.innerLr, false, f32);
         // LayerNorm descent: β only, or (ln_update_bias_only=false) the whole stored matrix M ← M − η Σ δy zᵀ with z from
-        // the memory slot [E−2D, E−D); M stops being diagonal, as in the original (tint.md §1.4): not the γ gradient
+        // the memory slot [E−2D, E−D); M stops being diagonal, as in the original (docs/models/tint.md, "Approximations relative to exact backprop"): not the γ gradient
         ldBias = LinAttn.descent(D, K, E, Taux, cfg.innerLr, cfg.lnUpdateBiasOnly, E - 2 * D, f32);
         keepReplace = Gates.keepPrefixReplaceTokens(P, Taux, K, cfg.gateScale, f32);
         addPrefix = Gates.addToPrefix(P, Taux, K, cfg.gateScale, f32);
@@ -291,7 +291,7 @@ public final class TintModel implements TintPass {
         public AuxModel updated; // decoded from the prefixes
     }
 
-    /** The TinT forward pass with the original's icl_mask / position_ids (single-FT ICL, tint.md §1.6). */
+    /** The TinT forward pass with the original's icl_mask / position_ids (single-FT ICL, docs/models/tint.md, "Train part, eval part and single-pass ICL"). */
     @Override
     public Output forward(long[] ids, int nTrain, IclInput icl) {
         cfg.validate(aux, ids.length);
@@ -364,18 +364,18 @@ public final class TintModel implements TintPass {
         return n;
     }
 
-    /** The original code's count (tint.md §6 formula) for this model's aux. */
+    /** The original code's count (docs/models/tint.md, "Parameter count of the original" formula) for this model's aux. */
     public long repoParamCount() {
         return repoParamCount(aux.family, aux.V, aux.D, aux.L, aux.T, aux.F, cfg);
     }
 
-    /** tint.md §6 for an aux family: wpe has T_aux rows for GPT-2 and T_aux+2 for OPT (R in the formula). */
+    /** docs/models/tint.md, "Parameter count of the original" for an aux family: wpe has T_aux rows for GPT-2 and T_aux+2 for OPT (R in the formula). */
     public static long repoParamCount(AuxModel.Family family, int V, int D, int L, int Taux, int F, TintConfig c) {
         return repoParamCount(V, D, L, Taux, Taux + family.posOffset, F, c);
     }
 
     /**
-     * The original code's count (tint.md §6 formula). {@code wpeRows}: T_aux for GPT-2, T_aux+2 for OPT (HF's position
+     * The original code's count (docs/models/tint.md, "Parameter count of the original" formula). {@code wpeRows}: T_aux for GPT-2, T_aux+2 for OPT (HF's position
      * offset); TinT's one-hot positions have T_aux + K coordinates for both.
      */
     public static long repoParamCount(int V, int D, int L, int Taux, int wpeRows, int F, TintConfig c) {

@@ -6,7 +6,7 @@ package org.tinker.tint;
  * {@link TintModel.Output}.
  */
 public interface TintPass extends AutoCloseable {
-    /** The pass with the original's icl_mask / position_ids (tint.md §1.6). */
+    /** The pass with the original's icl_mask / position_ids (docs/models/tint.md, "Train part, eval part and single-pass ICL"). */
     TintModel.Output forward(long[] ids, int nTrain, IclInput icl);
 
     /** The pass on {@code ids} with the train part [0, nTrain). */

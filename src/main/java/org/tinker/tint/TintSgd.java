@@ -1,7 +1,7 @@
 package org.tinker.tint;
 
 /**
- * "TinT-SGD": the explicit reference for what a TinT forward pass computes (tint.md §1.10, §4). An ordinary forward
+ * "TinT-SGD": the explicit reference for what a TinT forward pass computes (docs/models/tint.md, "Approximations relative to exact backprop", §4). An ordinary forward
  * pass of the auxiliary model, a hand-written backward of the summed cross-entropy over the train targets, and
  * w ← w − η·mult·g, with one switch per approximation:
  *
@@ -10,7 +10,7 @@ package org.tinker.tint;
  *   <li>A2 {@code freezeQK}: W_Q, W_K, b_Q, b_K frozen;
  *   <li>A3/A4 {@code fdN}: LayerNorm and activation backward as N·(f(x+δ/N) − f(x)); {@code Double.POSITIVE_INFINITY} = exact;
  *   <li>A5 {@code freezeGamma}: every LayerNorm γ frozen (β updated); {@code lnFullMatrix} instead: the original's
- *       {@code ln_update_bias_only=false} (tint.md §1.4), where each simulated LayerNorm weight is held as the full
+ *       {@code ln_update_bias_only=false} (docs/models/tint.md, "Approximations relative to exact backprop"), where each simulated LayerNorm weight is held as the full
  *       matrix M = diag(γ) and updated as M ← M − η Σ_𝒯 δy zᵀ (δy = gradient at the norm's output, z = f(x)). Its diagonal
  *       step is the γ gradient, but the off-diagonal entries become non-zero too, so from then on the "LayerNorm" is
  *       y = M·f(x) + β with a dense M: this is what the original computes, not SGD on γ;

@@ -18,7 +18,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 import org.tinker.config.ConfigError;
 
 /**
- * icl_mask / single-FT ICL (tint.md §1.6, §2): the construction against TinT-SGD with the mask and reset positions, a
+ * icl_mask / single-FT ICL (docs/models/tint.md, "Train part, eval part and single-pass ICL"): the construction against TinT-SGD with the mask and reset positions, a
  * check that the mask really isolates the demonstrations, and "one segment" = no mask, bit for bit. hard64 aux model
  * (GPT-2, float64, hard gates): T = 40 tokens, demonstrations [0,12) and [12,24) (the train part), the rest a third segment.
  */

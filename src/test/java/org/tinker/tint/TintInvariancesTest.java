@@ -14,7 +14,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.tinker.config.ConfigError;
 
-/** tint.md §4: invariances, float32 fixture, parameter counts, the dimension rules, the RMSNorm extension. */
+/** docs/models/tint.md, "Checking an implementation numerically": invariances, float32 fixture, parameter counts, the dimension rules, the RMSNorm extension. */
 class TintInvariancesTest {
     static TintInput hard;
 

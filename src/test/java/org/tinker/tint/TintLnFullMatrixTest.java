@@ -8,7 +8,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * ln_update_bias_only=false (tint.md §1.4): the construction against TinT-SGD with the {@code lnFullMatrix} switch on
+ * ln_update_bias_only=false (docs/models/tint.md, "Approximations relative to exact backprop"): the construction against TinT-SGD with the {@code lnFullMatrix} switch on
  * the hard64 aux model (float64, hard gates), and η = 0 leaves the logits unchanged.
  */
 class TintLnFullMatrixTest {

@@ -24,7 +24,7 @@ import org.tinker.engine.SafeTensors;
 import picocli.CommandLine;
 
 /**
- * The loss at the top of the simulated backward pass (tint.md §1.8 step 2a): use_quad (½‖E h‖² − (E h)_y) and the
+ * The loss at the top of the simulated backward pass (docs/models/tint.md, "The construction" step 2a): use_quad (½‖E h‖² − (E h)_y) and the
  * original's third option (δh = mean_v E_v − E_y) besides the prediction loss; construction against the reference
  * for GPT-2 and OPT aux models, the gradient formula against finite differences, the flags in JSON and on the CLI.
  */

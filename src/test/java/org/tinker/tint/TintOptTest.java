@@ -29,7 +29,7 @@ import org.tinker.engine.SafeTensors;
 /**
  * OPT auxiliary models (the original's tint_opt.py): a small random OPT written as an HF folder and loaded back by the
  * real loader; its forward against a direct transcription of HF OPT's forward; the construction against TinT-SGD;
- * the tint.md §6 OPT-125M parameter counts; the refused OPT variants.
+ * the docs/models/tint.md, "Parameter count of the original" OPT-125M parameter counts; the refused OPT variants.
  */
 class TintOptTest {
     /** An OPT's sizes: width, heads, layers, vocabulary, positions (max_position_embeddings), MLP width. */
@@ -132,7 +132,7 @@ class TintOptTest {
         for (int t = 0; t < ids.length; t++) ids[t] = r.nextInt(V);
     }
 
-    /** Hard gates, float64 (the tolerances of tint.md §4); K=8, E=96, Hs=4 is valid for D=24, H=4. */
+    /** Hard gates, float64 (the tolerances of docs/models/tint.md, "Checking an implementation numerically"); K=8, E=96, Hs=4 is valid for D=24, H=4. */
     static TintConfig config() {
         TintConfig c = new TintConfig();
         c.numPrefixes = 8;
@@ -331,7 +331,7 @@ class TintOptTest {
 
     @Test
     void parameterCountsReproduceTintMdOpt125mRow() {
-        // tint.md §6 table, OPT-125M (V=50272, D=768, L=12, T_aux=2048, wpe 2050 rows), README settings E=3072, K=256, Hs=12
+        // docs/models/tint.md, "Parameter count of the original" table, OPT-125M (V=50272, D=768, L=12, T_aux=2048, wpe 2050 rows), README settings E=3072, K=256, Hs=12
         TintConfig g = new TintConfig();
         g.numPrefixes = 256; g.hiddenSize = 3072; g.numAttentionHeads = 12;
         AuxModel.Family opt = AuxModel.Family.OPT;
