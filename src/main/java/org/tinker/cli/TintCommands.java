@@ -396,7 +396,7 @@ public final class TintCommands implements Callable<Integer> {
         return new double[] {s, n};
     }
 
-    @Command(name = "perplexity", mixinStandardHelpOptions = true, description = {"The original's perplexity protocol (docs/models/tint.md, "Perplexity protocol"): blocks of --block-size tokens; the first",
+    @Command(name = "perplexity", mixinStandardHelpOptions = true, description = {"The original's perplexity protocol (docs/models/tint.md, Perplexity protocol): blocks of --block-size tokens; the first",
             "--train-fraction is the train part; perplexity of the rest before and after TinT's internal update, and with dynamic evaluation",
             "(explicit SGD on all parameters, same train part, --dynamic-steps steps of --dynamic-lr on the mean or summed loss). Appends a JSON line to --log."})
     static final class Perplexity implements Callable<Integer> {
