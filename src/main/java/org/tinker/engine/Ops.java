@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 
@@ -114,12 +115,37 @@ public final class Ops {
 
     /** GPT-2's {@code gelu_new}: {@code 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))} (torch's approximate='tanh'). */
     public static NDArray geluTanh(NDArray x) {
-        NDArray inner = x.mul(x).mul(x).mul(0.044715).add(x).mul(SQRT_2_OVER_PI);
-        return JniUtils.tanh(pt(inner)).add(1).mul(x).mul(0.5);
+        NDArray inner = mul(mul(x.mul(x).mul(x), 0.044715).add(x), SQRT_2_OVER_PI);
+        return mul(JniUtils.tanh(pt(inner)).add(1).mul(x), 0.5);
     }
 
     public static NDArray embedding(NDArray ids, NDArray table) {
         return JniUtils.embedding(pt(ids), pt(table), false);
+    }
+
+    /**
+     * {@code x · c}. Use this (or {@link #div}), not {@code x.mul(c)}, wherever x may need a gradient: DJL wraps a number
+     * in a tensor over a Java direct buffer and closes it straight away, but autograd keeps that tensor for the backward
+     * pass (d(x·c)/dx = c); once the garbage collector frees the buffer, the backward pass reads freed memory and a
+     * gradient turns to garbage or NaN, at random (issue: sporadic NaN of the modern config). Here c is a tensor that
+     * torch allocates and owns, so autograd's reference keeps it alive.
+     */
+    public static NDArray mul(NDArray x, double c) {
+        try (NDArray s = scalarLike(x, c)) {
+            return x.mul(s);
+        }
+    }
+
+    /** {@code x / c}; see {@link #mul(NDArray, double)} for why not {@code x.div(c)}. */
+    public static NDArray div(NDArray x, double c) {
+        try (NDArray s = scalarLike(x, c)) {
+            return x.div(s);
+        }
+    }
+
+    /** A 0-d tensor holding c, of x's type and device, in x's manager, in memory torch owns (not a Java buffer). */
+    private static NDArray scalarLike(NDArray x, double c) {
+        return JniUtils.full(pt(x).getManager(), new Shape(), c, x.getDataType(), x.getDevice(), SparseFormat.DENSE);
     }
 
     public static NDArray matmul(NDArray a, NDArray b) {

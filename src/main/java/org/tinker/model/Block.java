@@ -120,7 +120,7 @@ final class Block {
             z = Kernels.attention(q, k, v, pass.causalOnly() ? null : pass.mask(), pass.training() ? pass.attnDropout() : 0);
         } else {
             // Scale q ([B,H,T,hd]) rather than the scores ([B,H,T,T]): T/hd times less work.
-            NDArray scores = Ops.matmul(q.mul(1.0 / Math.sqrt(headDim)), k.swapAxes(2, 3)); // [B,H,T,P+T]
+            NDArray scores = Ops.matmul(Ops.mul(q, 1.0 / Math.sqrt(headDim)), k.swapAxes(2, 3)); // [B,H,T,P+T]
             // Causal: a position may only look at positions ≤ itself (-inf above the diagonal; with ALiBi also each
             // head's penalty −slope·distance). In place when no hook may hold the scores: matmul's backward needs its
             // inputs, not its output.

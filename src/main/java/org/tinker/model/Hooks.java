@@ -27,7 +27,7 @@ import org.tinker.config.ModelParams;
  * <p>A name may use {@code *} for the layer index ({@code blocks.*.attn.scores}). Several hooks on one point
  * run in the order they were added, each seeing the previous one's result. A hook returns the tensor to
  * carry on with: the value unchanged to just look, or a replacement to intervene. Whatever it creates
- * should be created from {@code value} (e.g. {@code value.mul(2)}) so it lives in the forward pass's scope.
+ * should be created from {@code value} (e.g. {@code Ops.mul(value, 2)}; not {@code value.mul(2)}, see {@link org.tinker.engine.Ops#mul}) so it lives in the forward pass's scope.
  */
 public final class Hooks {
 

@@ -640,12 +640,12 @@ public final class LM implements AutoCloseable {
         NDArray targetLogProb = Ops.pt(logProbs).gather(y.expandDims(2), 2)                       // [B,T,1]
                 .squeeze(2);                                                                      // [B,T]
         // label smoothing: the target is 1−ε on y and ε/V on every token, so the loss mixes in the mean −log p over V
-        if (smoothing) targetLogProb = targetLogProb.mul(1 - labelSmoothing).add(logProbs.mean(new int[] {2}).mul(labelSmoothing));
+        if (smoothing) targetLogProb = Ops.mul(targetLogProb, 1 - labelSmoothing).add(Ops.mul(logProbs.mean(new int[] {2}), labelSmoothing));
         long correct;
         try (NDArray hits = logits.argMax(2).eq(y).toType(dtype, false).mul(mask).sum()) {
             correct = Math.round(hits.toType(DataType.FLOAT64, false).getDouble());
         }
-        NDArray loss = targetLogProb.neg().mul(mask).sum().div(Math.max(tokens, 1)); // +0 (not -0) when nothing counts
+        NDArray loss = Ops.div(targetLogProb.neg().mul(mask).sum(), Math.max(tokens, 1)); // +0 (not -0) when nothing counts
         if (hout == null) return new LossResult(loss, tokens, correct);
         if (hout.aux().isEmpty()) return new LossResult(loss, tokens, correct);
         Map<String, Double> extra = new LinkedHashMap<>();
@@ -653,7 +653,7 @@ public final class LM implements AutoCloseable {
         NDArray total = loss;
         for (ModelBody.Aux a : hout.aux()) {
             extra.put(a.name(), a.value().toType(DataType.FLOAT64, false).getDouble());
-            if (a.weight() > 0) total = total.add(a.value().mul(a.weight()));
+            if (a.weight() > 0) total = total.add(Ops.mul(a.value(), a.weight()));
         }
         return new LossResult(total, tokens, correct, extra);
     }
@@ -693,7 +693,7 @@ public final class LM implements AutoCloseable {
     NDArray unembed(NDArray hidden, NDArray head) {
         NDArray logits = Ops.linear(hidden, head, null);
         double c = mp.logit_softcap();
-        return c > 0 ? JniUtils.tanh(Ops.pt(logits.div(c))).mul(c) : logits;
+        return c > 0 ? Ops.mul(JniUtils.tanh(Ops.pt(Ops.div(logits, c))), c) : logits;
     }
 
     // ---------------------------------------------------------------------------------------------------

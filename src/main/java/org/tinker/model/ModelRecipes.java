@@ -74,7 +74,7 @@ public final class ModelRecipes extends RecipeRegistry<ModelRecipe> {
     public record ScaleAttentionScores(double c) implements ModelRecipe {
         @Override
         public void addHooks(Hooks hooks) {
-            hooks.add("blocks.*.attn.scores", (name, s, ctx) -> s.mul(c));
+            hooks.add("blocks.*.attn.scores", (name, s, ctx) -> Ops.mul(s, c));
         }
     }
 
@@ -85,7 +85,7 @@ public final class ModelRecipes extends RecipeRegistry<ModelRecipe> {
     public record ScaleAttentionScoresIfToken(double c, int id) implements ModelRecipe {
         @Override
         public void addHooks(Hooks hooks) {
-            hooks.add("blocks.*.attn.scores", (name, s, ctx) -> containsToken(ctx.ids(), id) ? s.mul(c) : s);
+            hooks.add("blocks.*.attn.scores", (name, s, ctx) -> containsToken(ctx.ids(), id) ? Ops.mul(s, c) : s);
         }
 
         @Override

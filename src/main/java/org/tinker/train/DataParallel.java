@@ -159,7 +159,7 @@ public final class DataParallel implements AutoCloseable {
             JniUtils.setGradMode(true);
             try {
                 LossResult lr = r.loss(xs, ys, ms, fo);
-                NDArray objective = lr.loss().mul(lr.tokens() * weightPerToken);
+                NDArray objective = Ops.mul(lr.loss(), lr.tokens() * weightPerToken);
                 NDArray seed = objective.onesLike();
                 JniUtils.backward((PtNDArray) objective, (PtNDArray) seed, false, false);
                 return new double[] {Ops.scalar(lr.loss()), lr.tokens(), lr.correct()};

@@ -269,7 +269,7 @@ public final class Trainer {
                         acc = r.tokens() == 0 ? 0 : (double) r.correct() / r.tokens();
                     } else try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                         LossResult r = lm.loss(x, y, mask, fo);
-                        NDArray objective = tp.accumulate_grad_batches() > 1 ? r.loss().div(tp.accumulate_grad_batches()) : r.loss();
+                        NDArray objective = tp.accumulate_grad_batches() > 1 ? Ops.div(r.loss(), tp.accumulate_grad_batches()) : r.loss();
                         gc.backward(objective);
                         loss = Ops.scalar(r.loss());
                         extra = r.extra();

@@ -244,7 +244,7 @@ public final class FlexiTransformer implements ModelBody {
                 .reshape(b, t, 3, n, hd).transpose(2, 0, 3, 1, 4); // [3,B,n,T,hd]
         NDArray q = qkv.get(0), k = qkv.get(1), v = qkv.get(2);
         if (p.containsKey(pr + "wma")) q = Ops.matmul(q, p.get(pr + "wma")); // q·W, then ·kᵀ
-        NDArray scores = Ops.matmul(q.mul(1.0 / Math.sqrt(hd)), k.swapAxes(2, 3))
+        NDArray scores = Ops.matmul(Ops.mul(q, 1.0 / Math.sqrt(hd)), k.swapAxes(2, 3))
                 .add(Ops.topLeft(table("causal"), t, x));
         NDArray weights = Ops.softmax(scores, -1);
         if (patterns != null) patterns.add(weights);

@@ -296,7 +296,7 @@ public final class HierarchicalTransformer implements ModelBody {
             q = Ops.rope(q, cos, sin);
             k = Ops.rope(k, cos, sin);
         }
-        NDArray scores = Ops.matmul(q.mul(1.0 / Math.sqrt(dh)), k.swapAxes(2, 3))
+        NDArray scores = Ops.matmul(Ops.mul(q, 1.0 / Math.sqrt(dh)), k.swapAxes(2, 3))
                 .add(Ops.slice2(windowMask(spec.windows()[i]), 0, m, 0, m, x));
         NDArray weights = Ops.softmax(scores, -1);
         if (patterns != null) patterns.add(weights);
@@ -374,7 +374,7 @@ public final class HierarchicalTransformer implements ModelBody {
         NDArray tgt = m.create(target, new Shape(b, len, c, 1));
         NDArray mask = m.create(valid, new Shape(b, len, c)).toType(hFinal.getDataType(), false);
         NDArray picked = Ops.pt(logp).gather(tgt, 3).squeeze(3);
-        return picked.mul(mask).sum().neg().div(Math.max(count, 1));
+        return Ops.div(picked.mul(mask).sum().neg(), Math.max(count, 1));
     }
 
     /** Hierarchical AR: {@code 1 − cos(Linear(h_j), stopgrad(h_{j+g}))}, g = c/s (the next non-overlapping state). */
