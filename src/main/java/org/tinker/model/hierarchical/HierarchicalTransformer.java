@@ -210,8 +210,8 @@ public final class HierarchicalTransformer implements ModelBody {
             if (a != null) ar = ar == null ? a : ar.add(a);
         }
         if (compressed > 1) {
-            recon = recon.div(compressed);
-            if (ar != null) ar = ar.div(compressed);
+            recon = Ops.div(recon, compressed);
+            if (ar != null) ar = Ops.div(ar, compressed);
         }
         List<Aux> out = new ArrayList<>();
         if (recon != null) out.add(new Aux("recon_loss", recon, spec.reconWeight()));
