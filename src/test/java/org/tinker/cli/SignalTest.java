@@ -23,7 +23,9 @@ import org.tinker.runs.TrainerState;
  */
 class SignalTest {
     static final String CONFIG = BadInputTest.tiny("TrainParams", "checkpoint_every", "0")
-            .replace("epochs = 1", "epochs = 1000").replace("max_steps = 2", "max_steps = 60");
+            .replace("epochs = 1", "epochs = 1000").replace("max_steps = 2", "max_steps = " + SignalTest.STEPS);
+    /** Long enough that the signal, sent once the child is seen training, always arrives before the run's end. */
+    static final int STEPS = 400;
 
     @Test
     void sigtermAndCtrlCSaveTheCurrentStepAndSayHowToResume(@TempDir Path dir) throws Exception {
@@ -60,7 +62,7 @@ class SignalTest {
             assertTrue(lines.get(0).contains("checkpoint " + cks.get(0) + " after"), e);
             TrainerState state = TrainerState.read(run.checkpoint(cks.get(0)).resolve(Checkpoint.STATE_FILE));
             assertEquals(Long.parseLong(cks.get(0)), state.nTrainSamples, "the checkpoint of the current step");
-            assertTrue(state.nOptSteps > 0 && state.nOptSteps < 60, "mid-training: " + state.nOptSteps);
+            assertTrue(state.nOptSteps > 0 && state.nOptSteps < STEPS, "mid-training: " + state.nOptSteps);
             assertTrue(lines.get(0).contains("after " + state.nOptSteps + " optimizer steps"), e);
             if (signal.equals("TERM")) {
                 // what a save killed harder (kill -9) would leave: removed when the run resumes (item 8)
@@ -73,7 +75,7 @@ class SignalTest {
                 assertTrue(resumed.out().contains("removed what an interrupted save left in " + run.dir() + ": " + stale.getFileName()),
                         resumed.out());
                 assertTrue(run.finished(), "resume from the signal's checkpoint trains to the end");
-                assertEquals(60, TrainerState.read(run.checkpoint(Checkpoint.FINAL).resolve(Checkpoint.STATE_FILE)).nOptSteps);
+                assertEquals(STEPS, TrainerState.read(run.checkpoint(Checkpoint.FINAL).resolve(Checkpoint.STATE_FILE)).nOptSteps);
             }
         }
     }
