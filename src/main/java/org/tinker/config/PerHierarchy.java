@@ -21,10 +21,6 @@ public record PerHierarchy(List<Integer> values, boolean tuple) {
         values = Collections.unmodifiableList(new ArrayList<>(values));
     }
 
-    public static PerHierarchy of(int value) {
-        return new PerHierarchy(List.of(value), false);
-    }
-
     public boolean isNone() {
         return values.isEmpty();
     }

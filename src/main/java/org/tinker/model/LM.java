@@ -16,7 +16,6 @@ import java.util.Random;
 import java.util.SplittableRandom;
 import java.util.TreeSet;
 import org.tinker.config.ModelParams.Architecture;
-import org.tinker.config.ModelParams.Norm;
 import org.tinker.config.ModelParams.PosEncoding;
 import org.tinker.config.ModelParams;
 import org.tinker.config.TrainParams;
@@ -227,7 +226,7 @@ public final class LM implements AutoCloseable {
         long hd = mp.headDim();
         double std = 0.02;
         double projStd = 0.02 / Math.sqrt(2.0 * mp.n_layers());
-        boolean layerNorm = mp.norm() != Norm.RMSNORM; // RMSNorm has a scale but no bias
+        boolean layerNorm = mp.norm().hasBias(); // RMSNorm has a scale but no bias
         long fcRows = mp.gated() ? 2 * ff : ff;
         List<ParamSpec> specs = new ArrayList<>();
         specs.add(ParamSpec.normal(WTE, std, vocabSize, d));

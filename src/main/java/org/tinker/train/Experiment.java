@@ -350,14 +350,14 @@ public final class Experiment {
         PrintStream lines = new PrintStream(new OutputStream() {
             @Override
             public synchronized void write(int c) {
-                if (c != '\n') {
+                if (c == '\r') pending.reset(); // a progress bar redraws its line: only the last state counts
+                else if (c != '\n') {
                     if (pending.size() < 1 << 16) pending.write(c); // a line longer than 64 KiB is cut, not kept growing
-                    return;
+                } else {
+                    String line = pending.toString(StandardCharsets.UTF_8);
+                    pending.reset();
+                    for (StatsListener l : listeners) l.onOutput(line);
                 }
-                String line = pending.toString(StandardCharsets.UTF_8);
-                pending.reset();
-                line = line.substring(line.lastIndexOf('\r') + 1);
-                for (StatsListener l : listeners) l.onOutput(line);
             }
         }, true, StandardCharsets.UTF_8);
         return tee(out, lines);

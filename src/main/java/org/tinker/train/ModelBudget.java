@@ -2,7 +2,6 @@ package org.tinker.train;
 
 import org.tinker.config.ConfigError;
 import org.tinker.config.ModelParams.Architecture;
-import org.tinker.config.ModelParams.Norm;
 import org.tinker.config.ModelParams.PosEncoding;
 import org.tinker.config.ModelParams;
 import org.tinker.config.RunSpec;
@@ -29,7 +28,7 @@ public final class ModelBudget {
         double d = mp.dim(), ff = d * mp.dim_ff_factor(), fc = mp.gated() ? 2 * ff : ff;
         double embed = vocab * d * (mp.tie_embed_deembed() ? 1 : 2) + (mp.pos_encoding() == PosEncoding.LEARNED ? (double) mp.max_seq_len() * d : 0);
         if (mp.layer_architecture() == Architecture.FLEXI) return embed;
-        double norm = mp.norm() == Norm.RMSNORM ? d : 2 * d; // RMSNorm: a scale, no bias
+        double norm = mp.norm().hasBias() ? 2 * d : d; // a scale, and a bias unless RMSNorm
         double layer = 2 * norm + 3 * d * d + 3 * d /* q, k, v */ + d * d + d /* c_proj */ + fc * d + fc /* c_fc */
                 + ff * d + d /* mlp.c_proj */;
         return embed + (double) mp.n_layers() * layer + (mp.final_norm() ? norm : 0);

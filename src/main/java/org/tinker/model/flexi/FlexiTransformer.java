@@ -11,7 +11,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import org.tinker.config.ModelParams.Norm;
 import org.tinker.config.ModelParams.PosEncoding;
 import org.tinker.config.ModelParams;
 import org.tinker.engine.Ops;
@@ -91,7 +90,7 @@ public final class FlexiTransformer implements ModelBody {
     }
 
     private boolean layerNorm() {
-        return mp.norm() != Norm.RMSNORM;
+        return mp.norm().hasBias();
     }
 
     @Override
