@@ -97,7 +97,8 @@ class SavedFilesTest {
     void listSkipsARunWithATruncatedTrainParamsAndListsTheRest(@TempDir Path dir) throws IOException {
         Path run = copy(dir);
         // a second run beside it, then the first's train_params.json cut in half
-        String other = ts.substring(0, ts.length() - 2) + (ts.endsWith("00") ? "01" : "00");
+        // the same second with a collision suffix: a timestamp whatever ts is (ts itself may carry a "-N" suffix)
+        String other = ts.substring(0, "yyyy-MM-dd--HH-mm-ss".length()) + "-99";
         Path second = run.resolveSibling(other);
         try (Stream<Path> s = Files.walk(run)) {
             for (Path p : (Iterable<Path>) s::iterator) {
