@@ -97,8 +97,9 @@ class SavedFilesTest {
     void listSkipsARunWithATruncatedTrainParamsAndListsTheRest(@TempDir Path dir) throws IOException {
         Path run = copy(dir);
         // a second run beside it, then the first's train_params.json cut in half
-        // the same second with a collision suffix: a timestamp whatever ts is (ts itself may carry a "-N" suffix)
-        String other = ts.substring(0, "yyyy-MM-dd--HH-mm-ss".length()) + "-99";
+        // another second of the same minute (ts itself may carry a collision suffix "-N", which the other drops)
+        int sec = Integer.parseInt(ts.substring(18, 20)); // yyyy-MM-dd--HH-mm-ss
+        String other = ts.substring(0, 18) + String.format("%02d", (sec + 1) % 60);
         Path second = run.resolveSibling(other);
         try (Stream<Path> s = Files.walk(run)) {
             for (Path p : (Iterable<Path>) s::iterator) {
