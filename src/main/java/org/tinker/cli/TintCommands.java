@@ -39,13 +39,13 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** {@code runner tint}: the TinT construction (forward on a fixture-style input, create/save, perplexity). */
+/** {@code runner tint}: the TinT construction (forward on a fixture-style input, create/save, perplexity, few-shot ICL in {@link TintIclCommand}). */
 @Command(name = "tint", mixinStandardHelpOptions = true, description = "TinT: a transformer whose forward pass simulates an aux GPT-2 or OPT, its backward pass and SGD on the train part.",
-        subcommands = {TintCommands.Forward.class, TintCommands.Create.class, TintCommands.Perplexity.class})
+        subcommands = {TintCommands.Forward.class, TintCommands.Create.class, TintCommands.Perplexity.class, TintIclCommand.class})
 public final class TintCommands implements Callable<Integer> {
     @Override
     public Integer call() {
-        throw new ConfigError("tint: expected a subcommand: forward | create | perplexity (runner tint --help)");
+        throw new ConfigError("tint: expected a subcommand: forward | create | perplexity | icl (runner tint --help)");
     }
 
     /** The TinT settings as options (defaults: the original's; K/E/Hs default to the first valid choice for the model). */
@@ -251,6 +251,23 @@ public final class TintCommands implements Callable<Integer> {
         return a;
     }
 
+    /** The aux model's tokenizer: GPT-2's for an --aux-shape, an OPT folder's own, else the loaded model's. */
+    static Tokenizer tokenizer(AuxChoice model, Path savedModels, String command) {
+        if (model.auxShape != null) return Tokenizers.named(ModelParams.TokenizerKind.GPT2); // a made-up aux has no tokenizer of its own; GPT-2's ids fit both vocabularies
+        Gpt2Commands.ModelChoice choice = model.choice();
+        Path opt = optFolder(choice);
+        if (opt != null) {
+            // OPT has no bundled tokenizer here: its folder's own (tokenizer.json or vocab.json + merges.txt)
+            Tokenizer tok = Gpt2Pretrained.tokenizer(opt, -1);
+            if (tok == null) throw new ConfigError(opt + ": no tokenizer.json or vocab.json + merges.txt (tint " + command + " needs the OPT model's tokenizer)");
+            return tok;
+        }
+        try (Gpt2Commands.Loaded l = Gpt2Commands.load(choice, savedModels, DataType.FLOAT32)) {
+            if (l.tokenizer() == null) throw new ConfigError("tint " + command + ": this model has no tokenizer");
+            return l.tokenizer();
+        }
+    }
+
     /** The checkpoint folder of {@code --pretrained} when its config.json says model_type opt, else null. */
     static Path optFolder(Gpt2Commands.ModelChoice model) {
         if (model == null || model.pretrained == null) return null;
@@ -428,22 +445,7 @@ public final class TintCommands implements Callable<Integer> {
             if (!dynamicLoss.equals("mean") && !dynamicLoss.equals("sum")) throw new ConfigError("--dynamic-loss=" + dynamicLoss + ": expected mean or sum");
             if (!(trainFraction > 0 && trainFraction < 1)) throw new ConfigError("--train-fraction=" + trainFraction + ": expected a number in (0, 1)");
             if (batchSize < 1) throw new ConfigError("--batch-size=" + batchSize + ": expected at least 1");
-            int[] all;
-            Gpt2Commands.ModelChoice choice = model.choice();
-            Path opt = optFolder(choice);
-            if (model.auxShape != null) {
-                all = tokens(Tokenizers.named(ModelParams.TokenizerKind.GPT2)); // a made-up aux has no tokenizer of its own; GPT-2's ids fit both vocabularies
-            } else if (opt != null) {
-                // OPT has no bundled tokenizer here: its folder's own (tokenizer.json or vocab.json + merges.txt)
-                Tokenizer tok = Gpt2Pretrained.tokenizer(opt, -1);
-                if (tok == null) throw new ConfigError(opt + ": no tokenizer.json or vocab.json + merges.txt (tint perplexity needs the OPT model's tokenizer)");
-                all = tokens(tok);
-            } else {
-                try (Gpt2Commands.Loaded l = Gpt2Commands.load(choice, savedModels, DataType.FLOAT32)) {
-                    if (l.tokenizer() == null) throw new ConfigError("tint perplexity: this model has no tokenizer");
-                    all = tokens(l.tokenizer());
-                }
-            }
+            int[] all = tokens(tokenizer(model, savedModels, "perplexity"));
             int blocks = all.length / blockSize;
             if (dataSubset != null) blocks = Math.min(blocks, dataSubset);
             if (blockSize < 4 || blocks == 0) throw new ConfigError("--block-size=" + blockSize + ": the split has " + all.length + " tokens (expected 4 ≤ block size ≤ the token count)");

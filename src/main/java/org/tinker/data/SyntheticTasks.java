@@ -33,6 +33,8 @@ import java.util.Map;
  *       tinker writes it once, with the same draws.
  *   <li>{@code maskedcopy}: the copy sample, then one more draw {@code random() < 0.9}: when true (9 times in 10)
  *       the loss counts only from the character after {@code ::} ({@link Sample#lossFromChar}), else everything.
+ *   <li>{@code keyword-icl}: episodes of a few-shot keyword-sentiment task whose labels are flipped in half of the
+ *       episodes ({@link KeywordIcl}; the ICL evaluation of TinT uses the same episodes).
  * </ul>
  */
 public final class SyntheticTasks {
@@ -97,6 +99,7 @@ public final class SyntheticTasks {
             boolean mask = r.random() < 0.9;
             return new Sample(text, mask ? text.indexOf("::") + 2 : 0);
         });
+        register(KeywordIcl.TASK.name(), KeywordIcl.TASK::sample);
     }
 
     private SyntheticTasks() {}

@@ -433,6 +433,13 @@ public final class AuxModel {
     }
 
     public Forward forward(long[] ids, IclInput icl) {
+        Forward f = hidden(ids, icl);
+        f.logits = head(f.hf);
+        return f;
+    }
+
+    /** The forward up to the final norm's output hf, without the [T, V] logits (callers that read a few of them). */
+    public Forward hidden(long[] ids, IclInput icl) {
         if (ids.length > T) throw new ConfigError("input of " + ids.length + " tokens is longer than the aux model's " + T + " positions");
         icl.check(ids.length, T);
         Forward f = new Forward();
@@ -446,7 +453,6 @@ public final class AuxModel {
         f.xf = x;
         f.zf = normalize(x);
         f.hf = affine(f.zf, lnfW, lnfM, lnfB);
-        f.logits = head(f.hf);
         return f;
     }
 }
