@@ -29,7 +29,8 @@ import org.tinker.runs.Checkpoint;
  *    contents: [{path, digest, size, local_path}, ...]}   (contents sorted by path)
  * </pre>
  * {@code local_path} is a staged hard link (a copy where links are impossible) under the run folder's
- * {@code artifacts/}: the official {@code wandb sync} deletes the files it uploads, so it must never name the original.
+ * {@code artifacts/}: wandb-core's saver may delete the files it uploaded, so it must never name the original. tinker's
+ * own senders read the staged files from the run folder where it is now ({@link #staged}).
  */
 final class Artifacts {
     private Artifacts() {}
@@ -120,6 +121,11 @@ final class Artifacts {
     /** A manifest entry's path in the artifact. */
     static String path(JsonElement entry) {
         return entry.getAsJsonObject().get("path").getAsString();
+    }
+
+    /** An artifact's staged file in a run folder. */
+    static Path staged(Path runDir, JsonObject artifact, String path) {
+        return staging(runDir, artifact.get("client_id").getAsString()).resolve(path);
     }
 
     /** {@code artifacts/{client id's first 16 characters}/}: one folder per artifact version. */

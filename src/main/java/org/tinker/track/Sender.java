@@ -54,7 +54,7 @@ final class Sender {
               createRunFiles(input: {entityName: $entity, projectName: $project, runName: $run, files: $files}) {
                 runID uploadHeaders files { name uploadUrl } } }""";
 
-    // artifacts, in the order of wandb-core's ArtifactSaver (core/pkg/artifacts/saver.go)
+    // artifacts, in the order of wandb-core's ArtifactSaver (core/pkg/artifacts/saver.go), the variables as wandb 0.30.0 sends them
     static final String CREATE_ARTIFACT = """
             mutation CreateArtifact($input: CreateArtifactInput!) {
               createArtifact(input: $input) { artifact { id state artifactSequence { latestArtifact { id } } } } }""";
@@ -68,8 +68,8 @@ final class Sender {
                 artifactManifest { id file { id uploadUrl @include(if: $includeUpload) uploadHeaders @include(if: $includeUpload) } } } }""";
 
     static final String CREATE_ARTIFACT_FILES = """
-            mutation CreateArtifactFiles($artifactFiles: [CreateArtifactFileSpecInput!]!, $storageLayout: ArtifactStorageLayout!) {
-              createArtifactFiles(input: {artifactFiles: $artifactFiles, storageLayout: $storageLayout}) {
+            mutation CreateArtifactFiles($input: CreateArtifactFilesInput!) {
+              createArtifactFiles(input: $input) {
                 files { edges { node { storagePath uploadUrl uploadHeaders artifact { id } } } } } }""";
 
     static final String COMMIT_ARTIFACT = """
@@ -374,10 +374,10 @@ final class Sender {
             spec.put("artifactManifestID", manifestId);
             specs.add(spec);
         }
-        Map<String, Object> vars = new LinkedHashMap<>();
-        vars.put("artifactFiles", specs);
-        vars.put("storageLayout", Artifacts.STORAGE_LAYOUT);
-        JsonObject files = obj(obj(http.graphql("CreateArtifactFiles", CREATE_ARTIFACT_FILES, vars, WandbHttp.Policy.GRAPHQL, stop),
+        Map<String, Object> filesInput = new LinkedHashMap<>();
+        filesInput.put("artifactFiles", specs);
+        filesInput.put("storageLayout", Artifacts.STORAGE_LAYOUT);
+        JsonObject files = obj(obj(http.graphql("CreateArtifactFiles", CREATE_ARTIFACT_FILES, Map.of("input", filesInput), WandbHttp.Policy.GRAPHQL, stop),
                 "createArtifactFiles"), "files");
         JsonArray edges = files == null ? new JsonArray() : files.getAsJsonArray("edges");
         if (edges.size() != contents.size())
@@ -389,7 +389,7 @@ final class Sender {
             birth.put(entry.get("path").getAsString(), obj(node, "artifact").get("id").getAsString());
             JsonElement url = node.get("uploadUrl");
             if (url == null || url.isJsonNull()) continue; // the server has this file already
-            Path local = Path.of(entry.get("local_path").getAsString());
+            Path local = Artifacts.staged(spool.dir, a, entry.get("path").getAsString()); // where the folder is now: it may have moved
             if (!Files.isRegularFile(local)) throw new WandbHttp.Failure(local + ": the staged file is gone", 0, true);
             http.upload(url.getAsString(), RequestBody.create(local.toFile(), null), headers(node.get("uploadHeaders")), stop);
         }

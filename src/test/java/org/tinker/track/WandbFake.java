@@ -263,7 +263,7 @@ final class WandbFake implements AutoCloseable {
             }
             case "CreateArtifactFiles" -> {
                 JsonArray edges = new JsonArray();
-                for (JsonElement f : v.getAsJsonArray("artifactFiles")) {
+                for (JsonElement f : v.getAsJsonObject("input").getAsJsonArray("artifactFiles")) {
                     JsonObject spec = f.getAsJsonObject();
                     String id = spec.get("artifactID").getAsString(), name = spec.get("name").getAsString(), md5 = spec.get("md5").getAsString();
                     String collection = artifacts.get(id).getAsJsonObject("input").get("artifactCollectionName").getAsString();

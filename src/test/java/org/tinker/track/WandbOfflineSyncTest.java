@@ -209,7 +209,9 @@ class WandbOfflineSyncTest {
             assertEquals(9, contents.size());
             for (var e : contents) assertTrue(Path.of(WandbProto.str(e, "local_path")).startsWith(run.spoolDir().resolve("artifacts")));
 
-            assertTrue(WandbSync.sync(List.of(run.spoolDir()), fake.settings(dir, WandbSettings.Mode.ONLINE), WandbProtocolTest.out()).get(0).synced());
+            Path moved = dir.resolve("elsewhere"); // a folder synced from another place sends the files it holds
+            Files.move(run.spoolDir(), moved);
+            assertTrue(WandbSync.sync(List.of(moved), fake.settings(dir, WandbSettings.Mode.ONLINE), WandbProtocolTest.out()).get(0).synced());
             List<JsonObject> versions = fake.versions("model-" + run.id());
             assertEquals(1, versions.size());
             assertEquals("COMMITTED", versions.get(0).get("state").getAsString());
@@ -220,14 +222,14 @@ class WandbOfflineSyncTest {
                 assertEquals(Artifacts.md5(bytes), manifest.getAsJsonObject(WandbProto.str(e, "path")).get("digest").getAsString());
                 assertArrayEquals(bytes, fake.files.get("artifacts/" + versions.get(0).get("id").getAsString() + "/" + WandbProto.str(e, "path")));
             }
-            try (var st = Files.list(run.spoolDir().resolve("artifacts"))) {
+            try (var st = Files.list(moved.resolve("artifacts"))) {
                 assertEquals(0, st.count(), "the staged files go once the artifact is committed");
             }
             try (var st = Files.list(model)) {
                 assertEquals(9, st.count(), "the logged folder is untouched");
             }
             int requests = fake.server.getRequestCount();
-            assertTrue(WandbSync.sync(List.of(run.spoolDir()), fake.settings(dir, WandbSettings.Mode.ONLINE), WandbProtocolTest.out()).get(0).synced());
+            assertTrue(WandbSync.sync(List.of(moved), fake.settings(dir, WandbSettings.Mode.ONLINE), WandbProtocolTest.out()).get(0).synced());
             assertEquals(requests, fake.server.getRequestCount(), "a second sync sends nothing");
         }
     }
