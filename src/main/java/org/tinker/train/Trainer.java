@@ -213,9 +213,13 @@ public final class Trainer {
 
     /** The one way statistics leave the trainer. */
     public void log(String name, double value) {
-        StatsListener.Counters at = new StatsListener.Counters(state.statSyncer, state.nTrainSamples, state.statCounter);
+        StatsListener.Counters at = counters();
         state.statCounter++;
         for (StatsListener l : listeners) l.onStat(name, value, at);
+    }
+
+    private StatsListener.Counters counters() {
+        return new StatsListener.Counters(state.statSyncer, state.nTrainSamples, state.statCounter);
     }
 
     public Result train() {
@@ -521,6 +525,8 @@ public final class Trainer {
             state.processTimeBefore = cpuBefore;
             state.wallTimeBefore = wallBefore;
         }
+        StatsListener.Counters at = counters();
+        for (StatsListener l : listeners) l.onCheckpoint(dir, at);
         return dir;
     }
 
