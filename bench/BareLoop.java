@@ -13,7 +13,9 @@ import java.util.List;
 /**
  * The yardstick for tinker's framework overhead: the benchmark models trained by a bare DJL loop (raw
  * JniUtils/NDArray ops, DJL's native Adam update, one NDManager scope per step), with none of tinker's
- * classes. Usage (bench/compare.sh compiles and runs it): java BareLoop bench-char|bench-ptb [steps]
+ * classes (no longer part of bench/compare.sh). Usage, after mvn package:
+ *   javac -d target/bench-bare -cp "target/runner.jar:target/lib/*" bench/BareLoop.java
+ *   java -Dai.djl.offline=true -cp "target/bench-bare:target/runner.jar:target/lib/*" BareLoop bench-char|bench-ptb [steps]
  */
 public final class BareLoop {
     static PtNDArray pt(NDArray a) { return (PtNDArray) a; }

@@ -1,43 +1,68 @@
 #!/usr/bin/env bash
-# Side-by-side training speed: PyTorch eager (Debian's python3-torch on OpenBLAS), tinker's trainer
-# (`runner bench`, the normal runner path; fp32, then precision=bf16) and a bare DJL loop, run alternately on the
-# same machine.
-#   bench/compare.sh [pairs=2] [steps=60]
-# Needs: apt-get install python3-torch libopenblas0-pthread   (Debian's torch otherwise uses the slow reference BLAS)
+# Training speed of tinker against a current PyTorch, run alternately on the same machine. For each config and pair:
+# PyTorch 2.x (bench/torch_bench.py: the same model as a PyTorch user writes it today) eager and torch.compile'd, each
+# in fp32 and under bf16 autocast, and tinker's trainer (`runner bench --train-only`, the normal runner path) in fp32
+# and with precision=bf16. Each contestant runs in a process of its own with the same thread and allocator settings.
+#   bench/compare.sh [pairs=2] [steps=60] [CONFIG...]   CONFIGs default to bench-char bench-ptb (or $CONFIGS);
+#                                                        bench-gpt2s (GPT-2 small's shape) runs only when named: slow
+# PyTorch comes from a virtual environment made once, offline where pip's configuration names a local index:
+# `python3 -m venv` + `pip install torch numpy`, in target/bench-venv or $BENCH_VENV. THREADS: intra-op threads of
+# every contestant (default 2). Raw results: target/bench-compare.jsonl; the table again: bench/compare_report.py FILE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-pairs=${1:-2}; steps=${2:-60}
-py3=${PYTHON:-/usr/bin/python3}   # Debian's python, where python3-torch lives
-"$py3" -c "import torch" 2>/dev/null || { echo "compare.sh: python3-torch missing: apt-get install python3-torch libopenblas0-pthread" >&2; exit 2; }
-obl=/usr/lib/x86_64-linux-gnu/openblas-pthread
-[[ -f $obl/libblas.so.3 ]] || { echo "compare.sh: OpenBLAS missing: apt-get install libopenblas0-pthread" >&2; exit 2; }
-[[ -f target/runner.jar && -z "$(find pom.xml src/main -newer target/runner.jar -print -quit)" ]] || mvn -q -B -DskipTests package
-mkdir -p target/bench-bare && javac -d target/bench-bare -cp "target/runner.jar:target/lib/*" bench/BareLoop.java
+pairs=${1:-2}; steps=${2:-60}; shift $(( $# < 2 ? $# : 2 ))
+configs=${*:-${CONFIGS:-bench-char bench-ptb}}
+threads=${THREADS:-2}
+venv=${BENCH_VENV:-target/bench-venv}
+[[ $pairs =~ ^[1-9][0-9]*$ && $steps =~ ^[0-9]+$ ]] && (( steps >= 2 )) \
+  || { echo "compare.sh: expected [pairs >= 1] [steps >= 2] [CONFIG...], got '$pairs' '$steps'" >&2; exit 2; }
+if ! "$venv/bin/python" -c 'import sys, torch; sys.exit(int(torch.__version__.split(".")[0]) < 2)' 2>/dev/null; then
+  echo "compare.sh: installing PyTorch 2.x into $venv (once) ..." >&2
+  "${PYTHON:-python3}" -m venv "$venv" && "$venv/bin/pip" install -q --retries 1 torch numpy >&2 \
+    || { echo "compare.sh: could not install torch into $venv: pip needs an index that has torch 2.x" >&2; exit 2; }
+fi
+for config in $configs; do
+  [[ -f configs/$config.txt ]] || { echo "compare.sh: configs/$config.txt: no such config" >&2; exit 2; }
+done
+"$venv/bin/python" - $configs <<'PY' || exit 2
+import sys
+sys.path.insert(0, "bench")
+from torch_bench import CONFIGS
+missing = [c for c in sys.argv[1:] if c not in CONFIGS]
+if missing:
+    sys.exit(f"compare.sh: bench/torch_bench.py has no model for {', '.join(missing)} (it knows {', '.join(CONFIGS)})")
+PY
+[[ -f target/runner.jar && -z "$(find pom.xml src/main src/recipes -newer target/runner.jar -print -quit 2>/dev/null)" ]] || mvn -q -B -DskipTests package
 # Every contestant gets ./runner's thread and allocator settings (a brief OpenMP spin before sleeping, two arenas).
-# TINKER_LAUNCHED=1: the settings are made here (JVM options on the java lines), so the jar does not start itself again.
-export OMP_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 GOMP_SPINCOUNT=2000 MALLOC_ARENA_MAX=2 TORCH_CPP_LOG_LEVEL=ERROR TINKER_LAUNCHED=1
+# TINKER_LAUNCHED=1: the settings are made here (JVM options on the java line), so the jar does not start itself again.
+export OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads GOMP_SPINCOUNT=2000 MALLOC_ARENA_MAX=2 TORCH_CPP_LOG_LEVEL=ERROR TINKER_LAUNCHED=1
 unset OMP_WAIT_POLICY
+# torch.compile's cache starts empty: pair 1 compiles cold, later pairs may find their graphs there
+export TORCHINDUCTOR_CACHE_DIR=$PWD/target/bench-inductor-cache
+rm -rf "$TORCHINDUCTOR_CACHE_DIR"
 out=target/bench-compare.jsonl; : > "$out"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(date -u +%F)"
-for config in bench-char bench-ptb; do
+echo "$threads threads each; $steps steps, tokens/s = median of the windows after warm-up; tinker: libtorch" \
+     "$(ls target/lib | sed -n 's/^pytorch-jni-\([0-9.]*\)-.*/\1/p') through DJL"
+pytorch() { # config mode precision pair
+  python3 bench/compare_report.py --record "$out" --pair "$4" \
+    --line "$("$venv/bin/python" bench/torch_bench.py --config="$1" --steps="$steps" --threads="$threads" --mode="$2" --precision="$3")"
+}
+tinker() { # config precision pair
+  local json=target/bench-$1-$2.json
+  java -Xss4m -XX:+UseSerialGC -Xmn32m -Dai.djl.offline=true -jar target/runner.jar bench --config="$1" --steps="$steps" \
+    --train-only --set TrainParams.precision="$2" --json="$json" >/dev/null
+  python3 bench/compare_report.py --record "$out" --pair "$3" --tinker "$json"
+}
+for config in $configs; do
   for ((i = 1; i <= pairs; i++)); do
-    py=$(LD_LIBRARY_PATH=$obl "$py3" bench/torch_bench.py --config=$config --steps=$steps --threads=2)
-    java -XX:+UseSerialGC -Xmn32m -Dai.djl.offline=true -jar target/runner.jar bench --config=$config --steps=$steps --json=target/bench-$config.json >/dev/null
-    java -XX:+UseSerialGC -Xmn32m -Dai.djl.offline=true -jar target/runner.jar bench --config=$config --steps=$steps --set TrainParams.precision=bf16 --json=target/bench-$config-bf16.json >/dev/null
-    summary() { python3 -c "import json,sys;d=json.load(open(sys.argv[1]));print(json.dumps({'impl':sys.argv[2],'config':'$config','median_tokens_per_sec':d['medianTokensPerSec'],'min':d['minTokensPerSec'],'max':d['maxTokensPerSec'],'mfu':d['mfu'],'matmul_peak_gflops':d['matmulPeakGflops'],'precision':d['precision']}))" "$@"; }
-    tk=$(summary target/bench-$config.json tinker)
-    tk16=$(summary target/bench-$config-bf16.json tinker-bf16)
-    bare=$(java -Dai.djl.offline=true -cp "target/bench-bare:target/runner.jar:target/lib/*" BareLoop $config $steps)
-    printf '%s\n%s\n%s\n%s\n' "$py" "$tk" "$tk16" "$bare" >> "$out"
-    python3 - "$py" "$tk" "$bare" "$tk16" "$i" <<'PY'
-import json, sys
-py, tk, bare, tk16 = (json.loads(a) for a in sys.argv[1:5])
-print(f"{tk['config']:<11} pair {sys.argv[5]}: pytorch {py['median_tokens_per_sec']:>8,.0f} tok/s (blas {','.join(b.rsplit('/',1)[-1] for b in py['blas'] if 'openblas' in b or 'libblas' in b) or '?'})"
-      f" | tinker {tk['median_tokens_per_sec']:>8,.0f} tok/s (MFU {100*tk['mfu']:.0f}% of {tk['matmul_peak_gflops']:.0f} GFLOP/s)"
-      f" | bare DJL {bare['median_tokens_per_sec']:>8,.0f} tok/s"
-      f" | tinker/pytorch {tk['median_tokens_per_sec']/py['median_tokens_per_sec']:.2f}x, tinker/bare {tk['median_tokens_per_sec']/bare['median_tokens_per_sec']:.2f}x"
-      f" | tinker bf16 {tk16['median_tokens_per_sec']:>8,.0f} tok/s ({tk16['median_tokens_per_sec']/py['median_tokens_per_sec']:.2f}x pytorch fp32; MFU {100*tk16['mfu']:.0f}% of the bf16 peak {tk16['matmul_peak_gflops']:.0f} GFLOP/s)")
-PY
+    for precision in fp32 bf16; do
+      # who goes first alternates from pair to pair, so a drift in the machine's load favours nobody
+      if (( i % 2 )); then pytorch "$config" eager "$precision" "$i"; pytorch "$config" compile "$precision" "$i"; tinker "$config" "$precision" "$i"
+      else tinker "$config" "$precision" "$i"; pytorch "$config" compile "$precision" "$i"; pytorch "$config" eager "$precision" "$i"; fi
+    done
   done
 done
+echo
+python3 bench/compare_report.py "$out"
 echo "raw results: $out"

@@ -1,17 +1,19 @@
 # A recording W&B server on loopback for checking the official `wandb sync` by hand: logs every request to
-# requests.jsonl, answers GraphQL with what a server would, keeps history by offset per run, stores uploads.
+# requests.jsonl, answers GraphQL with what a server would, keeps history by offset per run, stores uploads; keeps
+# artifacts (CreateArtifact ... CommitArtifact) in state.json under "artifacts", their files under files/artifacts/.
 import json, sys, os, re, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 OUT = sys.argv[2] if len(sys.argv) > 2 else "/tmp/wbrec/out"
 os.makedirs(OUT, exist_ok=True)
 lock = threading.Lock()
 runs = {}  # name -> dict(upsert vars, history{off:line}, summary, files[], complete, exitcode, output{}, events{})
+artifacts = {}  # id -> dict(input of CreateArtifact, state, manifest digest)
 def run(name):
     return runs.setdefault(name, {"vars": {}, "history": {}, "summary": None, "files": {}, "uploaded": [], "complete": False,
                                   "exitcode": None, "output": {}, "events": {}})
 def dump():
     with open(os.path.join(OUT, "state.json"), "w") as f:
-        json.dump(runs, f, indent=1, default=str)
+        json.dump({"runs": runs, "artifacts": artifacts}, f, indent=1, default=str)
 class H(BaseHTTPRequestHandler):
     def log_message(self, *a): pass
     def _send(self, code, obj):
@@ -28,7 +30,7 @@ class H(BaseHTTPRequestHandler):
             open(os.path.join(OUT, "requests.jsonl"), "a").write(json.dumps({"m": "PUT", "p": self.path, "len": n}) + "\n")
             m = re.match(r"/upload/([^/]+)/(.*)", self.path)
             if m:
-                run(m.group(1))["files"][m.group(2)] = n
+                if m.group(1) != "artifacts": run(m.group(1))["files"][m.group(2)] = n
                 p = os.path.join(OUT, "files", m.group(1), m.group(2)); os.makedirs(os.path.dirname(p), exist_ok=True)
                 open(p, "wb").write(body)
             dump()
@@ -61,6 +63,22 @@ class H(BaseHTTPRequestHandler):
         if "createRunFiles" in q:
             return {"data": {"createRunFiles": {"runID": "r1", "uploadHeaders": [], "files": [
                 {"name": f, "uploadUrl": "http://%s/upload/%s/%s" % (self.headers["Host"], v["run"], f)} for f in v["files"]]}}}
+        host = "http://%s/upload/artifacts/" % self.headers["Host"]
+        if "createArtifact(" in q:
+            i = v["input"]; same = [k for k, a in artifacts.items() if a["input"]["digest"] == i["digest"] and a["state"] == "COMMITTED"]
+            aid = same[0] if same else "art%d" % (len(artifacts) + 1)
+            artifacts.setdefault(aid, {"input": i, "state": "PENDING", "manifest_digest": None})
+            return {"data": {"createArtifact": {"artifact": {"id": aid, "state": artifacts[aid]["state"], "artifactSequence": {"latestArtifact": None}}}}}
+        if "createArtifactManifest(" in q:
+            artifacts[v["artifactID"]]["manifest_digest"] = v["digest"]
+            f = {"id": "f1", "uploadUrl": host + v["artifactID"] + "/wandb_manifest.json", "uploadHeaders": []} if v["includeUpload"] else {"id": "f1"}
+            return {"data": {"createArtifactManifest": {"artifactManifest": {"id": "m-" + v["artifactID"], "file": f}}}}
+        if "createArtifactFiles(" in q:
+            return {"data": {"createArtifactFiles": {"files": {"edges": [{"node": {"storagePath": s["name"], "uploadUrl": host + s["artifactID"] + "/" + s["name"],
+                    "uploadHeaders": [], "uploadMultipartUrls": None, "artifact": {"id": s["artifactID"]}}} for s in v["input"]["artifactFiles"]]}}}}
+        if "commitArtifact(" in q:
+            artifacts[v["artifactID"]]["state"] = "COMMITTED"
+            return {"data": {"commitArtifact": {"artifact": {"id": v["artifactID"], "digest": artifacts[v["artifactID"]]["input"]["digest"]}}}}
         if "viewer" in q:
             return {"data": {"viewer": {"id": "u1", "entity": "alice", "username": "alice", "flags": "{}", "teams": {"edges": []}}}}
         if "serverInfo" in q or "ServerFeatures" in op:

@@ -303,7 +303,7 @@ public final class Main implements Callable<Integer> {
     @Command(name = "tokenize", mixinStandardHelpOptions = true, description = {"Read JSON lines {\"text\": ...} on stdin, write {\"text\": ..., \"ids\": [...]} per line.",
             "gpt2 without --task is the full GPT-2 vocabulary; with --task, tokenizers are built from that task's data as in training."})
     static final class TokenizeCmd implements Callable<Integer> {
-        @Option(names = "--tokenizer", required = true, paramLabel = "NAME", description = "char | word | gpt2 | custom") String name;
+        @Option(names = "--tokenizer", required = true, paramLabel = "NAME", description = "char | word | gpt2 | gpt2-full | custom") String name;
         @Option(names = "--task", paramLabel = "T") String task;
         @Option(names = "--custom-ntokens", paramLabel = "N") int ntokens = 20000;
 

@@ -101,7 +101,7 @@ final class SearchCommand implements Callable<Integer> {
     static String baseText(Path base) {
         ConfigFile cf = ConfigFile.read(base);
         StringBuilder s = new StringBuilder("# from " + base + "\n");
-        for (Params.Section sec : Params.Section.values()) {
+        for (Params.Section sec : Params.Section.ofRun()) {
             s.append('[').append(sec.title).append("]\n");
             for (Map.Entry<String, Params.Located> e : cf.section(sec).entrySet()) {
                 if (e.getValue().value() instanceof List<?>)

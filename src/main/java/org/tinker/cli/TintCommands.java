@@ -12,11 +12,16 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.concurrent.Callable;
 import org.tinker.config.ConfigError;
 import org.tinker.config.DataParams;
+import org.tinker.config.Grid;
 import org.tinker.config.ModelParams;
+import org.tinker.config.Params;
+import org.tinker.config.TintParams;
 import org.tinker.data.Tasks;
 import org.tinker.data.Tokenizer;
 import org.tinker.data.Tokenizers;
@@ -26,11 +31,11 @@ import org.tinker.tint.AuxModel;
 import org.tinker.tint.AuxShape;
 import org.tinker.tint.IclInput;
 import org.tinker.tint.Mat;
-import org.tinker.tint.TintConfig;
 import org.tinker.tint.TintEngine;
 import org.tinker.tint.TintInput;
 import org.tinker.tint.TintModel;
 import org.tinker.tint.TintPass;
+import org.tinker.tint.TintSettings;
 import org.tinker.tint.TintSgd;
 import org.tinker.tint.TintStore;
 import org.tinker.train.Benchmark;
@@ -48,21 +53,27 @@ public final class TintCommands implements Callable<Integer> {
         throw new ConfigError("tint: expected a subcommand: forward | create | perplexity | icl (runner tint --help)");
     }
 
-    /** The TinT settings as options (defaults: the original's; K/E/Hs default to the first valid choice for the model). */
+    /**
+     * The TinT settings ({@link TintParams}) as options, and {@code --set tint.KEY=VALUE} for any of them; what is not
+     * given keeps the original's default, but num_prefixes, hidden_size and num_attention_heads default to the first
+     * valid choice for the aux model ({@link TintSettings#suggest}).
+     */
     static final class Settings {
-        @Option(names = "--n-simulation-layers", paramLabel = "N") int nSim = -1;
-        @Option(names = "--n-forward-backward", paramLabel = "N") int steps = 1;
-        @Option(names = "--inner-lr", paramLabel = "LR") double innerLr = 1e-4;
+        @Option(names = "--n-simulation-layers", paramLabel = "N") Integer nSim;
+        @Option(names = "--n-forward-backward", paramLabel = "N") Integer steps;
+        @Option(names = "--inner-lr", paramLabel = "LR") Double innerLr;
         @Option(names = "--num-prefixes", paramLabel = "K") Integer numPrefixes;
         @Option(names = "--hidden-size", paramLabel = "E") Integer hiddenSize;
         @Option(names = "--num-attention-heads", paramLabel = "H") Integer heads;
-        @Option(names = "--scale-embeddings", paramLabel = "N") double scaleEmbeddings = 1000;
-        @Option(names = "--gate-scale", paramLabel = "G") double gateScale = 10;
+        @Option(names = "--scale-embeddings", paramLabel = "N") Double scaleEmbeddings;
+        @Option(names = "--gate-scale", paramLabel = "G") Double gateScale;
         @Option(names = "--no-restrict-prefixes", negatable = false) boolean noRestrict;
         @Option(names = "--no-reuse-forward-blocks", negatable = false) boolean noReuseForward;
         @Option(names = "--no-reuse-backward-blocks", negatable = false) boolean noReuseBackward;
+        @Option(names = "--set", paramLabel = "tint.KEY=VALUE", description = {"any TinT setting by its name (docs/parameters.md, TintParams),",
+                "e.g. --set tint.inner_lr=1e-4 --set tint.ln_update_bias_only=False"}) List<String> sets = new ArrayList<>();
         @Option(names = "--norm", paramLabel = "N", description = "layernorm (GPT-2) | rmsnorm (simulate the aux with RMSNorm; extension)") String norm = "layernorm";
-        @Option(names = "--dtype", paramLabel = "D", description = "float64 (default) | float32 | bfloat16 (engine: matmuls in bfloat16, float32 accumulation)") String dtype = "float64";
+        @Option(names = "--dtype", paramLabel = "D", description = "float64 (default) | float32 | bfloat16 (engine: matmuls in bfloat16, float32 accumulation)") String dtype;
         @Option(names = "--backend", paramLabel = "B", description = {"engine (default): the construction as DJL tensors on the CPU or --gpu-id;",
                 "mat: dense float64/float32 Java matrices (the reference; small models only)"}) String backend = "engine";
         @Option(names = "--gpu-id", paramLabel = "N", description = "run the engine construction on CUDA device N (default: the CPU)") Integer gpuId;
@@ -70,65 +81,106 @@ public final class TintCommands implements Callable<Integer> {
                 "default: the memory available now (MemAvailable)"}) String maxMemory;
         @Option(names = "--aux-seed", paramLabel = "S", description = "seed of the --aux-shape model's initialisation") long auxSeed = 0;
         @Option(names = "--use-prediction-loss", arity = "1", paramLabel = "BOOL", description = {"true (default): the cross-entropy gradient at the top;",
-                "it takes precedence over --use-quad, as in the original"}) boolean usePredictionLoss = true;
+                "it takes precedence over --use-quad, as in the original"}) Boolean usePredictionLoss;
         @Option(names = "--use-quad", arity = "1", paramLabel = "BOOL", description = {"with --use-prediction-loss false: the loss 0.5*|E h|^2 - (E h)_y",
                 "(Saunshi et al.); both false: the original's third option, grad = mean_v E_v - E_y. Ignored while --use-prediction-loss is true"})
-        boolean useQuad = false;
+        Boolean useQuad;
 
-        TintConfig config(int D, int H) {
-            TintConfig c = new TintConfig();
-            c.nSimulationLayers = nSim; c.nForwardBackward = steps; c.innerLr = innerLr; c.scaleEmbeddings = scaleEmbeddings; c.gateScale = gateScale;
-            c.restrictPrefixes = !noRestrict; c.reuseForwardBlocks = !noReuseForward; c.reuseBackwardBlocks = !noReuseBackward;
-            c.usePredictionLoss = usePredictionLoss; c.useQuad = useQuad;
-            precision(); // checks --dtype and --backend
-            c.f32 = !dtype.equals("float64");
-            String first = TintConfig.suggest(D, H).split(" \\| ")[0];
-            String[] kv = first.split(" ");
-            c.numPrefixes = numPrefixes != null ? numPrefixes : Integer.parseInt(kv[0].split("=")[1]);
-            c.hiddenSize = hiddenSize != null ? hiddenSize : Integer.parseInt(kv[1].split("=")[1]);
-            c.numAttentionHeads = heads != null ? heads : Integer.parseInt(kv[2].split("=")[1]);
-            return c;
-        }
-
-        /** The engine's arithmetic for --dtype (bfloat16 only on the engine). */
-        TintEngine.Precision precision() {
-            if (!backend.equals("engine") && !backend.equals("mat")) throw new ConfigError("--backend=" + backend + ": expected engine or mat");
-            return switch (dtype) {
-                case "float64" -> TintEngine.Precision.FLOAT64;
-                case "float32" -> TintEngine.Precision.FLOAT32;
-                case "bfloat16" -> {
-                    if (backend.equals("mat")) throw new ConfigError("--dtype=bfloat16 needs --backend engine (the mat reference computes in float64 or float32)");
-                    yield TintEngine.Precision.BFLOAT16;
-                }
+        /** The settings the command line gives, each located at its flag or --set; a setting given twice is refused. */
+        LinkedHashMap<String, Params.Located> given() {
+            LinkedHashMap<String, Params.Located> v = new LinkedHashMap<>();
+            flag(v, "n_simulation_layers", nSim);
+            flag(v, "n_forward_backward", steps);
+            flag(v, "inner_lr", innerLr);
+            flag(v, "num_prefixes", numPrefixes);
+            flag(v, "hidden_size", hiddenSize);
+            flag(v, "num_attention_heads", heads);
+            flag(v, "scale_embeddings", scaleEmbeddings);
+            flag(v, "gate_scale", gateScale);
+            flag(v, "use_prediction_loss", usePredictionLoss);
+            flag(v, "use_quad", useQuad);
+            if (noRestrict) off(v, "restrict_prefixes");
+            if (noReuseForward) off(v, "reuse_forward_blocks");
+            if (noReuseBackward) off(v, "reuse_backward_blocks");
+            if (dtype != null) put(v, "dtype", new Params.Located(switch (dtype) { // bfloat16 is the engine's: the aux stays float32
+                case "float64" -> "float64";
+                case "float32", "bfloat16" -> "float32";
                 default -> throw new ConfigError("--dtype=" + dtype + ": expected float64, float32 or bfloat16");
-            };
+            }, "--dtype=" + dtype));
+            for (String arg : sets) {
+                Grid.Override o = Grid.Override.parse(arg);
+                if (o.section() != Params.Section.TINT)
+                    throw new ConfigError(o.where() + ": runner tint takes TinT settings only (--set tint.KEY=VALUE; docs/parameters.md, TintParams)");
+                put(v, o.key(), new Params.Located(o.value(), o.where()));
+            }
+            return v;
         }
 
+        /** A setting given by its flag, the setting's name with dashes ({@code --inner-lr} for inner_lr). */
+        private static void flag(LinkedHashMap<String, Params.Located> v, String key, Object value) {
+            if (value != null) put(v, key, new Params.Located(value, "--" + key.replace('_', '-') + "=" + value));
+        }
+
+        /** A setting turned off by its {@code --no-} flag. */
+        private static void off(LinkedHashMap<String, Params.Located> v, String key) {
+            put(v, key, new Params.Located(false, "--no-" + key.replace('_', '-')));
+        }
+
+        private static void put(LinkedHashMap<String, Params.Located> v, String key, Params.Located value) {
+            Params.Located before = v.put(key, value);
+            if (before != null) throw new ConfigError(value.where() + ": " + key + " is already given by " + before.where());
+        }
+
+        /** The settings for an aux model of width D and H heads (K, E and Hs not given: the first valid choice). */
+        TintParams params(int D, int H) {
+            LinkedHashMap<String, Params.Located> v = given();
+            List<TintSettings.Widths> valid = TintSettings.suggest(D, H);
+            if (!valid.isEmpty()) {
+                TintSettings.Widths first = valid.get(0);
+                String why = "runner tint (the first valid choice for an aux with D=" + D + ", H=" + H + ")";
+                v.putIfAbsent("num_prefixes", new Params.Located(first.numPrefixes(), why));
+                v.putIfAbsent("hidden_size", new Params.Located(first.hiddenSize(), why));
+                v.putIfAbsent("num_attention_heads", new Params.Located(first.numAttentionHeads(), why));
+            }
+            return Params.bind(Params.Section.TINT, v, "runner tint");
+        }
+
+        /** Whether the aux model is read in float32 (--dtype float32 | bfloat16, or --set tint.dtype=float32). */
         boolean f32() {
-            return !dtype.equals("float64");
+            return Params.<TintParams>bind(Params.Section.TINT, given(), "runner tint").f32();
+        }
+
+        /** The engine's arithmetic: bfloat16 for --dtype bfloat16 (engine only), else the settings' dtype. */
+        TintEngine.Precision precision(TintParams c) {
+            if (!backend.equals("engine") && !backend.equals("mat")) throw new ConfigError("--backend=" + backend + ": expected engine or mat");
+            if ("bfloat16".equals(dtype)) {
+                if (backend.equals("mat")) throw new ConfigError("--dtype=bfloat16 needs --backend engine (the mat reference computes in float64 or float32)");
+                return TintEngine.Precision.BFLOAT16;
+            }
+            return c.f32() ? TintEngine.Precision.FLOAT32 : TintEngine.Precision.FLOAT64;
         }
 
         /** The construction that runs the passes: the engine on the CPU or --gpu-id, or the Mat reference. */
-        TintPass build(AuxModel a, TintConfig c) {
-            return TintCommands.build(backend, gpuId, a, c, precision());
+        TintPass build(AuxModel a, TintParams c) {
+            return TintCommands.build(backend, gpuId, a, c, precision(c));
         }
 
         /**
          * Refuses (one line, exit 2) when the estimated peak memory of building the construction and running one pass of
          * B sequences of T tokens exceeds --max-memory or, by default, what the machine has available now.
          */
-        void checkMemory(AuxDims a, TintConfig c, int B, int T) {
-            long need = backend.equals("mat") ? matEstimate(a, c) : TintEngine.estimateBytes(a.D(), a.L(), a.H(), a.V(), a.wpeRows(), a.F(), c, precision(), B, T);
+        void checkMemory(AuxDims a, TintParams c, int B, int T) {
+            long need = backend.equals("mat") ? matEstimate(a, c) : TintEngine.estimateBytes(a.D(), a.L(), a.H(), a.V(), a.wpeRows(), a.F(), c, precision(c), B, T);
             long limit = maxMemory != null ? parseSize(maxMemory) : availableBytes();
             if (need > limit)
                 throw new ConfigError(String.format("TinT (%s backend, %s) for an aux with D=%d, L=%d, V=%d at num_prefixes=%d, hidden_size=%d, %d x %d tokens: estimated peak memory %.1f GB, more than the %.1f GB %s",
-                        backend, dtype, a.D(), a.L(), a.V(), c.numPrefixes, c.hiddenSize, B, T, need / 1e9, limit / 1e9,
+                        backend, spelling(precision(c)), a.D(), a.L(), a.V(), c.num_prefixes(), c.hidden_size(), B, T, need / 1e9, limit / 1e9,
                         maxMemory != null ? "of --max-memory=" + maxMemory : "available now (MemAvailable; set --max-memory to override)"));
         }
 
         /** The Mat construction's dense module matrices, prefixes and aux, all doubles. */
-        static long matEstimate(AuxDims a, TintConfig c) {
-            long E = c.hiddenSize, K = c.numPrefixes, P = a.T() + K, R = a.F() / a.D();
+        static long matEstimate(AuxDims a, TintParams c) {
+            long E = c.hidden_size(), K = c.num_prefixes(), P = a.T() + K, R = a.F() / a.D();
             long modules = 29 * E * E + 12 * P * E, prefixes = (long) a.L() * (6 + 2 * R) * K * E * 3;
             long aux = ((long) a.V() * a.D() + (long) a.L() * (4L * a.D() * a.D() + 2L * a.D() * a.F())) * 3;
             return (modules + prefixes + aux) * 8 + (3L << 29);
@@ -156,6 +208,11 @@ public final class TintCommands implements Callable<Integer> {
         }
     }
 
+    /** An engine precision as --dtype spells it. */
+    static String spelling(TintEngine.Precision p) {
+        return p.name().toLowerCase();
+    }
+
     /** The CPU, or CUDA device {@code gpuId} when libtorch sees it. */
     static Device device(Integer gpuId, String backend) {
         if (gpuId == null) return Device.cpu();
@@ -167,7 +224,7 @@ public final class TintCommands implements Callable<Integer> {
     }
 
     /** The engine construction on {@link #device}, or the Mat reference ({@code backend} "mat"). */
-    static TintPass build(String backend, Integer gpuId, AuxModel a, TintConfig c, TintEngine.Precision precision) {
+    static TintPass build(String backend, Integer gpuId, AuxModel a, TintParams c, TintEngine.Precision precision) {
         if (!backend.equals("engine") && !backend.equals("mat")) throw new ConfigError("--backend=" + backend + ": expected engine or mat");
         return backend.equals("mat") ? new TintModel(a, c) : new TintEngine(a, c, device(gpuId, backend), precision);
     }
@@ -234,7 +291,7 @@ public final class TintCommands implements Callable<Integer> {
         Gpt2Commands.ModelChoice model = choice.choice();
         AuxDims dims = choice.auxShape != null ? AuxDims.of(AuxShape.of(choice.auxShape))
                 : model.pretrained != null ? AuxDims.of(Gpt2Pretrained.resolve(model.pretrained)) : null;
-        if (dims != null) s.checkMemory(dims, s.config(dims.D(), dims.H()), B, T > 0 ? T : dims.T());
+        if (dims != null) s.checkMemory(dims, s.params(dims.D(), dims.H()), B, T > 0 ? T : dims.T());
         AuxModel a;
         Path opt = optFolder(model);
         if (choice.auxShape != null) a = AuxShape.of(choice.auxShape).build(s.auxSeed, s.f32());
@@ -247,7 +304,7 @@ public final class TintCommands implements Callable<Integer> {
                 a = TintStore.fromLm(l.lm(), s.f32(), s.norm);
             }
         }
-        if (dims == null) s.checkMemory(AuxDims.of(a), s.config(a.D, a.H), B, T > 0 ? T : a.T);
+        if (dims == null) s.checkMemory(AuxDims.of(a), s.params(a.D, a.H), B, T > 0 ? T : a.T);
         return a;
     }
 
@@ -289,7 +346,7 @@ public final class TintCommands implements Callable<Integer> {
         public Integer call() throws IOException {
             try (NDManager m = NDManager.newBaseManager()) {
                 TintInput in = TintInput.read(input, m);
-                TintPass t = build(backend, gpuId, in.aux(), in.config(), in.config().f32 ? TintEngine.Precision.FLOAT32 : TintEngine.Precision.FLOAT64);
+                TintPass t = build(backend, gpuId, in.aux(), in.config(), in.config().f32() ? TintEngine.Precision.FLOAT32 : TintEngine.Precision.FLOAT64);
                 TintModel.Output o = null;
                 double secs = Double.POSITIVE_INFINITY;
                 System.gc();
@@ -308,7 +365,7 @@ public final class TintCommands implements Callable<Integer> {
                 long retained = usedHeap() - before;
                 System.out.printf("heap: %.1f MiB before the pass (model built), peak %.1f MiB during it (garbage included), %.1f MiB retained by its outputs%n",
                         before / 1048576.0, peak / 1048576.0, retained / 1048576.0);
-                DataType dt = in.config().f32 ? DataType.FLOAT32 : DataType.FLOAT64;
+                DataType dt = in.config().f32() ? DataType.FLOAT32 : DataType.FLOAT64;
                 LinkedHashMap<String, NDArray> w = new LinkedHashMap<>();
                 w.put("original_logits", m.create(o.originalLogits.a, new Shape(o.originalLogits.rows, o.originalLogits.cols)).toType(dt, false));
                 w.put("final_logits", m.create(o.finalLogits.a, new Shape(o.finalLogits.rows, o.finalLogits.cols)).toType(dt, false));
@@ -317,7 +374,7 @@ public final class TintCommands implements Callable<Integer> {
                 if (out.toAbsolutePath().getParent() != null) Files.createDirectories(out.toAbsolutePath().getParent());
                 SafeTensors.write(out, w);
                 System.out.printf("TinT forward: %d tokens (%d train), %s, %.3f s; eval loss %.6f -> %.6f; wrote %d tensors to %s%n",
-                        in.ids().length, in.nTrain(), in.config().f32 ? "float32" : "float64", secs,
+                        in.ids().length, in.nTrain(), in.config().dtype(), secs,
                         evalLoss(o.originalLogits, in.ids(), in.nTrain())[0] / (in.ids().length - in.nTrain()),
                         evalLoss(o.finalLogits, in.ids(), in.nTrain())[0] / (in.ids().length - in.nTrain()), w.size(), out);
             }
@@ -336,8 +393,8 @@ public final class TintCommands implements Callable<Integer> {
         public Integer call() {
             long t0 = System.nanoTime();
             AuxModel a = aux(model, savedModels, settings, 1, 0);
-            TintConfig c = settings.config(a.D, a.H);
-            c.validate(a, 1);
+            TintParams c = settings.params(a.D, a.H);
+            TintSettings.validate(c, a, 1);
             long t1 = System.nanoTime();
             try (TintPass t = settings.build(a, c)) {
                 long t2 = System.nanoTime();
@@ -354,7 +411,7 @@ public final class TintCommands implements Callable<Integer> {
                 }
                 System.out.printf("TinT of an aux with D=%d, L=%d: K=%d, E=%d, Hs=%d; parameters: repo-equivalent %,d, own %,d (%s backend, as stored);"
                         + " aux read in %.1f s, construction built in %.1f s, saved in %.1f s; peak RSS %,.0f MB; saved to %s%n", a.D, a.L,
-                        c.numPrefixes, c.hiddenSize, c.numAttentionHeads, repo, own, settings.backend, (t1 - t0) / 1e9, (t2 - t1) / 1e9,
+                        c.num_prefixes(), c.hidden_size(), c.num_attention_heads(), repo, own, settings.backend, (t1 - t0) / 1e9, (t2 - t1) / 1e9,
                         (System.nanoTime() - t2) / 1e9, Benchmark.rssMb("VmHWM"), save);
             }
             return 0;
@@ -453,12 +510,12 @@ public final class TintCommands implements Callable<Integer> {
             long tAux = System.nanoTime();
             AuxModel aux = aux(model, savedModels, settings, batch, blockSize);
             if (blockSize > aux.T) throw new ConfigError("--block-size=" + blockSize + ": expected 4.." + aux.T + " (the aux " + aux.family.positionsKey() + ")");
-            TintConfig c = settings.config(aux.D, aux.H);
-            c.validate(aux, blockSize);
+            TintParams c = settings.params(aux.D, aux.H);
+            TintSettings.validate(c, aux, blockSize);
             TintSgd.Switches dyn = TintSgd.Switches.exact(aux);
             dyn.trainEmbeddings = true;
             dyn.meanLoss = dynamicLoss.equals("mean");
-            int dSteps = dynamicSteps != null ? dynamicSteps : c.nForwardBackward;
+            int dSteps = dynamicSteps != null ? dynamicSteps : c.n_forward_backward();
             double base = 0, after = 0, dynamic = 0, n = 0, passSecs = Double.POSITIVE_INFINITY;
             int nTrain = (int) (blockSize * trainFraction);
             long t0 = System.nanoTime();
@@ -466,7 +523,7 @@ public final class TintCommands implements Callable<Integer> {
             try (TintPass tint = settings.build(aux, c)) {
                 buildSecs = (System.nanoTime() - t0) / 1e9;
                 System.out.printf("aux read in %.1f s, construction (%s, %s) built in %.1f s; parameters: repo-equivalent %,d, own %,d%n", (t0 - tAux) / 1e9,
-                        settings.backend, settings.dtype, buildSecs, tint instanceof TintEngine e ? e.repoParamCount() : ((TintModel) tint).repoParamCount(),
+                        settings.backend, spelling(settings.precision(c)), buildSecs, tint instanceof TintEngine e ? e.repoParamCount() : ((TintModel) tint).repoParamCount(),
                         tint instanceof TintEngine e ? e.ownParamCount() : ((TintModel) tint).ownParamCount());
                 for (int b0 = 0; b0 < blocks; b0 += batch) {
                     int nb = Math.min(batch, blocks - b0);
@@ -493,11 +550,9 @@ public final class TintCommands implements Callable<Integer> {
             r.addProperty("backend", settings.backend);
             r.addProperty("task", task); r.addProperty("split", split); r.addProperty("block_size", blockSize); r.addProperty("blocks", blocks);
             r.addProperty("train_fraction", trainFraction); r.addProperty("eval_tokens", (long) n);
-            r.addProperty("inner_lr", c.innerLr); r.addProperty("n_simulation_layers", c.nSimulationLayers); r.addProperty("n_forward_backward", c.nForwardBackward);
-            r.addProperty("num_prefixes", c.numPrefixes); r.addProperty("hidden_size", c.hiddenSize); r.addProperty("num_attention_heads", c.numAttentionHeads);
-            r.addProperty("scale_embeddings", c.scaleEmbeddings); r.addProperty("gate_scale", c.gateScale); r.addProperty("dtype", settings.dtype);
-            r.addProperty("norm", settings.norm); r.addProperty("restrict_prefixes", c.restrictPrefixes);
-            r.addProperty("use_prediction_loss", c.usePredictionLoss); r.addProperty("use_quad", c.useQuad);
+            Params.toJsonObject(c).entrySet().forEach(e -> r.add(e.getKey(), e.getValue()));
+            r.addProperty("dtype", spelling(settings.precision(c))); // bfloat16 is the engine's arithmetic, not a TinT setting
+            r.addProperty("norm", settings.norm);
             r.addProperty("dynamic_lr", dynamicLr); r.addProperty("dynamic_steps", dSteps); r.addProperty("dynamic_loss", dynamicLoss);
             r.addProperty("ppl_base", Math.exp(base / n)); r.addProperty("ppl_tint", Math.exp(after / n)); if (dSteps > 0) r.addProperty("ppl_dynamic_eval", Math.exp(dynamic / n));
             r.addProperty("seconds", secs);

@@ -10,12 +10,14 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import org.tinker.config.ConfigError;
+import org.tinker.config.Params;
+import org.tinker.config.TintParams;
 import org.tinker.data.IclTask;
 import org.tinker.data.PyRandom;
 import org.tinker.tint.AuxModel;
 import org.tinker.tint.IclEval;
-import org.tinker.tint.TintConfig;
 import org.tinker.tint.TintPass;
+import org.tinker.tint.TintSettings;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -60,11 +62,12 @@ final class TintIclCommand implements Callable<Integer> {
             for (IclTask.Episode e : perCount.get(perCount.size() - 1)) longest = Math.max(longest, eval.singleFt(e).ids().length);
         }
         AuxModel aux = TintCommands.aux(model, savedModels, settings, Math.min(batchSize, queries), longest);
-        TintConfig c = settings.config(aux.D, aux.H);
-        c.validate(aux, 1);
+        TintParams c = settings.params(aux.D, aux.H);
+        TintSettings.validate(c, aux, 1);
+        String dtype = TintCommands.spelling(settings.precision(c));
         String name = model.pretrained != null ? model.pretrained : model.auxShape != null ? "aux-shape:" + model.auxShape + " seed " + settings.auxSeed : "timestamp:" + model.timestamp;
         System.out.printf("%s on %s: %d queries (seed %d); TinT inner_lr %s, %d step(s), K=%d, E=%d, Hs=%d (%s, %s)%n", t.name(), name, queries, seed,
-                c.innerLr, c.nForwardBackward, c.numPrefixes, c.hiddenSize, c.numAttentionHeads, settings.backend, settings.dtype);
+                c.inner_lr(), c.n_forward_backward(), c.num_prefixes(), c.hidden_size(), c.num_attention_heads(), settings.backend, dtype);
         System.out.println("demos | aux zero-shot | aux in context | TinT  | TinT changed");
         try (TintPass tint = settings.build(aux, c)) {
             for (int i = 0; i < demos.size(); i++) {
@@ -79,9 +82,9 @@ final class TintIclCommand implements Callable<Integer> {
                 o.addProperty("protocol", "icl");
                 o.addProperty("model", name);
                 o.addProperty("task", t.name()); o.addProperty("seed", seed); o.addProperty("queries", queries); o.addProperty("demos", k);
-                o.addProperty("inner_lr", c.innerLr); o.addProperty("n_forward_backward", c.nForwardBackward); o.addProperty("n_simulation_layers", c.nSimulationLayers);
-                o.addProperty("num_prefixes", c.numPrefixes); o.addProperty("hidden_size", c.hiddenSize); o.addProperty("num_attention_heads", c.numAttentionHeads);
-                o.addProperty("gate_scale", c.gateScale); o.addProperty("backend", settings.backend); o.addProperty("dtype", settings.dtype);
+                Params.toJsonObject(c).entrySet().forEach(x -> o.add(x.getKey(), x.getValue()));
+                o.addProperty("dtype", dtype); // bfloat16 is the engine's arithmetic, not a TinT setting
+                o.addProperty("backend", settings.backend);
                 o.addProperty("acc_zero_shot", zero); o.addProperty("acc_in_context", icl); o.addProperty("acc_tint", tintAcc);
                 o.addProperty("tint_changed", r.changedByUpdate()); o.addProperty("seconds", secs);
                 if (log.toAbsolutePath().getParent() != null) Files.createDirectories(log.toAbsolutePath().getParent());

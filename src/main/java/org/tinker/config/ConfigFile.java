@@ -94,6 +94,9 @@ public final class ConfigFile {
                 if (current == null || !current.title.equalsIgnoreCase(header))
                     throw new ConfigError(at + ": unknown section '" + header
                             + "' (expected [DataParams], [TrainParams] or [ModelParams], or key = value)");
+                if (!current.run)
+                    throw new ConfigError(at + ": [" + current.title + "] is not part of a training config (runner "
+                            + current.prefix + " reads it from its flags and --set " + current.prefix + ".KEY=VALUE)");
                 ini.append('[').append(current.title).append("]\n");
                 if (firstHeader == 0) firstHeader = n;
                 continue;
@@ -141,7 +144,7 @@ public final class ConfigFile {
         } catch (ConfigurationException | IOException e) {
             throw new ConfigError(fileName + ": not a readable INI-style config (" + e.getMessage() + ")");
         }
-        for (Params.Section s : Params.Section.values()) {
+        for (Params.Section s : Params.Section.ofRun()) {
             Set<String> seen = new HashSet<>();
             conf.getSection(s.title).getKeys().forEachRemaining(k -> seen.add(k.replace("..", ".")));
             if (!seen.equals(sections.get(s).keySet()))

@@ -25,7 +25,7 @@ public final class Grid {
                 throw new ConfigError(where + ": expected section.key=value, e.g. --set mp.dim=64");
             Params.Section s = Params.Section.named(arg.substring(0, dot).strip());
             if (s == null)
-                throw new ConfigError(where + ": unknown section '" + arg.substring(0, dot) + "' (expected dp, tp, mp or DataParams, TrainParams, ModelParams)");
+                throw new ConfigError(where + ": unknown section '" + arg.substring(0, dot) + "' (expected dp, tp, mp or DataParams, TrainParams, ModelParams; tint for runner tint)");
             String key = arg.substring(dot + 1, eq).strip();
             if (!s.has(key)) throw new ConfigError(where + ": unknown key '" + key + "' in [" + s.title + "]" + Params.suggest(key, s));
             Object v;
@@ -86,7 +86,12 @@ public final class Grid {
     private static Map<Params.Section, LinkedHashMap<String, Params.Located>> given(ConfigFile f, List<Override> overrides, String taskOverride) {
         Map<Params.Section, LinkedHashMap<String, Params.Located>> given = new EnumMap<>(Params.Section.class);
         for (Params.Section s : Params.Section.values()) given.put(s, new LinkedHashMap<>(f.section(s)));
-        for (Override o : overrides) given.get(o.section()).put(o.key(), new Params.Located(o.value(), o.where()));
+        for (Override o : overrides) {
+            if (!o.section().run)
+                throw new ConfigError(o.where() + ": [" + o.section().title + "] is not a training setting (runner " + o.section().prefix
+                        + " takes --set " + o.section().prefix + ".KEY=VALUE)");
+            given.get(o.section()).put(o.key(), new Params.Located(o.value(), o.where()));
+        }
         if (taskOverride != null)
             given.get(Params.Section.DATA).put("dataset_name", new Params.Located(taskOverride, "--task=" + taskOverride));
         return given;

@@ -9,7 +9,7 @@ public record ModelParams(
         @Doc("model width (embedding size)") @Default("256") int dim,
         @Doc("feed-forward hidden size = dim x this") @Default("2") int dim_ff_factor,
         @Doc("longest input in tokens (also caps sampling)") @Default("200") int max_seq_len,
-        @Doc("char | word | gpt2 | custom (a BPE trained on the task's data)") @Default("custom") TokenizerKind tokenizer_source_name,
+        @Doc("char | word | gpt2 (GPT-2 cropped to the ids the task's data uses) | gpt2-full (all 50,257 GPT-2 ids, as published) | custom (a BPE trained on the task's data)") @Default("custom") TokenizerKind tokenizer_source_name,
         @Doc("target vocabulary size of the custom BPE tokenizer") @Default("20000") int custom_tokenizer_ntokens,
         @Doc("torch-transformer | custom-transformer (the same block with hook points; custom may hold individual head parameters) | hierarchical | flexi") @Default("torch-transformer") Architecture layer_architecture,
         @Doc("pretrained GPT-2 to start from: a checkpoint folder, a local models/ name or an HF-cache name (gpt2); overrides the architecture") @Default("") String from_os_pretrained,
@@ -52,7 +52,7 @@ public record ModelParams(
 
     /** Where the vocabulary comes from. */
     public enum TokenizerKind implements Choice {
-        CHAR("char"), WORD("word"), GPT2("gpt2"), CUSTOM("custom");
+        CHAR("char"), WORD("word"), GPT2("gpt2"), GPT2_FULL("gpt2-full"), CUSTOM("custom");
 
         private final String spelling;
         TokenizerKind(String spelling) { this.spelling = spelling; }

@@ -4,11 +4,14 @@ import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
 import java.lang.reflect.RecordComponent;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Predicate;
 
 /**
  * Binds name → value maps (from config files, --set flags or saved JSON) onto the params records, and
@@ -18,20 +21,30 @@ public final class Params {
     private Params() {}
 
     public enum Section {
-        DATA("DataParams", "dp", DataParams.class, DataParams.DEFAULTS),
-        TRAIN("TrainParams", "tp", TrainParams.class, TrainParams.DEFAULTS),
-        MODEL("ModelParams", "mp", ModelParams.class, ModelParams.DEFAULTS);
+        DATA("DataParams", "dp", DataParams.class, DataParams.DEFAULTS, true),
+        TRAIN("TrainParams", "tp", TrainParams.class, TrainParams.DEFAULTS, true),
+        MODEL("ModelParams", "mp", ModelParams.class, ModelParams.DEFAULTS, true),
+        /** runner tint's settings: its flags, {@code --set tint.KEY=VALUE} and the TinT keys of an input.json. */
+        TINT("TintParams", "tint", TintParams.class, TintParams.DEFAULTS, false);
 
         public final String title;
         public final String prefix;
         public final Class<? extends Record> type;
         public final Record defaults;
+        /** Whether the section belongs to a training run's config file (the others are read by their own command). */
+        public final boolean run;
 
-        Section(String title, String prefix, Class<? extends Record> type, Record defaults) {
+        Section(String title, String prefix, Class<? extends Record> type, Record defaults, boolean run) {
             this.title = title;
             this.prefix = prefix;
             this.type = type;
             this.defaults = defaults;
+            this.run = run;
+        }
+
+        /** The sections of a training run's config file, in file order. */
+        public static List<Section> ofRun() {
+            return Arrays.stream(values()).filter(s -> s.run).toList();
         }
 
         public List<String> keys() {
@@ -133,6 +146,7 @@ public final class Params {
         if (r instanceof DataParams d) d.validate(where);
         else if (r instanceof TrainParams t) t.validate(where);
         else if (r instanceof ModelParams m) m.validate(where);
+        else if (r instanceof TintParams t) t.validate(where);
     }
 
     static Object convert(Object v, Class<?> type) {
@@ -237,7 +251,7 @@ public final class Params {
     /** " (did you mean 'dim'?)" or " (it belongs in [TrainParams])", or "" when nothing is close. */
     public static String suggest(String key, Section section) {
         for (Section other : Section.values())
-            if (other != section && other.has(key)) return " (it belongs in [" + other.title + "])";
+            if (other != section && other.run == section.run && other.has(key)) return " (it belongs in [" + other.title + "])";
         String best = null;
         int bestD = Integer.MAX_VALUE;
         for (String k : section.keys()) {
@@ -297,7 +311,8 @@ public final class Params {
         StringBuilder b = new StringBuilder("# Parameters\n\n");
         b.append("Every field of the three sections of a config file, its default and meaning, generated from the records in\n")
                 .append("`src/main/java/org/tinker/config/` (`./runner params --markdown > docs/parameters.md`). A list value is a\n")
-                .append("grid axis; a parenthesised tuple is one value.\n");
+                .append("grid axis; a parenthesised tuple is one value. [TintParams] are the settings of `runner tint`\n")
+                .append("(docs/models/tint.md): its flags, `--set tint.KEY=VALUE`, and the same keys in a TinT input.json.\n");
         for (Section s : Section.values()) {
             b.append("\n## ").append(s.title).append("\n\n| field | default | meaning |\n|---|---|---|\n");
             for (RecordComponent c : s.type.getRecordComponents()) {
@@ -379,16 +394,32 @@ public final class Params {
         return GSON.toJson(toMap(r));
     }
 
+    /** {@link #toJson} as a JSON object, to merge into a file that holds more than the params. */
+    public static JsonObject toJsonObject(Record r) {
+        return GSON.toJsonTree(toMap(r)).getAsJsonObject();
+    }
+
     /** Reads a params JSON file written by {@link #toJson}; unknown keys are an error naming the file. */
     public static <R extends Record> R fromJson(Section section, String json, String path) {
+        return bind(section, jsonValues(json, path, key -> true), path);
+    }
+
+    /**
+     * The entries of a JSON object's text that {@code keep} accepts, as a config file's values (a string as itself,
+     * anything else read as a Python literal), each located at {@code path:line} of its key.
+     */
+    public static LinkedHashMap<String, Located> jsonValues(String json, String path, Predicate<String> keep) {
         JsonObject o;
         try {
-            o = com.google.gson.JsonParser.parseString(json).getAsJsonObject();
+            o = JsonParser.parseString(json).getAsJsonObject();
         } catch (RuntimeException e) { // truncated or not an object: one line naming the file, not a Gson trace
             throw new ConfigError(path + ": expected a JSON object of params (" + ConfigError.firstLine(e) + ")");
         }
-        Map<String, Located> values = new LinkedHashMap<>();
+        Map<String, Integer> lines = keyLines(json);
+        LinkedHashMap<String, Located> values = new LinkedHashMap<>();
         for (Map.Entry<String, JsonElement> e : o.entrySet()) {
+            if (!keep.test(e.getKey())) continue;
+            String at = path + ":" + lines.getOrDefault(e.getKey(), 1);
             JsonElement el = e.getValue();
             Object v;
             if (el.isJsonNull()) v = PyLiteral.NONE;
@@ -397,10 +428,31 @@ public final class Params {
                 v = PyLiteral.parse(el.isJsonPrimitive() && el.getAsJsonPrimitive().isBoolean()
                         ? (el.getAsBoolean() ? "True" : "False") : el.toString());
             } catch (RuntimeException pe) {
-                throw new ConfigError(path + ": " + e.getKey() + ": unreadable value " + el + " (" + ConfigError.firstLine(pe) + ")");
+                throw new ConfigError(at + ": " + e.getKey() + ": unreadable value " + el + " (" + ConfigError.firstLine(pe) + ")");
             }
-            values.put(e.getKey(), new Located(v, path));
+            values.put(e.getKey(), new Located(v, at));
         }
-        return bind(section, values, path);
+        return values;
+    }
+
+    /** The line of each key of a JSON object's top level (the text is valid JSON: the parser has read it). */
+    private static Map<String, Integer> keyLines(String json) {
+        Map<String, Integer> lines = new LinkedHashMap<>();
+        int depth = 0, line = 1;
+        for (int i = 0; i < json.length(); i++) {
+            char c = json.charAt(i);
+            if (c == '\n') line++;
+            else if (c == '{' || c == '[') depth++;
+            else if (c == '}' || c == ']') depth--;
+            else if (c == '"') {
+                int start = i, startLine = line;
+                for (i++; json.charAt(i) != '"'; i++) if (json.charAt(i) == '\\') i++;
+                int next = i + 1;
+                while (next < json.length() && Character.isWhitespace(json.charAt(next))) next++;
+                if (depth == 1 && next < json.length() && json.charAt(next) == ':')
+                    lines.putIfAbsent(JsonParser.parseString(json.substring(start, i + 1)).getAsString(), startLine);
+            }
+        }
+        return lines;
     }
 }

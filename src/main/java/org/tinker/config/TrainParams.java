@@ -16,6 +16,8 @@ public record TrainParams(
         @Doc("length in tokens of the sample printed after each validation") @Default("30") int max_sample_tokens,
         @Doc("temperature of that sample (0 = argmax)") @Default("0.5") double sample_temperature,
         @Doc("turn off W&B for this run (also set by --no-wandb)") @Default("False") boolean no_wandb,
+        @Doc("log each saved checkpoint to W&B as a version of model artifact model-{run id} (aliases latest, step-N, final)") @Default("False") boolean wandb_log_checkpoints,
+        @Doc("seconds the end of a run keeps sending unsent W&B data (the environment's WANDB_FINISH_TIMEOUT takes precedence)") @Default("600") double wandb_finish_timeout_s,
         @Doc("log n_active_params and process_time every N optimizer steps") @Default("100") int hyperparams_log_freq,
         @Doc("peak learning rate") @Default("1e-3") double lr,
         @Doc("linear warm-up from 0 to lr over N optimizer steps") @Default("50") int lr_warm_steps,
@@ -124,5 +126,6 @@ public record TrainParams(
         String callbackProblem = RecipeBook.check("callbacks", callbacks, this);
         if (callbackProblem != null) where.fail("callbacks", "';'-separated callbacks name(numbers), but " + callbackProblem, callbacks);
         if (checkpoint_every < -1) where.fail("checkpoint_every", "0, -1 or a positive number of samples", checkpoint_every);
+        if (!(wandb_finish_timeout_s >= 0)) where.fail("wandb_finish_timeout_s", "a non-negative number of seconds", wandb_finish_timeout_s);
     }
 }

@@ -33,14 +33,16 @@ public final class Tokenizers {
 
     /**
      * The tokenizer of a kind for a task's texts: {@code char} and {@code word} take their vocabulary from the
-     * texts, {@code gpt2} is GPT-2 cropped to the ids the texts use, {@code custom} is a byte-level BPE trained on
-     * the texts to about {@code customNTokens} tokens.
+     * texts, {@code gpt2} is GPT-2 cropped to the ids the texts use, {@code gpt2-full} the whole GPT-2 vocabulary
+     * (a head of GPT-2's shape, whatever the texts), {@code custom} is a byte-level BPE trained on the texts to about
+     * {@code customNTokens} tokens.
      */
     public static Tokenizer build(TokenizerKind kind, int customNTokens, List<String> texts) {
         return switch (kind) {
             case CHAR -> CharTokenizer.build(texts);
             case WORD -> WordTokenizer.build(texts);
             case GPT2 -> Gpt2Tokenizer.cropped(texts);
+            case GPT2_FULL -> Gpt2Tokenizer.full();
             case CUSTOM -> {
                 if (customNTokens < BpeTokenizer.SPECIALS.size() + 1)
                     throw new ConfigError("custom_tokenizer_ntokens: expected at least " + (BpeTokenizer.SPECIALS.size() + 1)
@@ -57,9 +59,9 @@ public final class Tokenizers {
         return k;
     }
 
-    /** A tokenizer that needs no data: {@code gpt2} is the full GPT-2 tokenizer. */
+    /** A tokenizer that needs no data: {@code gpt2} (and {@code gpt2-full}) is the full GPT-2 tokenizer. */
     public static Tokenizer named(TokenizerKind kind) {
-        if (kind == TokenizerKind.GPT2) return Gpt2Tokenizer.full();
+        if (kind == TokenizerKind.GPT2 || kind == TokenizerKind.GPT2_FULL) return Gpt2Tokenizer.full();
         throw new ConfigError("tokenizer '" + kind + "' is built from a task's data (only gpt2 can be had by name)");
     }
 
@@ -72,7 +74,7 @@ public final class Tokenizers {
         return switch (kind(k.getAsString())) {
             case CHAR -> CharTokenizer.fromJson(o);
             case WORD -> WordTokenizer.fromJson(o);
-            case GPT2 -> Gpt2Tokenizer.fromJson(o);
+            case GPT2, GPT2_FULL -> Gpt2Tokenizer.fromJson(o); // a gpt2 tokenizer's JSON says whether it is cropped
             case CUSTOM -> BpeTokenizer.fromJson(o);
         };
     }

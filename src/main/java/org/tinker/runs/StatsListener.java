@@ -27,6 +27,9 @@ public interface StatsListener {
     /** A line the run printed (its log lines, without the line break), for listeners that keep the console (W&B's Logs tab). */
     default void onOutput(String line) {}
 
+    /** A checkpoint folder was written (complete: its files no longer change), at these counters (W&B artifacts). */
+    default void onCheckpoint(Path dir, Counters at) {}
+
     /**
      * The trainer's counters at a moment.
      *

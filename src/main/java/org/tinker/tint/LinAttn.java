@@ -83,8 +83,8 @@ final class LinAttn {
     // ------------------------------------------------------------------------------------------------ the three linear modules
 
     /**
-     * Linear forward (§1.1) for a D×D map: weight head h = s·c + r (c = D/K chunks) computes ⟨chunk r of x_t, chunk r of
-     * row jS+s⟩ for every prefix j (value e_j from the positions); the output projection sums over r and puts the
+     * Linear forward (docs/models/tint.md, "The construction": linear forward) for a D×D map: weight head h = s·c + r
+     * (c = D/K chunks) computes ⟨chunk r of x_t, chunk r of row jS+s⟩ for every prefix j (value e_j from the positions); the output projection sums over r and puts the
      * result at neuron jS+s. Bias head m copies chunk m of prefix 0's bias slot (constant query e_0, key e_j).
      */
     static LinAttn forward(int D, int K, int E, int Taux, boolean f32) {
@@ -114,7 +114,10 @@ final class LinAttn {
         return m;
     }
 
-    /** Linear backward (§1.2): δx_t = Wᵀδy_t; head h = s·c + r: query (δy_t)_{jS+s} over j, key e_j, value chunk r of row jS+s. */
+    /**
+     * Linear backward (docs/models/tint.md, "The construction": linear backward): δx_t = Wᵀδy_t; head h = s·c + r: query
+     * (δy_t)_{jS+s} over j, key e_j, value chunk r of row jS+s.
+     */
     static LinAttn backward(int D, int K, int E, int Taux, boolean f32) {
         int S = D / K, c = D / K;
         LinAttn m = new LinAttn(E / K, K, E, Taux + K, Rows.TOKENS, Rows.PREFIX, f32);
@@ -134,8 +137,8 @@ final class LinAttn {
     }
 
     /**
-     * Linear descent (§1.3): prefix j (query e_j) attends, without softmax or causal mask, to the train tokens (key
-     * (δy_t)_{jS+s}) with values −η·x_t (x from the memory slot [E−D, E)): W ← W − η Σ δy xᵀ; bias heads (key e_0 for every
+     * Linear descent (docs/models/tint.md, "The construction": linear descent): prefix j (query e_j) attends, without
+     * softmax or causal mask, to the train tokens (key (δy_t)_{jS+s}) with values −η·x_t (x from the memory slot [E−D, E)): W ← W − η Σ δy xᵀ; bias heads (key e_0 for every
      * token, value −η δy_t) give b ← b − η Σ δy in prefix 0. {@code biasOnly}: the weight heads' values are zero.
      */
     static LinAttn descent(int D, int K, int E, int Taux, double eta, boolean biasOnly, boolean f32) {

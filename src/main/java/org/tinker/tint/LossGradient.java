@@ -1,5 +1,7 @@
 package org.tinker.tint;
 
+import org.tinker.config.TintParams;
+
 /**
  * The loss gradient at the top of the simulated model (docs/models/tint.md, "The construction" step 2a). The original computes it outside the
  * TinT modules, from the final hidden state h_f and the tied LM head E (V×D), so the construction ({@link TintModel})
@@ -8,9 +10,9 @@ package org.tinker.tint;
  * y = x_{t+1}:
  *
  * <ul>
- *   <li>{@link TintConfig.Loss#PREDICTION}: cross-entropy, softmax(E h) − e_y;
- *   <li>{@link TintConfig.Loss#QUAD} (Saunshi et al.): ℓ = ½‖E h‖² − (E h)_y, so E h − e_y;
- *   <li>{@link TintConfig.Loss#MEAN}: the original's third branch δh = mean_v E_v − E_y, which is 𝟙/V − e_y in logit
+ *   <li>{@link TintParams.Loss#PREDICTION}: cross-entropy, softmax(E h) − e_y;
+ *   <li>{@link TintParams.Loss#QUAD} (Saunshi et al.): ℓ = ½‖E h‖² − (E h)_y, so E h − e_y;
+ *   <li>{@link TintParams.Loss#MEAN}: the original's third branch δh = mean_v E_v − E_y, which is 𝟙/V − e_y in logit
  *       space (the cross-entropy gradient at a uniform prediction; ℓ = mean_v (E h)_v − (E h)_y).
  * </ul>
  * δh_f = Eᵀ·(that). Every option is masked alike (the original multiplies the gradient by the shifted
@@ -24,7 +26,7 @@ final class LossGradient {
      * dℓ/d(logits) for rows t ≤ nTrain−2, zero elsewhere, divided by {@code divisor} (1 for the summed loss TinT uses,
      * the target count for a mean loss).
      */
-    static Mat logits(Mat logits, long[] ids, int nTrain, IclInput icl, TintConfig.Loss loss, double divisor, boolean f32) {
+    static Mat logits(Mat logits, long[] ids, int nTrain, IclInput icl, TintParams.Loss loss, double divisor, boolean f32) {
         int T = logits.rows, V = logits.cols;
         Mat d = new Mat(T, V, f32);
         for (int t = 0; t <= nTrain - 2; t++) {
@@ -50,12 +52,12 @@ final class LossGradient {
     }
 
     /** δh_f = Eᵀ·dℓ/d(logits) (T×D) for the summed loss, with logits = h_f·Eᵀ given. */
-    static Mat hidden(Mat logits, Mat wte, long[] ids, int nTrain, TintConfig.Loss loss, boolean f32) {
+    static Mat hidden(Mat logits, Mat wte, long[] ids, int nTrain, TintParams.Loss loss, boolean f32) {
         return hidden(logits, wte, ids, nTrain, IclInput.NONE, loss, f32);
     }
 
     /** The same with the input's gradient_mask ({@link IclInput#withLossTokens}). */
-    static Mat hidden(Mat logits, Mat wte, long[] ids, int nTrain, IclInput icl, TintConfig.Loss loss, boolean f32) {
+    static Mat hidden(Mat logits, Mat wte, long[] ids, int nTrain, IclInput icl, TintParams.Loss loss, boolean f32) {
         return logits(logits, ids, nTrain, icl, loss, 1, f32).mm(wte);
     }
 

@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.tinker.config.Choice;
 import org.tinker.config.ModelParams;
+import org.tinker.config.TintParams;
 import org.tinker.engine.Kernels;
 import org.tinker.engine.Ops;
 import org.tinker.model.Layers;
@@ -25,13 +26,14 @@ import org.tinker.model.Layers;
  *   <li>Token rows are E wide: the unit's output in [0, D), zeros, and the memory slots at the end ([E−3D, E−D) for the
  *       attention's [q, k], [E−2D, E−D) for the normalised z, [E−D, E) for a linear unit's input x). Memory copies,
  *       shifts and "pass the rest through" layers are slicing and concatenation.
- *   <li>The three linear-attention modules (§1.1-1.3) read the aux weights from the prefix rows, one [K, E] block per
- *       module ([B, K, E] once the descent has given each sequence its own weights). Their E/K heads of size K are batched
- *       matmuls: head (s, r) of the forward scores chunk r of x_t against chunk r of row jS+s of every prefix j (value
- *       e_j, so the head output is its score), the output projection sums over r and puts the score at neuron jS+s;
- *       the bias heads read prefix 0's bias slot. The backward's heads query (δy_t)_{jS+s} over j and return chunk r of
- *       row jS+s; the descent's prefixes query the train tokens with keys (δy_t)_{jS+s} and values −η·x_t. The scores of
- *       tokens against tokens, which restrict_prefixes leaves out and which are zero by construction, are never formed.
+ *   <li>The three linear-attention modules (docs/models/tint.md, "The construction": linear forward, backward, descent)
+ *       read the aux weights from the prefix rows, one [K, E] block per module ([B, K, E] once the descent has given each
+ *       sequence its own weights). Their E/K heads of size K are batched matmuls: head (s, r) of the forward scores chunk
+ *       r of x_t against chunk r of row jS+s of every prefix j (value e_j, so the head output is its score), the output
+ *       projection sums over r and puts the score at neuron jS+s; the bias heads read prefix 0's bias slot. The
+ *       backward's heads query (δy_t)_{jS+s} over j and return chunk r of row jS+s; the descent's prefixes query the
+ *       train tokens with keys (δy_t)_{jS+s} and values −η·x_t. The scores of tokens against tokens, which
+ *       restrict_prefixes leaves out and which are zero by construction, are never formed.
  *   <li>Softmax attention: TinT head i = aux head i on the [q | k | v] slots (heads i ≥ H have zero weights and are
  *       skipped); the backward recomputes A from the stored [q, k] and applies Aᵀ.
  *   <li>Normalisation, activation and their finite-difference backward N·(f(x + δ/N) − f(x)), the residual adds and the
@@ -60,7 +62,7 @@ public final class TintEngine implements TintPass {
     }
 
     public final AuxModel aux;
-    public final TintConfig cfg;
+    public final TintParams cfg;
     public final Precision precision;
     final int D, K, E, S, R, H, d, L, nSim;
     final double eta, N, attnScale;
@@ -74,21 +76,21 @@ public final class TintEngine implements TintPass {
     /** Gate factors: keep-prefix/replace-tokens on token rows (new), add-to-prefix on prefix rows (in, new). */
     final double keepTok, addIn, addNew;
 
-    public TintEngine(AuxModel aux, TintConfig cfg, Device device, Precision precision) {
+    public TintEngine(AuxModel aux, TintParams cfg, Device device, Precision precision) {
         this.aux = aux;
         this.cfg = cfg;
         this.precision = precision;
-        D = aux.D; K = cfg.numPrefixes; E = cfg.hiddenSize; S = D / K; R = aux.F / aux.D; H = aux.H; d = D / H; L = aux.L;
+        D = aux.D; K = cfg.num_prefixes(); E = cfg.hidden_size(); S = D / K; R = aux.F / aux.D; H = aux.H; d = D / H; L = aux.L;
         nSim = cfg.nSim(L);
         boolean f32 = precision.f32();
-        eta = f32 ? (float) cfg.innerLr : cfg.innerLr;
-        N = cfg.scaleEmbeddings;
-        int Hs = cfg.numAttentionHeads, hd = E / Hs;
+        eta = f32 ? (float) cfg.inner_lr() : cfg.inner_lr();
+        N = cfg.scale_embeddings();
+        int Hs = cfg.num_attention_heads(), hd = E / Hs;
         // SoftAttn's query scale initial_scale/√hd with initial_scale = √(E/D·H/Hs): 1/√d for the aux head
         attnScale = Math.sqrt((double) E / D * H / Hs) / Math.sqrt(hd);
         dt = precision.storage();
         int Taux = aux.T, P = Taux + K;
-        Gates keep = Gates.keepPrefixReplaceTokens(P, Taux, K, cfg.gateScale, f32), add = Gates.addToPrefix(P, Taux, K, cfg.gateScale, f32);
+        Gates keep = Gates.keepPrefixReplaceTokens(P, Taux, K, cfg.gate_scale(), f32), add = Gates.addToPrefix(P, Taux, K, cfg.gate_scale(), f32);
         // the gate weights sit only on the prefix position coordinates: every token row (position t < Taux) has the
         // factors of coordinate 0, every prefix row those of coordinate Taux
         keepTok = keep.factors(0, f32)[1];
@@ -149,9 +151,9 @@ public final class TintEngine implements TintPass {
      * loss-gradient temporaries [B, T, V], the attention scores [B, H, T, T] and a layer's working set of E-wide rows;
      * plus a fixed 1.5 GB for the JVM and libtorch. Calibrated on the GPT-2 124M run (measured peak RSS 9.8 GB; docs/results/tint-scale.md).
      */
-    public static long estimateBytes(int D, int L, int H, int V, int wpeRows, int F, TintConfig cfg, Precision precision, int B, int T) {
+    public static long estimateBytes(int D, int L, int H, int V, int wpeRows, int F, TintParams cfg, Precision precision, int B, int T) {
         long b = precision == Precision.FLOAT64 ? 8 : 4;
-        long K = cfg.numPrefixes, E = cfg.hiddenSize, R = F / D, nSim = cfg.nSim(L);
+        long K = cfg.num_prefixes(), E = cfg.hidden_size(), R = F / D, nSim = cfg.nSim(L);
         long auxParams = (long) V * D + (long) wpeRows * D + L * (4L * D * D + 2L * D * F + 9L * D + F) + 2L * D;
         long heap = auxParams * 8 + auxParams * 4;
         long constants = ((long) L * (6 + 2 * R) * K * E + K * E + (long) V * D + (long) wpeRows * D) * b;
@@ -223,7 +225,7 @@ public final class TintEngine implements TintPass {
         int B = ids.length, T = ids[0].length;
         for (int b = 0; b < B; b++) {
             if (ids[b].length != T) throw new IllegalArgumentException("a batch of sequences of one length: " + ids[b].length + " != " + T);
-            cfg.validate(aux, T);
+            TintSettings.validate(cfg, aux, T);
             icl[b].check(T, aux.T);
         }
         try (NDManager m = scope.newSubManager(model.getDevice())) {
@@ -252,7 +254,7 @@ public final class TintEngine implements TintPass {
             out.originalLogits = mm(cols(hf, 0, D), wteT);
             NDArray logits = out.originalLogits;
             NDArray targets = m.create(shifted(ids), new Shape(B, T));
-            for (int step = 0; step < cfg.nForwardBackward; step++) {
+            for (int step = 0; step < cfg.n_forward_backward(); step++) {
                 NDArray G = pad(lossGradient(logits, targets, p), E);
                 NDArray[] np = new NDArray[1];
                 G = layerNormBackward(G, lnfMem[0], lnf, p, np);
@@ -372,7 +374,7 @@ public final class TintEngine implements TintPass {
 
     // ------------------------------------------------------------------------------------------------ the modules
 
-    /** Linear forward's heads (§1.1): y = W x + b from prefix P [Bp, K, E] for x [B, T, D]. */
+    /** Linear forward's heads (docs/models/tint.md, "The construction": linear forward): y = W x + b from prefix P [Bp, K, E] for x [B, T, D]. */
     NDArray linear(NDArray x, NDArray P) {
         Shape s = x.getShape();
         long B = s.get(0), T = s.get(1), Bp = P.getShape().get(0);
@@ -387,7 +389,7 @@ public final class TintEngine implements TintPass {
         return y.add(P.get(":, 0:1, " + S * D + ":" + (S * D + D)));
     }
 
-    /** Linear backward's heads (§1.2): δx = Wᵀ δy with δy [B, T, D]. */
+    /** Linear backward's heads (docs/models/tint.md, "The construction": linear backward): δx = Wᵀ δy with δy [B, T, D]. */
     NDArray linearT(NDArray dy, NDArray P) {
         Shape s = dy.getShape();
         long B = s.get(0), T = s.get(1), Bp = P.getShape().get(0);
@@ -401,8 +403,8 @@ public final class TintEngine implements TintPass {
     }
 
     /**
-     * Linear descent's heads (§1.3): prefix j queries the train tokens with keys (δy_t)_{jS+s} and values −η·x_t (x from
-     * the slot at {@code valueAt}); bias heads (key e_0 for every token, value −η δy_t) reach prefix 0's bias slot.
+     * Linear descent's heads (docs/models/tint.md, "The construction": linear descent): prefix j queries the train
+     * tokens with keys (δy_t)_{jS+s} and values −η·x_t (x from the slot at {@code valueAt}); bias heads (key e_0 for every token, value −η δy_t) reach prefix 0's bias slot.
      * Returns the new prefix, through the add-to-prefix gate.
      */
     NDArray descent(NDArray X, NDArray P, boolean biasOnly, int valueAt, Pass p) {
@@ -441,7 +443,7 @@ public final class TintEngine implements TintPass {
     NDArray f(NDArray x) {
         NDArray c = aux.norm.equals("layernorm") ? x.sub(x.mean(new int[] {2}, true)) : x;
         NDArray var = c.mul(c).mean(new int[] {2}, true);
-        return c.mul(var.add(cfg.epsilon).sqrt().pow(-1));
+        return c.mul(var.add(cfg.epsilon()).sqrt().pow(-1));
     }
 
     /** Normalisation unit: [f(x) | 0 | f(x) | x] ({@code memory}) or [f(x) | rest]. */
@@ -532,7 +534,10 @@ public final class TintEngine implements TintPass {
         return linearForward(n, P);
     }
 
-    /** One aux layer's forward (§1.1-1.6); {@code rec} (null for layers below the simulated ones) receives the memory slots. */
+    /**
+     * One aux layer's forward (the modules of docs/models/tint.md, "The construction"); {@code rec} (null for layers below
+     * the simulated ones) receives the memory slots.
+     */
     NDArray blockForward(NDArray X0, NDArray[] pre, Record rec, Pass p) {
         NDManager parent = X0.getManager(), sub = parent.newSubManager();
         NDArray X = X0;
@@ -568,7 +573,7 @@ public final class TintEngine implements TintPass {
 
     /** LayerNorm backward unit: δz through the stored weight and β's descent, then N·(f(x + δz/N) − f(x)). */
     NDArray layerNormBackward(NDArray G, NDArray mem, NDArray P, Pass p, NDArray[] newP) {
-        NDArray Y = linearDescentBackward(rows(cols(G, 0, D), mem), P, cfg.lnUpdateBiasOnly, E - 2 * D, p, newP);
+        NDArray Y = linearDescentBackward(rows(cols(G, 0, D), mem), P, cfg.ln_update_bias_only(), E - 2 * D, p, newP);
         return fdOut(normalize(fdIn(Y), false), 2 * D);
     }
 
@@ -596,7 +601,7 @@ public final class TintEngine implements TintPass {
         newPre[5] = np[0];
         NDArray y = linearDescentBackward(rows(cols(gmid, 0, D), rec.o), pre[4], false, E - D, p, np);
         newPre[4] = np[0];
-        if (cfg.backpropThroughAttention)
+        if (cfg.backprop_through_attention())
             y = attnBackward(rows(cols(y, 0, D), NDArrays.concat(new NDList(rec.qk, y.getManager().zeros(new Shape(p.B, p.T, D), dt)), 2)), p);
         y = linearDescentBackward(rows(cols(y, 0, D), rec.v), pre[3], false, E - D, p, np);
         newPre[3] = np[0];

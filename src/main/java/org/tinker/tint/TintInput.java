@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import org.tinker.config.ConfigError;
+import org.tinker.config.TintParams;
 import org.tinker.engine.SafeTensors;
 import org.tinker.engine.TorchPickle;
 import org.tinker.gpt2.Gpt2Pretrained;
@@ -20,14 +21,16 @@ import org.tinker.gpt2.Gpt2Pretrained;
  * train length, every TinT setting, optionally the original's {@code icl_mask} (or {@code icl_segments}) and
  * {@code position_ids} ({@link IclInput}), and {@code aux_model.config / weights}: HF GPT-2 or OPT files beside it.
  */
-public record TintInput(AuxModel aux, long[] ids, int nTrain, TintConfig config, IclInput icl) {
+public record TintInput(AuxModel aux, long[] ids, int nTrain, TintParams config, IclInput icl) {
 
     public static TintInput read(Path inputJson, NDManager manager) {
         String where = inputJson.toString();
         if (!Files.isRegularFile(inputJson)) throw new ConfigError(where + ": no such file (expected a TinT input.json)");
         JsonObject o;
+        String text;
         try {
-            o = JsonParser.parseString(Files.readString(inputJson)).getAsJsonObject();
+            text = Files.readString(inputJson);
+            o = JsonParser.parseString(text).getAsJsonObject();
         } catch (IOException | RuntimeException e) {
             throw new ConfigError(where + ": not a JSON object (" + e.getMessage() + ")");
         }
@@ -39,7 +42,7 @@ public record TintInput(AuxModel aux, long[] ids, int nTrain, TintConfig config,
             if (am.has("weights")) wName = am.get("weights").getAsString();
             if (am.has("family")) family = am.get("family").getAsString();
         }
-        TintConfig c = TintConfig.fromJson(o, where);
+        TintParams c = TintSettings.fromJson(text, where);
         if (!o.has("input_ids") || !o.get("input_ids").isJsonArray()) throw new ConfigError(where + ": input_ids: expected a list of token ids");
         JsonArray arr = o.getAsJsonArray("input_ids");
         long[] ids = new long[arr.size()];
@@ -49,9 +52,9 @@ public record TintInput(AuxModel aux, long[] ids, int nTrain, TintConfig config,
         if (nTrain < 2 || nTrain > ids.length) throw new ConfigError(where + ": n_train=" + nTrain + ": expected 2.." + ids.length);
         String norm = o.has("norm") ? o.get("norm").getAsString() : "layernorm";
         Path weights = wName != null ? dir.resolve(wName) : weightsIn(dir);
-        AuxModel aux = loadAux(dir.resolve(cfgName), weights, manager, c.f32, norm, family, where);
+        AuxModel aux = loadAux(dir.resolve(cfgName), weights, manager, c.f32(), norm, family, where);
         for (long id : ids) if (id < 0 || id >= aux.V) throw new ConfigError(where + ": input_ids: token " + id + " outside the vocabulary 0.." + (aux.V - 1));
-        c.validate(aux, ids.length);
+        TintSettings.validate(c, aux, ids.length);
         IclInput icl = IclInput.fromJson(o, where);
         try {
             icl.check(ids.length, aux.T);

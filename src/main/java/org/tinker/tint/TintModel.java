@@ -2,6 +2,7 @@ package org.tinker.tint;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.tinker.config.TintParams;
 
 /**
  * The TinT construction (docs/models/tint.md, "The construction"): a transformer acting on the sequence [K prefix rows; T token rows] of width E
@@ -17,7 +18,7 @@ import java.util.List;
  */
 public final class TintModel implements TintPass {
     public final AuxModel aux; // only dimensions, family, σ, normalisation kind, wte/wpe (embedding and LM head) are used
-    public final TintConfig cfg;
+    public final TintParams cfg;
     final int D, K, E, S, P, Taux, R, Hs, hd;
     final boolean f32;
     /** Per aux layer: ln1, q, k, v, o, ln2, then per MLP chunk: fc_k, proj_k (each K×E); and ln_f. */
@@ -31,20 +32,20 @@ public final class TintModel implements TintPass {
     final SoftAttn attn;
     final PrefixLayout layout;
 
-    public TintModel(AuxModel aux, TintConfig cfg) {
+    public TintModel(AuxModel aux, TintParams cfg) {
         this.aux = aux;
         this.cfg = cfg;
-        D = aux.D; K = cfg.numPrefixes; E = cfg.hiddenSize; S = D / K; Taux = aux.T; P = Taux + K; R = aux.F / aux.D;
-        Hs = cfg.numAttentionHeads; hd = E / Hs;
-        f32 = cfg.f32;
+        D = aux.D; K = cfg.num_prefixes(); E = cfg.hidden_size(); S = D / K; Taux = aux.T; P = Taux + K; R = aux.F / aux.D;
+        Hs = cfg.num_attention_heads(); hd = E / Hs;
+        f32 = cfg.f32();
         lf = LinAttn.forward(D, K, E, Taux, f32);
         lb = LinAttn.backward(D, K, E, Taux, f32);
-        ld = LinAttn.descent(D, K, E, Taux, cfg.innerLr, false, f32);
+        ld = LinAttn.descent(D, K, E, Taux, cfg.inner_lr(), false, f32);
         // LayerNorm descent: β only, or (ln_update_bias_only=false) the whole stored matrix M ← M − η Σ δy zᵀ with z from
         // the memory slot [E−2D, E−D); M stops being diagonal, as in the original (docs/models/tint.md, "Approximations relative to exact backprop"): not the γ gradient
-        ldBias = LinAttn.descent(D, K, E, Taux, cfg.innerLr, cfg.lnUpdateBiasOnly, E - 2 * D, f32);
-        keepReplace = Gates.keepPrefixReplaceTokens(P, Taux, K, cfg.gateScale, f32);
-        addPrefix = Gates.addToPrefix(P, Taux, K, cfg.gateScale, f32);
+        ldBias = LinAttn.descent(D, K, E, Taux, cfg.inner_lr(), cfg.ln_update_bias_only(), E - 2 * D, f32);
+        keepReplace = Gates.keepPrefixReplaceTokens(P, Taux, K, cfg.gate_scale(), f32);
+        addPrefix = Gates.addToPrefix(P, Taux, K, cfg.gate_scale(), f32);
         placeK = shift(0, D, D);
         placeV = shift(0, 2 * D, D);
         memCopy = shift(0, E - D, D);
@@ -52,7 +53,7 @@ public final class TintModel implements TintPass {
         passRest = new Mat(E, E, f32);
         for (int i = D; i < E; i++) passRest.set(i, i, 1);
         // finite difference: [0,D) ← x + δ/N (x in memory [E−D,E)), then [0,D) ← N·(f − stored) (stored at [E−2D,E−D) or [E−D,E))
-        double N = cfg.scaleEmbeddings;
+        double N = cfg.scale_embeddings();
         fdIn = passRest.copy();
         for (int i = 0; i < D; i++) {
             fdIn.set(E - D + i, i, 1);
@@ -120,14 +121,14 @@ public final class TintModel implements TintPass {
     /** Linear forward module: y = Wx + b at [0,D), x copied to memory [E−D,E). */
     Mat linearForward(Mat X, Mat prefix, Seq s) {
         Mat Xp = withPrefix(X, prefix);
-        Mat y = lf.apply(Xp, s, cfg.restrictPrefixes).add(Xp.mm(memCopy));
+        Mat y = lf.apply(Xp, s, cfg.restrict_prefixes()).add(Xp.mm(memCopy));
         return keepReplace.apply(Xp, y, s);
     }
 
     /** Linear backward + descent in parallel: token rows δx = Wᵀδy (memory passes through), prefix rows W − ηΣδy xᵀ. */
     Mat linearDescentBackward(Mat Xp, boolean biasOnlyDescent, Seq s) {
-        Mat back = keepReplace.apply(Xp, lb.apply(Xp, s, cfg.restrictPrefixes).add(Xp.mm(passRest)), s);
-        Mat desc = addPrefix.apply(Xp, (biasOnlyDescent ? ldBias : ld).apply(Xp, s, cfg.restrictPrefixes), s);
+        Mat back = keepReplace.apply(Xp, lb.apply(Xp, s, cfg.restrict_prefixes()).add(Xp.mm(passRest)), s);
+        Mat desc = addPrefix.apply(Xp, (biasOnlyDescent ? ldBias : ld).apply(Xp, s, cfg.restrict_prefixes()), s);
         Mat out = back.copy();
         out.put(0, 0, desc.rows(0, K));
         return out;
@@ -149,7 +150,7 @@ public final class TintModel implements TintPass {
     }
 
     Mat normalizeRows(Mat x) {
-        AuxModel shadow = new AuxModel(aux.family, D, aux.H, 1, 1, 1, aux.F, cfg.epsilon, aux.act, aux.norm, f32);
+        AuxModel shadow = new AuxModel(aux.family, D, aux.H, 1, 1, 1, aux.F, cfg.epsilon(), aux.act, aux.norm, f32);
         return shadow.normalize(x);
     }
 
@@ -239,7 +240,7 @@ public final class TintModel implements TintPass {
 
     Mat fdOut(int storedAt) {
         Mat m = fdOut.copy();
-        for (int i = 0; i < D; i++) m.set(E - storedAt + i, i, -cfg.scaleEmbeddings);
+        for (int i = 0; i < D; i++) m.set(E - storedAt + i, i, -cfg.scale_embeddings());
         return m;
     }
 
@@ -267,7 +268,7 @@ public final class TintModel implements TintPass {
         newPre[5] = np[0];
         Mat y = linearDescentBackward(withMemory(gmid, rec.o, pre[4]), false, s);
         newPre[4] = y.rows(0, K);
-        if (cfg.backpropThroughAttention) {
+        if (cfg.backprop_through_attention()) {
             Mat yq = withMemory(y, new Mat(y.rows - K, 0, f32), new Mat(K, E, f32));
             yq.put(K, E - 3 * D, rec.qk);
             y = keepReplace.apply(yq, attn.backward(yq, s).add(yq.mm(passRest)), s);
@@ -294,7 +295,7 @@ public final class TintModel implements TintPass {
     /** The TinT forward pass with the original's icl_mask / position_ids (single-FT ICL, docs/models/tint.md, "Train part, eval part and single-pass ICL"). */
     @Override
     public Output forward(long[] ids, int nTrain, IclInput icl) {
-        cfg.validate(aux, ids.length);
+        TintSettings.validate(cfg, aux, ids.length);
         icl.check(ids.length, aux.T);
         int T = ids.length, L = aux.L, nSim = cfg.nSim(L);
         Seq s = new Seq(K, T, nTrain, Taux, icl, f32);
@@ -314,7 +315,7 @@ public final class TintModel implements TintPass {
         Output out = new Output();
         out.originalLogits = tokens(hf, 0, D).mmT(aux.wte);
         Mat logits = out.originalLogits;
-        for (int step = 0; step < cfg.nForwardBackward; step++) {
+        for (int step = 0; step < cfg.n_forward_backward(); step++) {
             Mat G = new Mat(K + T, E, f32);
             G.put(K, 0, lossGradient(logits, ids, nTrain, icl));
             Mat[] np = new Mat[1];
@@ -370,7 +371,7 @@ public final class TintModel implements TintPass {
     }
 
     /** docs/models/tint.md, "Parameter count of the original" for an aux family: wpe has T_aux rows for GPT-2 and T_aux+2 for OPT (R in the formula). */
-    public static long repoParamCount(AuxModel.Family family, int V, int D, int L, int Taux, int F, TintConfig c) {
+    public static long repoParamCount(AuxModel.Family family, int V, int D, int L, int Taux, int F, TintParams c) {
         return repoParamCount(V, D, L, Taux, Taux + family.posOffset, F, c);
     }
 
@@ -378,9 +379,9 @@ public final class TintModel implements TintPass {
      * The original code's count (docs/models/tint.md, "Parameter count of the original" formula). {@code wpeRows}: T_aux for GPT-2, T_aux+2 for OPT (HF's position
      * offset); TinT's one-hot positions have T_aux + K coordinates for both.
      */
-    public static long repoParamCount(int V, int D, int L, int Taux, int wpeRows, int F, TintConfig c) {
-        long E = c.hiddenSize, K = c.numPrefixes, Hs = c.numAttentionHeads, P = Taux + K, hd = E / Hs, r = F / D;
-        int nSim = c.nSimulationLayers < 0 ? L : c.nSimulationLayers;
+    public static long repoParamCount(int V, int D, int L, int Taux, int wpeRows, int F, TintParams c) {
+        long E = c.hidden_size(), K = c.num_prefixes(), Hs = c.num_attention_heads(), P = Taux + K, hd = E / Hs, r = F / D;
+        int nSim = c.nSim(L);
         long d = D;
         long LF = 3 * E * K + 4 * E * E / K + 9 * E + 3 * K * P + 3 * K + 4 * E / K + 2 * P + 2 + E * d + E * E / d;
         long LDB = 2 * (E * d + E * E / d + 2 * E * K + 3 * E * E / K + 7 * E + 3 * K * P + 3 * K + 4 * E / K + 2 * P + 2);
@@ -390,8 +391,8 @@ public final class TintModel implements TintPass {
         long Fwd = 6 * LF + 6 * P + 6 + SA + ACTF + PB;
         long Bwd = 6 * LDB + 6 * E * Hs + 6 * E + 6 * P + 6 + SA;
         long G = LF + LDB + 2 * E * Hs + 2 * E + 4 * P + 4 + K * E;
-        long steps = c.nForwardBackward;
-        return V * d + (long) wpeRows * d + L * Fwd + G + nSim * Bwd * (c.reuseBackwardBlocks ? 1 : steps)
-                + (c.reuseForwardBlocks ? 0 : steps * nSim * (Fwd - PB));
+        long steps = c.n_forward_backward();
+        return V * d + (long) wpeRows * d + L * Fwd + G + nSim * Bwd * (c.reuse_backward_blocks() ? 1 : steps)
+                + (c.reuse_forward_blocks() ? 0 : steps * nSim * (Fwd - PB));
     }
 }

@@ -1,7 +1,9 @@
 package org.tinker.tint;
 
+import org.tinker.config.TintParams;
+
 /**
- * "TinT-SGD": the explicit reference for what a TinT forward pass computes (docs/models/tint.md, "Approximations relative to exact backprop", §4). An ordinary forward
+ * "TinT-SGD": the explicit reference for what a TinT forward pass computes (docs/models/tint.md, "Approximations relative to exact backprop"). An ordinary forward
  * pass of the auxiliary model, a hand-written backward of the summed cross-entropy over the train targets, and
  * w ← w − η·mult·g, with one switch per approximation:
  *
@@ -32,17 +34,17 @@ public final class TintSgd {
         public double fdN = 1000;
         public double mlpBiasMult = 4;
         public int nSim = -1;
-        /** The loss at the top: cross-entropy (default), use_quad or the mean option, as {@link TintConfig#loss()} selects. */
-        public TintConfig.Loss loss = TintConfig.Loss.PREDICTION;
+        /** The loss at the top: cross-entropy (default), use_quad or the mean option, as {@link TintParams#loss()} selects. */
+        public TintParams.Loss loss = TintParams.Loss.PREDICTION;
 
         /** TinT's approximations for a construction config and an aux model. */
-        public static Switches tint(TintConfig c, AuxModel aux) {
+        public static Switches tint(TintParams c, AuxModel aux) {
             Switches s = new Switches();
-            s.fdN = c.scaleEmbeddings;
+            s.fdN = c.scale_embeddings();
             s.mlpBiasMult = (double) aux.F / aux.D;
             s.nSim = c.nSim(aux.L);
-            s.backpropThroughAttention = c.backpropThroughAttention;
-            s.lnFullMatrix = !c.lnUpdateBiasOnly;
+            s.backpropThroughAttention = c.backprop_through_attention();
+            s.lnFullMatrix = !c.ln_update_bias_only();
             s.loss = c.loss();
             return s;
         }

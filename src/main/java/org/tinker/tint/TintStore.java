@@ -12,6 +12,8 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.tinker.config.ConfigError;
+import org.tinker.config.Params;
+import org.tinker.config.TintParams;
 import org.tinker.engine.SafeTensors;
 import org.tinker.gpt2.Gpt2Config;
 import org.tinker.gpt2.Gpt2Pretrained;
@@ -52,21 +54,13 @@ public final class TintStore {
     }
 
     /** tint.json: the aux dimensions, every TinT setting, both parameter counts. */
-    static JsonObject settingsJson(AuxModel a, TintConfig c, long repo, long own) {
+    static JsonObject settingsJson(AuxModel a, TintParams c, long repo, long own) {
         JsonObject o = new JsonObject();
         o.addProperty("model_type", a.family.modelType);
         o.addProperty("n_embd", a.D); o.addProperty("n_head", a.H); o.addProperty("n_layer", a.L); o.addProperty("vocab_size", a.V);
         o.addProperty("n_positions", a.T); o.addProperty("n_inner", a.F); o.addProperty("layer_norm_epsilon", a.eps);
         o.addProperty("activation_function", a.act); o.addProperty("norm", a.norm);
-        o.addProperty("n_simulation_layers", c.nSimulationLayers); o.addProperty("n_forward_backward", c.nForwardBackward);
-        o.addProperty("inner_lr", c.innerLr); o.addProperty("num_prefixes", c.numPrefixes); o.addProperty("hidden_size", c.hiddenSize);
-        o.addProperty("num_attention_heads", c.numAttentionHeads); o.addProperty("scale_embeddings", c.scaleEmbeddings);
-        o.addProperty("gate_scale", c.gateScale); o.addProperty("reuse_forward_blocks", c.reuseForwardBlocks);
-        o.addProperty("reuse_backward_blocks", c.reuseBackwardBlocks); o.addProperty("restrict_prefixes", c.restrictPrefixes);
-        o.addProperty("ln_update_bias_only", c.lnUpdateBiasOnly); o.addProperty("backprop_through_attention", c.backpropThroughAttention);
-        o.addProperty("epsilon", c.epsilon); o.addProperty("max_position_embeddings", c.maxPositionEmbeddings);
-        o.addProperty("use_prediction_loss", c.usePredictionLoss); o.addProperty("use_quad", c.useQuad);
-        o.addProperty("dtype", c.f32 ? "float32" : "float64");
+        Params.toJsonObject(c).entrySet().forEach(e -> o.add(e.getKey(), e.getValue()));
         o.addProperty("repo_param_count", repo);
         o.addProperty("own_param_count", own);
         return o;
@@ -90,7 +84,7 @@ public final class TintStore {
             out.put("aux.wte", cpu(t.wte, mgr));
             out.put("aux.wpe", cpu(t.wpe, mgr));
             boolean f32 = t.precision.f32();
-            Gates keep = Gates.keepPrefixReplaceTokens(P, t.aux.T, K, t.cfg.gateScale, f32), add = Gates.addToPrefix(P, t.aux.T, K, t.cfg.gateScale, f32);
+            Gates keep = Gates.keepPrefixReplaceTokens(P, t.aux.T, K, t.cfg.gate_scale(), f32), add = Gates.addToPrefix(P, t.aux.T, K, t.cfg.gate_scale(), f32);
             DataType dt = t.dt;
             out.put("gates.keep.a", AuxModel.nd(mgr, keep.a, false, dt)); out.put("gates.keep.b", AuxModel.nd(mgr, keep.b, false, dt));
             out.put("gates.add.a", AuxModel.nd(mgr, add.a, false, dt)); out.put("gates.add.b", AuxModel.nd(mgr, add.b, false, dt));
@@ -111,9 +105,9 @@ public final class TintStore {
 
     public static void save(TintModel t, Path dir) {
         AuxModel a = t.aux;
-        TintConfig c = t.cfg;
+        TintParams c = t.cfg;
         JsonObject o = settingsJson(a, c, t.repoParamCount(), t.ownParamCount());
-        DataType dt = c.f32 ? DataType.FLOAT32 : DataType.FLOAT64;
+        DataType dt = c.f32() ? DataType.FLOAT32 : DataType.FLOAT64;
         try (NDManager mgr = NDManager.newBaseManager()) {
             LinkedHashMap<String, NDArray> out = new LinkedHashMap<>();
             for (Map.Entry<String, Mat> e : tensors(t).entrySet()) out.put(e.getKey(), AuxModel.nd(mgr, e.getValue(), false, dt));
@@ -129,13 +123,15 @@ public final class TintStore {
         Path js = dir.resolve(JSON);
         if (!Files.isRegularFile(js)) throw new ConfigError(dir + ": no " + JSON + " (expected a folder written by `runner tint create --save`)");
         JsonObject o;
+        String text;
         try {
-            o = JsonParser.parseString(Files.readString(js)).getAsJsonObject();
+            text = Files.readString(js);
+            o = JsonParser.parseString(text).getAsJsonObject();
         } catch (IOException | RuntimeException e) {
             throw new ConfigError(js + ": not a TinT settings file (" + e.getMessage() + ")");
         }
-        TintConfig c = TintConfig.fromJson(o, js.toString());
-        boolean f32 = c.f32;
+        TintParams c = TintSettings.fromJson(text, js.toString());
+        boolean f32 = c.f32();
         int D = o.get("n_embd").getAsInt(), H = o.get("n_head").getAsInt(), L = o.get("n_layer").getAsInt(), V = o.get("vocab_size").getAsInt();
         int T = o.get("n_positions").getAsInt(), F = o.get("n_inner").getAsInt();
         // tint.json files written before OPT support have no model_type: they are GPT-2
@@ -153,7 +149,7 @@ public final class TintStore {
         }
         if (o.has("layout") && o.get("layout").getAsString().equals("structured")) {
             // prefixes → aux weights (the layout of PrefixLayout), embeddings as stored
-            PrefixLayout layout = new PrefixLayout(D, c.numPrefixes, c.hiddenSize, F / D, f32);
+            PrefixLayout layout = new PrefixLayout(D, c.num_prefixes(), c.hidden_size(), F / D, f32);
             try (NDManager mgr = NDManager.newBaseManager()) {
                 Map<String, NDArray> in = SafeTensors.read(dir.resolve(TENSORS), mgr);
                 java.util.function.BiFunction<String, Mat, Mat> get = (k, like) -> {
@@ -164,7 +160,7 @@ public final class TintStore {
                     return new Mat(like.rows, like.cols, d, f32);
                 };
                 java.util.List<Mat[]> pre = new java.util.ArrayList<>();
-                Mat shape = new Mat(c.numPrefixes, c.hiddenSize, f32);
+                Mat shape = new Mat(c.num_prefixes(), c.hidden_size(), f32);
                 for (int l = 0; l < L; l++) {
                     Mat[] p = new Mat[6 + 2 * (F / D)];
                     for (int i = 0; i < p.length; i++) p[i] = get.apply("prefix.h." + l + "." + i, shape);

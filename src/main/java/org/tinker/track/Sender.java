@@ -6,16 +6,19 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.BooleanSupplier;
+import okhttp3.RequestBody;
 
 /**
  * Sends a {@link Spool} to the server: UpsertBucket, file_stream POSTs with explicit offsets from what the
- * server has acknowledged, CreateRunFiles + PUT + {@code uploaded}, and {@code complete}. Shared by the
- * online sender thread and {@code wandb-sync}, so both speak exactly the same protocol.
+ * server has acknowledged, CreateRunFiles + PUT + {@code uploaded}, logged artifacts (CreateArtifact ...
+ * CommitArtifact), and {@code complete}. Shared by the online sender thread and {@code wandb-sync}, so both
+ * speak exactly the same protocol.
  */
 final class Sender {
     static final String UPSERT_BUCKET = """
@@ -50,6 +53,27 @@ final class Sender {
             mutation CreateRunFiles($entity: String!, $project: String!, $run: String!, $files: [String!]!) {
               createRunFiles(input: {entityName: $entity, projectName: $project, runName: $run, files: $files}) {
                 runID uploadHeaders files { name uploadUrl } } }""";
+
+    // artifacts, in the order of wandb-core's ArtifactSaver (core/pkg/artifacts/saver.go), the variables as wandb 0.30.0 sends them
+    static final String CREATE_ARTIFACT = """
+            mutation CreateArtifact($input: CreateArtifactInput!) {
+              createArtifact(input: $input) { artifact { id state artifactSequence { latestArtifact { id } } } } }""";
+
+    static final String CREATE_ARTIFACT_MANIFEST = """
+            mutation CreateArtifactManifest($artifactID: ID!, $baseArtifactID: ID, $name: String!, $digest: String!,
+                $entityName: String!, $projectName: String!, $runName: String!, $manifestType: ArtifactManifestType!,
+                $includeUpload: Boolean!) {
+              createArtifactManifest(input: {artifactID: $artifactID, baseArtifactID: $baseArtifactID, name: $name, digest: $digest,
+                  entityName: $entityName, projectName: $projectName, runName: $runName, type: $manifestType}) {
+                artifactManifest { id file { id uploadUrl @include(if: $includeUpload) uploadHeaders @include(if: $includeUpload) } } } }""";
+
+    static final String CREATE_ARTIFACT_FILES = """
+            mutation CreateArtifactFiles($input: CreateArtifactFilesInput!) {
+              createArtifactFiles(input: $input) {
+                files { edges { node { storagePath uploadUrl uploadHeaders artifact { id } } } } } }""";
+
+    static final String COMMIT_ARTIFACT = """
+            mutation CommitArtifact($artifactID: ID!) { commitArtifact(input: {artifactID: $artifactID}) { artifact { id digest } } }""";
 
     static final int MAX_LINES = 1000;
     static final long MAX_BYTES = 5L << 20;
@@ -163,7 +187,7 @@ final class Sender {
     /** Rows, files or a changed summary wait to be sent. */
     boolean hasWork() {
         return spool.acked() < spool.size() || spool.outputAcked() < spool.outputSize() || spool.eventsAcked() < spool.eventsSize()
-                || !spool.pendingFiles().isEmpty() || !announce.isEmpty()
+                || !spool.pendingFiles().isEmpty() || !announce.isEmpty() || !spool.pendingArtifacts().isEmpty()
                 || (spool.size() > 0 && !spool.summaryLine().equals(summaryAcked));
     }
 
@@ -218,7 +242,7 @@ final class Sender {
             sentTo[0] = from + lines.size();
             sentSummary[0] = files.has(Spool.SUMMARY) ? summary : summaryAcked;
             sentComplete[0] = complete && sentTo[0] == spool.size() && sentTo[1] == spool.outputSize() && sentTo[2] == spool.eventsSize()
-                    && spool.pendingFiles().isEmpty() && spool.exitCode() != null;
+                    && spool.pendingFiles().isEmpty() && spool.pendingArtifacts().isEmpty() && spool.exitCode() != null;
             if (sentComplete[0]) {
                 body.addProperty("complete", true);
                 body.addProperty("exitcode", spool.exitCode());
@@ -263,8 +287,14 @@ final class Sender {
         }
     }
 
+    /** Run files, then artifacts: what goes before the rows of a file_stream POST. */
+    void upload() throws WandbHttp.Failure, IOException {
+        uploadFiles();
+        uploadArtifacts();
+    }
+
     /** CreateRunFiles for the files not yet uploaded, then a PUT of each to its signed URL. */
-    void uploadFiles() throws WandbHttp.Failure, IOException {
+    private void uploadFiles() throws WandbHttp.Failure, IOException {
         List<String> pending = spool.pendingFiles();
         pending.removeAll(announce);
         if (pending.isEmpty()) return;
@@ -276,20 +306,131 @@ final class Sender {
         JsonObject crf = obj(http.graphql("CreateRunFiles", CREATE_RUN_FILES, vars, WandbHttp.Policy.GRAPHQL, stop), "createRunFiles");
         if (crf == null || crf.get("runID") == null || crf.get("runID").isJsonNull())
             throw new WandbHttp.Failure("CreateRunFiles: the run does not exist or access is denied", 200, true);
-        Map<String, String> headers = new LinkedHashMap<>();
-        JsonElement uh = crf.get("uploadHeaders");
-        if (uh != null && uh.isJsonArray()) for (JsonElement h : uh.getAsJsonArray()) {
-            String s = h.getAsString();
-            int i = s.indexOf(':');
-            if (i > 0) headers.put(s.substring(0, i), s.substring(i + 1).trim());
-        }
+        Map<String, String> headers = headers(crf.get("uploadHeaders"));
         for (JsonElement f : crf.getAsJsonArray("files")) {
             String name = f.getAsJsonObject().get("name").getAsString();
             String url = f.getAsJsonObject().get("uploadUrl").getAsString();
             if (!pending.contains(name)) continue;
-            http.upload(url, Files.readAllBytes(spool.file(name)), headers, stop);
+            http.upload(url, RequestBody.create(Files.readAllBytes(spool.file(name)), null), headers, stop); // the file may change later
             announce.add(name);
         }
+    }
+
+    /**
+     * Saves each logged artifact the server has not committed, as wandb-core does: CreateArtifact (the run as its
+     * producer, the aliases, digest deduplication: an unchanged version is answered COMMITTED and not sent again),
+     * CreateArtifactManifest, CreateArtifactFiles and a PUT of every file the server asks for, the manifest file
+     * (CreateArtifactManifest with its digest, then a PUT), CommitArtifact. The server refusing an artifact is noted
+     * and the run goes on; the staged files of a committed one are removed.
+     */
+    private void uploadArtifacts() throws WandbHttp.Failure, IOException {
+        for (JsonObject a : spool.pendingArtifacts()) {
+            String outcome;
+            try {
+                outcome = saveArtifact(a);
+            } catch (WandbHttp.Failure f) {
+                if (!f.fatal) throw f; // retries used up or stopping: try again later
+                outcome = "refused: " + f.getMessage();
+                spool.debug("artifact " + a.get("name").getAsString() + " " + outcome);
+            }
+            spool.artifactDone(a, outcome);
+            if (outcome.equals("committed")) Artifacts.unstage(spool.dir, a);
+        }
+    }
+
+    private String saveArtifact(JsonObject a) throws WandbHttp.Failure {
+        String name = a.get("name").getAsString();
+        Map<String, Object> input = new LinkedHashMap<>();
+        input.put("entityName", spool.entity());
+        input.put("projectName", spool.project());
+        input.put("artifactTypeName", a.get("type").getAsString());
+        input.put("artifactCollectionName", name);
+        input.put("runName", spool.runId()); // this run is the artifact's producer
+        input.put("digest", a.get("digest").getAsString());
+        input.put("digestAlgorithm", "MANIFEST_MD5");
+        List<Map<String, String>> aliases = new ArrayList<>();
+        for (JsonElement al : a.getAsJsonArray("aliases")) aliases.add(Map.of("artifactCollectionName", name, "alias", al.getAsString()));
+        input.put("aliases", aliases);
+        if (a.has("metadata")) input.put("metadata", a.get("metadata").getAsString());
+        input.put("enableDigestDeduplication", true);
+        input.put("clientID", a.get("client_id").getAsString());
+        input.put("sequenceClientID", a.get("sequence_client_id").getAsString());
+        JsonObject created = obj(obj(http.graphql("CreateArtifact", CREATE_ARTIFACT, Map.of("input", input), WandbHttp.Policy.GRAPHQL, stop),
+                "createArtifact"), "artifact");
+        if (created == null) throw new WandbHttp.Failure("CreateArtifact: the answer has no artifact", 200, true);
+        String id = created.get("id").getAsString(), state = created.get("state").getAsString();
+        if (state.equals("COMMITTED")) return "committed"; // the same content as an existing version
+        if (!state.equals("PENDING") && !state.equals("DELETED")) throw new WandbHttp.Failure("CreateArtifact: state " + state, 200, true);
+        JsonObject latest = obj(obj(created, "artifactSequence"), "latestArtifact");
+        String base = latest != null ? latest.get("id").getAsString() : null;
+        String manifestId = createManifest(id, base, "", false).get("id").getAsString();
+        JsonArray contents = a.getAsJsonArray("contents");
+        List<Map<String, Object>> specs = new ArrayList<>();
+        for (JsonElement e : contents) {
+            Map<String, Object> spec = new LinkedHashMap<>();
+            spec.put("artifactID", id);
+            spec.put("name", Artifacts.path(e));
+            spec.put("md5", e.getAsJsonObject().get("digest").getAsString());
+            spec.put("artifactManifestID", manifestId);
+            specs.add(spec);
+        }
+        Map<String, Object> filesInput = new LinkedHashMap<>();
+        filesInput.put("artifactFiles", specs);
+        filesInput.put("storageLayout", Artifacts.STORAGE_LAYOUT);
+        JsonObject files = obj(obj(http.graphql("CreateArtifactFiles", CREATE_ARTIFACT_FILES, Map.of("input", filesInput), WandbHttp.Policy.GRAPHQL, stop),
+                "createArtifactFiles"), "files");
+        JsonArray edges = files == null ? new JsonArray() : files.getAsJsonArray("edges");
+        if (edges.size() != contents.size())
+            throw new WandbHttp.Failure("CreateArtifactFiles: " + edges.size() + " upload URLs for " + contents.size() + " files", 200, true);
+        Map<String, String> birth = new LinkedHashMap<>();
+        for (int i = 0; i < edges.size(); i++) {
+            JsonObject node = obj(edges.get(i).getAsJsonObject(), "node");
+            JsonObject entry = contents.get(i).getAsJsonObject();
+            birth.put(entry.get("path").getAsString(), obj(node, "artifact").get("id").getAsString());
+            JsonElement url = node.get("uploadUrl");
+            if (url == null || url.isJsonNull()) continue; // the server has this file already
+            Path local = Artifacts.staged(spool.dir, a, entry.get("path").getAsString()); // where the folder is now: it may have moved
+            if (!Files.isRegularFile(local)) throw new WandbHttp.Failure(local + ": the staged file is gone", 0, true);
+            http.upload(url.getAsString(), RequestBody.create(local.toFile(), null), headers(node.get("uploadHeaders")), stop);
+        }
+        byte[] manifest = Artifacts.manifestJson(a, birth);
+        JsonObject file = obj(createManifest(id, base, Artifacts.md5(manifest), true), "file");
+        if (file == null || file.get("uploadUrl") == null || file.get("uploadUrl").isJsonNull())
+            throw new WandbHttp.Failure("CreateArtifactManifest: no upload URL for the manifest", 200, true);
+        http.upload(file.get("uploadUrl").getAsString(), RequestBody.create(manifest, null), headers(file.get("uploadHeaders")), stop);
+        Map<String, Object> commit = new LinkedHashMap<>();
+        commit.put("artifactID", id);
+        http.graphql("CommitArtifact", COMMIT_ARTIFACT, commit, WandbHttp.Policy.GRAPHQL, stop);
+        return "committed";
+    }
+
+    /** CreateArtifactManifest (a full manifest, {@code wandb_manifest.json}): first without a digest, then with the uploaded one's. */
+    private JsonObject createManifest(String artifactId, String baseId, String digest, boolean includeUpload) throws WandbHttp.Failure {
+        Map<String, Object> vars = new LinkedHashMap<>();
+        vars.put("artifactID", artifactId);
+        vars.put("baseArtifactID", baseId);
+        vars.put("name", "wandb_manifest.json");
+        vars.put("digest", digest);
+        vars.put("entityName", spool.entity());
+        vars.put("projectName", spool.project());
+        vars.put("runName", spool.runId());
+        vars.put("manifestType", "FULL");
+        vars.put("includeUpload", includeUpload);
+        JsonObject m = obj(obj(http.graphql("CreateArtifactManifest", CREATE_ARTIFACT_MANIFEST, vars, WandbHttp.Policy.GRAPHQL, stop),
+                "createArtifactManifest"), "artifactManifest");
+        if (m == null) throw new WandbHttp.Failure("CreateArtifactManifest: the answer has no manifest", 200, true);
+        return m;
+    }
+
+    /** Signed-URL headers as the server lists them: {@code "Name: value"} strings. */
+    private static Map<String, String> headers(JsonElement list) {
+        Map<String, String> headers = new LinkedHashMap<>();
+        if (list != null && list.isJsonArray()) for (JsonElement h : list.getAsJsonArray()) {
+            String s = h.getAsString();
+            int i = s.indexOf(':');
+            if (i > 0) headers.put(s.substring(0, i), s.substring(i + 1).trim());
+        }
+        return headers;
     }
 
     private static JsonObject obj(JsonObject o, String k) {

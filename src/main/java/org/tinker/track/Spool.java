@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -23,9 +24,10 @@ import java.util.stream.Stream;
  * sent, and the source both the online sender and {@code wandb-sync} (and the official {@code wandb sync}) send from:
  * <pre>
  *   run-{id}.wandb        the transaction log: Record protobufs (header, run, metric, history, files, output, stats,
- *                         summary, exit, final) in W&amp;B's LevelDB-style block format ({@link TransactionLog})
+ *                         summary, artifact, exit, final) in W&amp;B's LevelDB-style block format ({@link TransactionLog})
  *   files/...             run files, run-relative paths: media/images/*.png, wandb-metadata.json, requirements.txt,
  *                         config.yaml, output.log, wandb-summary.json
+ *   artifacts/...         the files of logged artifacts, staged until uploaded ({@link Artifacts})
  *   logs/debug.log        what tinker's W&amp;B client said
  *   sync-state.json       tinker's own: what the server acknowledged (rows, files, completion), where the run lives
  *                         there, and the history offset the server gave this folder's first row
@@ -49,11 +51,14 @@ final class Spool {
     private final Set<String> files = new LinkedHashSet<>();
     private final List<String> output = new ArrayList<>();
     private final List<String> events = new ArrayList<>();
+    private final List<JsonObject> artifacts = new ArrayList<>();
     private Integer exitCode;
     private String summaryWritten;
     /** Acknowledged: rows of this spool, files announced, complete, and where the run lives on the server. */
     private long acked, outputAcked, eventsAcked;
     private final Set<String> uploaded = new LinkedHashSet<>();
+    /** Artifact client id → "committed" or "refused: why" (a refused one is not sent again). */
+    private final Map<String, String> artifactsDone = new LinkedHashMap<>();
     private boolean completeAcked;
     private String entity, project, storageId;
     /** The server's history offset of this spool's first row; null until the first UpsertBucket answered. */
@@ -132,7 +137,7 @@ final class Spool {
 
     /** A spool rebuilt from records (read by {@link WandbRecords#read}); writes nothing. */
     static Spool rebuilt(Path dir, JsonObject run, List<JsonObject> rows, JsonObject summary, List<String> files, List<String> output,
-                         List<String> events, Integer exitCode) {
+                         List<String> events, List<JsonObject> artifacts, Integer exitCode) {
         Spool s = new Spool(dir, run, null);
         for (JsonObject row : rows) {
             s.lines.add(WandbHttp.GSON.toJson(row));
@@ -142,6 +147,7 @@ final class Spool {
         s.files.addAll(files);
         s.output.addAll(output);
         s.events.addAll(events);
+        s.artifacts.addAll(artifacts);
         s.exitCode = exitCode;
         return s;
     }
@@ -190,6 +196,7 @@ final class Spool {
         if (st.has("output_acked")) outputAcked = Math.min(st.get("output_acked").getAsLong(), output.size());
         if (st.has("events_acked")) eventsAcked = Math.min(st.get("events_acked").getAsLong(), events.size());
         st.getAsJsonArray("uploaded").forEach(e -> uploaded.add(e.getAsString()));
+        if (st.has("artifacts")) st.getAsJsonObject("artifacts").entrySet().forEach(e -> artifactsDone.put(e.getKey(), e.getValue().getAsString()));
         completeAcked = st.get("complete_acked").getAsBoolean();
         entity = str(st, "entity");
         project = str(st, "project");
@@ -255,6 +262,33 @@ final class Spool {
                 WandbProto.msg("FilesItem").set("path", relPath).set("policy", 0).set("type", type))));
         files.add(relPath);
         uploaded.remove(relPath); // a changed file goes again
+    }
+
+    /** A logged artifact ({@link Artifacts#stage}): an ArtifactRecord, and sent by either sender. */
+    synchronized void addArtifact(JsonObject artifact) throws IOException {
+        log.write(WandbProto.record("artifact", WandbRecords.artifact(artifact, run)));
+        artifacts.add(artifact);
+    }
+
+    /** The artifacts neither committed nor refused by the server. */
+    synchronized List<JsonObject> pendingArtifacts() {
+        return artifacts.stream().filter(a -> !artifactsDone.containsKey(a.get("client_id").getAsString())).toList();
+    }
+
+    /** The server's last word on an artifact: "committed", or "refused: why". */
+    synchronized void artifactDone(JsonObject artifact, String outcome) throws IOException {
+        artifactsDone.put(artifact.get("client_id").getAsString(), outcome);
+        saveState();
+    }
+
+    /** "name: why" for each artifact the server refused. */
+    synchronized List<String> refusedArtifacts() {
+        List<String> out = new ArrayList<>();
+        for (JsonObject a : artifacts) {
+            String o = artifactsDone.get(a.get("client_id").getAsString());
+            if (o != null && o.startsWith("refused")) out.add(a.get("name").getAsString() + ": " + o.substring("refused: ".length()));
+        }
+        return out;
     }
 
     /** A line of the run's console output (OutputRawRecord; output.log). */
@@ -437,7 +471,7 @@ final class Spool {
     /** Everything there is has been acknowledged (the run's completion too when it has ended). */
     synchronized boolean synced() {
         return acked == lines.size() && outputAcked == output.size() && eventsAcked == events.size() && uploaded.containsAll(files)
-                && (exitCode == null || completeAcked);
+                && pendingArtifacts().isEmpty() && (exitCode == null || completeAcked);
     }
 
     synchronized void saveState() throws IOException {
@@ -449,6 +483,7 @@ final class Spool {
         JsonArray up = new JsonArray();
         uploaded.forEach(up::add);
         st.add("uploaded", up);
+        st.add("artifacts", WandbHttp.GSON.toJsonTree(artifactsDone));
         st.addProperty("complete_acked", completeAcked);
         st.addProperty("entity", entity);
         st.addProperty("project", project);

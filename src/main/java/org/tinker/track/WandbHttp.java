@@ -148,11 +148,14 @@ final class WandbHttp {
         return send(() -> new Request.Builder().url(url).post(RequestBody.create(body.get(), JSON)).build(), Policy.FILE_STREAM, stop);
     }
 
-    /** PUT the bytes to a signed URL with its headers (no W&B auth: the interceptor strips it off the base URL). */
-    void upload(String url, byte[] bytes, Map<String, String> headers, BooleanSupplier stop) throws Failure {
+    /**
+     * PUT a body (bytes, or a file streamed from disk) to a signed URL with its headers (no W&B auth: the interceptor
+     * strips it off the base URL).
+     */
+    void upload(String url, RequestBody body, Map<String, String> headers, BooleanSupplier stop) throws Failure {
         String full = url.startsWith("/") ? baseUrl + url : url;
         send(() -> {
-            Request.Builder b = new Request.Builder().url(full).put(RequestBody.create(bytes, null));
+            Request.Builder b = new Request.Builder().url(full).put(body);
             headers.forEach(b::header);
             return b.build();
         }, Policy.UPLOAD, stop);

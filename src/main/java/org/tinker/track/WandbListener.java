@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
@@ -13,6 +14,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.tinker.config.RunSpec;
+import org.tinker.runs.Checkpoint;
 import org.tinker.runs.Namer;
 import org.tinker.runs.StatsListener;
 
@@ -79,6 +81,8 @@ public final class WandbListener implements StatsListener {
     public void onStart(RunStart r) {
         RunSpec spec = r.spec();
         WandbSettings s = settings;
+        if (s.timing().finishWait() == null) // WANDB_FINISH_TIMEOUT, when set, takes precedence over the run's config
+            s = s.withTiming(s.timing().withFinishWait(Duration.ofMillis(Math.round(spec.tp().wandb_finish_timeout_s() * 1000))));
         Path previousSpool = null;
         Long rewindTo = null;
         skipUpTo = r.resumeAfterStep();
@@ -132,6 +136,24 @@ public final class WandbListener implements StatsListener {
             flush();
             throw new WandbRun.Stopped("the W&B run " + w.id() + " was stopped from the W&B UI");
         }
+    }
+
+    /**
+     * With {@code tp.wandb_log_checkpoints}, a saved checkpoint becomes a version of the run's model artifact
+     * {@code model-{run id}}: every file of the folder, aliases {@code latest}, {@code step-{_step}} (and {@code final}
+     * for the last one), the counters as metadata.
+     */
+    @Override
+    public void onCheckpoint(Path dir, Counters at) {
+        WandbRun w = run;
+        if (w == null || !w.enabled() || started == null || !started.spec().tp().wandb_log_checkpoints()) return;
+        List<String> aliases = new ArrayList<>(List.of("latest", "step-" + at.statSyncer()));
+        if (dir.getFileName().toString().equals(Checkpoint.FINAL)) aliases.add(Checkpoint.FINAL);
+        JsonObject meta = new JsonObject();
+        meta.addProperty("checkpoint", dir.getFileName().toString());
+        meta.addProperty("step", at.statSyncer());
+        meta.addProperty("n_train_samples", at.nTrainSamples());
+        w.logArtifact("model-" + w.id(), "model", dir, aliases, meta);
     }
 
     /** The runs of one grid launch share a group: {@code {config}-{launch time}}; a single run has none. */

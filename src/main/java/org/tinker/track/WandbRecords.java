@@ -116,6 +116,45 @@ final class WandbRecords {
         return s;
     }
 
+    /**
+     * An {@link Artifacts} description as the official client's ArtifactRecord of a run's output (not user-created,
+     * finalized, not used after commit), so that {@code wandb sync} uploads it too.
+     */
+    static WandbProto.Msg artifact(JsonObject a, JsonObject run) {
+        JsonObject v = run.getAsJsonObject("variables");
+        WandbProto.Msg m = WandbProto.msg("ArtifactManifest").set("version", 1).set("storage_policy", Artifacts.STORAGE_POLICY)
+                .add("storage_policy_config", WandbProto.msg("StoragePolicyConfigItem").set("key", "storageLayout")
+                        .set("value_json", WandbHttp.GSON.toJson(Artifacts.STORAGE_LAYOUT)));
+        for (JsonElement e : a.getAsJsonArray("contents")) {
+            JsonObject c = e.getAsJsonObject();
+            m.add("contents", WandbProto.msg("ArtifactManifestEntry").set("path", str(c, "path")).set("digest", str(c, "digest"))
+                    .set("size", c.get("size").getAsLong()).set("local_path", str(c, "local_path")));
+        }
+        WandbProto.Msg r = WandbProto.msg("ArtifactRecord").set("run_id", str(v, "name")).set("project", str(v, "project"))
+                .set("entity", str(v, "entity")).set("type", str(a, "type")).set("name", str(a, "name")).set("digest", str(a, "digest"))
+                .set("metadata", str(a, "metadata")).set("manifest", m).set("finalize", true).set("client_id", str(a, "client_id"))
+                .set("sequence_client_id", str(a, "sequence_client_id"));
+        for (JsonElement al : a.getAsJsonArray("aliases")) r.add("aliases", al.getAsString());
+        return r;
+    }
+
+    /** The inverse of {@link #artifact}. */
+    static JsonObject artifactJson(DynamicMessage r) {
+        JsonObject a = new JsonObject();
+        for (String k : List.of("client_id", "sequence_client_id", "type", "name", "digest")) a.addProperty(k, WandbProto.str(r, k));
+        if (!WandbProto.str(r, "metadata").isEmpty()) a.addProperty("metadata", WandbProto.str(r, "metadata"));
+        a.add("aliases", WandbHttp.GSON.toJsonTree(WandbProto.<String>list(r, "aliases")));
+        JsonArray contents = new JsonArray();
+        for (DynamicMessage e : WandbProto.<DynamicMessage>list(WandbProto.sub(r, "manifest"), "contents")) {
+            JsonObject c = new JsonObject();
+            for (String k : List.of("path", "digest", "local_path")) c.addProperty(k, WandbProto.str(e, k));
+            c.addProperty("size", WandbProto.num(e, "size"));
+            contents.add(c);
+        }
+        a.add("contents", contents);
+        return a;
+    }
+
     /** Reads a transaction log back into a (read-only) spool; the first run record describes the run. */
     static Spool read(Path dir, Path file) throws IOException {
         JsonObject run = null;
@@ -123,6 +162,7 @@ final class WandbRecords {
         JsonObject summary = new JsonObject();
         Set<String> files = new LinkedHashSet<>();
         List<String> output = new ArrayList<>(), events = new ArrayList<>();
+        List<JsonObject> artifacts = new ArrayList<>();
         Integer exit = null;
         double startTime = 0;
         for (byte[] bytes : TransactionLog.read(file)) {
@@ -162,12 +202,13 @@ final class WandbRecords {
                     line.addProperty("_runtime", Math.max(0, t - startTime));
                     events.add(WandbHttp.GSON.toJson(line));
                 }
+                case "artifact" -> artifacts.add(artifactJson(m));
                 case "exit" -> exit = (int) WandbProto.num(m, "exit_code");
                 default -> { } // header, metric (fixed definitions), final
             }
         }
         if (run == null) throw new IOException(file + ": no run record");
-        return Spool.rebuilt(dir, run, rows, summary, new ArrayList<>(files), output, events, exit);
+        return Spool.rebuilt(dir, run, rows, summary, new ArrayList<>(files), output, events, artifacts, exit);
     }
 
     /** The run description from a RunRecord (the inverse of {@link #runRecord}). */

@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
+import java.time.Duration;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
@@ -335,6 +336,11 @@ public final class WandbRun {
         return spool == null ? null : spool.project() != null ? spool.project() : spool.run.getAsJsonObject("variables").get("project").getAsString();
     }
 
+    /** How long {@link #finish} keeps sending what is unsent. */
+    Duration finishWait() {
+        return settings.timing().finishWaitOrDefault();
+    }
+
     /** The run's local folder (package-private, for the system-metrics sampler's tests). */
     Spool spool() {
         return spool;
@@ -466,6 +472,26 @@ public final class WandbRun {
     }
 
     /**
+     * Logs the files under {@code folder} as a new version of artifact {@code name} (e.g. a checkpoint as type
+     * {@code model}), produced by this run, with these aliases: the files are hashed and staged (hard links) in the
+     * run folder on the calling thread, recorded in the transaction log (so {@code wandb sync} uploads an offline run's
+     * artifacts too), and uploaded by the sender. Returns false (with a warning) when the folder cannot be read.
+     */
+    public boolean logArtifact(String name, String type, Path folder, List<String> aliases, JsonObject metadata) {
+        if (spool == null) return false;
+        synchronized (lock) {
+            if (finished) return false;
+            try {
+                spool.addArtifact(Artifacts.stage(spool.dir, name, type, folder, aliases, metadata));
+            } catch (IOException e) {
+                warn("cannot log " + folder + " as artifact " + name + " (" + e.getMessage() + ")");
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
      * Ends the run: 0 = Finished, anything else = Failed (a killed process, with neither, shows Crashed).
      * Waits at most the finish wait for unsent rows; what is left stays in the spool for wandb-sync.
      */
@@ -489,7 +515,7 @@ public final class WandbRun {
         }
         if (online && thread.isAlive()) {
             // at Ctrl-C or SIGTERM (the shutdown hook) a second signal cannot cut the wait short: wait 30 s at most there
-            long waitNs = settings.timing().finishWait().toNanos();
+            long waitNs = finishWait().toNanos();
             if (Thread.currentThread() == hook) waitNs = Math.min(waitNs, 30_000_000_000L);
             finishDeadline = System.nanoTime() + waitNs;
             finishing = true;
@@ -541,8 +567,9 @@ public final class WandbRun {
     /** What is still unsent, in words ("17 rows, 1 file and the run's end"). */
     private String pending() {
         long rows = spool.size() - spool.acked();
-        int files = spool.pendingFiles().size();
-        return rows + " rows, " + files + (files == 1 ? " file" : " files") + (spool.completeAcked() ? "" : " and the run's end");
+        int files = spool.pendingFiles().size(), artifacts = spool.pendingArtifacts().size();
+        return rows + " rows, " + files + (files == 1 ? " file" : " files") + (artifacts == 0 ? "" : ", " + artifacts
+                + (artifacts == 1 ? " artifact" : " artifacts")) + (spool.completeAcked() ? "" : " and the run's end");
     }
 
     private boolean exitCodeWritten() {
@@ -555,13 +582,11 @@ public final class WandbRun {
             out.println("W&B: offline run " + id + ": " + total + " rows in " + spool.dir + "; nothing sent (runner wandb-sync " + spool.dir + ")");
             return;
         }
-        long unsentRows = total - spool.acked();
-        int unsentFiles = spool.pendingFiles().size();
         String where = url() != null ? url() : settings.baseUrl();
+        for (String r : spool.refusedArtifacts()) out.println("W&B: the server refused artifact " + r);
         if (spool.synced()) out.println("W&B: sent " + sender.rowsSent() + " rows to " + where + "; nothing unsynced");
-        else out.println("W&B: sent " + sender.rowsSent() + " rows to " + where + "; still unsynced: " + unsentRows + " rows, "
-                + unsentFiles + " files" + (spool.completeAcked() ? "" : ", the run's end") + " (send with: runner wandb-sync " + spool.dir
-                + ", or wandb sync " + spool.dir + ")");
+        else out.println("W&B: sent " + sender.rowsSent() + " rows to " + where + "; still unsynced: " + pending()
+                + " (send with: runner wandb-sync " + spool.dir + ", or wandb sync " + spool.dir + ")");
     }
 
     /** All rows, files and the end acknowledged by the server. */
@@ -587,14 +612,14 @@ public final class WandbRun {
             while (true) {
                 if (finishing) {
                     while (!spool.synced()) {
-                        sender.uploadFiles();
+                        sender.upload();
                         sender.post(true);
                     }
                     return;
                 }
                 long now = System.nanoTime();
                 if (now - lastPost >= t.batchInterval().toNanos() && sender.hasWork()) {
-                    sender.uploadFiles();
+                    sender.upload();
                     sender.post(false);
                     spool.saveSummary();
                     lastPost = System.nanoTime();
@@ -638,9 +663,14 @@ public final class WandbRun {
 
     /** 8 characters of [a-z0-9], as the official client's run ids. */
     public static String newId() {
+        return newId(8);
+    }
+
+    /** {@code n} characters of [a-z0-9] (run ids 8; artifact client ids 128). */
+    static String newId(int n) {
         String alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
         StringBuilder b = new StringBuilder();
-        for (int i = 0; i < 8; i++) b.append(alphabet.charAt(RNG.nextInt(alphabet.length())));
+        for (int i = 0; i < n; i++) b.append(alphabet.charAt(RNG.nextInt(alphabet.length())));
         return b.toString();
     }
 

@@ -35,14 +35,25 @@ public record WandbSettings(Mode mode, boolean keyMissing, String baseUrl, Strin
      * @param backoffMax longest retry wait
      * @param initWait how long start-up waits for the server before training goes on regardless
      * @param finishWait how long the end of a run keeps retrying unsent rows before leaving them to wandb-sync
-     *        (default 10 minutes, {@code WANDB_FINISH_TIMEOUT} seconds)
+     *        ({@code WANDB_FINISH_TIMEOUT} seconds); null when unset: a training run then takes its
+     *        {@code tp.wandb_finish_timeout_s}, anything else {@link #DEFAULT_FINISH_WAIT}
      * @param graphqlTimeout per-attempt timeout of GraphQL calls
      * @param streamTimeout per-attempt timeout of file_stream calls
      */
     public record Timing(Duration batchInterval, Duration heartbeat, Duration backoffBase, Duration backoffMax, Duration initWait,
                          Duration finishWait, Duration graphqlTimeout, Duration streamTimeout) {
+        public static final Duration DEFAULT_FINISH_WAIT = Duration.ofMinutes(10);
         public static final Timing DEFAULT = new Timing(Duration.ofSeconds(5), Duration.ofSeconds(30), Duration.ofSeconds(2),
-                Duration.ofSeconds(60), Duration.ofSeconds(15), Duration.ofMinutes(10), Duration.ofSeconds(30), Duration.ofSeconds(180));
+                Duration.ofSeconds(60), Duration.ofSeconds(15), null, Duration.ofSeconds(30), Duration.ofSeconds(180));
+
+        public Timing withFinishWait(Duration d) {
+            return new Timing(batchInterval, heartbeat, backoffBase, backoffMax, initWait, d, graphqlTimeout, streamTimeout);
+        }
+
+        /** The finish wait, or {@link #DEFAULT_FINISH_WAIT} when unset. */
+        public Duration finishWaitOrDefault() {
+            return finishWait != null ? finishWait : DEFAULT_FINISH_WAIT;
+        }
     }
 
     /** From the process environment and the user's home folder. */
@@ -96,8 +107,7 @@ public record WandbSettings(Mode mode, boolean keyMissing, String baseUrl, Strin
                 sec = -1;
             }
             if (!(sec >= 0)) throw new ConfigError("WANDB_FINISH_TIMEOUT=" + ft + ": expected seconds (a number >= 0)");
-            timing = new Timing(timing.batchInterval(), timing.heartbeat(), timing.backoffBase(), timing.backoffMax(), timing.initWait(),
-                    Duration.ofMillis((long) (sec * 1000)), timing.graphqlTimeout(), timing.streamTimeout());
+            timing = timing.withFinishWait(Duration.ofMillis((long) (sec * 1000)));
         }
         return new WandbSettings(mode, missing, base, key, nonBlank(env.get("WANDB_ENTITY")), nonBlank(env.get("WANDB_PROJECT")),
                 Path.of(dir == null ? "." : dir), runId, resume, nonBlank(env.get("WANDB_NAME")), nonBlank(env.get("WANDB_NOTES")),

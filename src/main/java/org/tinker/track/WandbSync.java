@@ -58,14 +58,14 @@ public final class WandbSync {
         try {
             if (spool.synced() && spool.entity() != null)
                 return new Result(dir, spool.runId(), 0, true, "already synced (" + spool.size() + " rows)");
-            long deadline = System.nanoTime() + s.timing().finishWait().toNanos();
+            long deadline = System.nanoTime() + s.timing().finishWaitOrDefault().toNanos();
             WandbHttp http = new WandbHttp(s.baseUrl(), s.apiKey(), s.timing());
             Sender sender = new Sender(http, spool, () -> System.nanoTime() > deadline);
             try {
                 sender.upsert();
                 boolean end = spool.exitCode() != null;
                 do {
-                    sender.uploadFiles();
+                    sender.upload();
                     sender.post(end);
                 } while (!spool.synced());
                 String url = s.runUrl(spool.entity(), spool.project(), spool.runId());

@@ -62,7 +62,9 @@ public final class Benchmark {
                     String.format("  achieved                       %.1f GFLOP/s", achievedGflops),
                     String.format("  %s matmul peak (measured)    %.1f GFLOP/s", precision, matmulPeakGflops),
                     String.format("  MFU                            %.1f%% (of the %s peak)", 100 * mfu, precision),
-                    Double.isNaN(cachedTokensPerSec)
+                    generatedTokens == 0
+                            ? "  generation tokens/s            not measured (training only)"
+                            : Double.isNaN(cachedTokensPerSec)
                             ? String.format("  generation tokens/s            %,.0f recomputing the context (this architecture has no KV cache; %d new tokens)",
                                     recomputeTokensPerSec, generatedTokens)
                             : String.format("  generation tokens/s            %,.0f with the KV cache, %,.0f recomputing the context (%.1fx; %d new tokens)",
@@ -70,8 +72,11 @@ public final class Benchmark {
         }
     }
 
-    /** Runs {@code steps} optimizer steps of the spec (no validation until the end) and measures. */
-    public static Report run(RunSpec spec, int steps, Path projectRoot, PrintStream out) {
+    /**
+     * Runs {@code steps} optimizer steps of the spec (no validation until the end) and measures; {@code trainOnly}: no
+     * validation and test at the end and no generation speed (bench/compare.sh, which reports training alone).
+     */
+    public static Report run(RunSpec spec, int steps, boolean trainOnly, Path projectRoot, PrintStream out) {
         RunSpec s = forBenchmark(spec, steps);
         Experiment.Setup setup = Experiment.Setup.quiet(projectRoot, projectRoot.resolve("target/bench-runs"), false);
         try (Experiment.Prepared p = Experiment.prepare(s, setup, null)) {
@@ -89,12 +94,14 @@ public final class Benchmark {
                 }
             };
             Trainer t = new Trainer(s, p.lm(), p.data(), new Trainer.Options(setup.savedModels(), false, List.of(timer), out, false));
+            if (trainOnly) t.withoutFinalEvaluation();
             out.printf("benchmark %s: %d steps of %s (%,d parameters) ...%n", s.configName(), steps, describe(s.mp()),
                     p.lm().numParameters());
             t.train();
             double startToFirst = (firstStepWallMs[0] - processStartMillis()) / 1e3;
-            // steady state: drop the first 10% (at least 3 steps), then at least 5 equal windows
-            int warm = Math.max(3, steps / 10);
+            // steady state: drop the first 10% (at least 3 steps), then at least 5 equal windows; a smoke run of under 4
+            // steps keeps its last step(s) and says only that the path runs
+            int warm = Math.min(Math.max(3, steps / 10), steps - 1);
             int windows = Math.max(5, Math.min(20, (steps - warm) / 10));
             List<Double> rates = new ArrayList<>();
             int per = Math.max(1, (steps - warm) / windows);
@@ -114,10 +121,10 @@ public final class Benchmark {
             TrainParams.Precision precision = s.tp().precision();
             double peak = precision == TrainParams.Precision.BF16 ? bf16MatmulPeakGflops(p.manager()) : matmulPeakGflops(p.manager());
             double achieved = median * flops / 1e9;
-            int newTokens = Math.min(256, s.mp().max_seq_len() - 1);
+            int newTokens = trainOnly ? 0 : Math.min(256, s.mp().max_seq_len() - 1);
             // NaN: the hierarchical and flexi bodies have no KV cache, so there is no cached speed to report
-            double cached = p.lm().cacheable() ? generationSpeed(p, newTokens, true) : Double.NaN;
-            double recompute = generationSpeed(p, newTokens, false);
+            double cached = !trainOnly && p.lm().cacheable() ? generationSpeed(p, newTokens, true) : Double.NaN;
+            double recompute = trainOnly ? Double.NaN : generationSpeed(p, newTokens, false);
             long tokensPerStep = steps > warm ? (stepTokens[steps] - stepTokens[warm]) / (steps - warm) : 0;
             return new Report(s.configName(), steps, tokensPerStep, median, sorted.length == 0 ? Double.NaN : sorted[0],
                     sorted.length == 0 ? Double.NaN : sorted[sorted.length - 1], startToFirst, rssMb("VmHWM"),

@@ -81,6 +81,13 @@ class BadInputTest {
                 List.of(), 2, words, Left.NOTHING);
     }
 
+    /** {@code runner tint create} on tiny-gpt2 with {@code args}, refused before anything is built. */
+    static Case tint(String name, List<String> args, String... words) {
+        List<String> all = new ArrayList<>(List.of("tint", "create", "--pretrained", "src/test/resources/tiny-gpt2", "--save", "{dir}/saved/tint"));
+        all.addAll(args);
+        return new Case("tint " + name, TINY.getBytes(), all, 2, List.of(words), Left.NOTHING);
+    }
+
     static Stream<Case> cases() {
         return Stream.of(
                 // item 2: NaN and Infinity
@@ -139,6 +146,16 @@ class BadInputTest {
                         List.of("--saved-models=/: expected a folder"), Left.NOTHING),
                 new Case("verify --saved-models=/", TINY.getBytes(), List.of("verify", "--timestamp=x", "--saved-models=/"), 2,
                         List.of("--saved-models=/: expected a folder"), Left.NOTHING),
+                // runner tint's settings go through the params checks: the flag or --set that gave the value
+                tint("--n-forward-backward 0", List.of("--n-forward-backward", "0"),
+                        "--n-forward-backward=0: n_forward_backward=0 in [TintParams]: expected a positive number of steps"),
+                tint("--set tint.inner_lr=inf", List.of("--set", "tint.inner_lr=inf"), "--set tint.inner_lr=inf: inner_lr=inf", "finite"),
+                tint("--set tint.inner_lrr", List.of("--set", "tint.inner_lrr=1"), "unknown key 'inner_lrr' in [TintParams] (did you mean 'inner_lr'?)"),
+                tint("--set mp.dim", List.of("--set", "mp.dim=8"), "--set mp.dim=8: runner tint takes TinT settings only"),
+                tint("--inner-lr and --set tint.inner_lr", List.of("--inner-lr", "1e-3", "--set", "tint.inner_lr=1e-4"),
+                        "--set tint.inner_lr=1e-4: inner_lr is already given by --inner-lr=0.001"),
+                new Case("training --set tint.inner_lr", TINY.getBytes(), List.of("--set", "tint.inner_lr=1e-3"), 2,
+                        List.of("--set tint.inner_lr=1e-3: [TintParams] is not a training setting"), Left.NOTHING),
                 new Case("sample --max-len=-1", TINY.getBytes(), List.of("sample", "--pretrained=no-such-model", "--max-len=-1"), 2,
                         List.of("--max-len=-1: expected a positive number of tokens"), Left.NOTHING));
     }

@@ -136,6 +136,18 @@ class ConfigFileTest {
     }
 
     @Test
+    void tintSettingsAreNotPartOfATrainingConfig() {
+        // runner tint's own section: not in a config file, not in a training --set, nor named as where a key belongs
+        assertEquals("configs/x.txt:3: [TintParams] is not part of a training config (runner tint reads it from its flags and --set tint.KEY=VALUE)",
+                error("[ModelParams]\ndim=4\n[TintParams]\ninner_lr = 1e-3\n"));
+        Grid.Override o = Grid.Override.parse("tint.inner_lr=1e-3");
+        assertEquals(Params.Section.TINT, o.section());
+        assertTrue(assertThrows(ConfigError.class, () -> Grid.expand(List.of(ConfigFile.parse("x", "[ModelParams]\n")), List.of(o), null, false))
+                .getMessage().startsWith("--set tint.inner_lr=1e-3: [TintParams] is not a training setting"));
+        assertEquals("configs/x.txt:2: unknown key 'epsilon' in [ModelParams]", error("[ModelParams]\nepsilon = 1e-5\n"));
+    }
+
+    @Test
     void unknownSection() {
         assertTrue(error("[ModelParam]\ndim=4\n").startsWith("configs/x.txt:1: unknown section 'ModelParam'"));
     }
@@ -215,10 +227,16 @@ class ConfigFileTest {
     @Test
     void paramsRoundTripThroughJson() {
         RunSpec r = runs("[TrainParams]\nval_check_epoch_frac=20\n[DataParams]\ndebug_crop=None\n").get(0);
-        for (Params.Section s : Params.Section.values()) {
+        for (Params.Section s : Params.Section.ofRun()) {
             Record rec = s == Params.Section.DATA ? r.dp() : s == Params.Section.TRAIN ? r.tp() : r.mp();
             assertEquals(rec, Params.fromJson(s, Params.toJson(rec), "x.json"));
         }
+        TintParams t = TintParams.DEFAULTS.with("dtype", "float32").with("inner_lr", 1e-3);
+        assertEquals(t, Params.fromJson(Params.Section.TINT, Params.toJson(t), "tint.json"));
+        // saved params are pretty-printed, one key a line: a bad value is named by its line
+        String bad = Params.toJson(t).replace("\"n_forward_backward\": 1", "\"n_forward_backward\": 0");
+        assertEquals("tint.json:3: n_forward_backward=0 in [TintParams]: expected a positive number of steps",
+                assertThrows(ConfigError.class, () -> Params.fromJson(Params.Section.TINT, bad, "tint.json")).getMessage());
     }
 
     @Test

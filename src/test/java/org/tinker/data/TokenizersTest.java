@@ -87,6 +87,10 @@ class TokenizersTest {
             for (String s : texts) assertEquals(s, t.decode(t.encode(s), true), kind.spelling());
         }
         assertInstanceOf(Gpt2Tokenizer.class, Tokenizers.build(TokenizerKind.GPT2, 0, texts));
+        // gpt2 keeps the ids these texts use, gpt2-full all of GPT-2's (a head of GPT-2's shape)
+        assertTrue(Tokenizers.build(TokenizerKind.GPT2, 0, texts).vocabSize() < 10_000);
+        assertSame(Gpt2Tokenizer.full(), Tokenizers.build(TokenizerKind.GPT2_FULL, 0, texts));
+        assertEquals(Gpt2Tokenizer.FULL_VOCAB_SIZE, Tokenizers.build(TokenizerKind.GPT2_FULL, 0, texts).vocabSize());
     }
 
     @Test
@@ -100,9 +104,9 @@ class TokenizersTest {
     @Test
     void unknownKindListsTheKinds() {
         ConfigError e = assertThrows(ConfigError.class, () -> Tokenizers.kind("bert"));
-        assertTrue(e.getMessage().contains("'bert'") && e.getMessage().contains("char, word, gpt2, custom"), e.getMessage());
+        assertTrue(e.getMessage().contains("'bert'") && e.getMessage().contains("char, word, gpt2, gpt2-full, custom"), e.getMessage());
         e = assertThrows(ConfigError.class, () -> Tokenizers.kind("sentencepiece"));
-        assertTrue(e.getMessage().contains("char, word, gpt2, custom"), e.getMessage());
+        assertTrue(e.getMessage().contains("char, word, gpt2, gpt2-full, custom"), e.getMessage());
         JsonObject o = new JsonObject();
         o.addProperty("kind", "bpe");
         e = assertThrows(ConfigError.class, () -> Tokenizers.fromJson(o));

@@ -18,6 +18,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.tinker.cli.Main;
+import org.tinker.config.TintParams;
 import org.tinker.data.IclTask;
 import org.tinker.data.KeywordIcl;
 import org.tinker.data.PyRandom;
@@ -48,14 +49,8 @@ class IclEvalTest {
     }
 
     /** tiny-gpt2's TinT (K=2, E=8, Hs=4) at inner_lr 0.1 and gate scale g. */
-    static TintConfig config(double g) {
-        TintConfig c = new TintConfig();
-        c.numPrefixes = 2;
-        c.hiddenSize = 8;
-        c.numAttentionHeads = 4;
-        c.innerLr = 0.1;
-        c.gateScale = g;
-        return c;
+    static TintParams config(double g) {
+        return new TintSettings.Widths(2, 8, 4).applyTo(TintParams.DEFAULTS).with("inner_lr", 0.1).with("gate_scale", g);
     }
 
     static List<IclTask.Episode> episodes(long seed, int n, int k) {
@@ -108,7 +103,7 @@ class IclEvalTest {
      */
     @Test
     void queryIsolatedAndOnlyLabelsTrain() {
-        TintConfig c = config(100);
+        TintParams c = config(100);
         IclTask.Episode e = episodes(5, 1, 2).get(0), other = episodes(6, 1, 2).get(0);
         IclTask.Episode sameDemos = new IclTask.Episode(e.demos(), other.query()), none = new IclTask.Episode(List.of(), e.query());
         assertTrue(!other.query().prompt().equals(e.query().prompt()), "a different query");
@@ -124,7 +119,7 @@ class IclEvalTest {
             assertTrue(queryEffect < 1e-12, "the query is not in the update: " + queryEffect);
             assertTrue(w.sub(base).norm() > 1e-6, "two demonstrations move the weights");
             assertArrayEquals(o0.originalLogits.a, o0.finalLogits.a, "no demonstration: no update");
-            AuxModel ref = TintSgd.train(aux, s.ids(), s.icl(), s.nTrain(), c.innerLr, 1, TintSgd.Switches.tint(c, aux));
+            AuxModel ref = TintSgd.train(aux, s.ids(), s.icl(), s.nTrain(), c.inner_lr(), 1, TintSgd.Switches.tint(c, aux));
             double rel = TintFixtures.relDelta(o.finalLogits, ref.forward(s.ids(), s.icl()).logits, o.originalLogits, s.row(), s.row() + 1);
             assertTrue(rel < 1e-9, "TinT vs TinT-SGD at the query, rel(Δ) " + rel);
         }
@@ -133,7 +128,7 @@ class IclEvalTest {
     /** Isolated demonstrations make the update a sum over demonstrations: their order changes TinT's reading only by rounding; plain ICL's changes. */
     @Test
     void demonstrationOrderDoesNotMatterToTint() {
-        TintConfig c = config(100);
+        TintParams c = config(100);
         IclTask.Episode e = episodes(7, 1, 4).get(0);
         List<IclTask.Example> reversed = new ArrayList<>(e.demos());
         Collections.reverse(reversed);
@@ -154,7 +149,7 @@ class IclEvalTest {
      */
     @Test
     void accuraciesAreARecountOverTheQueries() {
-        TintConfig c = config(10);
+        TintParams c = config(10);
         List<IclTask.Episode> eps = episodes(11, 12, 2);
         IclEval.Result res;
         try (TintEngine engine = new TintEngine(aux, c, Device.cpu(), TintEngine.Precision.FLOAT64)) {

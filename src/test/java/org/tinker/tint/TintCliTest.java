@@ -2,6 +2,7 @@ package org.tinker.tint;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
@@ -12,6 +13,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.tinker.cli.Main;
+import org.tinker.config.TintParams;
 import org.tinker.engine.SafeTensors;
 
 /** runner tint forward | create (save, load back) | perplexity, and the user-mistake exits. */
@@ -52,6 +54,19 @@ class TintCliTest {
             System.out.printf("tiny-gpt2 TinT first forward vs aux forward (gate 10, float64): max abs %.3g%n", d);
             assertTrue(d < 1e-6, "first forward " + d); // tanh(10) = 1 − 4e-9 gate factors
         }
+    }
+
+    /** Any TinT setting by name with --set, beside the flags; what is saved is what was asked for. */
+    @Test
+    void createTakesSettingsByName() {
+        Path save = tmp.resolve("tint-set");
+        assertEquals(0, Main.run("tint", "create", "--pretrained", "src/test/resources/tiny-gpt2", "--n-forward-backward", "2",
+                "--set", "tint.inner_lr=1e-3", "--set", "TintParams.ln_update_bias_only=False", "--save", save.toString()));
+        TintParams c = TintStore.load(save).cfg;
+        assertEquals(2, c.n_forward_backward());
+        assertEquals(1e-3, c.inner_lr());
+        assertFalse(c.ln_update_bias_only());
+        assertEquals(TintSettings.suggest(2, 2).get(0).applyTo(c), c, "K, E and Hs not given: the first valid choice for the aux");
     }
 
     @Test

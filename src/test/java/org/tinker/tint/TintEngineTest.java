@@ -9,6 +9,7 @@ import ai.djl.ndarray.NDManager;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.tinker.config.TintParams;
 
 /**
  * What only the engine construction has: a batch of sequences in one pass (each with its own train length, icl mask
@@ -34,8 +35,7 @@ class TintEngineTest {
             pos[t] = t < 12 ? t : t < 24 ? t - 12 : t - 24;
         }
         IclInput icl = IclInput.segments(seg, pos);
-        TintConfig c = hard.config().copy();
-        c.nForwardBackward = 2;
+        TintParams c = hard.config().with("n_forward_backward", 2);
         try (TintEngine e = new TintEngine(hard.aux(), c, Device.cpu(), TintEngine.Precision.FLOAT64); NDManager scope = NDManager.newBaseManager()) {
             TintModel.Output alone0 = e.forward(a, hard.nTrain(), IclInput.NONE), alone1 = e.forward(b, 24, icl);
             TintEngine.Result r = e.forward(scope, new long[][] {a, b}, new int[] {hard.nTrain(), 24}, new IclInput[] {IclInput.NONE, icl});

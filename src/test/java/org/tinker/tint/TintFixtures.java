@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import java.nio.file.Path;
 import java.util.Map;
+import org.tinker.config.TintParams;
 import org.tinker.engine.SafeTensors;
 
 /** The two fixture cases copied from shared/fixtures/tint into test resources. */
@@ -17,19 +18,19 @@ final class TintFixtures {
     enum Backend {
         MAT, ENGINE;
 
-        TintPass build(AuxModel aux, TintConfig c) {
+        TintPass build(AuxModel aux, TintParams c) {
             return this == MAT ? new TintModel(aux, c)
-                    : new TintEngine(aux, c, Device.cpu(), c.f32 ? TintEngine.Precision.FLOAT32 : TintEngine.Precision.FLOAT64);
+                    : new TintEngine(aux, c, Device.cpu(), c.f32() ? TintEngine.Precision.FLOAT32 : TintEngine.Precision.FLOAT64);
         }
 
         /** One pass, the construction built and released around it. */
-        TintModel.Output run(AuxModel aux, TintConfig c, long[] ids, int nTrain, IclInput icl) {
+        TintModel.Output run(AuxModel aux, TintParams c, long[] ids, int nTrain, IclInput icl) {
             try (TintPass t = build(aux, c)) {
                 return t.forward(ids, nTrain, icl);
             }
         }
 
-        TintModel.Output run(AuxModel aux, TintConfig c, long[] ids, int nTrain) {
+        TintModel.Output run(AuxModel aux, TintParams c, long[] ids, int nTrain) {
             return run(aux, c, ids, nTrain, IclInput.NONE);
         }
     }

@@ -16,6 +16,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.tinker.config.ConfigError;
+import org.tinker.config.TintParams;
 
 /**
  * icl_mask / single-FT ICL (docs/models/tint.md, "Train part, eval part and single-pass ICL"): the construction against TinT-SGD with the mask and reset positions, a
@@ -52,10 +53,9 @@ class TintIclTest {
         AuxModel aux = hard.aux();
         Mat base = aux.forward(hard.ids(), icl).logits;
         for (int steps : new int[] {1, 2}) {
-            TintConfig c = hard.config().copy();
-            c.nForwardBackward = steps;
+            TintParams c = hard.config().with("n_forward_backward", steps);
             TintModel.Output out = backend.run(aux, c, hard.ids(), N_TRAIN, icl);
-            AuxModel ref = TintSgd.train(aux, hard.ids(), icl, N_TRAIN, c.innerLr, steps, TintSgd.Switches.tint(c, aux));
+            AuxModel ref = TintSgd.train(aux, hard.ids(), icl, N_TRAIN, c.inner_lr(), steps, TintSgd.Switches.tint(c, aux));
             Mat fin = ref.forward(hard.ids(), icl).logits;
             double orig = TintFixtures.maxAbsDiff(out.originalLogits, base);
             double rel = TintFixtures.relDelta(out.finalLogits, fin, base, 0, fin.rows);
@@ -83,9 +83,9 @@ class TintIclTest {
             pos[t] = t % 8;
         }
         IclInput icl = IclInput.segments(seg, pos);
-        TintConfig c = TintOptTest.config();
+        TintParams c = TintOptTest.config();
         TintModel.Output out = backend.run(aux, c, ids, 16, icl);
-        AuxModel ref = TintSgd.train(aux, ids, icl, 16, c.innerLr, 1, TintSgd.Switches.tint(c, aux));
+        AuxModel ref = TintSgd.train(aux, ids, icl, 16, c.inner_lr(), 1, TintSgd.Switches.tint(c, aux));
         double rel = TintFixtures.relDelta(out.finalLogits, ref.forward(ids, icl).logits, out.originalLogits, 0, ids.length);
         System.out.printf(backend + " OPT aux with icl_segments + reset positions: construction vs reference rel(Δ) %.3g%n", rel);
         assertTrue(rel < 1e-9, "rel " + rel);
@@ -175,9 +175,9 @@ class TintIclTest {
         labels[11] = labels[23] = true; // each demonstration's last token plays the label word
         IclInput icl = IclInput.segments(SEGMENTS, RESET).withLossTokens(labels);
         AuxModel aux = hard.aux();
-        TintConfig c = hard.config();
+        TintParams c = hard.config();
         TintModel.Output out = backend.run(aux, c, hard.ids(), N_TRAIN, icl);
-        AuxModel ref = TintSgd.train(aux, hard.ids(), icl, N_TRAIN, c.innerLr, 1, TintSgd.Switches.tint(c, aux));
+        AuxModel ref = TintSgd.train(aux, hard.ids(), icl, N_TRAIN, c.inner_lr(), 1, TintSgd.Switches.tint(c, aux));
         double rel = TintFixtures.relDelta(out.finalLogits, ref.forward(hard.ids(), icl).logits, out.originalLogits, 0, 40);
         TintModel.Output all = backend.run(aux, c, hard.ids(), N_TRAIN, IclInput.segments(SEGMENTS, RESET));
         double diff = TintFixtures.maxAbsDiff(out.finalLogits, all.finalLogits);

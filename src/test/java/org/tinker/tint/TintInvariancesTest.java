@@ -2,6 +2,7 @@ package org.tinker.tint;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -13,6 +14,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.tinker.config.ConfigError;
+import org.tinker.config.TintParams;
 
 /** docs/models/tint.md, "Checking an implementation numerically": invariances, float32 fixture, parameter counts, the dimension rules, the RMSNorm extension. */
 class TintInvariancesTest {
@@ -25,12 +27,12 @@ class TintInvariancesTest {
         }
     }
 
-    static TintModel.Output run(TintFixtures.Backend backend, TintConfig c) {
+    static TintModel.Output run(TintFixtures.Backend backend, TintParams c) {
         return backend.run(hard.aux(), c, hard.ids(), hard.nTrain());
     }
 
-    static Mat refLogits(AuxModel aux, TintConfig c) {
-        AuxModel upd = TintSgd.train(aux, hard.ids(), hard.nTrain(), c.innerLr, c.nForwardBackward, TintSgd.Switches.tint(c, aux));
+    static Mat refLogits(AuxModel aux, TintParams c) {
+        AuxModel upd = TintSgd.train(aux, hard.ids(), hard.nTrain(), c.inner_lr(), c.n_forward_backward(), TintSgd.Switches.tint(c, aux));
         return upd.forward(hard.ids()).logits;
     }
 
@@ -56,13 +58,9 @@ class TintInvariancesTest {
     @ParameterizedTest
     @EnumSource(TintFixtures.Backend.class)
     void restrictPrefixesAndReuseDoNotChangeOutputs(TintFixtures.Backend backend) {
-        TintConfig c = hard.config().copy();
-        c.nForwardBackward = 2;
+        TintParams c = hard.config().with("n_forward_backward", 2);
         TintModel.Output a = run(backend, c);
-        TintConfig d = c.copy();
-        d.restrictPrefixes = false;
-        d.reuseBackwardBlocks = false;
-        d.reuseForwardBlocks = false;
+        TintParams d = c.with("restrict_prefixes", false).with("reuse_backward_blocks", false).with("reuse_forward_blocks", false);
         TintModel.Output b = run(backend, d);
         assertArrayEquals(a.finalLogits.a, b.finalLogits.a, "bit-identical final logits");
         assertArrayEquals(a.originalLogits.a, b.originalLogits.a);
@@ -71,8 +69,7 @@ class TintInvariancesTest {
     @ParameterizedTest
     @EnumSource(TintFixtures.Backend.class)
     void zeroLearningRateLeavesLogits(TintFixtures.Backend backend) {
-        TintConfig c = hard.config().copy();
-        c.innerLr = 0;
+        TintParams c = hard.config().with("inner_lr", 0);
         TintModel.Output o = run(backend, c);
         assertArrayEquals(o.originalLogits.a, o.finalLogits.a);
     }
@@ -80,8 +77,7 @@ class TintInvariancesTest {
     @ParameterizedTest
     @EnumSource(TintFixtures.Backend.class)
     void twoStepsEqualTwoReferenceSteps(TintFixtures.Backend backend) {
-        TintConfig c = hard.config().copy();
-        c.nForwardBackward = 2;
+        TintParams c = hard.config().with("n_forward_backward", 2);
         TintModel.Output o = run(backend, c);
         Mat ref = refLogits(hard.aux(), c);
         double rel = TintFixtures.relDelta(o.finalLogits, ref, o.originalLogits, 0, ref.rows);
@@ -92,8 +88,7 @@ class TintInvariancesTest {
     @ParameterizedTest
     @EnumSource(TintFixtures.Backend.class)
     void onlyTopLayersChange(TintFixtures.Backend backend) {
-        TintConfig c = hard.config().copy();
-        c.nSimulationLayers = 1;
+        TintParams c = hard.config().with("n_simulation_layers", 1);
         TintModel.Output o = run(backend, c);
         AuxModel.Layer before = hard.aux().layers.get(0), after = o.updated.layers.get(0);
         for (Mat[] pair : new Mat[][] {{before.wv, after.wv}, {before.w1, after.w1}, {before.w2, after.w2}, {before.b2, after.b2}, {before.ln1B, after.ln1B}})
@@ -122,19 +117,14 @@ class TintInvariancesTest {
 
     @Test
     void parameterCounts() {
-        TintConfig c = hard.config().copy();
+        TintParams c = hard.config();
         assertEquals(1_518_814, TintModel.repoParamCount(97, 48, 2, 64, 64, 192, c));
-        c.nSimulationLayers = 1;
-        assertEquals(1_127_040, TintModel.repoParamCount(97, 48, 2, 64, 64, 192, c));
-        c = hard.config().copy();
-        c.nForwardBackward = 2;
-        c.reuseForwardBlocks = c.reuseBackwardBlocks = false;
+        assertEquals(1_127_040, TintModel.repoParamCount(97, 48, 2, 64, 64, 192, c.with("n_simulation_layers", 1)));
+        c = c.with("n_forward_backward", 2).with("reuse_forward_blocks", false).with("reuse_backward_blocks", false);
         assertEquals(3_343_210, TintModel.repoParamCount(97, 48, 2, 64, 64, 192, c));
-        TintConfig g = new TintConfig();
-        g.numPrefixes = 256; g.hiddenSize = 3072; g.numAttentionHeads = 12;
+        TintParams g = new TintSettings.Widths(256, 3072, 12).applyTo(TintParams.DEFAULTS);
         assertEquals(1_476_796_914L, TintModel.repoParamCount(50257, 768, 12, 1024, 1024, 3072, g));
-        g.nSimulationLayers = 1;
-        assertEquals(174_650_508L, TintModel.repoParamCount(50257, 768, 1, 1024, 1024, 3072, g));
+        assertEquals(174_650_508L, TintModel.repoParamCount(50257, 768, 1, 1024, 1024, 3072, g.with("n_simulation_layers", 1)));
         long own = new TintModel(hard.aux(), hard.config()).ownParamCount();
         System.out.println("hard64 own parameter count " + own);
         assertTrue(own > 0);
@@ -142,23 +132,18 @@ class TintInvariancesTest {
 
     @Test
     void dimensionRulesExplainAndPropose() {
-        TintConfig c = hard.config().copy();
-        c.numPrefixes = 5;
-        ConfigError e = assertThrows(ConfigError.class, () -> c.validate(hard.aux(), 40));
+        TintParams c = hard.config().with("num_prefixes", 5);
+        ConfigError e = assertThrows(ConfigError.class, () -> TintSettings.validate(c, hard.aux(), 40));
         assertTrue(e.getMessage().contains("num_prefixes=5 must divide") && e.getMessage().contains("Valid choices"), e.getMessage());
-        TintConfig d = hard.config().copy();
-        d.hiddenSize = 96;
-        e = assertThrows(ConfigError.class, () -> d.validate(hard.aux(), 40));
+        TintParams d = hard.config().with("hidden_size", 96);
+        e = assertThrows(ConfigError.class, () -> TintSettings.validate(d, hard.aux(), 40));
         assertTrue(e.getMessage().contains("4·D=192"), e.getMessage());
+        // a range no aux can meet is refused by the settings' own checks
+        e = assertThrows(ConfigError.class, () -> TintSettings.validate(hard.config().with("n_forward_backward", 0), hard.aux(), 40));
+        assertTrue(e.getMessage().contains("n_forward_backward=0 in [TintParams]: expected a positive number of steps"), e.getMessage());
         // every proposal is valid
-        for (String s : TintConfig.suggest(48, 4).split(" \\| ")) {
-            TintConfig v = hard.config().copy();
-            String[] kv = s.split(" ");
-            v.numPrefixes = Integer.parseInt(kv[0].split("=")[1]);
-            v.hiddenSize = Integer.parseInt(kv[1].split("=")[1]);
-            v.numAttentionHeads = Integer.parseInt(kv[2].split("=")[1]);
-            v.validate(hard.aux(), 40);
-        }
+        assertFalse(TintSettings.suggest(48, 4).isEmpty());
+        for (TintSettings.Widths w : TintSettings.suggest(48, 4)) TintSettings.validate(w.applyTo(hard.config()), hard.aux(), 40);
     }
 
     @Test

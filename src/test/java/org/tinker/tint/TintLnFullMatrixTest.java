@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.tinker.config.TintParams;
 
 /**
  * ln_update_bias_only=false (docs/models/tint.md, "Approximations relative to exact backprop"): the construction against TinT-SGD with the {@code lnFullMatrix} switch on
@@ -13,12 +14,8 @@ import org.junit.jupiter.params.provider.EnumSource;
  */
 class TintLnFullMatrixTest {
 
-    static TintConfig fullLn(TintInput in, double lr, int steps) {
-        TintConfig c = in.config().copy();
-        c.lnUpdateBiasOnly = false;
-        c.innerLr = lr;
-        c.nForwardBackward = steps;
-        return c;
+    static TintParams fullLn(TintInput in, double lr, int steps) {
+        return in.config().with("ln_update_bias_only", false).with("inner_lr", lr).with("n_forward_backward", steps);
     }
 
     static double maxRelMat(Mat a, Mat b, Mat base) {
@@ -34,9 +31,9 @@ class TintLnFullMatrixTest {
             AuxModel aux = in.aux();
             Mat base = aux.forward(in.ids()).logits;
             for (int steps : new int[] {1, 2}) {
-                TintConfig c = fullLn(in, in.config().innerLr, steps);
+                TintParams c = fullLn(in, in.config().inner_lr(), steps);
                 TintModel.Output out = backend.run(aux, c, in.ids(), in.nTrain());
-                AuxModel ref = TintSgd.train(aux, in.ids(), in.nTrain(), c.innerLr, steps, TintSgd.Switches.tint(c, aux));
+                AuxModel ref = TintSgd.train(aux, in.ids(), in.nTrain(), c.inner_lr(), steps, TintSgd.Switches.tint(c, aux));
                 Mat fin = ref.forward(in.ids()).logits;
                 double rel = TintFixtures.relDelta(out.finalLogits, fin, base, 0, fin.rows);
                 double abs = TintFixtures.maxAbsDiff(out.finalLogits, fin);
@@ -66,7 +63,7 @@ class TintLnFullMatrixTest {
     void zeroLearningRateLeavesLogitsUnchanged(TintFixtures.Backend backend) {
         try (NDManager m = NDManager.newBaseManager()) {
             TintInput in = TintFixtures.input("hard64", m);
-            TintConfig c = fullLn(in, 0, 1);
+            TintParams c = fullLn(in, 0, 1);
             TintModel.Output out = backend.run(in.aux(), c, in.ids(), in.nTrain());
             Mat base = in.aux().forward(in.ids()).logits;
             double d = TintFixtures.maxAbsDiff(out.finalLogits, out.originalLogits), d0 = TintFixtures.maxAbsDiff(out.originalLogits, base);

@@ -20,6 +20,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.tinker.cli.Main;
 import org.tinker.cli.TintCommands;
+import org.tinker.config.TintParams;
 import org.tinker.engine.SafeTensors;
 import picocli.CommandLine;
 
@@ -46,27 +47,23 @@ class TintLossTest {
         for (int t = 0; t < optIds.length; t++) optIds[t] = r.nextInt(TintOptTest.V);
     }
 
-    static TintConfig withLoss(TintConfig base, boolean prediction, boolean quad) {
-        TintConfig c = base.copy();
-        c.usePredictionLoss = prediction;
-        c.useQuad = quad;
-        return c;
+    static TintParams withLoss(TintParams base, boolean prediction, boolean quad) {
+        return base.with("use_prediction_loss", prediction).with("use_quad", quad);
     }
 
     /** Construction vs reference (final logits rel(Δ), decoded weights max rel(Δw)) for 1 and 2 steps; returns the worst. */
-    static double[] constructionVsReference(TintFixtures.Backend backend, AuxModel aux, long[] ids, int nTrain, TintConfig base, String what) {
+    static double[] constructionVsReference(TintFixtures.Backend backend, AuxModel aux, long[] ids, int nTrain, TintParams base, String what) {
         Mat orig = aux.forward(ids).logits;
         double worstRel = 0, worstW = 0;
         for (int steps : new int[] {1, 2}) {
-            TintConfig c = base.copy();
-            c.nForwardBackward = steps;
+            TintParams c = base.with("n_forward_backward", steps);
             TintModel.Output out = backend.run(aux, c, ids, nTrain);
-            AuxModel ref = TintSgd.train(aux, ids, nTrain, c.innerLr, steps, TintSgd.Switches.tint(c, aux));
+            AuxModel ref = TintSgd.train(aux, ids, nTrain, c.inner_lr(), steps, TintSgd.Switches.tint(c, aux));
             Mat fin = ref.forward(ids).logits;
             double rel = TintFixtures.relDelta(out.finalLogits, fin, orig, 0, fin.rows);
             double w = TintOptTest.maxRelWeights(out.updated, ref, aux);
             System.out.printf(backend + " %s, %s, inner_lr %.0e, %d step(s): construction vs reference final rel(Δ) %.3g, weights max rel(Δw) %.3g; max |Δlogit| %.3g%n",
-                    what, c.loss(), c.innerLr, steps, rel, w, TintFixtures.maxAbsDiff(fin, orig));
+                    what, c.loss(), c.inner_lr(), steps, rel, w, TintFixtures.maxAbsDiff(fin, orig));
             assertTrue(rel < 1e-9, what + " final rel " + rel);
             assertTrue(w < 1e-9, what + " weights " + w);
             worstRel = Math.max(worstRel, rel);
@@ -79,10 +76,8 @@ class TintLossTest {
      * The fixtures' logits are large (up to 12.6), so the quadratic loss's gradient is too: with the fixture's
      * inner_lr 1e-4 one step moves the logits by up to 12 (GPT-2) / 4.4 (OPT); 1e-6 by 0.24 / 0.05, the prediction loss's scale.
      */
-    static TintConfig quad(TintConfig base, double lr) {
-        TintConfig c = withLoss(base, false, true);
-        c.innerLr = lr;
-        return c;
+    static TintParams quad(TintParams base, double lr) {
+        return withLoss(base, false, true).with("inner_lr", lr);
     }
 
     @ParameterizedTest
@@ -110,16 +105,16 @@ class TintLossTest {
     @ParameterizedTest
     @EnumSource(TintFixtures.Backend.class)
     void flagsSelectTheLossAsTheOriginal(TintFixtures.Backend backend) {
-        assertEquals(TintConfig.Loss.PREDICTION, withLoss(hard.config(), true, false).loss());
-        assertEquals(TintConfig.Loss.PREDICTION, withLoss(hard.config(), true, true).loss(), "prediction loss wins over use_quad");
-        assertEquals(TintConfig.Loss.QUAD, withLoss(hard.config(), false, true).loss());
-        assertEquals(TintConfig.Loss.MEAN, withLoss(hard.config(), false, false).loss());
+        assertEquals(TintParams.Loss.PREDICTION, withLoss(hard.config(), true, false).loss());
+        assertEquals(TintParams.Loss.PREDICTION, withLoss(hard.config(), true, true).loss(), "prediction loss wins over use_quad");
+        assertEquals(TintParams.Loss.QUAD, withLoss(hard.config(), false, true).loss());
+        assertEquals(TintParams.Loss.MEAN, withLoss(hard.config(), false, false).loss());
         JsonObject o = new JsonObject();
-        assertEquals(TintConfig.Loss.PREDICTION, TintConfig.fromJson(o, "t").loss(), "defaults: the prediction loss");
+        assertEquals(TintParams.Loss.PREDICTION, TintSettings.fromJson(o.toString(), "t").loss(), "defaults: the prediction loss");
         o.addProperty("use_quad", true);
-        assertEquals(TintConfig.Loss.PREDICTION, TintConfig.fromJson(o, "t").loss());
+        assertEquals(TintParams.Loss.PREDICTION, TintSettings.fromJson(o.toString(), "t").loss());
         o.addProperty("use_prediction_loss", false);
-        assertEquals(TintConfig.Loss.QUAD, TintConfig.fromJson(o, "t").loss());
+        assertEquals(TintParams.Loss.QUAD, TintSettings.fromJson(o.toString(), "t").loss());
         // both true: bit-identical to the prediction loss
         TintModel.Output a = backend.run(hard.aux(), withLoss(hard.config(), true, true), hard.ids(), hard.nTrain());
         TintModel.Output b = backend.run(hard.aux(), hard.config(), hard.ids(), hard.nTrain());
@@ -159,7 +154,7 @@ class TintLossTest {
         Random r = new Random(11);
         Mat h = new Mat(T, D, false);
         for (int i = 0; i < h.a.length; i++) h.a[i] = r.nextGaussian();
-        Mat dh = LossGradient.hidden(h.mmT(E), E, ids, nTrain, TintConfig.Loss.QUAD, false);
+        Mat dh = LossGradient.hidden(h.mmT(E), E, ids, nTrain, TintParams.Loss.QUAD, false);
         int t = 7, y = (int) ids[t + 1];
         // the loss is quadratic in h, so a central difference is exact up to rounding
         double step = 1e-3, worst = 0, scale = 0;
@@ -179,7 +174,7 @@ class TintLossTest {
         for (int u = nTrain - 1; u < T; u++)
             for (int j = 0; j < D; j++) assertEquals(0.0, dh.get(u, j), "row " + u);
         // the mean option: mean_v E_v − E_y, whatever h is
-        Mat dm = LossGradient.hidden(h.mmT(E), E, ids, nTrain, TintConfig.Loss.MEAN, false);
+        Mat dm = LossGradient.hidden(h.mmT(E), E, ids, nTrain, TintParams.Loss.MEAN, false);
         double mw = 0;
         for (int j = 0; j < D; j++) {
             double mean = 0;
@@ -212,8 +207,8 @@ class TintLossTest {
         Path save = tmp.resolve("tint-quad");
         assertEquals(0, Main.run("tint", "create", "--pretrained", "src/test/resources/tiny-gpt2", "--use-prediction-loss", "false", "--use-quad", "true",
                 "--save", save.toString()));
-        TintConfig c = TintStore.load(save).cfg;
-        assertEquals(TintConfig.Loss.QUAD, c.loss());
+        TintParams c = TintStore.load(save).cfg;
+        assertEquals(TintParams.Loss.QUAD, c.loss());
         // the tint commands say that --pretrained takes OPT folders too
         CommandLine cl = new CommandLine(new TintCommands());
         for (String sub : new String[] {"create", "perplexity"}) {

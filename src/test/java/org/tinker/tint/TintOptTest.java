@@ -24,6 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 import org.tinker.config.ConfigError;
+import org.tinker.config.TintParams;
 import org.tinker.engine.SafeTensors;
 
 /**
@@ -133,14 +134,8 @@ class TintOptTest {
     }
 
     /** Hard gates, float64 (the tolerances of docs/models/tint.md, "Checking an implementation numerically"); K=8, E=96, Hs=4 is valid for D=24, H=4. */
-    static TintConfig config() {
-        TintConfig c = new TintConfig();
-        c.numPrefixes = 8;
-        c.hiddenSize = 96;
-        c.numAttentionHeads = 4;
-        c.gateScale = 20;
-        c.innerLr = 1e-4;
-        return c;
+    static TintParams config() {
+        return new TintSettings.Widths(8, 96, 4).applyTo(TintParams.DEFAULTS).with("gate_scale", 20).with("inner_lr", 1e-4);
     }
 
     // ------------------------------------------------------------------------------------------------ HF OPT, directly
@@ -279,10 +274,9 @@ class TintOptTest {
         int nTrain = 12;
         Mat base = aux.forward(ids).logits;
         for (int steps : new int[] {1, 2}) {
-            TintConfig c = config();
-            c.nForwardBackward = steps;
+            TintParams c = config().with("n_forward_backward", steps);
             TintModel.Output out = backend.run(aux, c, ids, nTrain);
-            AuxModel ref = TintSgd.train(aux, ids, nTrain, c.innerLr, steps, TintSgd.Switches.tint(c, aux));
+            AuxModel ref = TintSgd.train(aux, ids, nTrain, c.inner_lr(), steps, TintSgd.Switches.tint(c, aux));
             Mat fin = ref.forward(ids).logits;
             double orig = TintFixtures.maxAbsDiff(out.originalLogits, base);
             double rel = TintFixtures.relDelta(out.finalLogits, fin, base, 0, fin.rows);
@@ -298,10 +292,8 @@ class TintOptTest {
     /** The dimension rules name the aux's keys as OPT's config.json does, not GPT-2's. */
     @Test
     void validationSpeaksOptKeyNames() {
-        TintConfig c = config();
-        c.numPrefixes = 5;
-        c.numAttentionHeads = 2;
-        String msg = assertThrows(ConfigError.class, () -> c.validate(aux, TAUX + 1)).getMessage();
+        TintParams c = config().with("num_prefixes", 5).with("num_attention_heads", 2);
+        String msg = assertThrows(ConfigError.class, () -> TintSettings.validate(c, aux, TAUX + 1)).getMessage();
         assertTrue(msg.contains("must divide the aux hidden_size=24") && msg.contains("the aux num_attention_heads=4")
                 && msg.contains("more than the aux max_position_embeddings=32"), msg);
         // GPT-2's key names as whole words ("n_head" also occurs inside "num_attention_heads")
@@ -311,19 +303,17 @@ class TintOptTest {
     @ParameterizedTest
     @EnumSource(TintFixtures.Backend.class)
     void zeroLearningRateAndTopLayersOnly(TintFixtures.Backend backend) {
-        TintConfig c = config();
-        c.innerLr = 0;
+        TintParams c = config().with("inner_lr", 0);
         TintModel.Output o = backend.run(aux, c, ids, 12);
         assertArrayEquals(o.originalLogits.a, o.finalLogits.a, "inner_lr=0: final = original, bit for bit");
-        c = config();
-        c.nSimulationLayers = 1;
+        c = config().with("n_simulation_layers", 1);
         o = backend.run(aux, c, ids, 12);
         AuxModel.Layer before = aux.layers.get(0), after = o.updated.layers.get(0);
         for (Mat[] pair : new Mat[][] {{before.wv, after.wv}, {before.wo, after.wo}, {before.w1, after.w1}, {before.w2, after.w2}, {before.b2, after.b2},
                 {before.ln1B, after.ln1B}, {before.ln2B, after.ln2B}})
             assertArrayEquals(pair[0].a, pair[1].a, "layer 0 frozen with n_simulation_layers=1");
         assertTrue(TintFixtures.maxAbsDiff(aux.layers.get(1).wv, o.updated.layers.get(1).wv) > 0, "layer 1 updated");
-        AuxModel ref = TintSgd.train(aux, ids, 12, c.innerLr, 1, TintSgd.Switches.tint(c, aux));
+        AuxModel ref = TintSgd.train(aux, ids, 12, c.inner_lr(), 1, TintSgd.Switches.tint(c, aux));
         double rel = TintFixtures.relDelta(o.finalLogits, ref.forward(ids).logits, o.originalLogits, 0, ids.length);
         System.out.printf(backend + " OPT aux, n_sim=1: construction vs reference rel(Δ) %.3g%n", rel);
         assertTrue(rel < 1e-9, "rel " + rel);
@@ -332,17 +322,12 @@ class TintOptTest {
     @Test
     void parameterCountsReproduceTintMdOpt125mRow() {
         // docs/models/tint.md, "Parameter count of the original" table, OPT-125M (V=50272, D=768, L=12, T_aux=2048, wpe 2050 rows), README settings E=3072, K=256, Hs=12
-        TintConfig g = new TintConfig();
-        g.numPrefixes = 256; g.hiddenSize = 3072; g.numAttentionHeads = 12;
+        TintParams g = new TintSettings.Widths(256, 3072, 12).applyTo(TintParams.DEFAULTS);
         AuxModel.Family opt = AuxModel.Family.OPT;
         long n12 = TintModel.repoParamCount(opt, 50272, 768, 12, 2048, 3072, g);
-        g.nSimulationLayers = 6;
-        long n6 = TintModel.repoParamCount(opt, 50272, 768, 12, 2048, 3072, g);
-        g.nSimulationLayers = 3;
-        long n3 = TintModel.repoParamCount(opt, 50272, 768, 12, 2048, 3072, g);
-        g.nSimulationLayers = -1;
-        g.reuseForwardBlocks = g.reuseBackwardBlocks = false;
-        long noReuse = TintModel.repoParamCount(opt, 50272, 768, 12, 2048, 3072, g);
+        long n6 = TintModel.repoParamCount(opt, 50272, 768, 12, 2048, 3072, g.with("n_simulation_layers", 6));
+        long n3 = TintModel.repoParamCount(opt, 50272, 768, 12, 2048, 3072, g.with("n_simulation_layers", 3));
+        long noReuse = TintModel.repoParamCount(opt, 50272, 768, 12, 2048, 3072, g.with("reuse_forward_blocks", false).with("reuse_backward_blocks", false));
         System.out.printf("OPT-125M repo-equivalent counts: n_sim=12 %,d; 6 %,d; 3 %,d; 12 without reuse %,d%n", n12, n6, n3, noReuse);
         assertEquals(1_669_324_018L, n12);
         assertEquals(1_220_708_254L, n6);

@@ -21,7 +21,7 @@ class TintSgdTest {
             Mat base = aux.forward(in.ids()).logits;
             Mat auxLogits = TintFixtures.mat(exp.get("aux_logits"));
             assertTrue(TintFixtures.maxAbsDiff(base, auxLogits) < 1e-12, "aux forward");
-            AuxModel upd = TintSgd.train(aux, in.ids(), in.nTrain(), in.config().innerLr, 1, TintSgd.Switches.tint(in.config(), aux));
+            AuxModel upd = TintSgd.train(aux, in.ids(), in.nTrain(), in.config().inner_lr(), 1, TintSgd.Switches.tint(in.config(), aux));
             Mat fin = upd.forward(in.ids()).logits;
             Mat refFin = TintFixtures.mat(exp.get("reference_final_logits"));
             Mat tintFin = TintFixtures.mat(exp.get("final_logits"));
@@ -58,7 +58,7 @@ class TintSgdTest {
             Map<String, NDArray> exp = TintFixtures.expected("default32", m);
             AuxModel aux = in.aux();
             Mat base = aux.forward(in.ids()).logits;
-            AuxModel upd = TintSgd.train(aux, in.ids(), in.nTrain(), in.config().innerLr, 1, TintSgd.Switches.tint(in.config(), aux));
+            AuxModel upd = TintSgd.train(aux, in.ids(), in.nTrain(), in.config().inner_lr(), 1, TintSgd.Switches.tint(in.config(), aux));
             Mat fin = upd.forward(in.ids()).logits;
             Mat tintFin = TintFixtures.mat(exp.get("final_logits"));
             Mat tintOrig = TintFixtures.mat(exp.get("original_logits"));

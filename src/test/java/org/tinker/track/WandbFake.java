@@ -24,7 +24,8 @@ import okhttp3.mockwebserver.SocketPolicy;
  * A W&B server on loopback (OkHttp MockWebServer) that keeps what a real one keeps, per run: history lines by
  * offset (and how often each offset was written; {@code historyLineCount} in UpsertBucket's answer), output.log
  * and wandb-events.jsonl lines, the last summary line, uploaded files, completion; RewindRun truncates a run's
- * history after a {@code _step}. {@link #history}, {@link #writes} and the fields below them are the first run's.
+ * history after a {@code _step}; artifacts as the artifact mutations leave them (below). {@link #history}, {@link #writes}
+ * and the fields below them are the first run's.
  * Failures can be switched on: a status for the next N requests (optionally with Retry-After), an outage, a hang.
  */
 final class WandbFake implements AutoCloseable {
@@ -54,6 +55,14 @@ final class WandbFake implements AutoCloseable {
     final Map<String, JsonObject> upserts = new HashMap<>();
     final String entity = "alice";
     final List<String> rewinds = new ArrayList<>();
+    /**
+     * Artifact versions by id, in creation order: {@code input} (CreateArtifact's), {@code state}, {@code manifestDigest}.
+     * Their files are in {@link #files} under {@code artifacts/{id of the version that first stored it}/{path}}, the
+     * manifest under {@code artifacts/{id}/wandb_manifest.json}. A file a version of the same collection already stored
+     * is not asked for again, a version with the digest of a committed one is that one (digest deduplication), and
+     * committing a version moves its aliases to it.
+     */
+    final Map<String, JsonObject> artifacts = new java.util.LinkedHashMap<>();
     volatile int failStatus, failCount;
     volatile String retryAfter;
     volatile String failPathPrefix = "";
@@ -139,6 +148,8 @@ final class WandbFake implements AutoCloseable {
                     return json(fileStream(parts[4], JsonParser.parseString(body).getAsJsonObject()));
                 }
                 if (r.getMethod().equals("PUT") && r.getPath().startsWith("/upload/")) {
+                    String md5 = r.getHeader("Content-MD5"); // as a storage bucket checks a signed URL's Content-MD5
+                    if (md5 != null && !md5.equals(Artifacts.md5(raw))) return new MockResponse().setResponseCode(400);
                     files.put(r.getPath().substring("/upload/".length()), raw);
                     return new MockResponse().setResponseCode(200);
                 }
@@ -224,10 +235,81 @@ final class WandbFake implements AutoCloseable {
                 }
                 return "{\"data\":{\"createRunFiles\":{\"runID\":\"r1\",\"uploadHeaders\":[\"X-Test: yes\"],\"files\":" + fs + "}}}";
             }
+            case "CreateArtifact" -> {
+                JsonObject in = v.getAsJsonObject("input");
+                String collection = in.get("artifactCollectionName").getAsString();
+                JsonObject art = versions(collection).stream().filter(a -> a.get("state").getAsString().equals("COMMITTED")
+                        && a.getAsJsonObject("input").get("digest").equals(in.get("digest"))).findFirst().orElse(null);
+                String latest = versions(collection).stream().filter(a -> a.get("state").getAsString().equals("COMMITTED"))
+                        .reduce((x, y) -> y).map(a -> "{\"id\":\"" + a.get("id").getAsString() + "\"}").orElse("null");
+                if (art == null) {
+                    art = new JsonObject();
+                    art.addProperty("id", "artifact-" + (artifacts.size() + 1));
+                    art.add("input", in);
+                    art.addProperty("state", "PENDING");
+                    art.add("aliases", new JsonArray());
+                    artifacts.put(art.get("id").getAsString(), art);
+                }
+                return "{\"data\":{\"createArtifact\":{\"artifact\":{\"id\":\"" + art.get("id").getAsString() + "\",\"state\":\""
+                        + art.get("state").getAsString() + "\",\"artifactSequence\":{\"latestArtifact\":" + latest + "}}}}}";
+            }
+            case "CreateArtifactManifest" -> {
+                String id = v.get("artifactID").getAsString();
+                artifacts.get(id).add("manifestDigest", v.get("digest"));
+                String file = v.get("includeUpload").getAsBoolean() ? ",\"uploadUrl\":\"" + storageBase() + "/upload/artifacts/" + id
+                        + "/wandb_manifest.json\",\"uploadHeaders\":[]" : "";
+                return "{\"data\":{\"createArtifactManifest\":{\"artifactManifest\":{\"id\":\"manifest-" + id + "\",\"file\":{\"id\":\"f-"
+                        + id + "\"" + file + "}}}}}";
+            }
+            case "CreateArtifactFiles" -> {
+                JsonArray edges = new JsonArray();
+                for (JsonElement f : v.getAsJsonObject("input").getAsJsonArray("artifactFiles")) {
+                    JsonObject spec = f.getAsJsonObject();
+                    String id = spec.get("artifactID").getAsString(), name = spec.get("name").getAsString(), md5 = spec.get("md5").getAsString();
+                    String collection = artifacts.get(id).getAsJsonObject("input").get("artifactCollectionName").getAsString();
+                    String birth = versions(collection).stream().map(a -> a.get("id").getAsString())
+                            .filter(b -> files.containsKey("artifacts/" + b + "/" + name) && Artifacts.md5(files.get("artifacts/" + b + "/" + name)).equals(md5))
+                            .findFirst().orElse(id);
+                    JsonObject node = new JsonObject();
+                    node.addProperty("storagePath", "artifacts/" + birth + "/" + name);
+                    node.addProperty("uploadUrl", birth.equals(id) ? storageBase() + "/upload/artifacts/" + id + "/" + name : null);
+                    JsonArray headers = new JsonArray();
+                    headers.add("Content-MD5:" + md5);
+                    node.add("uploadHeaders", headers);
+                    node.add("artifact", JsonParser.parseString("{\"id\":\"" + birth + "\"}"));
+                    JsonObject edge = new JsonObject();
+                    edge.add("node", node);
+                    edges.add(edge);
+                }
+                return "{\"data\":{\"createArtifactFiles\":{\"files\":{\"edges\":" + WandbHttp.GSON.toJson(edges) + "}}}}";
+            }
+            case "CommitArtifact" -> {
+                JsonObject art = artifacts.get(v.get("artifactID").getAsString());
+                art.addProperty("state", "COMMITTED");
+                String collection = art.getAsJsonObject("input").get("artifactCollectionName").getAsString();
+                for (JsonElement al : art.getAsJsonObject("input").getAsJsonArray("aliases")) {
+                    for (JsonObject other : versions(collection)) other.getAsJsonArray("aliases").remove(al.getAsJsonObject().get("alias"));
+                    art.getAsJsonArray("aliases").add(al.getAsJsonObject().get("alias"));
+                }
+                return "{\"data\":{\"commitArtifact\":{\"artifact\":{\"id\":\"" + art.get("id").getAsString() + "\",\"digest\":"
+                        + art.getAsJsonObject("input").get("digest") + "}}}}";
+            }
             default -> {
                 return "{\"errors\":[{\"message\":\"unknown operation " + op + "\"}]}";
             }
         }
+    }
+
+    /** The versions of an artifact collection, oldest first. */
+    synchronized List<JsonObject> versions(String collection) {
+        return artifacts.values().stream().filter(a -> a.getAsJsonObject("input").get("artifactCollectionName").getAsString().equals(collection))
+                .toList();
+    }
+
+    /** An artifact version's uploaded wandb_manifest.json. */
+    synchronized JsonObject manifest(String artifactId) {
+        return JsonParser.parseString(new String(files.get("artifacts/" + artifactId + "/wandb_manifest.json"),
+                java.nio.charset.StandardCharsets.UTF_8)).getAsJsonObject();
     }
 
     synchronized TreeMap<Long, String> historyOf(String run) {

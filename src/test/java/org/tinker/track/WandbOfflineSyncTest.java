@@ -182,6 +182,59 @@ class WandbOfflineSyncTest {
     }
 
     @Test
+    void anOfflineRunsArtifactIsRecordedInItsLogAndWandbSyncUploadsIt(@TempDir Path dir) throws Exception {
+        Path model = dir.resolve("model"); // a copy of a real model folder: staging links to it, and must leave it whole
+        Files.createDirectories(model);
+        try (var st = Files.list(Path.of("src/test/resources/tiny-gpt2"))) {
+            for (Path f : st.toList()) Files.copy(f, model.resolve(f.getFileName()));
+        }
+        try (WandbFake fake = new WandbFake()) {
+            WandbRun run = WandbRun.start(fake.settings(dir, WandbSettings.Mode.OFFLINE), new WandbRun.Init("proj", "name", Map.of(), null),
+                    WandbProtocolTest.out());
+            run.log(row(0));
+            assertTrue(run.logArtifact("model-" + run.id(), "model", model, List.of("latest", "step-0"), null));
+            run.finish(0);
+            // an ArtifactRecord as the official client's offline runs write it: the run's output, finalized, files staged
+            var rec = TransactionLog.read(Spool.logFile(run.spoolDir())).stream().map(b -> {
+                try {
+                    return WandbProto.parse(b);
+                } catch (java.io.IOException e) {
+                    throw new AssertionError(e);
+                }
+            }).filter(r -> "artifact".equals(WandbProto.kind(r))).map(r -> WandbProto.sub(r, "artifact")).findFirst().orElseThrow();
+            assertEquals("model", WandbProto.str(rec, "type"));
+            assertEquals(List.of("latest", "step-0"), WandbProto.list(rec, "aliases"));
+            assertTrue(WandbProto.bool(rec, "finalize") && !WandbProto.bool(rec, "user_created"));
+            var contents = WandbProto.<com.google.protobuf.DynamicMessage>list(WandbProto.sub(rec, "manifest"), "contents");
+            assertEquals(9, contents.size());
+            for (var e : contents) assertTrue(Path.of(WandbProto.str(e, "local_path")).startsWith(run.spoolDir().resolve("artifacts")));
+
+            Path moved = dir.resolve("elsewhere"); // a folder synced from another place sends the files it holds
+            Files.move(run.spoolDir(), moved);
+            assertTrue(WandbSync.sync(List.of(moved), fake.settings(dir, WandbSettings.Mode.ONLINE), WandbProtocolTest.out()).get(0).synced());
+            List<JsonObject> versions = fake.versions("model-" + run.id());
+            assertEquals(1, versions.size());
+            assertEquals("COMMITTED", versions.get(0).get("state").getAsString());
+            assertEquals(run.id(), versions.get(0).getAsJsonObject("input").get("runName").getAsString());
+            JsonObject manifest = fake.manifest(versions.get(0).get("id").getAsString()).getAsJsonObject("contents");
+            for (var e : contents) {
+                byte[] bytes = Files.readAllBytes(model.resolve(WandbProto.str(e, "path")));
+                assertEquals(Artifacts.md5(bytes), manifest.getAsJsonObject(WandbProto.str(e, "path")).get("digest").getAsString());
+                assertArrayEquals(bytes, fake.files.get("artifacts/" + versions.get(0).get("id").getAsString() + "/" + WandbProto.str(e, "path")));
+            }
+            try (var st = Files.list(moved.resolve("artifacts"))) {
+                assertEquals(0, st.count(), "the staged files go once the artifact is committed");
+            }
+            try (var st = Files.list(model)) {
+                assertEquals(9, st.count(), "the logged folder is untouched");
+            }
+            int requests = fake.server.getRequestCount();
+            assertTrue(WandbSync.sync(List.of(moved), fake.settings(dir, WandbSettings.Mode.ONLINE), WandbProtocolTest.out()).get(0).synced());
+            assertEquals(requests, fake.server.getRequestCount(), "a second sync sends nothing");
+        }
+    }
+
+    @Test
     void syncWithoutKeyIsAOneLineError(@TempDir Path dir) {
         WandbSettings noKey = WandbSettings.fromEnv(Map.of("WANDB_BASE_URL", "http://127.0.0.1:1"), dir).withMode(WandbSettings.Mode.ONLINE);
         var e = assertThrows(ConfigError.class, () -> WandbSync.sync(List.of(dir), noKey, WandbProtocolTest.out()));

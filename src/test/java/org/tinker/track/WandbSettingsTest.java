@@ -4,12 +4,16 @@ import static org.junit.jupiter.api.Assertions.*;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.tinker.config.ConfigError;
+import org.tinker.config.RunSpec;
+import org.tinker.runs.StatsListener;
+import org.tinker.train.TestRuns;
 
 /** Settings as the official client resolves them: env first, then netrc for the base URL's host. */
 class WandbSettingsTest {
@@ -74,11 +78,26 @@ class WandbSettingsTest {
         assertThrows(ConfigError.class, () -> WandbSettings.fromEnv(Map.of("WANDB_MODE", "sometimes"), home));
         assertThrows(ConfigError.class, () -> WandbSettings.fromEnv(Map.of("WANDB_RESUME", "maybe"), home));
         assertThrows(ConfigError.class, () -> WandbSettings.fromEnv(Map.of("WANDB_RUN_ID", "a/b"), home));
-        // the end of a run keeps retrying for 10 minutes unless WANDB_FINISH_TIMEOUT (seconds) says otherwise
-        assertEquals(java.time.Duration.ofMinutes(10), s.timing().finishWait());
-        assertEquals(java.time.Duration.ofMillis(90_500),
+        // the end of a run keeps retrying for WANDB_FINISH_TIMEOUT seconds; unset, the run's wandb_finish_timeout_s decides
+        // (WandbListener), and anything else (wandb-sync) waits 10 minutes
+        assertNull(s.timing().finishWait());
+        assertEquals(Duration.ofMinutes(10), s.timing().finishWaitOrDefault());
+        assertEquals(Duration.ofMillis(90_500),
                 WandbSettings.fromEnv(Map.of("WANDB_FINISH_TIMEOUT", "90.5"), home).timing().finishWait());
         assertThrows(ConfigError.class, () -> WandbSettings.fromEnv(Map.of("WANDB_FINISH_TIMEOUT", "soon"), home));
+    }
+
+    @Test
+    void aRunsFinishWaitIsItsConfigsUnlessWandbFinishTimeoutIsSet(@TempDir Path dir) {
+        RunSpec spec = TestRuns.spec(TestRuns.set(TestRuns.PTB_TINY, "wandb_finish_timeout_s", "42.5"));
+        for (String env : new String[] {null, "7"}) {
+            Map<String, String> vars = new HashMap<>(Map.of("WANDB_MODE", "offline", "WANDB_DIR", dir.toString()));
+            if (env != null) vars.put("WANDB_FINISH_TIMEOUT", env);
+            WandbListener l = new WandbListener(WandbSettings.fromEnv(vars, dir), null, WandbProtocolTest.out());
+            l.onStart(new StatsListener.RunStart(spec, dir.resolve("run"), false, -1, null));
+            assertEquals(env == null ? Duration.ofMillis(42_500) : Duration.ofSeconds(7), l.current().finishWait());
+            l.onEnd(null);
+        }
     }
 
     @Test

@@ -2,12 +2,15 @@ package org.tinker.track;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
 import java.time.Duration;
+import java.util.Base64;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -137,6 +140,54 @@ class WandbTrainingTest {
             assertTrue(fake.complete);
             assertEquals(0, fake.exitcode);
             assertRowsMatchStats(fake, statsOf(ONE_EPOCH, dir));
+        }
+    }
+
+    @Test
+    void savedCheckpointsBecomeVersionsOfTheRunsModelArtifact(@TempDir Path dir) throws Exception {
+        String cfg = TestRuns.set(ONE_EPOCH, "checkpoint_every", "200", "wandb_log_checkpoints", "True");
+        Path saved = dir.resolve("saved");
+        try (WandbFake fake = new WandbFake()) {
+            PrintStream o = WandbProtocolTest.out();
+            Experiment.run(TestRuns.spec(cfg), setup(saved, true, new WandbListener(fake.settings(dir, WandbSettings.Mode.ONLINE), null, o), o));
+            assertTrue(fake.complete);
+            String id = fake.upserts.keySet().iterator().next();
+            RunStore.Run run = new RunStore(saved).list().get(0);
+            List<String> checkpoints = run.checkpoints(); // the periodic ones, oldest first, then final
+            List<JsonObject> versions = fake.versions("model-" + id);
+            assertEquals(checkpoints.size(), versions.size(), "one version per checkpoint: " + checkpoints);
+            assertTrue(checkpoints.size() >= 3, checkpoints.toString());
+            for (int i = 0; i < versions.size(); i++) {
+                JsonObject v = versions.get(i), in = v.getAsJsonObject("input");
+                assertEquals("COMMITTED", v.get("state").getAsString());
+                assertEquals("model", in.get("artifactTypeName").getAsString());
+                assertEquals(id, in.get("runName").getAsString(), "the run is the artifact's producer");
+                JsonObject meta = JsonParser.parseString(in.get("metadata").getAsString()).getAsJsonObject();
+                assertEquals(checkpoints.get(i), meta.get("checkpoint").getAsString());
+                List<String> aliases = in.getAsJsonArray("aliases").asList().stream().map(a -> a.getAsJsonObject().get("alias").getAsString()).toList();
+                assertEquals(i == versions.size() - 1 ? List.of("latest", "step-" + meta.get("step").getAsLong(), "final")
+                        : List.of("latest", "step-" + meta.get("step").getAsLong()), aliases);
+                // the manifest lists every file of the checkpoint with its size and base64 MD5, and the server holds those bytes
+                JsonObject contents = fake.manifest(v.get("id").getAsString()).getAsJsonObject("contents");
+                Path ck = run.checkpoint(checkpoints.get(i));
+                List<Path> onDisk;
+                try (var st = Files.walk(ck)) {
+                    onDisk = st.filter(Files::isRegularFile).toList();
+                }
+                assertEquals(onDisk.size(), contents.size(), contents.keySet().toString());
+                for (Path f : onDisk) {
+                    JsonObject e = contents.getAsJsonObject(ck.relativize(f).toString());
+                    byte[] bytes = Files.readAllBytes(f);
+                    assertEquals(Base64.getEncoder().encodeToString(MessageDigest.getInstance("MD5").digest(bytes)), e.get("digest").getAsString(), f.toString());
+                    assertEquals(bytes.length, e.get("size").getAsLong());
+                    assertArrayEquals(bytes, fake.files.get("artifacts/" + e.get("birthArtifactID").getAsString() + "/" + ck.relativize(f)), f.toString());
+                }
+            }
+            // aliases move to the newest version that names them
+            assertEquals(List.of("latest", "step-" + JsonParser.parseString(versions.get(versions.size() - 1).getAsJsonObject("input")
+                    .get("metadata").getAsString()).getAsJsonObject().get("step").getAsLong(), "final"),
+                    versions.get(versions.size() - 1).getAsJsonArray("aliases").asList().stream().map(JsonElement::getAsString).toList());
+            assertTrue(versions.get(0).getAsJsonArray("aliases").asList().stream().noneMatch(a -> a.getAsString().equals("latest")));
         }
     }
 

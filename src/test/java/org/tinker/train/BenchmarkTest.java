@@ -18,7 +18,7 @@ class BenchmarkTest {
 
     @Test
     void aShortBenchmarkReportsSaneFigures() {
-        Benchmark.Report r = Benchmark.run(TestRuns.spec(TestRuns.PTB_TINY), 12, Path.of("."),
+        Benchmark.Report r = Benchmark.run(TestRuns.spec(TestRuns.PTB_TINY), 12, false, Path.of("."),
                 new PrintStream(OutputStream.nullOutputStream()));
         assertEquals(12, r.steps());
         assertTrue(r.medianTokensPerSec() > 0 && r.minTokensPerSec() <= r.medianTokensPerSec()
@@ -28,5 +28,15 @@ class BenchmarkTest {
         assertTrue(r.peakRssMb() > 50, r.table());
         assertTrue(r.secondsToFirstStep() > 0, r.table());
         assertTrue(r.table().contains("MFU"));
+    }
+
+    @Test
+    void aTrainOnlySmokeRunTimesItsLastStepAndMeasuresNoGeneration() {
+        Benchmark.Report r = Benchmark.run(TestRuns.spec(TestRuns.PTB_TINY), 3, true, Path.of("."),
+                new PrintStream(OutputStream.nullOutputStream()));
+        assertTrue(r.medianTokensPerSec() > 0 && r.medianTokensPerSec() == r.maxTokensPerSec(), r.table());
+        assertEquals(0, r.generatedTokens());
+        assertTrue(Double.isNaN(r.cachedTokensPerSec()) && Double.isNaN(r.recomputeTokensPerSec()), r.table());
+        assertTrue(r.table().contains("generation tokens/s            not measured"), r.table());
     }
 }

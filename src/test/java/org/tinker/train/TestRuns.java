@@ -23,7 +23,7 @@ public final class TestRuns {
     public static String set(String config, String key, String value) {
         java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^" + java.util.regex.Pattern.quote(key) + " = .*$").matcher(config);
         if (m.find()) return config.substring(0, m.start()) + key + " = " + value + config.substring(m.end());
-        for (Params.Section section : Params.Section.values()) {
+        for (Params.Section section : Params.Section.ofRun()) {
             if (!section.has(key)) continue;
             String header = "[" + section.title + "]\n";
             if (!config.contains(header)) return config + header + key + " = " + value + "\n";

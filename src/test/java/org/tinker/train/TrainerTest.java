@@ -51,6 +51,18 @@ class TrainerTest {
     }
 
     @Test
+    void withoutFinalEvaluationTheRunEndsAtItsLastStep(@TempDir Path saved) {
+        RunSpec spec = TestRuns.spec(TestRuns.set(TestRuns.PTB_TINY, "max_steps", "2"));
+        try (Experiment.Prepared p = Experiment.prepare(spec, Experiment.Setup.quiet(ROOT, saved, false), null)) {
+            Trainer.Result r = new Trainer(spec, p.lm(), p.data(), new Trainer.Options(saved, false, List.of(), System.out, false))
+                    .withoutFinalEvaluation().train();
+            assertEquals(2, r.optSteps());
+            // PTB has validation and test splits: neither was evaluated
+            assertTrue(Double.isNaN(r.finalValLoss()) && Double.isNaN(r.testLoss()), r.toString());
+        }
+    }
+
+    @Test
     void sameConfigAndSeedGiveSameLosses(@TempDir Path saved) {
         RunSpec spec = TestRuns.spec(TestRuns.set(TestRuns.PTB_TINY, "epochs", "1"));
         double[] a = losses(spec, saved), b = losses(spec, saved);

@@ -240,7 +240,7 @@ class TrainingRecipesTest {
     void aBenchmarkRunsTheConfigsCallbacks() {
         RunSpec spec = TestRuns.spec(CONFIG.replace("[TrainParams]", "[TrainParams]\ncallbacks = \"count_batches; corrupt_inputs(0.1)\""));
         recipes.CountBatches.SEEN.set(0);
-        Benchmark.Report r = Benchmark.run(spec, 6, ROOT, new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
+        Benchmark.Report r = Benchmark.run(spec, 6, false, ROOT, new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
         assertEquals(6, r.steps());
         assertEquals(6, recipes.CountBatches.SEEN.get());
     }
