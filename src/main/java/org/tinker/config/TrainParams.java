@@ -37,7 +37,7 @@ public record TrainParams(
         @Doc("init std of the LoRA matrices") @Default("0.02") double lora_std,
         @Doc("0 never; -1 after every validation; n>0 each time n_train_samples crosses a multiple of n") @Default("0") int checkpoint_every,
         @Doc("seed of weights, data order, dropout and sampling") @Default("0") long random_seed,
-        @Doc("training compute precision: fp32 | bf16 (matmuls and attention in bfloat16 on fp32 master weights, as torch.autocast; evaluation and sampling stay fp32)") @Default("fp32") Precision precision,
+        @Doc("training compute precision: fp32 | bf16 (matmuls and attention in bfloat16 on fp32 master weights, as torch.autocast, and Muon's Newton-Schulz iteration; evaluation and sampling stay fp32)") @Default("fp32") Precision precision,
         @Doc("training-loop ideas, ';'-separated, e.g. \"freeze_random_layers; corrupt_inputs(0.2); track_max_param(100)\" (docs/recipes.md)") @Default("") String callbacks) {
 
     /** Every field at its {@link Default}. */

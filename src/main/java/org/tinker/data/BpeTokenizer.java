@@ -23,20 +23,20 @@ import org.tinker.data.Gpt2Tokenizer.ByteLevel;
  * byte alphabet; ids 0..3 are {@code [UNK] [PAD] [BOS] [EOS]}, then the bytes that occur in the data (sorted by
  * their stand-in character), then one token per merge. Training repeatedly merges the most frequent adjacent pair
  * (ties: the smaller (left id, right id)) until the vocabulary reaches the target size or every word is one
- * token. Bytes that never occurred in the training data encode to {@code [UNK]}.
+ * token. Bytes that never occurred in the training data encode to {@code [UNK]}. The vocabulary holds byte-level
+ * spellings, as Hugging Face tokenizers write them.
  */
-public final class BpeTokenizer implements Tokenizer {
+public final class BpeTokenizer extends VocabTokenizer {
     static final String UNK = "[UNK]", PAD = "[PAD]", BOS = "[BOS]", EOS = "[EOS]";
     static final List<String> SPECIALS = List.of(UNK, PAD, BOS, EOS);
     private static final int UNK_ID = 0, PAD_ID = 1, BOS_ID = 2, EOS_ID = 3;
 
-    private final String[] vocab;
     /** merges in rank order: left id, right id, merged id. */
     private final List<int[]> merges;
     private final Bpe model;
 
     private BpeTokenizer(String[] vocab, List<int[]> merges) {
-        this.vocab = vocab;
+        super(vocab, new Specials(PAD_ID, BOS_ID, EOS_ID, UNK_ID));
         this.merges = merges;
         boolean[] special = new boolean[vocab.length];
         for (int i = 0; i < SPECIALS.size(); i++) special[i] = true;
@@ -208,11 +208,6 @@ public final class BpeTokenizer implements Tokenizer {
         }
     }
 
-    /** The vocabulary, id order (byte-level spellings, as Hugging Face tokenizers write them). */
-    public List<String> vocab() {
-        return List.of(vocab);
-    }
-
     public int mergeCount() {
         return merges.size();
     }
@@ -220,16 +215,6 @@ public final class BpeTokenizer implements Tokenizer {
     @Override
     public String kind() {
         return "custom";
-    }
-
-    @Override
-    public Specials specials() {
-        return new Specials(PAD_ID, BOS_ID, EOS_ID, UNK_ID);
-    }
-
-    @Override
-    public int vocabSize() {
-        return vocab.length;
     }
 
     @Override
@@ -241,8 +226,7 @@ public final class BpeTokenizer implements Tokenizer {
     public String decode(int[] ids, boolean skipSpecial) {
         ByteBuf buf = new ByteBuf(ids.length * 4);
         for (int id : ids) {
-            if (id < 0 || id >= vocab.length)
-                throw new IllegalArgumentException("token id " + id + " out of range [0, " + vocab.length + ")");
+            checked(id);
             if (skipSpecial && (id == PAD_ID || id == BOS_ID || id == EOS_ID)) continue;
             buf.add(model.tokenBytes[id]);
         }
@@ -257,12 +241,7 @@ public final class BpeTokenizer implements Tokenizer {
 
     @Override
     public JsonObject toJson() {
-        JsonObject o = new JsonObject();
-        o.addProperty("kind", kind());
-        o.addProperty("vocab_size", vocab.length);
-        JsonArray v = new JsonArray(vocab.length);
-        for (String t : vocab) v.add(t);
-        o.add("vocab", v);
+        JsonObject o = super.toJson();
         JsonArray m = new JsonArray(merges.size());
         for (int[] x : merges) m.add(vocab[x[0]] + " " + vocab[x[1]]);
         o.add("merges", m);

@@ -1,6 +1,5 @@
 package org.tinker.data;
 
-import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -15,40 +14,28 @@ import org.tinker.config.ConfigError;
  * data's characters and {@code <unk> <pad> <bos> <eos>}, sorted together by code point. Characters not in the
  * vocabulary encode to {@code <unk>}.
  */
-public final class CharTokenizer implements Tokenizer {
+public final class CharTokenizer extends VocabTokenizer {
     static final String UNK = "<unk>", PAD = "<pad>", BOS = "<bos>", EOS = "<eos>";
     static final List<String> SPECIALS = List.of(UNK, PAD, BOS, EOS);
 
-    private final String[] vocab;
     private final int[] ascii = new int[128];
     private final Map<Integer, Integer> others = new HashMap<>();
-    private final int unk, pad, bos, eos;
 
-    private CharTokenizer(List<String> vocab) {
-        this.vocab = vocab.toArray(new String[0]);
+    private CharTokenizer(String[] vocab) {
+        super(vocab, find(vocab, "char tokenizer", PAD, BOS, EOS, UNK));
         Arrays.fill(ascii, -1);
-        Map<String, Integer> specials = new HashMap<>();
-        for (int i = 0; i < this.vocab.length; i++) {
-            String t = this.vocab[i];
-            if (SPECIALS.contains(t)) {
-                if (specials.put(t, i) != null) throw new ConfigError("char tokenizer: " + t + " twice in the vocabulary");
-            } else if (t.codePointCount(0, t.length()) == 1) {
-                int cp = t.codePointAt(0);
-                boolean dup = cp < 128 ? ascii[cp] >= 0 : others.containsKey(cp);
-                if (dup) throw new ConfigError("char tokenizer: character " + Tokenizers.printable(t) + " twice in the vocabulary");
-                if (cp < 128) ascii[cp] = i;
-                else others.put(cp, i);
-            } else {
+        for (int i = 0; i < vocab.length; i++) {
+            String t = vocab[i];
+            if (SPECIALS.contains(t)) continue; // placed by find
+            if (t.codePointCount(0, t.length()) != 1)
                 throw new ConfigError("char tokenizer: vocabulary entry " + i + " is neither one character nor a special token: "
                         + Tokenizers.printable(t));
-            }
+            int cp = t.codePointAt(0);
+            boolean dup = cp < 128 ? ascii[cp] >= 0 : others.containsKey(cp);
+            if (dup) throw new ConfigError("char tokenizer: character " + Tokenizers.printable(t) + " twice in the vocabulary");
+            if (cp < 128) ascii[cp] = i;
+            else others.put(cp, i);
         }
-        for (String s : SPECIALS)
-            if (!specials.containsKey(s)) throw new ConfigError("char tokenizer: vocabulary lacks " + s);
-        unk = specials.get(UNK);
-        pad = specials.get(PAD);
-        bos = specials.get(BOS);
-        eos = specials.get(EOS);
     }
 
     /** The tokenizer of these texts' characters. */
@@ -59,27 +46,12 @@ public final class CharTokenizer implements Tokenizer {
         for (int cp : cps) vocab.add(new String(Character.toChars(cp)));
         vocab.addAll(SPECIALS);
         vocab.sort(Tokenizers.CODE_POINT_ORDER);
-        return new CharTokenizer(vocab);
-    }
-
-    /** The vocabulary, id order. */
-    public List<String> vocab() {
-        return List.of(vocab);
+        return new CharTokenizer(vocab.toArray(new String[0]));
     }
 
     @Override
     public String kind() {
         return "char";
-    }
-
-    @Override
-    public Specials specials() {
-        return new Specials(pad, bos, eos, unk);
-    }
-
-    @Override
-    public int vocabSize() {
-        return vocab.length;
     }
 
     @Override
@@ -101,10 +73,8 @@ public final class CharTokenizer implements Tokenizer {
     public String decode(int[] ids, boolean skipSpecial) {
         StringBuilder sb = new StringBuilder(ids.length);
         for (int id : ids) {
-            if (id < 0 || id >= vocab.length)
-                throw new IllegalArgumentException("token id " + id + " out of range [0, " + vocab.length + ")");
             if (skipSpecial && (id == pad || id == bos || id == eos)) continue;
-            sb.append(vocab[id]);
+            sb.append(vocab[checked(id)]);
         }
         return sb.toString();
     }
@@ -115,19 +85,8 @@ public final class CharTokenizer implements Tokenizer {
         return Tokenizers.printable(vocab[id]);
     }
 
-    @Override
-    public JsonObject toJson() {
-        JsonObject o = new JsonObject();
-        o.addProperty("kind", kind());
-        o.addProperty("vocab_size", vocab.length);
-        JsonArray a = new JsonArray(vocab.length);
-        for (String t : vocab) a.add(t);
-        o.add("vocab", a);
-        return o;
-    }
-
     static CharTokenizer fromJson(JsonObject o) {
-        CharTokenizer t = new CharTokenizer(Tokenizers.stringList(o, "vocab", "char tokenizer JSON"));
+        CharTokenizer t = new CharTokenizer(Tokenizers.stringList(o, "vocab", "char tokenizer JSON").toArray(new String[0]));
         Tokenizers.checkVocabSize(o, t);
         return t;
     }

@@ -1,6 +1,5 @@
 package org.tinker.data;
 
-import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -16,29 +15,21 @@ import org.tinker.config.ConfigError;
  * {@code <unk>}, is that special token). A sample's line end is its {@code <eos>}; decoding joins words with
  * single spaces. Unknown words encode to {@code <unk>}.
  */
-public final class WordTokenizer implements Tokenizer {
+public final class WordTokenizer extends VocabTokenizer {
     static final String UNK = "<unk>", PAD = "<pad>", BOS = "<bos>", EOS = "<eos>";
     static final List<String> SPECIALS = List.of(PAD, BOS, EOS, UNK);
 
-    private final String[] vocab;
     private final Map<String, Integer> ids;
-    private final int unk, pad, bos, eos;
 
-    private WordTokenizer(List<String> vocab) {
-        this.vocab = vocab.toArray(new String[0]);
-        ids = new HashMap<>(vocab.size() * 2);
-        for (int i = 0; i < this.vocab.length; i++) {
-            String w = this.vocab[i];
+    private WordTokenizer(String[] vocab) {
+        super(vocab, find(vocab, "word tokenizer", PAD, BOS, EOS, UNK));
+        ids = new HashMap<>(vocab.length * 2);
+        for (int i = 0; i < vocab.length; i++) {
+            String w = vocab[i];
             if (w.isEmpty() || splitWords(w).size() != 1 || !splitWords(w).get(0).equals(w))
                 throw new ConfigError("word tokenizer: vocabulary entry " + i + " is not a word: \"" + Tokenizers.printable(w) + "\"");
             if (ids.put(w, i) != null) throw new ConfigError("word tokenizer: \"" + w + "\" twice in the vocabulary");
         }
-        for (String s : SPECIALS)
-            if (!ids.containsKey(s)) throw new ConfigError("word tokenizer: vocabulary lacks " + s);
-        unk = ids.get(UNK);
-        pad = ids.get(PAD);
-        bos = ids.get(BOS);
-        eos = ids.get(EOS);
     }
 
     /** The tokenizer of these texts' words. */
@@ -48,7 +39,7 @@ public final class WordTokenizer implements Tokenizer {
         words.addAll(SPECIALS);
         List<String> vocab = new ArrayList<>(words);
         vocab.sort(Tokenizers.CODE_POINT_ORDER);
-        return new WordTokenizer(vocab);
+        return new WordTokenizer(vocab.toArray(new String[0]));
     }
 
     /** The words of a text: maximal runs of non-whitespace (Unicode whitespace, as Python's str.split()). */
@@ -74,24 +65,9 @@ public final class WordTokenizer implements Tokenizer {
         return Character.isWhitespace(cp) || Character.isSpaceChar(cp) || cp == 0x85;
     }
 
-    /** The vocabulary, id order. */
-    public List<String> vocab() {
-        return List.of(vocab);
-    }
-
     @Override
     public String kind() {
         return "word";
-    }
-
-    @Override
-    public Specials specials() {
-        return new Specials(pad, bos, eos, unk);
-    }
-
-    @Override
-    public int vocabSize() {
-        return vocab.length;
     }
 
     @Override
@@ -113,8 +89,7 @@ public final class WordTokenizer implements Tokenizer {
     public String decode(int[] ids, boolean skipSpecial) {
         StringBuilder sb = new StringBuilder();
         for (int id : ids) {
-            if (id < 0 || id >= vocab.length)
-                throw new IllegalArgumentException("token id " + id + " out of range [0, " + vocab.length + ")");
+            checked(id);
             if (skipSpecial && (id == pad || id == bos)) continue;
             if (id == eos) { // a line break inside a text, nothing at its end
                 if (!skipSpecial) {
@@ -136,19 +111,8 @@ public final class WordTokenizer implements Tokenizer {
         return Tokenizers.printable(vocab[id]);
     }
 
-    @Override
-    public JsonObject toJson() {
-        JsonObject o = new JsonObject();
-        o.addProperty("kind", kind());
-        o.addProperty("vocab_size", vocab.length);
-        JsonArray a = new JsonArray(vocab.length);
-        for (String t : vocab) a.add(t);
-        o.add("vocab", a);
-        return o;
-    }
-
     static WordTokenizer fromJson(JsonObject o) {
-        WordTokenizer t = new WordTokenizer(Tokenizers.stringList(o, "vocab", "word tokenizer JSON"));
+        WordTokenizer t = new WordTokenizer(Tokenizers.stringList(o, "vocab", "word tokenizer JSON").toArray(new String[0]));
         Tokenizers.checkVocabSize(o, t);
         return t;
     }

@@ -69,6 +69,14 @@ public final class Kernels {
                 for i in range(reps - 1):
                   c = torch.matmul(c, b16)
                 return torch.to(torch.sum(c), a.dtype)
+              def newton_schulz(self: __torch__.Kernels, x: Tensor, steps: int, a: float, b: float, c: float, bf16: bool) -> Tensor:
+                y = x
+                if bf16:
+                  y = torch.to(x, 15)
+                for i in range(steps):
+                  g = torch.matmul(y, torch.t(y))
+                  y = torch.addmm(y, torch.addmm(g, g, g, beta=b, alpha=c), y, beta=a)
+                return torch.to(y, x.dtype)
               def norm(self: __torch__.Kernels, x: Tensor, w: Tensor, b: Tensor, rms: bool, eps: float) -> Tensor:
                 if rms:
                   return torch.mul(torch.div(x, torch.sqrt(torch.add(torch.mean(torch.mul(x, x), [-1], True), eps))), w)
@@ -281,6 +289,16 @@ public final class Kernels {
      */
     public static NDArray matmulBf16(NDArray a, NDArray b) {
         return runTensor("matmul_bf16", a, false, IValue.from(Ops.pt(a)), IValue.from(Ops.pt(b)));
+    }
+
+    /**
+     * {@code steps} quintic Newton–Schulz steps {@code x ← a·x + (b·G + c·G²)·x}, {@code G = x·xᵀ}, on a normalised
+     * {@code [r,c]} matrix (r ≤ c), as two fused multiply-adds a step (torch.addmm); in bfloat16 (the result cast back
+     * to x's dtype) when {@code bf16}. Not differentiable (no grad mode): an optimizer's update.
+     */
+    public static NDArray newtonSchulz(NDArray x, int steps, double a, double b, double c, boolean bf16) {
+        return runTensor("newton_schulz", x, false, IValue.from(Ops.pt(x)), IValue.from((long) steps), IValue.from(a),
+                IValue.from(b), IValue.from(c), IValue.from(bf16));
     }
 
     /**

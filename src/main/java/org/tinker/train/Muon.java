@@ -4,9 +4,11 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
+import org.tinker.engine.Kernels;
 import org.tinker.engine.Ops;
 
 /**
@@ -20,7 +22,9 @@ import org.tinker.engine.Ops;
  * Why: the gradient of a weight matrix is dominated by a few directions; orthogonalising the update gives the rare
  * directions the same step size as the common ones, and its scale no longer depends on the gradient's. η is muon_lr
  * times the schedule's factor (lr_t / lr). c_attn holds q, k and v as three row blocks: each is orthogonalised apart,
- * as if they were three matrices.
+ * as if they were three matrices. Under bf16 precision the iteration runs in bfloat16, as modded-nanogpt runs it: the
+ * result only has to be near-orthogonal (its singular values land anywhere in about 0.7 to 1.2 anyway), and the
+ * iteration's matmuls are a large part of a small model's step.
  */
 public final class Muon implements Optimizer {
     /** The quintic's coefficients (modded-nanogpt): chosen to raise small singular values fast, not to converge to 1. */
@@ -31,15 +35,17 @@ public final class Muon implements Optimizer {
     private final LinkedHashMap<String, NDArray> buffers = new LinkedHashMap<>();
     private final AdamW rest;
     private final double muonLr, peakLr, momentum, weightDecay;
+    private final DataType iterationType;
     private final NDManager manager;
     private long t;
 
     /**
      * @param params every trained parameter; the 2-D ones of the blocks ({@code transformer.h.*}) go to Muon
      * @param peakLr the config's lr: the schedule's lr divided by it scales muonLr
+     * @param iterationType what the Newton–Schulz iteration computes in: FLOAT32, or BFLOAT16 (under bf16 precision)
      */
     public Muon(LinkedHashMap<String, NDArray> params, double muonLr, double momentum, double peakLr, double beta1,
-                double beta2, double weightDecay, boolean matricesOnly) {
+                double beta2, double weightDecay, boolean matricesOnly, DataType iterationType) {
         LinkedHashMap<String, NDArray> others = new LinkedHashMap<>();
         params.forEach((name, p) -> (isHiddenMatrix(name, p) ? matrices : others).put(name, p));
         this.rest = new AdamW(others, beta1, beta2, 1e-8, weightDecay, matricesOnly);
@@ -47,6 +53,7 @@ public final class Muon implements Optimizer {
         this.peakLr = peakLr;
         this.momentum = momentum;
         this.weightDecay = weightDecay;
+        this.iterationType = iterationType;
         this.manager = params.values().iterator().next().getManager().newSubManager();
         matrices.forEach((name, p) -> buffers.put(name, manager.zeros(p.getShape(), p.getDataType(), p.getDevice())));
     }
@@ -78,12 +85,12 @@ public final class Muon implements Optimizer {
                 u.attach(tmp);
                 u.addi(g);                     // u = g + μ·buf
                 NDArray o = e.getKey().endsWith("attn.c_attn.weight")
-                        ? NDArrays.concat(new NDList(u.split(3, 0).stream().map(Muon::orthogonalise).toList()), 0)
-                        : orthogonalise(u);
+                        ? NDArrays.concat(new NDList(u.split(3, 0).stream().map(b -> orthogonalise(b, iterationType)).toList()), 0)
+                        : orthogonalise(u, iterationType);
                 long rows = p.getShape().get(0), cols = p.getShape().get(1);
                 double scale = Math.sqrt(Math.max(1.0, (double) rows / cols));
                 if (weightDecay > 0) p.muli(1 - eta * weightDecay);
-                p.subi(o.muli(eta * scale));
+                p.subi(o.mul(eta * scale)); // not in place: a kernel's result is an inference tensor
             }
         }
     }
@@ -93,16 +100,22 @@ public final class Muon implements Optimizer {
      * {@code X = g / ‖g‖_F} (so every singular value starts ≤ 1). Each step maps a singular value s to
      * {@code a·s + b·s³ + c·s⁵}, which lifts small ones quickly and leaves all of them between about 0.7 and 1.2: the
      * result is close to the orthogonal factor U·Vᵀ without an SVD, using only matmuls. Worked on the wide side ([r,c]
-     * with r ≤ c), where A is the smaller square. Results land in g's manager.
+     * with r ≤ c), where A is the smaller square. One fused kernel call when the kernels are on (in bfloat16 when
+     * {@code type} is BFLOAT16: DJL cannot hold a bfloat16 array); the explicit ops below otherwise, in g's type.
+     * The result has g's type and lands in g's manager.
      */
-    public static NDArray orthogonalise(NDArray g) {
+    public static NDArray orthogonalise(NDArray g, DataType type) {
         boolean tall = g.getShape().get(0) > g.getShape().get(1);
         NDArray x = tall ? g.transpose() : g;                    // [r,c], r ≤ c
         x = x.div(x.norm().add(1e-7));
-        for (int i = 0; i < NS_STEPS; i++) {
-            NDArray a = Ops.matmul(x, x.transpose());             // [r,r]
-            NDArray b = a.mul(B).add(Ops.matmul(a, a).mul(C));   // [r,r]
-            x = x.mul(A).add(Ops.matmul(b, x));                  // [r,c]
+        if (Kernels.available()) {
+            x = Kernels.newtonSchulz(x, NS_STEPS, A, B, C, type == DataType.BFLOAT16);
+        } else {
+            for (int i = 0; i < NS_STEPS; i++) {
+                NDArray a = Ops.matmul(x, x.transpose());         // [r,r]
+                NDArray b = a.mul(B).add(Ops.matmul(a, a).mul(C)); // [r,r]
+                x = x.mul(A).add(Ops.matmul(b, x));              // [r,c]
+            }
         }
         return tall ? x.transpose() : x;
     }

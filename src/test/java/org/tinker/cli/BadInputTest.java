@@ -107,13 +107,13 @@ class BadInputTest {
                 refused("ModelParams", "recon_loss_weight", "nan", "finite"),
                 refused("ModelParams", "recon_loss_weight", "-1", "non-negative"),
                 // a learning rate that blows the loss up on the first step: exit 1, one line, no final checkpoint
-                config("lr = 1e6 diverges", tiny("TrainParams", "lr", "1e6").replace("max_steps = 2", "max_steps = 5\ngradient_clip_val = 0\nlr_warm_steps = 0"),
+                config("lr = 1e6 diverges", TestRuns.set(tiny("TrainParams", "lr", "1e6"), "max_steps", "5", "gradient_clip_val", "0", "lr_warm_steps", "0"),
                         1, Left.NO_FINAL, "training loss is nan", "not finished", "tp.lr"),
                 // item 3: grids and models too large to run
                 config("2^32-point grid", grid(4, 256), 2, Left.NOTHING, "c.txt: the grid has 4,294,967,296 runs", "--max-grid"),
                 config("10^7-point grid", grid(7, 10), 2, Left.NOTHING, "the grid has 10,000,000 runs", "limit of 10,000"),
                 config("2^128-point grid", grid(16, 256), 2, Left.NOTHING, "the grid has more than 9.2e18 runs"),
-                new Case("48 points over --max-grid=10", grid(2, 4).replace("epochs = 1", "epochs = [1, 2, 3]").getBytes(),
+                new Case("48 points over --max-grid=10", TestRuns.set(grid(2, 4), "epochs", "[1, 2, 3]").getBytes(),
                         List.of("--max-grid=10", "--dry-run"), 2, List.of("the grid has 48 runs", "limit of 10"), Left.NOTHING),
                 new Case("--max-grid=0", TINY.getBytes(), List.of("--max-grid=0"), 2, List.of("--max-grid=0", "positive"), Left.NOTHING),
                 new Case("grid-status of 16 points over --max-grid=10", grid(2, 4).getBytes(),

@@ -37,8 +37,7 @@ class SavedFilesTest {
     @BeforeAll
     static void train() throws IOException {
         Path configs = Files.createDirectories(shared.resolve("configs"));
-        Files.writeString(configs.resolve("c.txt"), TestRuns.PTB_TINY.replace("[TrainParams]\n", "[TrainParams]\ncheckpoint_every = -1\n")
-                .replace("epochs = 3", "epochs = 1"));
+        Files.writeString(configs.resolve("c.txt"), TestRuns.set(TestRuns.PTB_TINY, "checkpoint_every", "-1", "epochs", "1"));
         trained = shared.resolve("saved");
         MainTest.Outcome o = MainTest.run("--config=c", "--configs-dir=" + configs, "--no-wandb", "--save", "--saved-models=" + trained);
         assertEquals(0, o.code(), o.err());

@@ -14,6 +14,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.tinker.runs.Checkpoint;
 import org.tinker.runs.RunStore;
 import org.tinker.runs.TrainerState;
+import org.tinker.train.TestRuns;
 
 /**
  * Issue 19, item 7: SIGTERM and Ctrl-C (SIGINT) during training. A real training in a child JVM, signalled after its
@@ -22,8 +23,8 @@ import org.tinker.runs.TrainerState;
  * temporary checkpoint folder, item 8).
  */
 class SignalTest {
-    static final String CONFIG = BadInputTest.tiny("TrainParams", "checkpoint_every", "0")
-            .replace("epochs = 1", "epochs = 1000").replace("max_steps = 2", "max_steps = " + SignalTest.STEPS);
+    static final String CONFIG = TestRuns.set(BadInputTest.tiny("TrainParams", "checkpoint_every", "0"),
+            "epochs", "1000", "max_steps", String.valueOf(SignalTest.STEPS));
     /** Long enough that the signal, sent once the child is seen training, always arrives before the run's end. */
     static final int STEPS = 400;
 

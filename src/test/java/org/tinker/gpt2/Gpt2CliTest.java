@@ -52,7 +52,7 @@ class Gpt2CliTest {
 
     @Test
     void loraRunMergesAndExports(@TempDir Path saved) throws Exception {
-        String cfg = Gpt2FineTuneTest.config(2).replace("debug_crop = 24", "debug_crop = 8").replace("epochs = 2", "epochs = 1");
+        String cfg = TestRuns.set(Gpt2FineTuneTest.config(2), "debug_crop", "8", "epochs", "1");
         Trainer.Result r = Experiment.run(TestRuns.spec(cfg), Experiment.Setup.quiet(Path.of("."), saved, true));
         String ts = r.finalCheckpoint().getParent().getFileName().toString();
         assertEquals(0, Main.run("lora-merge", "--timestamp", ts, "--saved-models", saved.toString()));

@@ -29,8 +29,8 @@ class DiskTest {
      */
     @Test
     void aFailedSaveIsOneLineAndKeepsTheEarlierCheckpoints(@TempDir Path saved) throws Exception {
-        RunSpec spec = TestRuns.spec(TestRuns.PTB_TINY.replace("epochs = 3", "epochs = 1")
-                .replace("[TrainParams]", "[TrainParams]\ncheckpoint_every = -1")); // after each validation: 14, 28 batches
+        RunSpec spec = TestRuns.spec(TestRuns.set(TestRuns.PTB_TINY, "epochs", "1",
+                "checkpoint_every", "-1")); // after each validation: 14, 28 batches
         Path runDir = saved.resolve("run"), aside = saved.resolve("run-aside");
         byte[][] before = new byte[1][];
         String[] first = new String[1];

@@ -16,6 +16,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
+import org.tinker.engine.Kernels;
 
 /** Muon (Newton–Schulz orthogonalised momentum) and weight decay on matrices only, against updates written out here. */
 class OptimizersTest {
@@ -74,13 +75,50 @@ class OptimizersTest {
             for (int j = 0; j < cols; j++) assertEquals(expected[i][j], g[i * cols + j], tol, what + " [" + i + "," + j + "]");
     }
 
+    /** In float32 both routes, the fused kernel and the explicit ops ({@code -Dtinker.kernels=off}), are the iteration. */
     @Test
     void orthogonaliseIsTheQuinticNewtonSchulzIterationOnTallAndWideMatrices() {
         try (NDManager m = NDManager.newBaseManager()) {
-            Random r = new Random(1);
-            for (int[] shape : new int[][] {{6, 4}, {4, 6}, {5, 5}}) {
-                double[][] g = random(r, shape[0], shape[1], 3.0);
-                assertClose(newtonSchulz(g), Muon.orthogonalise(create(m, g)), 2e-4, shape[0] + "x" + shape[1]);
+            for (boolean kernels : new boolean[] {true, false}) {
+                Kernels.setEnabled(kernels);
+                try {
+                    Random r = new Random(1);
+                    for (int[] shape : new int[][] {{6, 4}, {4, 6}, {5, 5}}) {
+                        double[][] g = random(r, shape[0], shape[1], 3.0);
+                        assertClose(newtonSchulz(g), Muon.orthogonalise(create(m, g), DataType.FLOAT32), 2e-4,
+                                shape[0] + "x" + shape[1] + (kernels ? " (kernel)" : " (explicit)"));
+                    }
+                } finally {
+                    Kernels.setEnabled(true);
+                }
+            }
+        }
+    }
+
+    /**
+     * Under bf16 precision the iteration runs in bfloat16 (8 significant bits): the result stays close to the exact
+     * iteration's, relative to its size, in both orientations, and comes back in the gradient's type.
+     */
+    @Test
+    void orthogonaliseInBfloat16StaysNearTheExactIteration() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            Random r = new Random(3);
+            for (int[] shape : new int[][] {{32, 96}, {96, 32}}) {
+                double[][] g = random(r, shape[0], shape[1], 1.0), expected = newtonSchulz(g);
+                NDArray o = Muon.orthogonalise(create(m, g), DataType.BFLOAT16);
+                assertEquals(DataType.FLOAT32, o.getDataType());
+                float[] got = o.toFloatArray();
+                double err = 0, size = 0;
+                for (int i = 0; i < g.length; i++)
+                    for (int j = 0; j < g[0].length; j++) {
+                        double e = expected[i][j], d = got[i * g[0].length + j] - e;
+                        err += d * d;
+                        size += e * e;
+                    }
+                double rel = Math.sqrt(err / size);
+                System.out.printf("bf16 Newton-Schulz %dx%d: relative error %.2e%n", shape[0], shape[1], rel);
+                assertTrue(rel < 0.03, shape[0] + "x" + shape[1] + ": relative error " + rel);
+                assertTrue(rel > 1e-4, "the iteration ran in bfloat16, not float32 (float32's error is about 1e-6)");
             }
         }
     }
@@ -95,7 +133,7 @@ class OptimizersTest {
             double c = Math.cos(0.7), s = Math.sin(0.7);
             double[][] u = {{c, -s, 0}, {s, c, 0}, {0, 0, 1}}, v = {{1, 0, 0}, {0, c, -s}, {0, s, c}};
             double[][] sigma = {{10, 0, 0}, {0, 1, 0}, {0, 0, 0.1}};
-            NDArray o = Muon.orthogonalise(create(m, mul(mul(u, sigma), transpose(v))));
+            NDArray o = Muon.orthogonalise(create(m, mul(mul(u, sigma), transpose(v))), DataType.FLOAT32);
             float[] flat = o.toFloatArray();
             double[][] od = new double[3][3];
             for (int i = 0; i < 9; i++) od[i / 3][i % 3] = flat[i];
@@ -126,7 +164,7 @@ class OptimizersTest {
                     "transformer.h.0.mlp.c_fc.weight", gFc);
             params.values().forEach(p -> p.setRequiresGradient(true));
             double muonLr = 0.05, mu = 0.9, peak = 1e-3, lrNow = 5e-4;
-            try (Muon opt = new Muon(params, muonLr, mu, peak, 0.9, 0.99, 0, false)) {
+            try (Muon opt = new Muon(params, muonLr, mu, peak, 0.9, 0.99, 0, false, DataType.FLOAT32)) {
                 assertEquals(Set.of("transformer.h.0.attn.c_attn.weight", "transformer.h.0.mlp.c_fc.weight"), opt.matrices());
                 try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                     NDArray loss = params.get("transformer.h.0.ln_1.weight").sum().mul(0);
@@ -158,7 +196,7 @@ class OptimizersTest {
                 for (NDArray a : state) byName.put(a.getName(), a);
                 assertClose(gFc, byName.get("transformer.h.0.mlp.c_fc.weight.momentum_buffer"), 1e-6, "buffer = g after one step");
                 assertTrue(byName.containsKey("transformer.wte.weight.exp_avg"));
-                try (Muon again = new Muon(params, muonLr, mu, peak, 0.9, 0.99, 0, false)) {
+                try (Muon again = new Muon(params, muonLr, mu, peak, 0.9, 0.99, 0, false, DataType.FLOAT32)) {
                     again.restore(byName, 1);
                     assertEquals(1, again.steps());
                     NDList back = again.stateTensors();
