@@ -193,6 +193,10 @@ final class WandbHttp {
             if (attempt >= policy.maxRetries) throw new Failure(what + " (after " + attempt + " retries)", status, false);
             long waitMs = retryAfterMs(retryAfter);
             if (waitMs < 0) waitMs = backoffMs(attempt, timing);
+            // a pooled connection the server closed while it sat idle (an HTTP/1.0 server closes after every response)
+            // fails before any answer: the first such failure is retried at once, on a new connection, as Go's
+            // net/http under wandb-core retries a request that failed on a reused connection
+            if (status == 0 && attempt == 0) waitMs = 0;
             if (!sleep(waitMs, stop)) throw new Failure(what + " (stopped while waiting to retry)", status, false);
         }
     }

@@ -46,6 +46,42 @@ class WandbRetryTest {
         }
     }
 
+    /**
+     * A server that closes the connection after every answer (HTTP/1.0, as Python's http.server): the client's pooled
+     * connection is dead by the next request, which fails before any answer. That request is sent again at once on a
+     * new connection, not after a backoff (5 s here), so five posts in a row take no backoff at all.
+     */
+    @Test
+    void aConnectionClosedByTheServerIsReplacedWithoutBackoff() throws Exception {
+        try (java.net.ServerSocket server = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
+            int[] served = {0};
+            Thread t = new Thread(() -> {
+                while (!server.isClosed()) {
+                    try (java.net.Socket s = server.accept()) {
+                        var in = new java.io.BufferedInputStream(s.getInputStream());
+                        StringBuilder head = new StringBuilder();
+                        while (!head.toString().endsWith("\r\n\r\n")) head.append((char) in.read());
+                        var m = java.util.regex.Pattern.compile("(?i)content-length: *(\\d+)").matcher(head);
+                        in.readNBytes(m.find() ? Integer.parseInt(m.group(1)) : 0);
+                        s.getOutputStream().write("HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+                                .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                        s.getOutputStream().flush();
+                        served[0]++;
+                    } catch (java.io.IOException e) {
+                        return; // closed
+                    }
+                }
+            });
+            t.start();
+            WandbHttp http = new WandbHttp("http://127.0.0.1:" + server.getLocalPort(), "k".repeat(40), withBackoff(5000));
+            long t0 = System.nanoTime();
+            for (int i = 0; i < 5; i++) assertEquals("{}", http.fileStream("e", "p", "r", () -> "{}", () -> false));
+            double s = (System.nanoTime() - t0) / 1e9;
+            assertEquals(5, served[0], "one answer per post");
+            assertTrue(s < 4, "5 posts took " + s + " s: a closed connection waited for a backoff of 5 s");
+        }
+    }
+
     @Test
     void serverErrorsAreRetriedWithBackoff(@TempDir Path dir) throws Exception {
         try (WandbFake fake = new WandbFake()) {
