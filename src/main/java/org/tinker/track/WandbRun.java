@@ -508,8 +508,13 @@ public final class WandbRun {
             finished = true;
         }
         if (stats != null) stats.shutdownNow();
+        double runtime = runtimeOffset + (System.nanoTime() - t0) / 1e9;
         try {
-            spool.setExit(exitCode, runtimeOffset + (System.nanoTime() - t0) / 1e9);
+            // as the official client at its end: a last system-metrics sample (a short run has one at least) and the
+            // summary as a run file beside the one file_stream keeps
+            spool.stats(RunFiles.systemMetrics(), runtime);
+            spool.writeFile(Spool.SUMMARY, spool.summaryLine());
+            spool.setExit(exitCode, runtime);
         } catch (IOException e) {
             warn("cannot write the run's end to " + spool.dir + " (" + e.getMessage() + ")");
         }

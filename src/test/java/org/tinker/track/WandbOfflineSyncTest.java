@@ -52,7 +52,7 @@ class WandbOfflineSyncTest {
             assertEquals(List.of("header", "run", "metric", "metric"), kinds.subList(0, 4));
             assertEquals(List.of("summary", "exit", "final"), kinds.subList(kinds.size() - 3, kinds.size()));
             assertEquals(21, kinds.stream().filter("history"::equals).count());
-            assertEquals(4, kinds.stream().filter("files"::equals).count(), "metadata, requirements, config.yaml, the image");
+            assertEquals(5, kinds.stream().filter("files"::equals).count(), "metadata, requirements, config.yaml, the image, the summary at the end");
             var runRec = WandbProto.sub(recs.get(1), "run");
             assertEquals(run.id(), WandbProto.str(runRec, "run_id"));
             assertEquals("proj", WandbProto.str(runRec, "project"));
@@ -67,8 +67,13 @@ class WandbOfflineSyncTest {
             assertEquals(List.of("loss", "n_train_samples", "_step", "_runtime", "_timestamp"), List.copyOf(items.keySet()));
             assertEquals(1.0 / 6, Double.parseDouble(items.get("loss")));
             assertEquals("40.0", items.get("n_train_samples"));
-            var files = WandbProto.<com.google.protobuf.DynamicMessage>list(WandbProto.sub(recs.get(kinds.lastIndexOf("files")), "files"), "files");
-            assertTrue(WandbProto.str(files.get(0), "path").startsWith("media/images/plot_20_"));
+            List<String> filePaths = new java.util.ArrayList<>();
+            for (int i = 0; i < recs.size(); i++)
+                if (kinds.get(i).equals("files"))
+                    for (var f : WandbProto.<com.google.protobuf.DynamicMessage>list(WandbProto.sub(recs.get(i), "files"), "files"))
+                        filePaths.add(WandbProto.str(f, "path"));
+            assertTrue(filePaths.get(filePaths.size() - 2).startsWith("media/images/plot_20_"), filePaths.toString());
+            assertEquals("wandb-summary.json", filePaths.get(filePaths.size() - 1), "the summary file, written at the end");
             assertEquals(0, WandbProto.num(WandbProto.sub(recs.get(kinds.indexOf("exit")), "exit"), "exit_code"));
             assertTrue(WandbProtocolTest.buf.toString().contains("runner wandb-sync " + spool));
 
@@ -80,8 +85,8 @@ class WandbOfflineSyncTest {
             for (int i = 0; i < 20; i++) assertEquals(8.0 * i, fake.rows().get(i).get("n_train_samples").getAsDouble());
             assertTrue(fake.complete);
             assertEquals(0, fake.exitcode);
-            assertEquals(4, fake.files.size());
-            assertEquals(4, fake.uploaded.size());
+            assertEquals(5, fake.files.size()); // the four above and wandb-summary.json
+            assertEquals(5, fake.uploaded.size());
             // a full run page: metadata, the dependency list, config.yaml
             JsonObject meta = JsonParser.parseString(new String(fake.files.get("wandb-metadata.json"))).getAsJsonObject();
             for (String k : List.of("host", "program", "args", "java", "tinker", "cpu_count", "gpu_count", "startedAt")) assertTrue(meta.has(k), k);

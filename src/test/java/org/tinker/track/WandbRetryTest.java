@@ -36,7 +36,8 @@ class WandbRetryTest {
             run.finish(0);
             double s = (System.nanoTime() - t0) / 1e9;
             List<WandbFake.Req> fs = fake.requests("/file_stream");
-            assertTrue(fs.size() == 2 || fs.size() == 3, fs.size() + " POSTs"); // the retried one, maybe a separate complete
+            // the retried one; maybe separate ones for the files uploaded at the end and the complete
+            assertTrue(fs.size() >= 2 && fs.size() <= 4, fs.size() + " POSTs");
             double gap = (fs.get(1).atNanos() - fs.get(0).atNanos()) / 1e9;
             assertTrue(gap >= 0.95 && gap < 2.5, "waited " + gap + " s for Retry-After: 1");
             assertTrue(s < 4, s + " s");
@@ -54,7 +55,7 @@ class WandbRetryTest {
     @Test
     void aConnectionClosedByTheServerIsReplacedWithoutBackoff() throws Exception {
         try (java.net.ServerSocket server = new java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())) {
-            int[] served = {0};
+            var served = new java.util.concurrent.atomic.AtomicInteger();
             Thread t = new Thread(() -> {
                 while (!server.isClosed()) {
                     try (java.net.Socket s = server.accept()) {
@@ -63,10 +64,10 @@ class WandbRetryTest {
                         while (!head.toString().endsWith("\r\n\r\n")) head.append((char) in.read());
                         var m = java.util.regex.Pattern.compile("(?i)content-length: *(\\d+)").matcher(head);
                         in.readNBytes(m.find() ? Integer.parseInt(m.group(1)) : 0);
+                        served.incrementAndGet(); // before the answer: the client may send its next request as soon as it has it
                         s.getOutputStream().write("HTTP/1.0 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
                                 .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
                         s.getOutputStream().flush();
-                        served[0]++;
                     } catch (java.io.IOException e) {
                         return; // closed
                     }
@@ -77,7 +78,7 @@ class WandbRetryTest {
             long t0 = System.nanoTime();
             for (int i = 0; i < 5; i++) assertEquals("{}", http.fileStream("e", "p", "r", () -> "{}", () -> false));
             double s = (System.nanoTime() - t0) / 1e9;
-            assertEquals(5, served[0], "one answer per post");
+            assertEquals(5, served.get(), "one answer per post");
             assertTrue(s < 4, "5 posts took " + s + " s: a closed connection waited for a backoff of 5 s");
         }
     }
@@ -143,7 +144,7 @@ class WandbRetryTest {
             assertTrue(fake.inject.isEmpty());
             assertEquals(17, fake.rows().size());
             fake.writes.values().forEach(n -> assertEquals(1, n));
-            assertEquals(4, fake.files.size(), "the image, wandb-metadata.json, requirements.txt, config.yaml");
+            assertEquals(5, fake.files.size(), "the image, wandb-metadata.json, requirements.txt, config.yaml, wandb-summary.json");
             assertTrue(fake.complete);
             assertEquals(0, fake.exitcode);
             assertTrue(run.synced());
@@ -170,7 +171,7 @@ class WandbRetryTest {
             assertEquals("hello from tinker", fake.outputs.get(id).get(0L));
             // and in the transaction log, as StatsRecord and OutputRawRecord
             Spool back = Spool.open(run.spoolDir());
-            assertEquals(1, back.eventsSize());
+            assertEquals(2, back.eventsSize(), "the sample given, and the last one finish takes");
             assertEquals(List.of("hello from tinker"), back.outputLines(0, 10, 1 << 20));
             back.close();
         }
