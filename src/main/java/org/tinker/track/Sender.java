@@ -85,6 +85,8 @@ final class Sender {
     private final BooleanSupplier stop;
     private final List<String> announce = new ArrayList<>();
     private String summaryAcked;
+    /** The logged keys that have their own metric definition in the config sent (see defineMetrics). */
+    private final java.util.Set<String> metricKeys = new java.util.LinkedHashSet<>();
     private volatile boolean stopRequested;
     private long rowsSent;
 
@@ -249,12 +251,53 @@ final class Sender {
             }
             return WandbHttp.GSON.toJson(body);
         }, stop);
+        List<String> newKeys = newMetricKeys(spool.lines(spool.acked(), (int) (sentTo[0] - spool.acked()), Long.MAX_VALUE));
         rowsSent += sentTo[0] - spool.acked();
         summaryAcked = sentSummary[0];
         announce.removeAll(sentFiles);
         spool.ack(sentTo[0], sentTo[1], sentTo[2], sentFiles, sentComplete[0]);
         readStopped(resp);
+        if (!newKeys.isEmpty()) defineMetrics(newKeys);
         return sentComplete[0];
+    }
+
+    /** The keys of these rows that have no metric definition yet (not _step and the like, not the step metric). */
+    private List<String> newMetricKeys(List<String> rows) {
+        List<String> out = new ArrayList<>();
+        for (String row : rows) {
+            JsonElement e;
+            try {
+                e = JsonParser.parseString(row);
+            } catch (RuntimeException bad) {
+                continue;
+            }
+            if (!e.isJsonObject()) continue;
+            for (String k : e.getAsJsonObject().keySet())
+                if (!k.startsWith("_") && !k.equals(WandbRecords.STEP_METRIC) && !metricKeys.contains(k) && !out.contains(k)) out.add(k);
+        }
+        return out;
+    }
+
+    /**
+     * Sends the config again with a definition for each new key (UpsertBucket of name, project, entity and config), as
+     * the official client does when a glob definition meets a new key.
+     */
+    private void defineMetrics(List<String> keys) throws WandbHttp.Failure {
+        metricKeys.addAll(keys);
+        JsonObject v = spool.run.getAsJsonObject("variables");
+        JsonObject config = JsonParser.parseString(v.get("config").getAsString()).getAsJsonObject();
+        JsonObject wandb = config.has("_wandb") ? config.getAsJsonObject("_wandb") : new JsonObject();
+        JsonObject inner = wandb.has("value") ? wandb.getAsJsonObject("value") : new JsonObject();
+        inner.add("m", WandbRecords.metricsConfig(metricKeys));
+        wandb.add("value", inner);
+        config.add("_wandb", wandb);
+        Map<String, Object> vars = new LinkedHashMap<>();
+        if (spool.storageId() != null) vars.put("id", spool.storageId());
+        vars.put("name", spool.runId());
+        vars.put("project", spool.project());
+        vars.put("entity", spool.entity());
+        vars.put("config", WandbHttp.GSON.toJson(config));
+        http.graphql("UpsertBucket", UPSERT_BUCKET, vars, WandbHttp.Policy.UPSERT, stop);
     }
 
     /** Where a streamed file's line 0 of this folder goes: after what the run had when it was resumed. */

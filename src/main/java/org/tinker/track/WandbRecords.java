@@ -45,6 +45,15 @@ final class WandbRecords {
      * {@code n_train_samples}, and every metric ({@code *}) stepped by it (step_metric_index 1, one-based).
      */
     static JsonArray metricsConfig() {
+        return metricsConfig(List.of());
+    }
+
+    /**
+     * The definitions above and, for each logged key, its own one stepped by n_train_samples (step_metric_index 1,
+     * options step_sync and defined): the official client expands a glob into these as keys first appear and sends
+     * only them, and the run page takes each chart's x-axis from them.
+     */
+    static JsonArray metricsConfig(java.util.Collection<String> keys) {
         JsonArray m = new JsonArray();
         JsonObject step = new JsonObject();
         step.addProperty("1", STEP_METRIC);
@@ -55,6 +64,16 @@ final class WandbRecords {
         all.addProperty("5", 1);
         all.add("6", defined());
         m.add(all);
+        for (String k : keys) {
+            JsonObject d = new JsonObject();
+            d.addProperty("1", k);
+            d.addProperty("5", 1);
+            JsonArray o = new JsonArray();
+            o.add(1); // MetricOptions.step_sync
+            o.add(3); // MetricOptions.defined
+            d.add("6", o);
+            m.add(d);
+        }
         return m;
     }
 

@@ -102,6 +102,15 @@ class WandbProtocolTest {
             run.finish(0);
             assertTrue(buf.toString().contains("W&B: sent 5 rows to " + fake.base() + "/alice/base-test-ptb/runs/abc12345; nothing unsynced"),
                     buf.toString());
+            // each logged key gets its own definition stepped by n_train_samples, sent with the config once it is logged
+            List<WandbFake.Req> ups = fake.graphql("UpsertBucket");
+            JsonObject lastConfig = JsonParser.parseString(ups.get(ups.size() - 1).json().getAsJsonObject("variables").get("config").getAsString())
+                    .getAsJsonObject();
+            assertEquals(JsonParser.parseString("[{\"1\":\"n_train_samples\",\"6\":[3]},{\"2\":\"*\",\"5\":1,\"6\":[3]},"
+                            + "{\"1\":\"stat/train_batch_loss:main\",\"5\":1,\"6\":[1,3]}]"),
+                    lastConfig.getAsJsonObject("_wandb").getAsJsonObject("value").get("m"));
+            assertEquals(2, ups.size(), "the first upsert, and one more when the loss first appeared");
+            assertEquals(0.003, lastConfig.getAsJsonObject("tp.lr").get("value").getAsDouble(), "the rest of the config unchanged");
 
             List<WandbFake.Req> fs = fake.requests("/file_stream");
             for (WandbFake.Req q : fs) {
