@@ -26,7 +26,8 @@ import java.util.zip.ZipOutputStream;
  * Fused libtorch kernels that DJL 0.35.1 does not expose, and short op sequences run in one call: causal
  * scaled-dot-product attention (the flash-attention CPU kernel: no [B,H,T,T] scores in memory, the upper triangle
  * skipped), the LM head with its cross-entropy in vocabulary blocks ({@link #lmHeadLoss}), the multi-tensor fused
- * AdamW and global-norm gradient clipping ({@code _foreach_norm} / {@code _foreach_mul_}), bfloat16 linear layers for
+ * AdamW and global-norm gradient clipping ({@code _foreach_norm} / {@code _foreach_mul_}), Muon's Newton–Schulz
+ * iteration ({@link #newtonSchulz}), bfloat16 linear layers for
  * mixed precision ({@link Ops#autocast}), and a whole KV-cache decoding step (the model's {@code FastDecoder} binds it).
  *
  * <p>Route: libtorch compiles TorchScript source when it loads a module, so we write a tiny TorchScript archive

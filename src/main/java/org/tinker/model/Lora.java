@@ -10,7 +10,7 @@ import java.util.SplittableRandom;
 import org.tinker.engine.Ops;
 
 /**
- * LoRA on every parameter (as the reference's {@code lora_rank}, §1.5): a 1-D parameter {@code p} gets an additive
+ * LoRA on every parameter (as the reference lm-springboard's {@code lora_rank}): a 1-D parameter {@code p} gets an additive
  * vector {@code p.lora_delta} (zeros); a 2-D parameter {@code W [out, in]} gets {@code W.lora_B [out, r]} (zeros) and
  * {@code W.lora_A [r, in]} (N(0, lora_std²)), and the model computes with {@code W + B·A}. The base weights are
  * frozen (no gradient), the adapters are the only trainable tensors, and the model starts out exactly equal to the

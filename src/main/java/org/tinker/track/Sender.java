@@ -205,9 +205,11 @@ final class Sender {
         final String[] sentSummary = new String[1];
         final List<String> sentFiles = new ArrayList<>();
         final boolean[] sentComplete = new boolean[1];
+        final List<List<String>> sentRows = new ArrayList<>(List.of(List.of()));
         String resp = http.fileStream(spool.entity(), spool.project(), spool.runId(), () -> {
             long from = spool.acked();
             List<String> lines = spool.lines(from, MAX_LINES, MAX_BYTES);
+            sentRows.set(0, lines);
             JsonObject body = new JsonObject();
             JsonObject files = new JsonObject();
             if (!lines.isEmpty()) {
@@ -251,7 +253,7 @@ final class Sender {
             }
             return WandbHttp.GSON.toJson(body);
         }, stop);
-        List<String> newKeys = newMetricKeys(spool.lines(spool.acked(), (int) (sentTo[0] - spool.acked()), Long.MAX_VALUE));
+        java.util.Set<String> newKeys = newMetricKeys(sentRows.get(0));
         rowsSent += sentTo[0] - spool.acked();
         summaryAcked = sentSummary[0];
         announce.removeAll(sentFiles);
@@ -262,8 +264,8 @@ final class Sender {
     }
 
     /** The keys of these rows that have no metric definition yet (not _step and the like, not the step metric). */
-    private List<String> newMetricKeys(List<String> rows) {
-        List<String> out = new ArrayList<>();
+    private java.util.Set<String> newMetricKeys(List<String> rows) {
+        java.util.Set<String> out = new java.util.LinkedHashSet<>();
         for (String row : rows) {
             JsonElement e;
             try {
@@ -273,7 +275,7 @@ final class Sender {
             }
             if (!e.isJsonObject()) continue;
             for (String k : e.getAsJsonObject().keySet())
-                if (!k.startsWith("_") && !k.equals(WandbRecords.STEP_METRIC) && !metricKeys.contains(k) && !out.contains(k)) out.add(k);
+                if (!k.startsWith("_") && !k.equals(WandbRecords.STEP_METRIC) && !metricKeys.contains(k)) out.add(k);
         }
         return out;
     }
@@ -282,7 +284,7 @@ final class Sender {
      * Sends the config again with a definition for each new key (UpsertBucket of name, project, entity and config), as
      * the official client does when a glob definition meets a new key.
      */
-    private void defineMetrics(List<String> keys) throws WandbHttp.Failure {
+    private void defineMetrics(java.util.Set<String> keys) throws WandbHttp.Failure {
         metricKeys.addAll(keys);
         JsonObject v = spool.run.getAsJsonObject("variables");
         JsonObject config = JsonParser.parseString(v.get("config").getAsString()).getAsJsonObject();

@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
@@ -35,17 +34,17 @@ public final class Muon implements Optimizer {
     private final LinkedHashMap<String, NDArray> buffers = new LinkedHashMap<>();
     private final AdamW rest;
     private final double muonLr, peakLr, momentum, weightDecay;
-    private final DataType iterationType;
+    private final boolean bf16;
     private final NDManager manager;
     private long t;
 
     /**
      * @param params every trained parameter; the 2-D ones of the blocks ({@code transformer.h.*}) go to Muon
      * @param peakLr the config's lr: the schedule's lr divided by it scales muonLr
-     * @param iterationType what the Newton–Schulz iteration computes in: FLOAT32, or BFLOAT16 (under bf16 precision)
+     * @param bf16 the Newton–Schulz iteration in bfloat16 (under bf16 precision), else in the weights' float32
      */
     public Muon(LinkedHashMap<String, NDArray> params, double muonLr, double momentum, double peakLr, double beta1,
-                double beta2, double weightDecay, boolean matricesOnly, DataType iterationType) {
+                double beta2, double weightDecay, boolean matricesOnly, boolean bf16) {
         LinkedHashMap<String, NDArray> others = new LinkedHashMap<>();
         params.forEach((name, p) -> (isHiddenMatrix(name, p) ? matrices : others).put(name, p));
         this.rest = new AdamW(others, beta1, beta2, 1e-8, weightDecay, matricesOnly);
@@ -53,7 +52,7 @@ public final class Muon implements Optimizer {
         this.peakLr = peakLr;
         this.momentum = momentum;
         this.weightDecay = weightDecay;
-        this.iterationType = iterationType;
+        this.bf16 = bf16;
         this.manager = params.values().iterator().next().getManager().newSubManager();
         matrices.forEach((name, p) -> buffers.put(name, manager.zeros(p.getShape(), p.getDataType(), p.getDevice())));
     }
@@ -85,8 +84,8 @@ public final class Muon implements Optimizer {
                 u.attach(tmp);
                 u.addi(g);                     // u = g + μ·buf
                 NDArray o = e.getKey().endsWith("attn.c_attn.weight")
-                        ? NDArrays.concat(new NDList(u.split(3, 0).stream().map(b -> orthogonalise(b, iterationType)).toList()), 0)
-                        : orthogonalise(u, iterationType);
+                        ? NDArrays.concat(new NDList(u.split(3, 0).stream().map(b -> orthogonalise(b, bf16)).toList()), 0)
+                        : orthogonalise(u, bf16);
                 long rows = p.getShape().get(0), cols = p.getShape().get(1);
                 double scale = Math.sqrt(Math.max(1.0, (double) rows / cols));
                 if (weightDecay > 0) p.muli(1 - eta * weightDecay);
@@ -101,15 +100,15 @@ public final class Muon implements Optimizer {
      * {@code a·s + b·s³ + c·s⁵}, which lifts small ones quickly and leaves all of them between about 0.7 and 1.2: the
      * result is close to the orthogonal factor U·Vᵀ without an SVD, using only matmuls. Worked on the wide side ([r,c]
      * with r ≤ c), where A is the smaller square. One fused kernel call when the kernels are on (in bfloat16 when
-     * {@code type} is BFLOAT16: DJL cannot hold a bfloat16 array); the explicit ops below otherwise, in g's type.
+     * {@code bf16}: DJL cannot hold a bfloat16 array); the explicit ops below otherwise, in g's type.
      * The result has g's type and lands in g's manager.
      */
-    public static NDArray orthogonalise(NDArray g, DataType type) {
+    public static NDArray orthogonalise(NDArray g, boolean bf16) {
         boolean tall = g.getShape().get(0) > g.getShape().get(1);
         NDArray x = tall ? g.transpose() : g;                    // [r,c], r ≤ c
         x = x.div(x.norm().add(1e-7));
         if (Kernels.available()) {
-            x = Kernels.newtonSchulz(x, NS_STEPS, A, B, C, type == DataType.BFLOAT16);
+            x = Kernels.newtonSchulz(x, NS_STEPS, A, B, C, bf16);
         } else {
             for (int i = 0; i < NS_STEPS; i++) {
                 NDArray a = Ops.matmul(x, x.transpose());         // [r,r]

@@ -4,7 +4,6 @@ import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
@@ -86,7 +85,7 @@ public final class Trainer {
         this.schedule = new LrSchedule(tp);
         this.optimizer = tp.optimizer() == TrainParams.Optimizer.MUON
                 ? new Muon(params, tp.muon_lr(), tp.muon_momentum(), tp.lr(), tp.adam_beta1(), tp.adam_beta2(), tp.weight_decay(),
-                        tp.weight_decay_matrices_only(), tp.precision() == TrainParams.Precision.BF16 ? DataType.BFLOAT16 : DataType.FLOAT32)
+                        tp.weight_decay_matrices_only(), tp.precision() == TrainParams.Precision.BF16)
                 : new AdamW(params, tp.adam_beta1(), tp.adam_beta2(), 1e-8, tp.weight_decay(), tp.weight_decay_matrices_only());
         listeners.add(stats);
         listeners.addAll(opts.listeners());

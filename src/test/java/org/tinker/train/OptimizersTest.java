@@ -85,7 +85,7 @@ class OptimizersTest {
                     Random r = new Random(1);
                     for (int[] shape : new int[][] {{6, 4}, {4, 6}, {5, 5}}) {
                         double[][] g = random(r, shape[0], shape[1], 3.0);
-                        assertClose(newtonSchulz(g), Muon.orthogonalise(create(m, g), DataType.FLOAT32), 2e-4,
+                        assertClose(newtonSchulz(g), Muon.orthogonalise(create(m, g), false), 2e-4,
                                 shape[0] + "x" + shape[1] + (kernels ? " (kernel)" : " (explicit)"));
                     }
                 } finally {
@@ -105,7 +105,7 @@ class OptimizersTest {
             Random r = new Random(3);
             for (int[] shape : new int[][] {{32, 96}, {96, 32}}) {
                 double[][] g = random(r, shape[0], shape[1], 1.0), expected = newtonSchulz(g);
-                NDArray o = Muon.orthogonalise(create(m, g), DataType.BFLOAT16);
+                NDArray o = Muon.orthogonalise(create(m, g), true);
                 assertEquals(DataType.FLOAT32, o.getDataType());
                 float[] got = o.toFloatArray();
                 double err = 0, size = 0;
@@ -133,7 +133,7 @@ class OptimizersTest {
             double c = Math.cos(0.7), s = Math.sin(0.7);
             double[][] u = {{c, -s, 0}, {s, c, 0}, {0, 0, 1}}, v = {{1, 0, 0}, {0, c, -s}, {0, s, c}};
             double[][] sigma = {{10, 0, 0}, {0, 1, 0}, {0, 0, 0.1}};
-            NDArray o = Muon.orthogonalise(create(m, mul(mul(u, sigma), transpose(v))), DataType.FLOAT32);
+            NDArray o = Muon.orthogonalise(create(m, mul(mul(u, sigma), transpose(v))), false);
             float[] flat = o.toFloatArray();
             double[][] od = new double[3][3];
             for (int i = 0; i < 9; i++) od[i / 3][i % 3] = flat[i];
@@ -164,7 +164,7 @@ class OptimizersTest {
                     "transformer.h.0.mlp.c_fc.weight", gFc);
             params.values().forEach(p -> p.setRequiresGradient(true));
             double muonLr = 0.05, mu = 0.9, peak = 1e-3, lrNow = 5e-4;
-            try (Muon opt = new Muon(params, muonLr, mu, peak, 0.9, 0.99, 0, false, DataType.FLOAT32)) {
+            try (Muon opt = new Muon(params, muonLr, mu, peak, 0.9, 0.99, 0, false, false)) {
                 assertEquals(Set.of("transformer.h.0.attn.c_attn.weight", "transformer.h.0.mlp.c_fc.weight"), opt.matrices());
                 try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                     NDArray loss = params.get("transformer.h.0.ln_1.weight").sum().mul(0);
@@ -196,7 +196,7 @@ class OptimizersTest {
                 for (NDArray a : state) byName.put(a.getName(), a);
                 assertClose(gFc, byName.get("transformer.h.0.mlp.c_fc.weight.momentum_buffer"), 1e-6, "buffer = g after one step");
                 assertTrue(byName.containsKey("transformer.wte.weight.exp_avg"));
-                try (Muon again = new Muon(params, muonLr, mu, peak, 0.9, 0.99, 0, false, DataType.FLOAT32)) {
+                try (Muon again = new Muon(params, muonLr, mu, peak, 0.9, 0.99, 0, false, false)) {
                     again.restore(byName, 1);
                     assertEquals(1, again.steps());
                     NDList back = again.stateTensors();
