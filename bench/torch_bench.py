@@ -181,6 +181,9 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--mode", choices=("eager", "compile"), default="eager")
     ap.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    ap.add_argument("--profile", metavar="TRACE", help="after the timed steps, record torch's ops over --profile-steps more "
+                    "into this Chrome trace (bench/profile_report.py sums it per op, beside tinker's)")
+    ap.add_argument("--profile-steps", type=int, default=10)
     a = ap.parse_args()
     if a.steps < 2:
         ap.error("--steps: expected at least 2 (a warm-up step and a timed one)")
@@ -196,7 +199,11 @@ def main():
     tokens = c["batch"] * c["T"]
     t_start = time.perf_counter()
     step_end = [t_start]  # step_end[i]: the end of optimizer step i
-    for step in range(a.steps):
+    profiler = None
+    for step in range(a.steps + (a.profile_steps if a.profile else 0)):
+        if step == a.steps:  # the profiled steps come after the timed ones: its overhead stays out of the figures
+            profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], record_shapes=True)
+            profiler.__enter__()
         ids = torch.randint(0, c["vocab"], (c["batch"], c["T"] + 1), generator=gen)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             loss = forward(ids[:, :-1], ids[:, 1:])
@@ -206,7 +213,11 @@ def main():
         sched.step()
         opt.zero_grad(set_to_none=True)
         loss.item()  # the loss is read every step, as tinker's trainer logs it
-        step_end.append(time.perf_counter())
+        if step < a.steps:
+            step_end.append(time.perf_counter())
+    if profiler is not None:
+        profiler.__exit__(None, None, None)
+        profiler.export_chrome_trace(a.profile)
     rates = steady_rates(step_end, tokens, a.steps)
     median = rates[len(rates) // 2]
     peak = matmul_peak_gflops(bf16)

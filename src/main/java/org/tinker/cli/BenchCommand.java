@@ -23,20 +23,25 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--steps", paramLabel = "N", description = "optimizer steps to time (default 100)") int steps = 100;
     @Option(names = "--set", paramLabel = "SECTION.KEY=VALUE") List<String> sets = new ArrayList<>();
     @Option(names = "--json", paramLabel = "FILE", description = "where to write the figures (default target/bench-NAME.json)") Path json;
+    @Option(names = "--profile", paramLabel = "TRACE", description = "after the timed steps, record libtorch's ops over --profile-steps more into this Chrome trace (bench/profile_report.py sums it per op)") Path profile;
+    @Option(names = "--profile-steps", paramLabel = "N", description = "steps to profile (default 10)") int profileSteps = 10;
     @Option(names = "--train-only", description = "time training alone: no validation and test at the end, no generation speed") boolean trainOnly;
 
     @Override
     public Integer call() throws Exception {
         // under 10 steps every window is a single step: a smoke run, not a measurement
         if (steps < 2) throw new ConfigError("--steps=" + steps + ": expected at least 2 steps (a warm-up step and a timed one)");
+        if (profile != null && profileSteps < 1) throw new ConfigError("--profile-steps=" + profileSteps + ": expected 1 or more steps");
         List<Grid.Override> overrides = new ArrayList<>();
         for (String s : sets) overrides.add(Grid.Override.parse(s));
         RunSpec spec = Grid.expand(Grid.filesFor(Path.of("configs"), config), overrides, null, false).get(0);
-        Benchmark.Report r = Benchmark.run(spec, steps, trainOnly, Path.of("."), System.out);
+        Benchmark.Report r = Benchmark.run(spec, steps, trainOnly,
+                profile == null ? null : new Benchmark.Profile(profile, profileSteps), Path.of("."), System.out);
         System.out.println(r.table());
         Path out = json != null ? json : Path.of("target", "bench-" + config + ".json");
         Checkpoint.writeString(out, Benchmark.json(r));
         System.out.println("figures written to " + out);
+        if (profile != null) System.out.println("profile of " + profileSteps + " steps written to " + profile + " (python3 bench/profile_report.py " + profile + ")");
         return 0;
     }
 }

@@ -78,25 +78,58 @@ public final class Kernels {
                   g = torch.matmul(y, torch.t(y))
                   y = torch.addmm(y, torch.addmm(g, g, g, beta=b, alpha=c), y, beta=a)
                 return torch.to(y, x.dtype)
+              def rms(self: __torch__.Kernels, x: Tensor, eps: float) -> Tensor:
+                return torch.div(x, torch.sqrt(torch.add(torch.mean(torch.mul(x, x), [-1], True), eps)))
               def norm(self: __torch__.Kernels, x: Tensor, w: Tensor, b: Tensor, rms: bool, eps: float) -> Tensor:
                 if rms:
-                  return torch.mul(torch.div(x, torch.sqrt(torch.add(torch.mean(torch.mul(x, x), [-1], True), eps))), w)
+                  return torch.mul(self.rms(x, eps), w)
                 return torch.layer_norm(x, [torch.size(x, -1)], w, b, eps)
-              def mlp(self: __torch__.Kernels, x: Tensor, fw: Tensor, fb: Tensor, pw: Tensor, pb: Tensor, act: int) -> Tensor:
-                h = torch.linear(x, fw, fb)
+              def activate(self: __torch__.Kernels, h: Tensor, act: int) -> Tensor:
                 if act == 0:
-                  h = torch.relu(h)
-                elif act == 1:
-                  h = torch.gelu(h)
-                elif act == 2:
-                  h = torch.gelu(h, approximate="tanh")
-                else:
-                  parts = torch.chunk(h, 2, -1)
-                  if act == 3:
-                    h = torch.mul(torch.silu(parts[0]), parts[1])
-                  else:
-                    h = torch.mul(torch.gelu(parts[0]), parts[1])
-                return torch.linear(h, pw, pb)
+                  return torch.relu(h)
+                if act == 1:
+                  return torch.gelu(h)
+                if act == 2:
+                  return torch.gelu(h, approximate="tanh")
+                if act == 5:
+                  return torch.square(torch.relu(h))
+                parts = torch.chunk(h, 2, -1)
+                if act == 3:
+                  return torch.mul(torch.silu(parts[0]), parts[1])
+                return torch.mul(torch.gelu(parts[0]), parts[1])
+              def mlp(self: __torch__.Kernels, x: Tensor, fw: Tensor, fb: Tensor, pw: Tensor, pb: Tensor, act: int) -> Tensor:
+                return torch.linear(self.activate(torch.linear(x, fw, fb), act), pw, pb)
+              def bf16_or_none(self: __torch__.Kernels, b: List[Tensor]) -> Optional[Tensor]:
+                if len(b) == 0:
+                  return None
+                return torch.to(b[0], 15)
+              def mlp_bf16(self: __torch__.Kernels, x: Tensor, fw: Tensor, fb: List[Tensor], pw: Tensor, pb: List[Tensor], act: int, dropout_p: float) -> Tensor:
+                h = self.activate(torch.linear(torch.to(x, 15), torch.to(fw, 15), self.bf16_or_none(fb)), act)
+                if dropout_p > 0.:  # not dropout(h, 0, False): autodiff would still multiply by a mask of ones, forward and back
+                  h = torch.dropout(h, dropout_p, True)
+                return torch.to(torch.linear(h, torch.to(pw, 15), self.bf16_or_none(pb)), x.dtype)
+              def attention_bf16(self: __torch__.Kernels, x: Tensor, w: Tensor, b: List[Tensor], pw: Tensor, pb: List[Tensor], n_heads: int, qk_norm: bool, eps: float, rope: List[Tensor], dropout_p: float) -> Tensor:
+                B = torch.size(x, 0)
+                T = torch.size(x, 1)
+                D = torch.size(x, 2)
+                # [B,T,3D] -> [B,T,3,H,hd] -> 3 x [B,H,T,hd]
+                qkv = torch.unbind(torch.permute(torch.reshape(torch.linear(torch.to(x, 15), torch.to(w, 15), self.bf16_or_none(b)), [B, T, 3, n_heads, D // n_heads]), [2, 0, 3, 1, 4]))
+                q = qkv[0]
+                k = qkv[1]
+                if qk_norm or len(rope) == 2:
+                  q = torch.to(q, x.dtype)
+                  k = torch.to(k, x.dtype)
+                  if qk_norm:
+                    q = self.rms(q, eps)
+                    k = self.rms(k, eps)
+                  if len(rope) == 2:
+                    q = self.rope(q, rope[0], rope[1])
+                    k = self.rope(k, rope[0], rope[1])
+                  q = torch.to(q, 15)
+                  k = torch.to(k, 15)
+                z = torch.scaled_dot_product_attention(q, k, qkv[2], None, dropout_p, True)
+                z = torch.reshape(torch.transpose(z, 1, 2), [B, T, D])
+                return torch.to(torch.linear(z, torch.to(pw, 15), self.bf16_or_none(pb)), x.dtype)
               def rope(self: __torch__.Kernels, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
                 halves = torch.chunk(x, 2, -1)
                 rotated = torch.cat([torch.neg(halves[1]), halves[0]], -1)
@@ -282,6 +315,47 @@ public final class Kernels {
         boolean grad = JniUtils.isGradMode();
         if (b == null) return runTensor("linear_bf16_nobias", x, grad, IValue.from(Ops.pt(x)), IValue.from(Ops.pt(w)));
         return runTensor("linear_bf16", x, grad, IValue.from(Ops.pt(x)), IValue.from(Ops.pt(w)), IValue.from(Ops.pt(b)));
+    }
+
+    /**
+     * The activations of {@code act} codes in the kernels ({@code mlp}, {@code mlp_bf16} and the decoding step), by
+     * their config spelling.
+     */
+    public static final List<String> ACTIVATIONS = List.of("relu", "gelu", "gelu_new", "swiglu", "geglu", "relu2");
+
+    /**
+     * The MLP {@code c_proj(drop(act(c_fc(x))))} in bfloat16, the autocast treatment of the whole sub-layer: x and the
+     * weights cast on the way in, the {@code [.., ff]} hidden layer kept in bfloat16 from one matmul to the next (as under
+     * torch.autocast, where the activation runs on c_fc's bfloat16 output), the result cast back to x's dtype. Two
+     * separate {@link #linearBf16} calls would return the hidden layer in float32 and cast it back, forward and backward.
+     * {@code activation}: one of {@link #ACTIVATIONS}; biases may be null; dropout on the hidden layer when
+     * {@code dropoutP > 0}. Differentiable.
+     */
+    public static NDArray mlpBf16(NDArray x, NDArray fcW, NDArray fcB, NDArray projW, NDArray projB, String activation, double dropoutP) {
+        int act = ACTIVATIONS.indexOf(activation);
+        if (act < 0) throw new IllegalArgumentException("activation " + activation + ": expected one of " + ACTIVATIONS);
+        return runTensor("mlp_bf16", x, JniUtils.isGradMode(), IValue.from(Ops.pt(x)), IValue.from(Ops.pt(fcW)), optional(fcB),
+                IValue.from(Ops.pt(projW)), optional(projB), IValue.from((long) act), IValue.from(dropoutP));
+    }
+
+    /**
+     * Causal self-attention {@code c_proj(attn(q, k, v))} from the fused {@code [3D, D]} projection {@code w} in
+     * bfloat16, in one call: q, k, v, the attention output and its merged heads stay bfloat16 between the matmuls. With
+     * {@code qkNorm} (RMS over each head, no weights) or rotary tables ({@code ropeCos, ropeSin [T,hd]}, null for none),
+     * q and k take those steps in x's dtype, as the explicit path does. {@code x [B,T,D]}, the result {@code [B,T,D]}
+     * in x's dtype; biases may be null; dropout on the pattern when {@code dropoutP > 0}. Differentiable.
+     */
+    public static NDArray attentionBf16(NDArray x, NDArray w, NDArray b, NDArray projW, NDArray projB, int nHeads, boolean qkNorm,
+                                        double eps, NDArray ropeCos, NDArray ropeSin, double dropoutP) {
+        IValue rope = ropeCos == null ? IValue.listFrom(new PtNDArray[0]) : IValue.listFrom(Ops.pt(ropeCos), Ops.pt(ropeSin));
+        return runTensor("attention_bf16", x, JniUtils.isGradMode(), IValue.from(Ops.pt(x)), IValue.from(Ops.pt(w)), optional(b),
+                IValue.from(Ops.pt(projW)), optional(projB), IValue.from((long) nHeads), IValue.from(qkNorm), IValue.from(eps), rope,
+                IValue.from(dropoutP));
+    }
+
+    /** An optional tensor argument: a list of none or one. */
+    private static IValue optional(NDArray a) {
+        return a == null ? IValue.listFrom(new PtNDArray[0]) : IValue.listFrom(Ops.pt(a));
     }
 
     /**

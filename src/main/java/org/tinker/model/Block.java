@@ -86,6 +86,13 @@ final class Block {
 
     /** Multi-head causal self-attention over the new positions, reading the cached keys and values when decoding. */
     private NDArray attention(NDArray x, Pass pass) {
+        if (Ops.autocastBf16(x) && w.attnW() != null && pass.cache() == null && pass.causalOnly() && pass.attns() == null
+                && !pass.hooked(attnScores) && !pass.hooked(attnPattern)) {
+            // Mixed precision: the whole sub-layer in one kernel, so q, k, v and z stay bfloat16 from one matmul to the
+            // next, as under torch.autocast (the steps below with a float32 round trip at every cast, forward and back)
+            return pass.hook(attnOut, layer, Kernels.attentionBf16(x, w.attnW(), w.attnB(), w.attnProjW(), w.attnProjB(), nHeads,
+                    qkNorm, eps, pass.ropeCos(), pass.ropeSin(), pass.training() ? pass.attnDropout() : 0));
+        }
         Shape s = x.getShape();
         long b = s.get(0);
         long t = s.get(1);
@@ -148,8 +155,14 @@ final class Block {
 
     /** The position-wise feed-forward network: expand, non-linearity, project back. */
     private NDArray mlp(NDArray x, Pass pass) {
-        NDArray hidden = Layers.ffHidden(x, w.fcW(), w.fcB(), activation);        // [B,T,ff]
-        NDArray out = Ops.linear(pass.drop(hidden), w.mlpProjW(), w.mlpProjB()); // [B,T,D]
+        NDArray out; // [B,T,D]
+        if (Ops.autocastBf16(x)) { // mixed precision: one kernel, the [B,T,ff] hidden layer stays bfloat16 between c_fc and c_proj
+            out = Kernels.mlpBf16(x, w.fcW(), w.fcB(), w.mlpProjW(), w.mlpProjB(), activation.spelling(),
+                    pass.training() ? pass.residDropout() : 0);
+        } else {
+            NDArray hidden = Layers.ffHidden(x, w.fcW(), w.fcB(), activation); // [B,T,ff]
+            out = Ops.linear(pass.drop(hidden), w.mlpProjW(), w.mlpProjB());
+        }
         return pass.hook(mlpOut, layer, out);
     }
 

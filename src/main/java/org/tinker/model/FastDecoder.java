@@ -27,14 +27,13 @@ import org.tinker.engine.Ops;
  */
 final class FastDecoder implements AutoCloseable {
     /** Activation codes of the {@code decode} method, in its order. */
-    static final List<String> DECODE_ACTIVATIONS = List.of("relu", "gelu", "gelu_new", "swiglu", "geglu");
 
     /** The values of each setting this kernel implements; a model with any other value runs the blocks. */
     static final Map<String, List<?>> SUPPORTED = Map.of(
             "layer_architecture", List.of("torch-transformer", "custom-transformer"),
             "individual_head_params", List.of(false),
             "pos_encoding", List.of("none", "learned", "sin", "rotary", "alibi"),
-            "activation", DECODE_ACTIVATIONS,
+            "activation", Kernels.ACTIVATIONS,
             "norm", List.of("layernorm", "rmsnorm"),
             "recipes", List.of(""));
 
@@ -84,7 +83,7 @@ final class FastDecoder implements AutoCloseable {
                 IValue.from(Ops.pt(rope[0])), IValue.from(Ops.pt(rope[1])), null,
                 IValue.from((long) mp.n_heads()), IValue.from(mp.norm_first()), IValue.from(mp.norm() == Norm.RMSNORM),
                 IValue.from(rotary), IValue.from(positions != null), IValue.from(causal),
-                IValue.from((long) DECODE_ACTIVATIONS.indexOf(mp.activation().spelling())), IValue.from(mp.layer_norm_eps()),
+                IValue.from((long) Kernels.ACTIVATIONS.indexOf(mp.activation().spelling())), IValue.from(mp.layer_norm_eps()),
                 IValue.from(mp.final_norm()), IValue.from(Ops.pt(lnfW == null ? head : lnfW)),
                 IValue.from(Ops.pt(lnfB == null ? head : lnfB)), IValue.from(Ops.pt(head))};
     }

@@ -3,6 +3,7 @@ package org.tinker.train;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.JniUtils;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.management.ManagementFactory;
@@ -77,7 +78,20 @@ public final class Benchmark {
      * validation and test at the end and no generation speed (bench/compare.sh, which reports training alone).
      */
     public static Report run(RunSpec spec, int steps, boolean trainOnly, Path projectRoot, PrintStream out) {
-        RunSpec s = forBenchmark(spec, steps);
+        return run(spec, steps, trainOnly, null, projectRoot, out);
+    }
+
+    /** What to profile: {@code steps} more optimizer steps after the timed ones, written to {@code trace}. */
+    public record Profile(Path trace, int steps) {}
+
+    /**
+     * As {@link #run(RunSpec, int, boolean, Path, PrintStream)}; with a {@code profile}, libtorch's profiler records
+     * every op of that many further steps after the timed ones (so its overhead stays out of the figures) and writes
+     * them as a Chrome trace (bench/profile_report.py sums them per op; Perfetto or chrome://tracing show them).
+     */
+    public static Report run(RunSpec spec, int steps, boolean trainOnly, Profile profile, Path projectRoot, PrintStream out) {
+        int extra = profile == null ? 0 : profile.steps();
+        RunSpec s = forBenchmark(spec, steps + extra);
         Experiment.Setup setup = Experiment.Setup.quiet(projectRoot, projectRoot.resolve("target/bench-runs"), false);
         try (Experiment.Prepared p = Experiment.prepare(s, setup, null)) {
             long[] stepEnd = new long[steps + 1];
@@ -92,11 +106,23 @@ public final class Benchmark {
                     stepTokens[i] = (long) value;
                     if (i % Math.max(1, steps / 50) == 0 || i == steps) rss[i] = rssMb("VmRSS");
                 }
+                // the listener runs on the training thread at the end of each step: the profiler sees whole steps
+                if (profile != null && name.equals("n_train_tokens")) {
+                    if (at.statSyncer() == steps) JniUtils.startProfile(false, true, false);
+                    if (at.statSyncer() == steps + extra) JniUtils.stopProfile(profile.trace().toAbsolutePath().toString());
+                }
             };
             Trainer t = new Trainer(s, p.lm(), p.data(), new Trainer.Options(setup.savedModels(), false, List.of(timer), out, false));
             if (trainOnly) t.withoutFinalEvaluation();
-            out.printf("benchmark %s: %d steps of %s (%,d parameters) ...%n", s.configName(), steps, describe(s.mp()),
-                    p.lm().numParameters());
+            out.printf("benchmark %s: %d steps of %s (%,d parameters)%s ...%n", s.configName(), steps, describe(s.mp()),
+                    p.lm().numParameters(), extra == 0 ? "" : ", then " + extra + " profiled");
+            if (profile != null && profile.trace().getParent() != null) {
+                try {
+                    Files.createDirectories(profile.trace().getParent());
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }
             t.train();
             double startToFirst = (firstStepWallMs[0] - processStartMillis()) / 1e3;
             // steady state: drop the first 10% (at least 3 steps), then at least 5 equal windows; a smoke run of under 4

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -222,6 +223,98 @@ class KernelsTest {
             }
             assertTrue(Math.sqrt(num / den) < 0.05, "embedding gradient relative error " + Math.sqrt(num / den));
         }
+    }
+
+    /**
+     * Under bf16 autocast the block's two sub-layers run as one kernel each ({@link Kernels#mlpBf16},
+     * {@link Kernels#attentionBf16}); they compute what their steps compute one by one (the bf16 linear kernel, the
+     * activation, split into heads, QK-norm, rotary, the bf16 attention kernel), gradients included: their
+     * intermediates are not cast to float32 and back, and those casts are exact.
+     */
+    @Test
+    void theBf16SubLayerKernelsComputeWhatTheirStepsCompute() {
+        int b = 2, t = 7, d = 16, heads = 4, hd = d / heads, ff = 32;
+        try (NDManager m = NDManager.newBaseManager()) {
+            m.getEngine().setRandomSeed(11);
+            NDArray x = m.randomNormal(new Shape(b, t, d));
+            NDArray target = m.randomNormal(new Shape(b, t, d)); // a loss that weighs every output differently
+            // rotary tables [T,hd] for positions 0..T-1 ("rotate half" layout: feature i pairs with i + hd/2)
+            double[] cos = new double[t * hd], sin = new double[t * hd];
+            for (int p = 0; p < t; p++)
+                for (int i = 0; i < hd; i++) {
+                    double angle = p * Math.pow(10000, -2.0 * (i % (hd / 2)) / hd);
+                    cos[p * hd + i] = Math.cos(angle);
+                    sin[p * hd + i] = Math.sin(angle);
+                }
+            NDArray ropeCos = m.create(cos, new Shape(t, hd)).toType(DataType.FLOAT32, false);
+            NDArray ropeSin = m.create(sin, new Shape(t, hd)).toType(DataType.FLOAT32, false);
+            for (String act : List.of("gelu", "relu2", "swiglu")) {
+                boolean bias = !act.equals("relu2");
+                ModelParams.Activation a = ModelParams.Activation.valueOf(act.toUpperCase());
+                NDArray fw = m.randomNormal(new Shape(a.gated() ? 2 * ff : ff, d)).div(4), pw = m.randomNormal(new Shape(d, ff)).div(6);
+                NDArray fb = bias ? m.randomNormal(new Shape(a.gated() ? 2 * ff : ff)) : null, pb = bias ? m.randomNormal(new Shape(d)) : null;
+                // a gated activation rounds act(gate) to bfloat16 before the product, as torch.autocast does: that
+                // intermediate differs within bfloat16's precision; a single activation's output is the same
+                assertSameFunction("mlp " + act, a.gated() ? 1e-2 : 1e-5, target, x, fw, fb, pw, pb,
+                        () -> Ops.linear(Layers.ffHidden(x, fw, fb, a), pw, pb),
+                        () -> Kernels.mlpBf16(x, fw, fb, pw, pb, act, 0));
+            }
+            for (boolean qkNorm : new boolean[] {false, true}) {
+                NDArray w = m.randomNormal(new Shape(3 * d, d)).div(4), pw = m.randomNormal(new Shape(d, d)).div(4);
+                NDArray bq = qkNorm ? null : m.randomNormal(new Shape(3 * d)), pb = qkNorm ? null : m.randomNormal(new Shape(d));
+                NDArray rc = qkNorm ? ropeCos : null, rs = qkNorm ? ropeSin : null;
+                assertSameFunction("attention" + (qkNorm ? " with qk-norm and rotary" : ""), 1e-5, target, x, w, bq, pw, pb, () -> {
+                    NDList qkv = Ops.linear(x, w, bq).split(3, 2);
+                    NDArray[] qkvHeads = new NDArray[3];
+                    for (int i = 0; i < 3; i++) {
+                        NDArray h = qkv.get(i).reshape(b, t, heads, hd).transpose(0, 2, 1, 3); // [B,H,T,hd]
+                        if (i < 2 && qkNorm) h = Ops.rope(Ops.rmsNorm(h, null, 1e-5), rc, rs);
+                        qkvHeads[i] = h;
+                    }
+                    NDArray z = Kernels.attention(qkvHeads[0], qkvHeads[1], qkvHeads[2], null, 0);
+                    return Ops.linear(z.transpose(0, 2, 1, 3).reshape(b, t, d), pw, pb);
+                }, () -> Kernels.attentionBf16(x, w, bq, pw, pb, heads, qkNorm, 1e-5, rc, rs, 0));
+            }
+        }
+    }
+
+    /** Both functions of (x, weights) under bf16 autocast: the same outputs and gradients, within relative error {@code tol}. */
+    private static void assertSameFunction(String what, double tol, NDArray target, NDArray x, NDArray w1, NDArray b1, NDArray w2, NDArray b2,
+                                           java.util.function.Supplier<NDArray> steps, java.util.function.Supplier<NDArray> kernel) {
+        NDArray[] in = java.util.stream.Stream.of(x, w1, b1, w2, b2).filter(java.util.Objects::nonNull).toArray(NDArray[]::new);
+        double[][] out = new double[2][];
+        double[][][] grads = new double[2][in.length][];
+        boolean was = Ops.autocast(true);
+        try {
+            for (int path = 0; path < 2; path++) {
+                for (NDArray a : in) a.setRequiresGradient(true);
+                try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                    NDArray y = (path == 0 ? steps : kernel).get();
+                    out[path] = y.toType(DataType.FLOAT64, false).toDoubleArray();
+                    gc.backward(y.mul(target).sum());
+                }
+                for (int i = 0; i < in.length; i++) {
+                    grads[path][i] = in[i].getGradient().toType(DataType.FLOAT64, false).toDoubleArray();
+                    JniUtils.zeroGrad(Ops.pt(in[i]));
+                }
+            }
+        } finally {
+            Ops.autocast(was);
+        }
+        System.out.printf("%s: relative error of the output %.2e%n", what, relativeError(out[0], out[1]));
+        assertTrue(relativeError(out[0], out[1]) < tol, what + ": output, relative error " + relativeError(out[0], out[1]));
+        for (int i = 0; i < in.length; i++)
+            assertTrue(relativeError(grads[0][i], grads[1][i]) < tol,
+                    what + ": gradient of input " + i + ", relative error " + relativeError(grads[0][i], grads[1][i]));
+    }
+
+    private static double relativeError(double[] a, double[] b) {
+        double num = 0, den = 0;
+        for (int i = 0; i < a.length; i++) {
+            num += (a[i] - b[i]) * (a[i] - b[i]);
+            den += a[i] * a[i];
+        }
+        return Math.sqrt(num / den);
     }
 
     @Test

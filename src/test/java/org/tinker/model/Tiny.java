@@ -48,6 +48,9 @@ final class Tiny {
                 .with("norm", "rmsnorm")); // the LLaMA recipe
         out.add(params(arch).with("pos_encoding", "alibi").with("tie_embed_deembed", true).with("activation", "geglu")
                 .with("norm", "rmsnorm"));
+        out.add(params(arch).with("activation", "relu2")); // Primer's squared ReLU
+        out.add(params(arch).with("norm_first", true).with("pos_encoding", "rotary").with("activation", "relu2").with("norm", "rmsnorm")
+                .with("qk_norm", true)); // today's small-model recipe (modded-nanogpt)
         if (arch.equals("custom-transformer"))
             out.add(params(arch).with("norm_first", true).with("pos_encoding", "rotary").with("individual_head_params", true)
                     .with("activation", "gelu")); // individual heads
