@@ -39,4 +39,20 @@ class BenchmarkTest {
         assertTrue(Double.isNaN(r.cachedTokensPerSec()) && Double.isNaN(r.recomputeTokensPerSec()), r.table());
         assertTrue(r.table().contains("generation tokens/s            not measured"), r.table());
     }
+
+    @Test
+    void aProfileRecordsTheOpsOfExactlyTheStepsAfterTheTimedOnes(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Path trace = dir.resolve("profiles/tinker.json");
+        Benchmark.Report r = Benchmark.run(TestRuns.spec(TestRuns.PTB_TINY), 3, true, new Benchmark.Profile(trace, 2), Path.of("."),
+                new PrintStream(OutputStream.nullOutputStream()));
+        assertEquals(3, r.steps(), "the profiled steps are not timed");
+        com.google.gson.JsonArray events = com.google.gson.JsonParser.parseString(java.nio.file.Files.readString(trace)).getAsJsonArray();
+        java.util.Map<String, Integer> calls = new java.util.HashMap<>();
+        for (var e : events) calls.merge(e.getAsJsonObject().get("name").getAsString(), 1, Integer::sum);
+        // one embedding lookup, its backward and one AdamW update per training step: the trace holds the two profiled
+        // steps, forward, backward and optimizer, and nothing of the three before them
+        for (String op : new String[] {"aten::embedding", "aten::embedding_dense_backward", "aten::_fused_adamw_"})
+            assertEquals(2, calls.getOrDefault(op, 0), op + " in " + calls);
+        assertTrue(calls.keySet().stream().anyMatch(n -> n.endsWith("Backward0")), "backward ops recorded: " + calls.keySet());
+    }
 }
