@@ -2,6 +2,7 @@
 # Side-by-side: this checkout's runner.jar against another build of tinker (e.g. main before a change), alternating
 # `runner bench` runs on the same machine, so that a change is judged against noise of the same hour.
 #   bench/ab.sh OTHER_JAR [pairs=2] [steps=60] [configs="bench-char bench-ptb"]
+# SET="TrainParams.precision=bf16 ...": parameter overrides for both sides (runner bench --set).
 # Build the other jar from a second worktree:  git worktree add /tmp/base main && (cd /tmp/base && mvn -q -DskipTests package)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +13,9 @@ other=${1:?usage: bench/ab.sh OTHER_JAR [pairs] [steps] [configs]}; pairs=${2:-2
 export GOMP_SPINCOUNT=2000 MALLOC_ARENA_MAX=2 TORCH_CPP_LOG_LEVEL=ERROR TINKER_LAUNCHED=1
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(date -u +%F)"
 bench() { # jar config label
-  java -Xss4m -XX:+UseSerialGC -Xmn32m -Dai.djl.offline=true -jar "$1" bench --config="$2" --steps="$steps" --json="target/ab-$3.json" >/dev/null
+  local sets=(); for s in ${SET:-}; do sets+=(--set "$s"); done
+  java -Xss4m -XX:+UseSerialGC -Xmn32m -Dai.djl.offline=true -jar "$1" bench --config="$2" --steps="$steps" "${sets[@]}" \
+    --json="target/ab-$3.json" >/dev/null
   python3 -c "import json,sys;d=json.load(open(sys.argv[1]));print(f\"{d['medianTokensPerSec']:.0f} {d['cachedTokensPerSec']:.0f}\")" "target/ab-$3.json"
 }
 for config in $configs; do

@@ -7,12 +7,15 @@
 #                                                        bench-gpt2s (GPT-2 small's shape) runs only when named: slow
 # PyTorch comes from a virtual environment made once, offline where pip's configuration names a local index:
 # `python3 -m venv` + `pip install torch numpy`, in target/bench-venv or $BENCH_VENV. THREADS: intra-op threads of
-# every contestant (default 2). Raw results: target/bench-compare.jsonl; the table again: bench/compare_report.py FILE.
+# every contestant (default 2); MODES: PyTorch's modes (default "eager compile"; MODES=eager leaves
+# torch.compile out). Raw results: target/bench-compare.jsonl; the table again: bench/compare_report.py FILE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pairs=${1:-2}; steps=${2:-60}; shift $(( $# < 2 ? $# : 2 ))
 configs=${*:-${CONFIGS:-bench-char bench-ptb}}
 threads=${THREADS:-2}
+modes=${MODES:-eager compile}
+for mode in $modes; do [[ $mode == eager || $mode == compile ]] || { echo "compare.sh: MODES: expected eager and/or compile, got '$mode'" >&2; exit 2; }; done
 venv=${BENCH_VENV:-target/bench-venv}
 [[ $pairs =~ ^[1-9][0-9]*$ && $steps =~ ^[0-9]+$ ]] && (( steps >= 2 )) \
   || { echo "compare.sh: expected [pairs >= 1] [steps >= 2] [CONFIG...], got '$pairs' '$steps'" >&2; exit 2; }
@@ -58,8 +61,8 @@ for config in $configs; do
   for ((i = 1; i <= pairs; i++)); do
     for precision in fp32 bf16; do
       # who goes first alternates from pair to pair, so a drift in the machine's load favours nobody
-      if (( i % 2 )); then pytorch "$config" eager "$precision" "$i"; pytorch "$config" compile "$precision" "$i"; tinker "$config" "$precision" "$i"
-      else tinker "$config" "$precision" "$i"; pytorch "$config" compile "$precision" "$i"; pytorch "$config" eager "$precision" "$i"; fi
+      if (( i % 2 )); then for mode in $modes; do pytorch "$config" "$mode" "$precision" "$i"; done; tinker "$config" "$precision" "$i"
+      else tinker "$config" "$precision" "$i"; for mode in $(echo $modes | tr ' ' '\n' | tac); do pytorch "$config" "$mode" "$precision" "$i"; done; fi
     done
   done
 done

@@ -323,6 +323,17 @@ public final class Kernels {
      */
     public static final List<String> ACTIVATIONS = List.of("relu", "gelu", "gelu_new", "swiglu", "geglu", "relu2");
 
+    /** The activation {@code activation} (one of {@link #ACTIVATIONS}) of {@code h}, as one kernel call. Differentiable. */
+    public static NDArray activation(NDArray h, String activation) {
+        return runTensor("activate", h, JniUtils.isGradMode(), IValue.from(Ops.pt(h)), IValue.from((long) code(activation)));
+    }
+
+    private static int code(String activation) {
+        int act = ACTIVATIONS.indexOf(activation);
+        if (act < 0) throw new IllegalArgumentException("activation " + activation + ": expected one of " + ACTIVATIONS);
+        return act;
+    }
+
     /**
      * The MLP {@code c_proj(drop(act(c_fc(x))))} in bfloat16, the autocast treatment of the whole sub-layer: x and the
      * weights cast on the way in, the {@code [.., ff]} hidden layer kept in bfloat16 from one matmul to the next (as under
@@ -332,10 +343,8 @@ public final class Kernels {
      * {@code dropoutP > 0}. Differentiable.
      */
     public static NDArray mlpBf16(NDArray x, NDArray fcW, NDArray fcB, NDArray projW, NDArray projB, String activation, double dropoutP) {
-        int act = ACTIVATIONS.indexOf(activation);
-        if (act < 0) throw new IllegalArgumentException("activation " + activation + ": expected one of " + ACTIVATIONS);
         return runTensor("mlp_bf16", x, JniUtils.isGradMode(), IValue.from(Ops.pt(x)), IValue.from(Ops.pt(fcW)), optional(fcB),
-                IValue.from(Ops.pt(projW)), optional(projB), IValue.from((long) act), IValue.from(dropoutP));
+                IValue.from(Ops.pt(projW)), optional(projB), IValue.from((long) code(activation)), IValue.from(dropoutP));
     }
 
     /**

@@ -26,6 +26,13 @@ public final class Ops {
     /** {@code x @ wᵀ + b} with torch's Linear layout {@code w: [out, in]}; {@code b} may be null. */
     public static NDArray linear(NDArray x, NDArray w, NDArray b) {
         if (autocastBf16(x)) return Kernels.linearBf16(x, w, b);
+        Shape s = x.getShape();
+        if (b != null && s.dimension() > 2) {
+            // libtorch's C++ linear fuses the bias into the product (addmm) only for 2-D input; otherwise it adds it in
+            // a second pass over the output. [.., in] -> [N, in] and back: one product, as torch.nn.functional.linear
+            NDArray y = JniUtils.linear(pt(x.reshape(-1, s.get(s.dimension() - 1))), pt(w), pt(b)); // [N, out]
+            return y.reshape(s.slice(0, s.dimension() - 1).add(w.getShape().get(0)));
+        }
         return JniUtils.linear(pt(x), pt(w), b == null ? null : pt(b));
     }
 
@@ -115,6 +122,9 @@ public final class Ops {
 
     /** GPT-2's {@code gelu_new}: {@code 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))} (torch's approximate='tanh'). */
     public static NDArray geluTanh(NDArray x) {
+        // one op (torch's gelu(approximate="tanh")) where the kernels load: the formula below keeps eight [.., ff]
+        // intermediates for its backward (GPT-2 small in float32: ~2 GB of a step's peak)
+        if (Kernels.available()) return Kernels.activation(x, "gelu_new");
         NDArray inner = mul(mul(x.mul(x).mul(x), 0.044715).add(x), SQRT_2_OVER_PI);
         return mul(JniUtils.tanh(pt(inner)).add(1).mul(x), 0.5);
     }

@@ -225,6 +225,40 @@ class KernelsTest {
         }
     }
 
+    /** Every activation of the kernels is its explicit formula (float64, gradient included); gelu_new is one op. */
+    @Test
+    void eachActivationKernelIsItsExplicitFormula() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            m.getEngine().setRandomSeed(5);
+            NDArray h = m.randomNormal(new Shape(3, 5, 8)).mul(3).toType(DataType.FLOAT64, false);
+            NDArray weigh = m.randomNormal(new Shape(3, 5, 8)).toType(DataType.FLOAT64, false);
+            for (String act : Kernels.ACTIVATIONS) {
+                ModelParams.Activation a = ModelParams.Activation.valueOf(act.toUpperCase());
+                double[][] out = new double[2][], grad = new double[2][];
+                for (int path = 0; path < 2; path++) {
+                    Kernels.setEnabled(path == 1);
+                    h.setRequiresGradient(true);
+                    try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                        NDArray y;
+                        if (path == 1) y = Kernels.activation(h, act);
+                        else if (a.gated()) { // act(gate) * up over the two halves, as Layers.ffHidden
+                            NDList parts = h.split(2, 2);
+                            y = (a == ModelParams.Activation.SWIGLU ? Ops.silu(parts.get(0)) : Ops.gelu(parts.get(0))).mul(parts.get(1));
+                        } else y = Layers.activation(h, a);
+                        out[path] = y.toDoubleArray();
+                        gc.backward(y.mul(weigh.get(y.getShape().get(2) < 8 ? ":, :, 0:4" : ":")).sum());
+                    } finally {
+                        Kernels.setEnabled(true);
+                    }
+                    grad[path] = h.getGradient().toDoubleArray();
+                    JniUtils.zeroGrad(Ops.pt(h));
+                }
+                assertArrayEquals(out[0], out[1], 1e-12, act);
+                assertArrayEquals(grad[0], grad[1], 1e-12, act + " gradient");
+            }
+        }
+    }
+
     /**
      * Under bf16 autocast the block's two sub-layers run as one kernel each ({@link Kernels#mlpBf16},
      * {@link Kernels#attentionBf16}); they compute what their steps compute one by one (the bf16 linear kernel, the
