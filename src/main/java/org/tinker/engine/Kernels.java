@@ -184,7 +184,7 @@ public final class Kernels {
                 coef = torch.clamp(torch.mul(torch.reciprocal(torch.add(total, 1e-6)), max_norm), None, 1.)
                 torch._foreach_mul_(grads, coef)
                 return total
-              def lm_head_loss(self: __torch__.Kernels, h: Tensor, w: Tensor, y: Tensor, mask: Tensor, block: int, need_grad: bool, bf16: bool) -> List[Tensor]:
+              def lm_head_loss(self: __torch__.Kernels, h: Tensor, w: Tensor, y: Tensor, mask: Tensor, block: int, need_grad: bool, bf16: bool, grad_scale: float) -> List[Tensor]:
                 n = torch.size(h, 0)
                 V = torch.size(w, 0)
                 hm = h
@@ -217,7 +217,7 @@ public final class Kernels {
                   return [loss, correct]
                 grad_h = torch.zeros_like(h)
                 grad_w = torch.empty_like(w)
-                rows = torch.unsqueeze(mask, 1)
+                rows = torch.mul(torch.unsqueeze(mask, 1), grad_scale)
                 i = 0
                 for start in range(0, V, block):
                   nb = min(block, V - start)
@@ -431,14 +431,26 @@ public final class Kernels {
      * @param y    {@code [N]} int64 targets
      * @param mask {@code [N]} weight of each row's loss (1/0)
      * @param bf16 the matmuls in bfloat16 (log-sum-exp, softmax and the gradients' accumulation stay in h's dtype)
+     * @param gradScale the gradients are those of {@code gradScale × Σ mask·CE} (1/tokens for a mean loss: scaled
+     *                  on the way, not by another pass over the [V,D] gradient)
      * @return {@code [Σ mask·CE, Σ mask·(argmax = y)]}, then when {@code needGrad} {@code d/dh} and {@code d/dw} of
-     *         the first; all land in {@code h}'s manager. A row counts as correct when its target's logit is the row's
+     *         {@code gradScale} times the first; all land in {@code h}'s manager. A row counts as correct when its target's logit is the row's
      *         maximum (with exact ties, torch's argmax would pick the lower id; ties do not occur in float training).
      */
-    public static List<NDArray> lmHeadLoss(NDArray h, NDArray w, NDArray y, NDArray mask, int block, boolean needGrad, boolean bf16) {
-        IValue[] in = {IValue.from(Ops.pt(h)), IValue.from(Ops.pt(w)), IValue.from(Ops.pt(y)), IValue.from(Ops.pt(mask)),
-                IValue.from((long) block), IValue.from(needGrad), IValue.from(bf16)};
-        return runList("lm_head_loss", h, in);
+    public static List<NDArray> lmHeadLoss(NDArray h, NDArray w, NDArray y, NDArray mask, int block, boolean needGrad, boolean bf16,
+                                           double gradScale) {
+        // h and w detached, and the kernel run in grad mode when the caller records: nothing in it is recorded (no input
+        // requires a gradient), and its results are ordinary tensors that autograd may save (the caller's surrogate
+        // multiplies by them); run outside grad mode they would be inference tensors, which it may not
+        NDArray hd = h.stopGradient(), wd = w.stopGradient();
+        IValue[] in = {IValue.from(Ops.pt(hd)), IValue.from(Ops.pt(wd)), IValue.from(Ops.pt(y)), IValue.from(Ops.pt(mask)),
+                IValue.from((long) block), IValue.from(needGrad), IValue.from(bf16), IValue.from(gradScale)};
+        try {
+            return runList("lm_head_loss", h, JniUtils.isGradMode(), in);
+        } finally {
+            hd.close();
+            wd.close();
+        }
     }
 
     /**
@@ -464,8 +476,8 @@ public final class Kernels {
         }
     }
 
-    private static List<NDArray> runList(String method, NDArray owner, IValue... in) {
-        try (IValue result = run(method, false, in)) {
+    private static List<NDArray> runList(String method, NDArray owner, boolean grad, IValue... in) {
+        try (IValue result = run(method, grad, in)) {
             return List.of(result.toTensorArray((PtNDManager) owner.getManager()));
         } finally {
             for (IValue v : in) v.close();

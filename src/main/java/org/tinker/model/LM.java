@@ -673,13 +673,13 @@ public final class LM implements AutoCloseable {
         // enough that the kept exponentials come from the allocator's cache, not fresh pages (measured on bench-ptb,
         // N=2048: 2048 columns 86 ms fwd+bwd in fp32, 256 columns 100 ms, the whole vocabulary at once 96 ms).
         int block = (int) Math.max(64, Math.min(vocab, (1L << 22) / Math.max(1, h2.getShape().get(0))));
-        List<NDArray> out = Kernels.lmHeadLoss(h2, tr.head(), y.reshape(-1), mask.reshape(-1), block, grad, Ops.autocastBf16(h2));
         double scale = 1.0 / Math.max(tokens, 1);
+        List<NDArray> out = Kernels.lmHeadLoss(h2, tr.head(), y.reshape(-1), mask.reshape(-1), block, grad, Ops.autocastBf16(h2), scale);
         long correct = Math.round(out.get(1).toType(DataType.FLOAT64, false).getDouble());
         NDArray value = out.get(0).mul(scale); // mean over counted tokens; +0 when nothing counts
         if (!grad) return new LossResult(value, tokens, correct);
         // Step-scope arrays first: an op's result lands in its first operand's manager, and the head is a parameter.
-        NDArray surrogate = h2.mul(out.get(2).mul(scale)).sum().add(out.get(3).mul(scale).mul(tr.head()).sum());
+        NDArray surrogate = h2.mul(out.get(2)).sum().add(out.get(3).mul(tr.head()).sum());
         NDArray loss = value.add(surrogate.sub(surrogate.stopGradient()));
         return new LossResult(loss, tokens, correct);
     }

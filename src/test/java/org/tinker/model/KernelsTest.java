@@ -137,12 +137,13 @@ class KernelsTest {
             }
             double[] refGh = h.getGradient().toDoubleArray(), refGw = w.getGradient().toDoubleArray();
             for (int block : new int[] {4, 23, 64}) { // blocks that split V unevenly, exactly, and not at all
-                List<NDArray> out = Kernels.lmHeadLoss(h, w, y, mask, block, true, false);
+                double gs = block == 64 ? 0.25 : 1; // gradients of gs × the loss (a mean's 1/tokens); the loss itself unscaled
+                List<NDArray> out = Kernels.lmHeadLoss(h, w, y, mask, block, true, false, gs);
                 assertEquals(refLoss, out.get(0).getDouble(), 1e-12, "loss, block " + block);
                 assertEquals(refCorrect, Math.round(out.get(1).getDouble()), "correct, block " + block);
-                assertArrayEquals(refGh, out.get(2).toDoubleArray(), 1e-12, "d/dh, block " + block);
-                assertArrayEquals(refGw, out.get(3).toDoubleArray(), 1e-12, "d/dw, block " + block);
-                assertEquals(2, Kernels.lmHeadLoss(h, w, y, mask, block, false, false).size(), "no gradients asked, none computed");
+                assertArrayEquals(java.util.Arrays.stream(refGh).map(g -> gs * g).toArray(), out.get(2).toDoubleArray(), 1e-12, "d/dh, block " + block);
+                assertArrayEquals(java.util.Arrays.stream(refGw).map(g -> gs * g).toArray(), out.get(3).toDoubleArray(), 1e-12, "d/dw, block " + block);
+                assertEquals(2, Kernels.lmHeadLoss(h, w, y, mask, block, false, false, 1).size(), "no gradients asked, none computed");
             }
         }
     }
