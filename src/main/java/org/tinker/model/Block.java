@@ -24,6 +24,9 @@ import org.tinker.engine.Ops;
  * Hook points ({@link Hooks}) sit at every interesting intermediate. Attention takes libtorch's fused kernel (flash
  * attention on CPU: the {@code [B,H,T,T]} scores never exist) whenever nothing needs the scores or the pattern — no hook on
  * them and no attention maps asked for — and the explicit route otherwise: the same function, the same gradients.
+ * Under bf16 autocast (training with {@code precision=bf16}) each sub-layer is one kernel ({@link Kernels#attentionBf16},
+ * {@link Kernels#mlpBf16}) so its intermediates stay bfloat16, as under torch.autocast; KernelsTest checks them against
+ * these steps.
  * {@code layer_architecture} "torch-transformer" and "custom-transformer" both run this block; only the custom one may
  * hold separate q/k/v weights per head ({@code individual_head_params}).
  */
