@@ -233,6 +233,15 @@ public final class Comparison {
         return parts.isEmpty() ? r.run().timestamp() : String.join(" ", parts);
     }
 
+    /**
+     * A folded row's name: {@code lr=0.001}, {@code ablation=X}; when nothing but the seed varies, {@code baseline} among
+     * ablations, else {@code all seeds}.
+     */
+    private static String foldedLabel(RunResult r, List<String> rowKeys, boolean ablations) {
+        if (!rowKeys.isEmpty() || r.ablation() != null) return label(r, rowKeys);
+        return ablations ? "baseline" : "all seeds";
+    }
+
     // ------------------------------------------------------------------ the table
 
     /** A value over the runs of a row: their mean, standard deviation (NaN for one run) and how many had it. */
@@ -469,7 +478,8 @@ public final class Comparison {
         boolean ablations = runs.stream().anyMatch(r -> r.ablation() != null);
         LinkedHashMap<String, List<RunResult>> groups = new LinkedHashMap<>();
         for (RunResult r : runs) {
-            String g = folded ? label(r, rowKeys) : r.run().dir().toString();
+            // folded: one row per value of the other varying keys and ablation (the baseline's seeds included)
+            String g = folded ? rowKeys.stream().map(k -> value(r, k)).toList() + " " + r.ablation() : r.run().dir().toString();
             groups.computeIfAbsent(g, k -> new ArrayList<>()).add(r);
         }
         List<String> paramColumns = new ArrayList<>();
@@ -483,8 +493,7 @@ public final class Comparison {
             for (String k : rowKeys) params.put(RunSpec.shortKey(k), value(first, k));
             if (ablations) params.put("ablation", first.ablation() == null ? "-" : first.ablation());
             if (folded) params.put("seeds", String.join(",", g.stream().map(r -> value(r, SEED)).toList()));
-            String label = folded ? (rowKeys.isEmpty() && !ablations ? "all seeds" : label(first, rowKeys)) + " (" + g.size() + " seeds)"
-                    : label(first, keys);
+            String label = folded ? foldedLabel(first, rowKeys, ablations) + " (" + g.size() + " seeds)" : label(first, keys);
             LinkedHashMap<String, Stat> m = new LinkedHashMap<>();
             m.put("final_val_loss", Stat.of(g.stream().map(RunResult::finalVal).toList()));
             m.put("vs_best", new Stat(Double.NaN, Double.NaN, 0)); // filled below
