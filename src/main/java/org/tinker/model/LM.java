@@ -684,7 +684,12 @@ public final class LM implements AutoCloseable {
         NDArray value = out.get(0).mul(scale); // mean over counted tokens; +0 when nothing counts
         if (!grad) return new LossResult(value, tokens, correct);
         // Step-scope arrays first: an op's result lands in its first operand's manager, and the head is a parameter.
-        NDArray surrogate = h2.mul(out.get(2)).sum().add(out.get(3).mul(tr.head()).sum());
+        NDArray hProduct = h2.mul(out.get(2)), wProduct = out.get(3).mul(tr.head()); // [N,D], [V,D]
+        NDArray surrogate = hProduct.sum().add(wProduct.sum());
+        // A sum's backward needs only its input's shape, so the products can go now rather than with the step's scope
+        // (autograd keeps what the multiplications' backward needs): GPT-2's [V,D] product alone is 154 MB.
+        hProduct.close();
+        wProduct.close();
         NDArray loss = value.add(surrogate.sub(surrogate.stopGradient()));
         return new LossResult(loss, tokens, correct);
     }
