@@ -123,7 +123,8 @@ public final class Ops {
     /** GPT-2's {@code gelu_new}: {@code 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))} (torch's approximate='tanh'). */
     public static NDArray geluTanh(NDArray x) {
         // one op (torch's gelu(approximate="tanh")) where the kernels load: the formula below keeps eight [.., ff]
-        // intermediates for its backward (bench-gpt2s in float32, peak RSS 7.9 GB with it, 5.5 GB with the one op)
+        // intermediates for its backward (bench-gpt2s in float32, 2-step runs on one thread beside other work: peak RSS
+        // 7.9 GB with it, 5.5 GB with the one op)
         if (Kernels.available()) return Kernels.activation(x, "gelu_new");
         NDArray inner = mul(mul(x.mul(x).mul(x), 0.044715).add(x), SQRT_2_OVER_PI);
         return mul(JniUtils.tanh(pt(inner)).add(1).mul(x), 0.5);

@@ -26,8 +26,6 @@ import org.tinker.engine.Ops;
  * caches, flags) are built once; each step passes only the new ids, their position and (ALiBi) the mask.
  */
 final class FastDecoder implements AutoCloseable {
-    /** Activation codes of the {@code decode} method, in its order. */
-
     /** The values of each setting this kernel implements; a model with any other value runs the blocks. */
     static final Map<String, List<?>> SUPPORTED = Map.of(
             "layer_architecture", List.of("torch-transformer", "custom-transformer"),

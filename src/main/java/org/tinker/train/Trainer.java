@@ -252,14 +252,6 @@ public final class Trainer {
         long plannedSteps = (long) tp.epochs() * ((nb + tp.accumulate_grad_batches() - 1) / tp.accumulate_grad_batches());
         if (tp.max_steps() > 0) plannedSteps = Math.min(plannedSteps, tp.max_steps());
         ProgressBar bar = opts.progressBar() ? new ProgressBar(opts.out(), plannedSteps) : null;
-        // Setup's garbage goes before the first step when there is much of it: the initial weights are drawn in Java
-        // (GPT-2 small: 154 MB for wte alone) and the corpus tokenized there, and a heap grown by them stays committed
-        // (resident) beside the step's tensors unless a full collection gives it back (tens of ms; small models skip it)
-        Runtime rt = Runtime.getRuntime();
-        if (rt.totalMemory() - rt.freeMemory() > 128L << 20) {
-            System.gc();
-            stepsAtLastFullGc = state.nOptSteps;
-        }
         long t0 = System.nanoTime();
         trainStartNanos = t0;
         boolean budgetDone = tp.max_steps() > 0 && state.nOptSteps >= tp.max_steps();
