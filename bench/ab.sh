@@ -16,15 +16,15 @@ bench() { # jar config label
   local sets=(); for s in ${SET:-}; do sets+=(--set "$s"); done
   java -Xss4m -XX:+UseSerialGC -Xmn32m -Dai.djl.offline=true -jar "$1" bench --config="$2" --steps="$steps" "${sets[@]}" \
     --json="target/ab-$3.json" >/dev/null
-  python3 -c "import json,sys;d=json.load(open(sys.argv[1]));print(f\"{d['medianTokensPerSec']:.0f} {d['cachedTokensPerSec']:.0f}\")" "target/ab-$3.json"
+  python3 -c "import json,sys;d=json.load(open(sys.argv[1]));print(f\"{d['medianTokensPerSec']:.0f} {d['cachedTokensPerSec']:.0f} {d['secondsToFirstStep']:.2f} {d['peakRssMb']:.0f}\")" "target/ab-$3.json"
 }
 for config in $configs; do
   for ((i = 1; i <= pairs; i++)); do
     # alternate which goes first, so a drift in the machine's load does not favour one side
     if (( i % 2 )); then a=$(bench target/runner.jar "$config" this); b=$(bench "$other" "$config" other)
     else b=$(bench "$other" "$config" other); a=$(bench target/runner.jar "$config" this); fi
-    read -r ta da <<< "$a"; read -r tb db <<< "$b"
-    python3 -c "import sys;ta,da,tb,db=map(float,sys.argv[2:6]);print(f'{sys.argv[1]:<11} pair {sys.argv[6]}: training {ta:>7,.0f} vs {tb:>7,.0f} tokens/s ({ta/tb:.3f}x) | cached decoding {da:>6,.0f} vs {db:>6,.0f} tokens/s ({da/db:.3f}x)')" \
-      "$config" "$ta" "$da" "$tb" "$db" "$i"
+    read -r ta da fa ra <<< "$a"; read -r tb db fb rb <<< "$b"
+    python3 -c "import sys;ta,da,fa,ra,tb,db,fb,rb=map(float,sys.argv[2:10]);print(f'{sys.argv[1]:<11} pair {sys.argv[10]}: training {ta:>7,.0f} vs {tb:>7,.0f} tokens/s ({ta/tb:.3f}x) | cached decoding {da:>6,.0f} vs {db:>6,.0f} tokens/s ({da/db:.3f}x) | first step {fa:.2f} vs {fb:.2f} s | peak RSS {ra:,.0f} vs {rb:,.0f} MB')" \
+      "$config" "$ta" "$da" "$fa" "$ra" "$tb" "$db" "$fb" "$rb" "$i"
   done
 done

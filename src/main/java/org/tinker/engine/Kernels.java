@@ -26,7 +26,8 @@ import java.util.zip.ZipOutputStream;
  * Fused libtorch kernels that DJL 0.35.1 does not expose, and short op sequences run in one call: causal
  * scaled-dot-product attention (the flash-attention CPU kernel: no [B,H,T,T] scores in memory, the upper triangle
  * skipped), the LM head with its cross-entropy in vocabulary blocks ({@link #lmHeadLoss}), the multi-tensor fused
- * AdamW and global-norm gradient clipping ({@code _foreach_norm} / {@code _foreach_mul_}), Muon's Newton–Schulz
+ * AdamW and global-norm gradient clipping ({@code _foreach_norm} / {@code _foreach_mul_}), gradients as fresh tensors
+ * ({@link #grads}), Muon's Newton–Schulz
  * iteration ({@link #newtonSchulz}), bfloat16 linear layers for
  * mixed precision ({@link Ops#autocast}), and a whole KV-cache decoding step (the model's {@code FastDecoder} binds it).
  *
@@ -235,6 +236,16 @@ public final class Kernels {
                     grad_h = torch.addmm_(grad_h, g, wb)
                     torch.copy_(torch.narrow(grad_w, 0, start, nb), torch.matmul(torch.t(g), h))
                 return [loss, correct, grad_h, grad_w]
+              def grads(self: __torch__.Kernels, objective: Tensor, params: List[Tensor]) -> List[Tensor]:
+                gs = torch.autograd.grad([objective], params, None, None, False, True)
+                out = annotate(List[Tensor], [])
+                for i in range(torch.len(params)):
+                  g = gs[i]
+                  if torch.__is__(g, None):
+                    _0 = torch.append(out, torch.zeros_like(params[i]))
+                  else:
+                    _1 = torch.append(out, unchecked_cast(Tensor, g))
+                return out
               def adamw(self: __torch__.Kernels, params: List[Tensor], grads: List[Tensor], exp_avgs: List[Tensor], exp_avg_sqs: List[Tensor], step: Tensor, lr: float, beta1: float, beta2: float, weight_decay: float, eps: float) -> Tensor:
                 steps: List[Tensor] = []
                 for i in range(len(params)):
@@ -418,6 +429,16 @@ public final class Kernels {
     }
 
     /**
+     * The gradients of the scalar {@code objective} with respect to {@code params}, as new tensors in {@code into}
+     * ({@code torch.autograd.grad}; zeros for a parameter the objective does not depend on): unlike a backward into the
+     * parameters' {@code .grad}, nothing stays allocated once the caller closes them. The graph is freed on the way,
+     * each saved tensor as the backward passes it.
+     */
+    public static List<NDArray> grads(NDArray objective, List<NDArray> params, NDManager into) {
+        return runList("grads", into, true, IValue.from(Ops.pt(objective)), list(params));
+    }
+
+    /**
      * The language-model head and its cross-entropy in one pass over vocabulary blocks, without the {@code [N,V]}
      * logits tensor: for each block of {@code block} rows of {@code w}, the logits block is computed and folded into a
      * running log-sum-exp (flash-attention style: each block's exponentials are taken against the running maximum).
@@ -477,8 +498,12 @@ public final class Kernels {
     }
 
     private static List<NDArray> runList(String method, NDArray owner, boolean grad, IValue... in) {
+        return runList(method, owner.getManager(), grad, in);
+    }
+
+    private static List<NDArray> runList(String method, NDManager into, boolean grad, IValue... in) {
         try (IValue result = run(method, grad, in)) {
-            return List.of(result.toTensorArray((PtNDManager) owner.getManager()));
+            return List.of(result.toTensorArray((PtNDManager) into));
         } finally {
             for (IValue v : in) v.close();
         }

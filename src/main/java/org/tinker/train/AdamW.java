@@ -51,27 +51,28 @@ public final class AdamW implements Optimizer {
         });
     }
 
-    /** One step with the gradients currently held by the parameters (already clipped/scaled). */
+    /** One step with the gradients the parameters hold in {@code .grad} (after a backward through them, as in tests). */
     public void step(double lr) {
-        step(lr, java.util.Set.of());
+        try (NDManager tmp = manager.newSubManager()) {
+            step(lr, Gradients.heldBy(params, tmp));
+        }
     }
 
-    /** One step that leaves the {@code frozen} parameters (and their moments) untouched. */
+    /** One step; a parameter without a gradient in {@code grads} (frozen) keeps its value and its moments. */
     @Override
-    public void step(double lr, java.util.Set<String> frozen) {
+    public void step(double lr, Map<String, NDArray> grads) {
         t++;
         if (Kernels.available()) {
-            fusedStep(lr, frozen);
+            fusedStep(lr, grads);
             return;
         }
         double bc1 = 1 - Math.pow(beta1, t), bc2 = 1 - Math.pow(beta2, t);
         double stepSize = lr / bc1, sqrtBc2 = Math.sqrt(bc2);
         for (Map.Entry<String, NDArray> e : params.entrySet()) {
-            if (frozen.contains(e.getKey())) continue;
+            NDArray g = grads.get(e.getKey());
+            if (g == null) continue;
             NDArray p = e.getValue();
             try (NDManager tmp = manager.newSubManager()) {
-                NDArray g = p.getGradient();
-                g.attach(tmp);
                 NDArray mi = m.get(e.getKey()), vi = v.get(e.getKey());
                 if (weightDecay > 0 && decayed.contains(e.getKey())) p.muli(1 - lr * weightDecay);
                 NDArray gm = g.mul(1 - beta1);
@@ -97,21 +98,18 @@ public final class AdamW implements Optimizer {
      * call instead of ~13 per parameter); see {@link Kernels#adamw}. Groups by device, as the kernel needs, and by
      * whether the parameters decay (the kernel takes one decay).
      */
-    private void fusedStep(double lr, java.util.Set<String> frozen) {
+    private void fusedStep(double lr, Map<String, NDArray> grads) {
         try (NDManager tmp = manager.newSubManager()) {
             record Group(ai.djl.Device device, boolean decays) {}
             Map<Group, List<String>> byDevice = new LinkedHashMap<>();
             for (String name : params.keySet())
-                if (!frozen.contains(name))
+                if (grads.containsKey(name))
                     byDevice.computeIfAbsent(new Group(params.get(name).getDevice(), decayed.contains(name)), d -> new ArrayList<>()).add(name);
             for (Map.Entry<Group, List<String>> group : byDevice.entrySet()) {
                 List<NDArray> ps = new ArrayList<>(), gs = new ArrayList<>(), ms = new ArrayList<>(), vs = new ArrayList<>();
                 for (String name : group.getValue()) {
-                    NDArray p = params.get(name);
-                    NDArray g = p.getGradient();
-                    g.attach(tmp);
-                    ps.add(p);
-                    gs.add(g);
+                    ps.add(params.get(name));
+                    gs.add(grads.get(name));
                     ms.add(m.get(name));
                     vs.add(v.get(name));
                 }

@@ -68,16 +68,15 @@ public final class Muon implements Optimizer {
     }
 
     @Override
-    public void step(double lr, Set<String> frozen) {
+    public void step(double lr, Map<String, NDArray> grads) {
         t++;
-        rest.step(lr, frozen);
+        rest.step(lr, grads);
         double eta = muonLr * lr / peakLr;
         for (Map.Entry<String, NDArray> e : matrices.entrySet()) {
-            if (frozen.contains(e.getKey())) continue;
+            NDArray g = grads.get(e.getKey());
+            if (g == null) continue;
             NDArray p = e.getValue();
             try (NDManager tmp = manager.newSubManager()) {
-                NDArray g = p.getGradient();
-                g.attach(tmp);
                 NDArray buf = buffers.get(e.getKey());
                 buf.muli(momentum).addi(g);
                 NDArray u = buf.mul(momentum); // lands in buf's manager (the optimizer's): move it to this step's

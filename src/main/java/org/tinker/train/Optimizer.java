@@ -3,12 +3,14 @@ package org.tinker.train;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import java.util.Map;
-import java.util.Set;
 
 /** What the {@link Trainer} steps: {@link AdamW}, or {@link Muon} (which holds an AdamW for the parameters it leaves). */
 public interface Optimizer extends AutoCloseable {
-    /** One step with the gradients the parameters hold (already clipped), leaving the {@code frozen} ones untouched. */
-    void step(double lr, Set<String> frozen);
+    /**
+     * One step with these gradients by parameter name (already clipped); a parameter without one (frozen) is left
+     * untouched.
+     */
+    void step(double lr, Map<String, NDArray> grads);
 
     /** Optimizer steps taken. */
     long steps();

@@ -256,6 +256,7 @@ public final class Trainer {
         trainStartNanos = t0;
         boolean budgetDone = tp.max_steps() > 0 && state.nOptSteps >= tp.max_steps();
         NDManager base = lm.manager();
+        Gradients grads = null; // this optimizer step's, summed over its micro-batches
         outer:
         for (; state.epoch < tp.epochs() && !budgetDone; state.epoch++) {
             int[][] order = data.batchOrder(DataModule.Split.TRAIN, tp.batch_size(), true, epochSeed(state.epoch));
@@ -282,9 +283,21 @@ public final class Trainer {
                         tokens = r.tokens();
                         acc = r.tokens() == 0 ? 0 : (double) r.correct() / r.tokens();
                     } else try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                        LossResult r = lm.loss(x, y, mask, fo);
-                        NDArray objective = tp.accumulate_grad_batches() > 1 ? Ops.div(r.loss(), tp.accumulate_grad_batches()) : r.loss();
-                        gc.backward(objective);
+                        LossResult r;
+                        NDArray objective;
+                        // The forward's intermediates live in a scope of their own (they land in x's manager), closed
+                        // before the backward: autograd holds what the backward needs and frees each saved tensor
+                        // as the backward passes it, as PyTorch frees an intermediate at its last reference, instead
+                        // of everything staying until the step's scope closes (GPT-2 small: see docs/performance.md).
+                        try (NDManager forward = step.newSubManager()) {
+                            x.attach(forward);
+                            r = lm.loss(x, y, mask, fo);
+                            objective = tp.accumulate_grad_batches() > 1 ? Ops.div(r.loss(), tp.accumulate_grad_batches()) : r.loss();
+                            r.loss().attach(step);
+                            objective.attach(step);
+                        }
+                        if (grads == null) grads = new Gradients(params, Kernels.available(), base);
+                        grads.backward(gc, objective);
                         loss = Ops.scalar(r.loss());
                         extra = r.extra();
                         tokens = r.tokens();
@@ -309,9 +322,13 @@ public final class Trainer {
                 if (stepNow) {
                     java.util.Set<String> frozen = new java.util.HashSet<>();
                     for (TrainingCallback cb : callbacks) frozen.addAll(cb.frozen(at));
-                    clipGradients(frozen);
-                    optimizer.step(lr, frozen);
-                    zeroGradients();
+                    // data parallelism: the replicas' gradients are summed into the parameters' .grad
+                    if (grads == null) grads = new Gradients(params, false, base);
+                    Map<String, NDArray> g = grads.of(frozen);
+                    clipGradients(g.values());
+                    optimizer.step(lr, g);
+                    grads.close();
+                    grads = null;
                     if (dataParallel != null) dataParallel.broadcast();
                     schedule.observe(loss, state.nOptSteps);
                     state.nOptSteps++;
@@ -449,21 +466,12 @@ public final class Trainer {
         return tok.decode(ids, true);
     }
 
-    /** A scalar's value whatever its float type. */
     /** Scales all gradients so their global L2 norm is at most gradient_clip_val (as torch's clip_grad_norm_). */
-    private void clipGradients(java.util.Set<String> frozen) {
-        if (tp.gradient_clip_val() <= 0) return;
+    private void clipGradients(java.util.Collection<NDArray> gradients) {
+        if (tp.gradient_clip_val() <= 0 || gradients.isEmpty()) return;
+        List<NDArray> grads = new ArrayList<>(gradients);
         try (NDManager tmp = lm.manager().newSubManager()) {
-            List<NDArray> grads = new ArrayList<>();
             NDList sq = new NDList();
-            for (Map.Entry<String, NDArray> e : params.entrySet()) {
-                if (frozen.contains(e.getKey())) continue;
-                NDArray p = e.getValue();
-                NDArray g = p.getGradient();
-                g.attach(tmp);
-                grads.add(g);
-            }
-            if (grads.isEmpty()) return;
             if (Kernels.available() && grads.stream().allMatch(g -> g.getDevice().equals(grads.get(0).getDevice()))) {
                 Kernels.clipGradNorm(grads, tp.gradient_clip_val()); // two fused multi-tensor kernels, same arithmetic
                 return;
@@ -473,10 +481,6 @@ public final class Trainer {
             double coef = tp.gradient_clip_val() / (norm + 1e-6);
             if (coef < 1) for (NDArray g : grads) g.muli(coef);
         }
-    }
-
-    private void zeroGradients() {
-        for (NDArray p : params.values()) JniUtils.zeroGrad((PtNDArray) p);
     }
 
     private double processTime() {
