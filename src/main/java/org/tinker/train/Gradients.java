@@ -2,7 +2,6 @@ package org.tinker.train;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -10,34 +9,36 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.tinker.engine.Kernels;
-import org.tinker.engine.Ops;
+import org.tinker.model.LM;
 
 /**
  * The gradients of one optimizer step, by parameter name, summed over the step's micro-batches; closed after the step.
  *
  * <p>With the fused kernels they are autograd's results taken as new tensors ({@link Kernels#grads}), and closing
- * frees them: between steps no gradient memory is held, as with torch's {@code zero_grad(set_to_none=True)}. The
- * forward then runs without them, and the backward writes each into memory the activations it has freed leave
- * behind (GPT-2 small: 0.5 GB less at the end of the forward, where a step's memory peaks). Otherwise — the explicit
- * path ({@code -Dtinker.kernels=off}) and data parallelism, whose replicas add into the master's — they are the
- * parameters' own {@code .grad}, accumulated by the backward, and closing zeroes them.
+ * frees them: between steps no gradient memory is held, as with torch's {@code zero_grad(set_to_none=True)}, so the
+ * forward, where a step's memory peaks, runs without them (GPT-2 small's are 0.5 GB). Otherwise — the explicit path
+ * ({@code -Dtinker.kernels=off}) and data parallelism, whose replicas add into the master's — they are the parameters'
+ * own {@code .grad}, accumulated by the backward, and closing zeroes them ({@link LM#zeroGradients}).
  */
 final class Gradients implements AutoCloseable {
+    private final LM lm;
     private final LinkedHashMap<String, NDArray> params;
     private final boolean fresh;
     private final NDManager scope;
     private final LinkedHashMap<String, NDArray> sums = new LinkedHashMap<>();
 
     /**
-     * @param params the trainable parameters
-     * @param fresh  take autograd's results as new tensors (needs {@link Kernels#available()}); false: the {@code .grad}
-     *               the parameters accumulate
+     * The gradients of {@code lm}'s trainable parameters (the LoRA adapters when attached).
+     *
+     * @param fresh take autograd's results as new tensors (needs {@link Kernels#available()}); false: the {@code .grad}
+     *              the parameters accumulate
      */
-    Gradients(LinkedHashMap<String, NDArray> params, boolean fresh, NDManager parent) {
+    Gradients(LM lm, boolean fresh) {
         if (fresh && !Kernels.available()) throw new IllegalStateException("fresh gradients need the fused kernels");
-        this.params = params;
+        this.lm = lm;
+        this.params = lm.trainableParameters();
         this.fresh = fresh;
-        this.scope = parent.newSubManager();
+        this.scope = lm.manager().newSubManager();
     }
 
     /** Backpropagates {@code objective} (recorded while {@code gc} is open) and adds its gradients to the sums. */
@@ -84,7 +85,7 @@ final class Gradients implements AutoCloseable {
     /** Frees the step's gradients, or zeroes what the parameters hold. */
     @Override
     public void close() {
-        if (!fresh) for (NDArray p : params.values()) JniUtils.zeroGrad(Ops.pt(p));
+        if (!fresh) lm.zeroGradients();
         scope.close();
     }
 }

@@ -5,7 +5,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import java.io.IOException;
@@ -296,7 +295,7 @@ public final class Trainer {
                             r.loss().attach(step);
                             objective.attach(step);
                         }
-                        if (grads == null) grads = new Gradients(params, Kernels.available(), base);
+                        if (grads == null) grads = new Gradients(lm, Kernels.available());
                         grads.backward(gc, objective);
                         loss = Ops.scalar(r.loss());
                         extra = r.extra();
@@ -323,7 +322,7 @@ public final class Trainer {
                     java.util.Set<String> frozen = new java.util.HashSet<>();
                     for (TrainingCallback cb : callbacks) frozen.addAll(cb.frozen(at));
                     // data parallelism: the replicas' gradients are summed into the parameters' .grad
-                    if (grads == null) grads = new Gradients(params, false, base);
+                    if (grads == null) grads = new Gradients(lm, false);
                     Map<String, NDArray> g = grads.of(frozen);
                     clipGradients(g.values());
                     optimizer.step(lr, g);

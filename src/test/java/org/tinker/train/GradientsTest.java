@@ -36,7 +36,7 @@ class GradientsTest {
             Set<String> frozen = Set.of(LM.WPE);
             Map<String, float[]> held, fresh;
             Map<String, NDArray> freshArrays;
-            try (Gradients g = new Gradients(lm.parameters(), false, lm.manager())) {
+            try (Gradients g = new Gradients(lm, false)) {
                 backwardTwice(lm, p.data(), order, g);
                 held = values(g.of(frozen));
             }
@@ -44,7 +44,7 @@ class GradientsTest {
                 try (NDArray grad = param.getGradient()) {
                     assertEquals(0, grad.abs().max().getFloat(), "closing zeroes the parameters' .grad");
                 }
-            try (Gradients g = new Gradients(lm.parameters(), true, lm.manager())) {
+            try (Gradients g = new Gradients(lm, true)) {
                 backwardTwice(lm, p.data(), order, g);
                 freshArrays = g.of(frozen);
                 fresh = values(freshArrays);
